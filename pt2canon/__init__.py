@@ -1,0 +1,68 @@
+"""pt2canon: canonicalize, hash and diff programs exported with ``torch.export``.
+
+The pipeline, one stage per module::
+
+    .pt2 archive / model.json / ExportedProgram
+      -> serde.archive   read the zip safely; weights stay in it (Artifact, Model)
+      -> serde.schema    check the JSON's shape (torch schema 8.x)
+      -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON
+      -> canon.effects   which ops mutate, draw random numbers or assert
+      -> canon.order     rank-based topological order (structural, no index ties)
+      -> canon.symbols   shape symbols renamed, expressions re-printed (sympy)
+      -> canon.program   canonical names and the canonical document
+      -> canon.hashing   layered sha256 digests (structure, graph, full)
+      -> diff.align      match two canonical graphs node for node
+      -> diff.compare    typed change records (deepdiff per aligned pair)
+      -> diff.render_*   text, JSON, Markdown, HTML
+      -> listing         the FX-like one-line-per-node listing (``show``)
+      -> cli             ``pt2canon show|hash|canon|diff|audit``
+      -> serde.writer    deterministic, atomic JSON and .pt2 output
+
+Quick use::
+
+    >>> import pt2canon                                       # doctest: +SKIP
+    >>> art = pt2canon.load("model.pt2")                      # doctest: +SKIP
+    >>> pt2canon.hash(art)                                    # doctest: +SKIP
+    'sha256:3f1c...'
+
+``import pt2canon`` imports neither torch nor networkx: the API below is
+loaded on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Pt2CanonError",
+    "__version__",
+    "canonicalize",
+    "diff",
+    "hash",
+    "load",
+]
+
+_LAZY = {
+    "load": "pt2canon.api",
+    "canonicalize": "pt2canon.api",
+    "hash": "pt2canon.api",
+    "diff": "pt2canon.api",
+    "Pt2CanonError": "pt2canon.errors",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pt2canon.api import canonicalize, diff, hash, load
+    from pt2canon.errors import Pt2CanonError
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pt2canon' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

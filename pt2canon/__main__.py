@@ -1,0 +1,1 @@
+from pt2canon.cli import main; raise SystemExit(main())

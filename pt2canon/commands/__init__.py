@@ -1,0 +1,1 @@
+"""Subcommands of the ``pt2canon`` command line, one module each."""

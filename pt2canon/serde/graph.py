@@ -1,0 +1,387 @@
+"""The graph model: a serialized torch ``Graph`` as a ``networkx.MultiDiGraph``.
+
+:func:`to_networkx` turns the JSON of a serialized graph into a DAG and
+:func:`from_networkx` turns it back; the round trip gives an equal document.
+
+Nodes
+    One per graph input (``kind="input"``), one per op node (``kind="op"``)
+    and one output node (``kind="output"``). Node ids are ints: inputs first,
+    then ops, then the output, each block in document order; ``index`` is the
+    position within the block.
+
+Node attributes
+    ``kind``, ``index``;
+    ``values``: the values the node defines, a tuple of :class:`Value`
+    (``slot`` says where in the node's ``outputs`` (or input argument) the
+    name stands, ``meta`` is its ``TensorMeta``/``SymInt``/... entry);
+    for ops: ``target``, ``name``, ``args`` (the ``inputs`` list with every
+    value reference blanked to ``None``: the constant arguments and the
+    shape of each argument), ``outputs`` (the outputs template, names
+    blanked), ``metadata``, ``subgraphs`` (``{input_index: MultiDiGraph}``
+    for ``as_graph`` arguments), ``extra`` (unknown keys, kept verbatim);
+    for inputs: ``arg`` (the ``Argument`` template); for the output: ``args``.
+
+Edges
+    One per use, from producer to consumer: a node that uses ``x`` twice has
+    two edges. The edge key is ``(input_index, argument_name, path)`` where
+    ``path`` locates the reference inside the argument
+    (``("as_tensors", 2)``). Edge attributes: ``value`` (the name used),
+    ``slot`` (which of the producer's values), ``vkind``.
+
+Value references are found by union tag (:data:`REF_KINDS`): tensors,
+optional tensors, tensor lists, nested tensor lists, sym ints/floats/bools
+by name, custom objects and tokens. ``as_graph`` arguments are subgraphs,
+recursively converted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import networkx as nx
+
+from pt2canon.errors import GraphError
+
+__all__ = [
+    "REF_KINDS",
+    "VALUE_TABLES",
+    "Value",
+    "from_networkx",
+    "iter_refs",
+    "op_nodes",
+    "to_networkx",
+]
+
+#: Value kind of each reference-carrying union tag.
+REF_KINDS = {
+    "as_tensor": "tensor",
+    "as_tensors": "tensor",
+    "as_optional_tensor": "tensor",
+    "as_optional_tensors": "tensor",
+    "as_nested_tensors": "tensor",
+    "as_sym_int": "sym_int",
+    "as_sym_ints": "sym_int",
+    "as_sym_float": "sym_float",
+    "as_sym_floats": "sym_float",
+    "as_sym_bool": "sym_bool",
+    "as_sym_bools": "sym_bool",
+    "as_custom_obj": "custom_obj",
+    "as_token": "token",
+    "as_string_to_argument": "",
+}
+
+#: Graph-level table holding each value kind's metadata (tokens have none).
+VALUE_TABLES = {
+    "tensor": "tensor_values",
+    "sym_int": "sym_int_values",
+    "sym_float": "sym_float_values",
+    "sym_bool": "sym_bool_values",
+    "custom_obj": "custom_obj_values",
+}
+_GRAPH_KNOWN = frozenset({"inputs", "outputs", "nodes", *VALUE_TABLES.values()})
+_NODE_KNOWN = frozenset({"target", "inputs", "outputs", "metadata", "name", "is_hop_single_tensor_return"})
+
+
+class _Missing:
+    """Marks a node field that the document does not have (kept absent on output)."""
+
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+_MISSING: Any = _Missing()
+
+
+class Value(NamedTuple):
+    """A value a node defines: where its name stands, the name, kind and metadata."""
+
+    slot: tuple[Any, ...]
+    name: str
+    kind: str
+    meta: Any
+
+
+Path = tuple[Any, ...]
+
+
+def iter_refs(arg: dict[str, Any]) -> Iterator[tuple[Path, str, str, str]]:
+    """Yield ``(path, field, name, kind)`` for each value reference in an ``Argument``.
+
+    ``path`` leads from the argument to the dict holding the name under
+    ``field`` (``"name"`` or ``"as_name"``).
+
+    Examples
+    --------
+    >>> list(iter_refs({"as_tensors": [{"name": "a"}, {"name": "b"}]}))
+    [(('as_tensors', 0), 'name', 'a', 'tensor'), (('as_tensors', 1), 'name', 'b', 'tensor')]
+    >>> list(iter_refs({"as_sym_ints": [{"as_int": 3}, {"as_name": "s"}]}))
+    [(('as_sym_ints', 1), 'as_name', 's', 'sym_int')]
+    >>> list(iter_refs({"as_int": 3}))
+    []
+    """
+    for tag, v in arg.items():
+        kind = REF_KINDS.get(tag)
+        if kind is None:
+            return
+        if tag in ("as_tensor", "as_custom_obj", "as_token"):
+            yield (tag,), "name", v["name"], kind
+        elif tag == "as_tensors":
+            for i, t in enumerate(v):
+                yield (tag, i), "name", t["name"], kind
+        elif tag == "as_optional_tensor":
+            if "as_tensor" in v:
+                yield (tag, "as_tensor"), "name", v["as_tensor"]["name"], kind
+        elif tag == "as_optional_tensors":
+            for i, t in enumerate(v):
+                if "as_tensor" in t:
+                    yield (tag, i, "as_tensor"), "name", t["as_tensor"]["name"], kind
+        elif tag == "as_nested_tensors":
+            for i, row in enumerate(v):
+                for j, t in enumerate(row):
+                    yield (tag, i, j), "name", t["name"], kind
+        elif tag in ("as_sym_int", "as_sym_float", "as_sym_bool"):
+            if "as_name" in v:
+                yield (tag,), "as_name", v["as_name"], kind
+        elif tag in ("as_sym_ints", "as_sym_floats", "as_sym_bools"):
+            for i, s in enumerate(v):
+                if "as_name" in s:
+                    yield (tag, i), "as_name", s["as_name"], kind
+        elif tag == "as_string_to_argument":
+            for key, sub in v.items():
+                for path, fld, name, k in iter_refs(sub):
+                    yield (tag, key, *path), fld, name, k
+
+
+def _copy(obj: Any) -> Any:
+    if type(obj) is dict:
+        return {k: _copy(v) for k, v in obj.items()}
+    if type(obj) is list:
+        return [_copy(v) for v in obj]
+    return obj
+
+
+def _walk(obj: Any, path: Path) -> Any:
+    for p in path:
+        obj = obj[p]
+    return obj
+
+
+def _blank(arg: dict[str, Any], refs: list[tuple[Path, str, str, str]]) -> dict[str, Any]:
+    """A copy of ``arg`` with every referenced name set to ``None``."""
+    if not refs:
+        return arg
+    out = _copy(arg)
+    for path, fld, _, _ in refs:
+        _walk(out, path)[fld] = None
+    return out
+
+
+def _fill(template: dict[str, Any], names: dict[tuple[Path, str], str]) -> dict[str, Any]:
+    if not names:
+        return template
+    out = _copy(template)
+    for (path, fld), name in names.items():
+        _walk(out, path)[fld] = name
+    return out
+
+
+def op_nodes(G: nx.MultiDiGraph) -> list[int]:
+    """Op node ids in document order."""
+    return [n for n, k in G.nodes(data="kind") if k == "op"]
+
+
+class _Builder:
+    def __init__(self, graph: dict[str, Any], where: str):
+        self.graph = graph
+        self.where = where
+        self.G = nx.MultiDiGraph()
+        self.defs: dict[str, tuple[int, Path, str]] = {}
+        self.tables = {k: graph.get(t) or {} for k, t in VALUE_TABLES.items()}
+        self.used_meta: dict[str, set[str]] = {k: set() for k in VALUE_TABLES}
+
+    def define(self, node: int, label: str, arg: dict[str, Any], slot_prefix: Path) -> tuple[dict[str, Any], list[Value]]:
+        refs = list(iter_refs(arg))
+        values = []
+        for path, fld, name, kind in refs:
+            if name in self.defs:
+                raise GraphError(f"value {name!r} is defined twice (again by {label})", where=self.where)
+            slot = (*slot_prefix, path, fld)
+            self.defs[name] = (node, slot, kind)
+            meta = None
+            if kind in self.tables:
+                meta = self.tables[kind].get(name)
+                if meta is not None:
+                    self.used_meta[kind].add(name)
+            values.append(Value(slot, name, kind, meta))
+        return _blank(arg, refs), values
+
+    def use(self, node: int, label: str, index: int, argname: str, arg: dict[str, Any], position: int) -> dict[str, Any]:
+        refs = list(iter_refs(arg))
+        for path, fld, name, kind in refs:
+            d = self.defs.get(name)
+            if d is None:
+                later = any(name == r[2] for n in self.graph["nodes"][position:] for o in n["outputs"] for r in iter_refs(o))
+                why = "which a later node defines (the graph is not in topological order, or has a cycle)" if later else "which no graph input or earlier node defines"
+                raise GraphError(f"{label} argument {argname or index!r} refers to value {name!r}, {why}", where=self.where)
+            self.G.add_edge(d[0], node, key=(index, argname, path), value=name, slot=d[1], vkind=kind, field=fld)
+        return _blank(arg, refs)
+
+    def build(self, sub: Callable[[dict[str, Any], str], nx.MultiDiGraph]) -> nx.MultiDiGraph:
+        g, G = self.graph, self.G
+        inputs, nodes = g["inputs"], g["nodes"]
+        G.graph["extra"] = {k: v for k, v in g.items() if k not in _GRAPH_KNOWN}
+        for i, arg in enumerate(inputs):
+            template, values = self.define(i, f"graph input {i}", arg, ())
+            G.add_node(i, kind="input", index=i, arg=template, values=tuple(values))
+        base = len(inputs)
+        for j, n in enumerate(nodes):
+            nid = base + j
+            label = f"node {j} ({n.get('name') or n['target']})"
+            args: list[dict[str, Any]] = []
+            subgraphs = {}
+            G.add_node(nid)
+            for i, na in enumerate(n["inputs"]):
+                arg = na["arg"]
+                if "as_graph" in arg:
+                    ga = arg["as_graph"]
+                    subgraphs[i] = sub(ga["graph"], f"{self.where}.nodes[{j}].inputs[{i}].as_graph.graph")
+                    template = {"as_graph": {**ga, "graph": None}}
+                else:
+                    template = self.use(nid, label, i, na["name"], arg, j)
+                args.append({**na, "arg": template})
+            outs, values = [], []
+            for k, o in enumerate(n["outputs"]):
+                t, v = self.define(nid, label, o, (k,))
+                outs.append(t)
+                values.extend(v)
+            G.add_node(
+                nid,
+                kind="op",
+                index=j,
+                target=n["target"],
+                name=n.get("name", _MISSING),
+                args=args,
+                outputs=outs,
+                values=tuple(values),
+                metadata=n.get("metadata", _MISSING),
+                subgraphs=subgraphs,
+                extra={k: v for k, v in n.items() if k not in _NODE_KNOWN},
+                hop_single=n.get("is_hop_single_tensor_return", _MISSING),
+            )
+        out = base + len(nodes)
+        G.add_node(out, kind="output", index=0)
+        G.nodes[out]["args"] = [self.use(out, "graph output", i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])]
+        G.graph["orphans"] = {
+            VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in self.used_meta[k]}
+            for k in VALUE_TABLES
+        }
+        G.graph["tables"] = [t for t in ("tensor_values", "sym_int_values", "sym_bool_values", "custom_obj_values", "sym_float_values") if t in g]
+        G.graph["output"] = out
+        return G
+
+
+def to_networkx(graph: dict[str, Any], *, where: str = "graph") -> nx.MultiDiGraph:
+    """Convert a serialized ``Graph`` (parsed JSON) to a ``MultiDiGraph``.
+
+    Parameters
+    ----------
+    graph : dict
+        ``program["graph_module"]["graph"]``, already shape-checked by
+        :func:`pt2canon.serde.schema.check_program`.
+    where : str
+        JSON path used in error messages.
+
+    Raises
+    ------
+    GraphError
+        On a dangling reference, a value defined twice, or a use before the
+        definition (which is how a cycle shows in a node list).
+
+    Examples
+    --------
+    >>> g = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "y"}}],
+    ...      "nodes": [{"target": "torch.ops.aten.add.Tensor", "metadata": {}, "name": "y",
+    ...                 "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}},
+    ...                            {"name": "other", "arg": {"as_tensor": {"name": "x"}}}],
+    ...                 "outputs": [{"as_tensor": {"name": "y"}}]}]}
+    >>> G = to_networkx(g)
+    >>> sorted(G.edges(keys=True))
+    [(0, 1, (0, 'self', ('as_tensor',))), (0, 1, (1, 'other', ('as_tensor',))), (1, 2, (0, '', ('as_tensor',)))]
+    >>> from_networkx(G) == g
+    True
+    """
+    return _Builder(graph, where).build(lambda sg, w: to_networkx(sg, where=w))
+
+
+def from_networkx(
+    G: nx.MultiDiGraph,
+    *,
+    order: list[int] | None = None,
+    rename: Callable[[int, Value], str] | None = None,
+) -> dict[str, Any]:
+    """Convert a graph made by :func:`to_networkx` back to serialized JSON.
+
+    Parameters
+    ----------
+    order : list of int, optional
+        Op node ids in the order to write them (default: document order).
+    rename : callable, optional
+        ``rename(node_id, value) -> new_name`` for every defined value
+        (default: keep names).
+    """
+    names: dict[tuple[int, Path], str] = {}
+    tables: dict[str, dict[str, Any]] = {t: {} for t in VALUE_TABLES.values()}
+    nodes_attr = G.nodes
+
+    def defined(nid: int, template: Any, prefix: Path) -> dict[str, Any]:
+        fills = {}
+        for v in nodes_attr[nid]["values"]:
+            if v.slot[: len(prefix)] != prefix:
+                continue
+            new = rename(nid, v) if rename else v.name
+            names[(nid, v.slot)] = new
+            fills[(v.slot[len(prefix)], v.slot[len(prefix) + 1])] = new
+            if v.meta is not None and v.kind in VALUE_TABLES:
+                tables[VALUE_TABLES[v.kind]][new] = v.meta
+        return _fill(template, fills)
+
+    def used(nid: int) -> dict[int, dict[tuple[Path, str], str]]:
+        by_index: dict[int, dict[tuple[Path, str], str]] = {}
+        for u, _, key, d in G.in_edges(nid, keys=True, data=True):
+            by_index.setdefault(key[0], {})[(key[2], d["field"])] = names[(u, d["slot"])]
+        return by_index
+
+    inputs = []
+    n_inputs = 0
+    for nid, kind in G.nodes(data="kind"):
+        if kind == "input":
+            inputs.append(defined(nid, nodes_attr[nid]["arg"], ()))
+            n_inputs += 1
+    ops = order if order is not None else op_nodes(G)
+    out_nodes = []
+    for nid in ops:
+        a = nodes_attr[nid]
+        refs = used(nid)
+        node_inputs = []
+        for i, na in enumerate(a["args"]):
+            if i in a["subgraphs"]:
+                arg = {"as_graph": {**na["arg"]["as_graph"], "graph": from_networkx(a["subgraphs"][i])}}
+            else:
+                arg = _fill(na["arg"], refs.get(i, {}))
+            node_inputs.append({**na, "arg": arg})
+        outputs = [defined(nid, t, (k,)) for k, t in enumerate(a["outputs"])]
+        node: dict[str, Any] = {"target": a["target"], "inputs": node_inputs, "outputs": outputs}
+        for key, attr in (("metadata", "metadata"), ("is_hop_single_tensor_return", "hop_single"), ("name", "name")):
+            if a[attr] is not _MISSING:
+                node[key] = a[attr]
+        node.update(a["extra"])
+        out_nodes.append(node)
+    out = G.graph["output"]
+    refs = used(out)
+    outputs = [_fill(t, refs.get(i, {})) for i, t in enumerate(nodes_attr[out]["args"])]
+    doc: dict[str, Any] = {"inputs": inputs, "outputs": outputs, "nodes": out_nodes}
+    for t in G.graph["tables"]:
+        doc[t] = {**tables[t], **G.graph["orphans"][t]}
+    doc.update(G.graph["extra"])
+    return doc
