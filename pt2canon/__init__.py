@@ -40,6 +40,7 @@ __all__ = [
     "__version__",
     "canonicalize",
     "diff",
+    "digest",
     "hash",
     "load",
 ]
@@ -48,12 +49,13 @@ _LAZY = {
     "load": "pt2canon.api",
     "canonicalize": "pt2canon.api",
     "hash": "pt2canon.api",
+    "digest": "pt2canon.api",
     "diff": "pt2canon.api",
     "Pt2CanonError": "pt2canon.errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.api import canonicalize, diff, hash, load
+    from pt2canon.api import canonicalize, diff, digest, hash, load
     from pt2canon.errors import Pt2CanonError
 
 

@@ -26,7 +26,9 @@ Edges
     two edges. The edge key is ``(input_index, argument_name, path)`` where
     ``path`` locates the reference inside the argument
     (``("as_tensors", 2)``). Edge attributes: ``value`` (the name used),
-    ``slot`` (which of the producer's values), ``vkind``.
+    ``slot`` (which of the producer's values, as its ``Value.slot``), ``out``
+    (the same as an index into the producer's ``values``), ``vkind``,
+    ``field``.
 
 Value references are found by union tag (:data:`REF_KINDS`): tensors,
 optional tensors, tensor lists, nested tensor lists, sym ints/floats/bools
@@ -167,10 +169,26 @@ def _walk(obj: Any, path: Path) -> Any:
     return obj
 
 
+_SIMPLE = {
+    ("as_tensor",): ("as_tensor", "name"),
+    ("as_token",): ("as_token", "name"),
+    ("as_sym_int",): ("as_sym_int", "as_name"),
+    ("as_sym_float",): ("as_sym_float", "as_name"),
+    ("as_sym_bool",): ("as_sym_bool", "as_name"),
+}
+# Shared blank templates for the common one-reference arguments. Never mutated:
+# _fill builds a new dict for them.
+_SIMPLE_BLANK = {tag: {tag: {fld: None}} for tag, fld in _SIMPLE.values()}
+
+
 def _blank(arg: dict[str, Any], refs: list[tuple[Path, str, str, str]]) -> dict[str, Any]:
     """A copy of ``arg`` with every referenced name set to ``None``."""
     if not refs:
         return arg
+    if len(refs) == 1 and len(arg) == 1:
+        simple = _SIMPLE.get(refs[0][0])
+        if simple is not None and len(arg[simple[0]]) == 1:
+            return _SIMPLE_BLANK[simple[0]]
     out = _copy(arg)
     for path, fld, _, _ in refs:
         _walk(out, path)[fld] = None
@@ -180,6 +198,11 @@ def _blank(arg: dict[str, Any], refs: list[tuple[Path, str, str, str]]) -> dict[
 def _fill(template: dict[str, Any], names: dict[tuple[Path, str], str]) -> dict[str, Any]:
     if not names:
         return template
+    if len(names) == 1:
+        ((path, fld), name) = next(iter(names.items()))
+        simple = _SIMPLE.get(path)
+        if simple is not None and template is _SIMPLE_BLANK[simple[0]]:
+            return {simple[0]: {fld: name}}
     out = _copy(template)
     for (path, fld), name in names.items():
         _walk(out, path)[fld] = name
@@ -196,35 +219,44 @@ class _Builder:
         self.graph = graph
         self.where = where
         self.G = nx.MultiDiGraph()
-        self.defs: dict[str, tuple[int, Path, str]] = {}
+        self.defs: dict[str, tuple[int, Path, str, int]] = {}
         self.tables = {k: graph.get(t) or {} for k, t in VALUE_TABLES.items()}
         self.used_meta: dict[str, set[str]] = {k: set() for k in VALUE_TABLES}
+        self.edges: list[tuple[int, int, tuple[int, str, Path], dict[str, Any]]] = []
 
-    def define(self, node: int, label: str, arg: dict[str, Any], slot_prefix: Path) -> tuple[dict[str, Any], list[Value]]:
-        refs = list(iter_refs(arg))
+    def _refs(self, arg: dict[str, Any]) -> list[tuple[Path, str, str, str]]:
+        t = arg.get("as_tensor")
+        if t is not None and len(arg) == 1 and type(t) is dict and len(t) == 1:
+            return [(("as_tensor",), "name", t["name"], "tensor")]
+        return list(iter_refs(arg))
+
+    def define(self, node: int, label: Callable[[], str], arg: dict[str, Any], slot_prefix: Path) -> tuple[dict[str, Any], list[Value]]:
+        refs = self._refs(arg)
         values = []
+        defs, tables, used = self.defs, self.tables, self.used_meta
         for path, fld, name, kind in refs:
-            if name in self.defs:
-                raise GraphError(f"value {name!r} is defined twice (again by {label})", where=self.where)
+            if name in defs:
+                raise GraphError(f"value {name!r} is defined twice (again by {label()})", where=self.where)
             slot = (*slot_prefix, path, fld)
-            self.defs[name] = (node, slot, kind)
+            defs[name] = (node, slot, kind, len(values))
             meta = None
-            if kind in self.tables:
-                meta = self.tables[kind].get(name)
+            table = tables.get(kind)
+            if table is not None:
+                meta = table.get(name)
                 if meta is not None:
-                    self.used_meta[kind].add(name)
+                    used[kind].add(name)
             values.append(Value(slot, name, kind, meta))
         return _blank(arg, refs), values
 
-    def use(self, node: int, label: str, index: int, argname: str, arg: dict[str, Any], position: int) -> dict[str, Any]:
-        refs = list(iter_refs(arg))
+    def use(self, node: int, label: Callable[[], str], index: int, argname: str, arg: dict[str, Any], position: int) -> dict[str, Any]:
+        refs = self._refs(arg)
         for path, fld, name, kind in refs:
             d = self.defs.get(name)
             if d is None:
                 later = any(name == r[2] for n in self.graph["nodes"][position:] for o in n["outputs"] for r in iter_refs(o))
                 why = "which a later node defines (the graph is not in topological order, or has a cycle)" if later else "which no graph input or earlier node defines"
-                raise GraphError(f"{label} argument {argname or index!r} refers to value {name!r}, {why}", where=self.where)
-            self.G.add_edge(d[0], node, key=(index, argname, path), value=name, slot=d[1], vkind=kind, field=fld)
+                raise GraphError(f"{label()} argument {argname or index!r} refers to value {name!r}, {why}", where=self.where)
+            self.edges.append((d[0], node, (index, argname, path), {"value": name, "slot": d[1], "out": d[3], "vkind": kind, "field": fld}))
         return _blank(arg, refs)
 
     def build(self, sub: Callable[[dict[str, Any], str], nx.MultiDiGraph]) -> nx.MultiDiGraph:
@@ -232,15 +264,16 @@ class _Builder:
         inputs, nodes = g["inputs"], g["nodes"]
         G.graph["extra"] = {k: v for k, v in g.items() if k not in _GRAPH_KNOWN}
         for i, arg in enumerate(inputs):
-            template, values = self.define(i, f"graph input {i}", arg, ())
+            template, values = self.define(i, lambda i=i: f"graph input {i}", arg, ())
             G.add_node(i, kind="input", index=i, arg=template, values=tuple(values))
         base = len(inputs)
         for j, n in enumerate(nodes):
             nid = base + j
-            label = f"node {j} ({n.get('name') or n['target']})"
+            def label(j: int = j, n: dict[str, Any] = n) -> str:
+                return f"node {j} ({n.get('name') or n['target']})"
+
             args: list[dict[str, Any]] = []
             subgraphs = {}
-            G.add_node(nid)
             for i, na in enumerate(n["inputs"]):
                 arg = na["arg"]
                 if "as_graph" in arg:
@@ -271,7 +304,8 @@ class _Builder:
             )
         out = base + len(nodes)
         G.add_node(out, kind="output", index=0)
-        G.nodes[out]["args"] = [self.use(out, "graph output", i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])]
+        G.nodes[out]["args"] = [self.use(out, lambda: "graph output", i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])]
+        G.add_edges_from(self.edges)
         G.graph["orphans"] = {
             VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in self.used_meta[k]}
             for k in VALUE_TABLES
@@ -319,6 +353,7 @@ def from_networkx(
     *,
     order: list[int] | None = None,
     rename: Callable[[int, Value], str] | None = None,
+    input_order: list[int] | None = None,
 ) -> dict[str, Any]:
     """Convert a graph made by :func:`to_networkx` back to serialized JSON.
 
@@ -329,10 +364,13 @@ def from_networkx(
     rename : callable, optional
         ``rename(node_id, value) -> new_name`` for every defined value
         (default: keep names).
+    input_order : list of int, optional
+        Input node ids in the order to write them (default: document order).
     """
     names: dict[tuple[int, Path], str] = {}
     tables: dict[str, dict[str, Any]] = {t: {} for t in VALUE_TABLES.values()}
-    nodes_attr = G.nodes
+    nodes_attr = G._node
+    pred = G._pred
 
     def defined(nid: int, template: Any, prefix: Path) -> dict[str, Any]:
         fills = {}
@@ -348,16 +386,14 @@ def from_networkx(
 
     def used(nid: int) -> dict[int, dict[tuple[Path, str], str]]:
         by_index: dict[int, dict[tuple[Path, str], str]] = {}
-        for u, _, key, d in G.in_edges(nid, keys=True, data=True):
-            by_index.setdefault(key[0], {})[(key[2], d["field"])] = names[(u, d["slot"])]
+        for u, keyed in pred[nid].items():
+            for key, d in keyed.items():
+                by_index.setdefault(key[0], {})[(key[2], d["field"])] = names[(u, d["slot"])]
         return by_index
 
-    inputs = []
-    n_inputs = 0
-    for nid, kind in G.nodes(data="kind"):
-        if kind == "input":
-            inputs.append(defined(nid, nodes_attr[nid]["arg"], ()))
-            n_inputs += 1
+    if input_order is None:
+        input_order = [nid for nid, a in nodes_attr.items() if a["kind"] == "input"]
+    inputs = [defined(nid, nodes_attr[nid]["arg"], ()) for nid in input_order]
     ops = order if order is not None else op_nodes(G)
     out_nodes = []
     for nid in ops:

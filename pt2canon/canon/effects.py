@@ -1,0 +1,221 @@
+"""Which ops have side effects: mutation, random draws, asserts and other effects.
+
+Canonical reordering may only move nodes whose relative order does not
+matter. This module classifies an op target (``"torch.ops.aten.add_.Tensor"``)
+into an :class:`OpEffects` record, from torch's op schemas when torch is
+importable (:func:`effects_from_schema`) and from naming rules otherwise
+(:func:`effects_from_name`). pt2canon itself uses the naming rules, so that
+hashing never imports torch; the test suite checks that both agree on every
+op of its corpus.
+
+Naming rules
+    * in place: the overload packet ends in ``_`` (``add_``, ``copy_``,
+      ``__iadd__``), not a dunder such as ``__and__``: the first argument
+      (``self``; every tensor of a ``_foreach_*_`` list) is mutated;
+    * ``out=`` variants: overload ``out`` or ``*_out``: the keyword-only
+      tensor arguments are mutated;
+    * :data:`MUTATING_ARGS`: ops that mutate without saying so in their name
+      (``batch_norm`` updates ``running_mean``/``running_var`` in training);
+    * :data:`RANDOM_OPS`: ops whose order defines the random stream;
+    * :data:`EFFECTFUL_OPS`: asserts, prints, effect tokens;
+    * :data:`VIEW_OPS`: ops whose output aliases their first input;
+    * ops outside :data:`KNOWN_NAMESPACES` (custom ops) are treated as
+      effectful: without their schema nothing else is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = [
+    "EFFECTFUL_OPS",
+    "KNOWN_NAMESPACES",
+    "MUTATING_ARGS",
+    "RANDOM_OPS",
+    "VIEW_OPS",
+    "OpEffects",
+    "effects_from_name",
+    "effects_from_schema",
+    "split_target",
+]
+
+
+@dataclass(frozen=True)
+class OpEffects:
+    """What an op does besides computing its outputs.
+
+    Attributes
+    ----------
+    mutates : frozenset of str
+        Names of the arguments it writes to; ``"*"`` means every tensor argument.
+    random : bool
+        Draws from the random number generator.
+    effectful : bool
+        Has another observable effect (assert, print, unknown custom op).
+    view : bool
+        Its outputs alias its first tensor argument.
+    """
+
+    mutates: frozenset[str] = frozenset()
+    random: bool = False
+    effectful: bool = False
+    view: bool = False
+
+    @property
+    def ordered(self) -> bool:
+        """True when the node must keep its place among the other ordered nodes."""
+        return bool(self.mutates) or self.random or self.effectful
+
+
+PURE = OpEffects()
+
+#: Namespaces whose ops follow the naming rules. Others are custom ops.
+KNOWN_NAMESPACES = frozenset({"aten", "prims", "higher_order", "_operator", "operator", "builtins", "math", "torch", "quantized_decomposed"})
+
+#: Ops that mutate arguments without a trailing ``_`` in their name.
+MUTATING_ARGS: dict[str, frozenset[str]] = {
+    "batch_norm": frozenset({"running_mean", "running_var"}),
+    "native_batch_norm": frozenset({"running_mean", "running_var"}),
+    "_native_batch_norm_legit": frozenset({"running_mean", "running_var"}),
+    "_batch_norm_with_update": frozenset({"running_mean", "running_var"}),
+    "_batch_norm_impl_index": frozenset({"running_mean", "running_var"}),
+    "cudnn_batch_norm": frozenset({"running_mean", "running_var"}),
+    "miopen_batch_norm": frozenset({"running_mean", "running_var"}),
+    "instance_norm": frozenset({"running_mean", "running_var"}),
+    "_fused_moving_avg_obs_fq_helper": frozenset({"observer_on", "fake_quant_on", "running_min", "running_max", "scale", "zero_point"}),
+}
+
+#: Ops whose relative order defines the random stream.
+RANDOM_OPS = frozenset(
+    {
+        "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm",
+        "bernoulli", "normal", "multinomial", "poisson", "binomial", "_standard_gamma",
+        "_sample_dirichlet", "dropout", "native_dropout", "feature_dropout", "alpha_dropout",
+        "feature_alpha_dropout", "_fused_dropout", "rrelu", "rrelu_with_noise", "uniform",
+        "exponential", "geometric", "cauchy", "log_normal", "random", "_fused_rrelu_with_noise",
+        "seed", "manual_seed", "run_and_save_rng_state", "run_with_rng_state",
+    }
+)  # fmt: skip
+
+#: Ops with an observable effect other than mutation or randomness.
+EFFECTFUL_OPS = frozenset(
+    {
+        "_assert_async", "_assert_scalar", "_assert_tensor_metadata", "_functional_assert_async",
+        "_functional_assert_scalar", "sym_constrain_range", "sym_constrain_range_for_size",
+        "_print", "_make_dep_token", "with_effects", "_functional_sym_constrain_range",
+        "_functional_sym_constrain_range_for_size", "record_stream", "set_", "resize_",
+        "_resize_output_", "to_copy_", "print",
+    }
+)  # fmt: skip
+
+#: Ops whose outputs alias (are views of) their first tensor argument.
+VIEW_OPS = frozenset(
+    {
+        "view", "_unsafe_view", "reshape", "_reshape_alias", "alias", "as_strided", "detach",
+        "t", "transpose", "permute", "expand", "expand_as", "unsqueeze", "squeeze", "select",
+        "slice", "narrow", "split", "split_with_sizes", "unsafe_split", "chunk", "unbind",
+        "diagonal", "movedim", "moveaxis", "view_as", "unfold", "flatten", "unflatten", "real",
+        "imag", "view_as_real", "view_as_complex", "indices", "values", "crow_indices",
+        "col_indices", "swapaxes", "swapdims", "tensor_split", "hsplit", "vsplit", "dsplit",
+        "lift_fresh", "getitem", "_conj", "_neg_view", "conj", "positive", "T", "mT", "H", "mH",
+        "adjoint", "matrix_H", "align_as", "refine_names", "rename", "as_strided_", "numpy_T",
+        "_indices", "_values", "ccol_indices", "row_indices", "split_copy",
+    }
+)  # fmt: skip
+
+
+def split_target(target: str) -> tuple[str, str, str]:
+    """Split ``"torch.ops.aten.add_.Tensor"`` into ``("aten", "add_", "Tensor")``.
+
+    Examples
+    --------
+    >>> split_target("torch.ops.aten.add_.Tensor")
+    ('aten', 'add_', 'Tensor')
+    >>> split_target("torch.ops.higher_order.cond")
+    ('higher_order', 'cond', '')
+    >>> split_target("_operator.getitem")
+    ('_operator', 'getitem', '')
+    """
+    parts = target.split(".")
+    if parts[:2] == ["torch", "ops"]:
+        parts = parts[2:]
+    if len(parts) >= 3:
+        return parts[0], parts[1], ".".join(parts[2:])
+    if len(parts) == 2:
+        return parts[0], parts[1], ""
+    return "", target, ""
+
+
+def _is_inplace_name(packet: str) -> bool:
+    if packet.startswith("__") and packet.endswith("__"):
+        return packet.startswith("__i") and packet not in ("__index__", "__init__", "__iter__", "__invert__")
+    return packet.endswith("_") and not packet.endswith("__")
+
+
+@lru_cache(maxsize=4096)
+def effects_from_name(target: str) -> OpEffects:
+    """Classify an op by its name alone (no torch import).
+
+    Examples
+    --------
+    >>> effects_from_name("torch.ops.aten.add_.Tensor").mutates
+    frozenset({'self'})
+    >>> effects_from_name("torch.ops.aten.add.Tensor").ordered
+    False
+    >>> effects_from_name("torch.ops.aten.rand.default").random
+    True
+    >>> effects_from_name("torch.ops.aten.view.default").view
+    True
+    >>> effects_from_name("torch.ops.mylib.custom.default").effectful
+    True
+    """
+    ns, packet, overload = split_target(target)
+    if ns not in KNOWN_NAMESPACES:
+        return OpEffects(effectful=True)
+    base = packet.rstrip("_") if _is_inplace_name(packet) else packet
+    mutates: frozenset[str] = frozenset()
+    if _is_inplace_name(packet):
+        mutates = frozenset({"*"}) if packet.startswith("_foreach_") else frozenset({"self"})
+    elif overload == "out" or overload.endswith("_out") or overload.startswith("out"):
+        mutates = frozenset({"<out>"})
+    if packet in MUTATING_ARGS:
+        mutates = mutates | MUTATING_ARGS[packet]
+    random = base in RANDOM_OPS or packet in RANDOM_OPS
+    effectful = packet in EFFECTFUL_OPS or base in EFFECTFUL_OPS
+    view = packet in VIEW_OPS or (bool(mutates) and "self" in mutates)
+    return OpEffects(mutates=mutates, random=random, effectful=effectful, view=view)
+
+
+@lru_cache(maxsize=4096)
+def effects_from_schema(target: str) -> OpEffects | None:
+    """Classify an op from torch's schema and tags; ``None`` when torch has no such op.
+
+    Mutation comes from argument alias annotations (``Tensor(a!)``), views
+    from return alias annotations, randomness from the
+    ``nondeterministic_seeded`` tag; ops tagged ``maybe_aliasing_or_mutating``
+    take their mutated arguments from :data:`MUTATING_ARGS`. Imports torch.
+    """
+    import torch
+
+    ns, packet, overload = split_target(target)
+    if ns == "higher_order":
+        return effects_from_name(target)
+    try:
+        op = getattr(getattr(getattr(torch.ops, ns), packet), overload or "default")
+        schema = op._schema
+    except (AttributeError, RuntimeError):
+        return None
+    mutates = set()
+    for a in schema.arguments:
+        if a.alias_info is not None and a.alias_info.is_write:
+            mutates.add("<out>" if a.kwarg_only and ("out" in overload) else a.name)
+    if packet.startswith("_foreach_") and mutates:
+        mutates = {"*"}
+    tags = set(op.tags)
+    if torch.Tag.maybe_aliasing_or_mutating in tags and packet in MUTATING_ARGS:
+        mutates |= MUTATING_ARGS[packet]
+    view = any(r.alias_info is not None and not r.alias_info.is_write for r in schema.returns) or "self" in mutates
+    random = torch.Tag.nondeterministic_seeded in tags and not packet.endswith("_like") or packet in RANDOM_OPS or packet.rstrip("_") in RANDOM_OPS
+    effectful = packet in EFFECTFUL_OPS or packet.rstrip("_") in EFFECTFUL_OPS
+    return OpEffects(mutates=frozenset(mutates), random=bool(random), effectful=effectful, view=view)

@@ -1,0 +1,290 @@
+"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/1``).
+
+A hash is ``sha256:<64 hex>``. It is computed from per-layer digests, each
+the sha256 of the canonical JSON bytes (:func:`pt2canon._json.canonical_bytes`)
+of one part of the canonical document, combined as::
+
+    sha256(canonical_bytes({"spec": "pt2canon-hash/1", "level": LEVEL,
+                            "layers": {name: digest for the level's layers}}))
+
+Layers (``docs/hashing.md`` is the full specification):
+
+``structure``
+    Every graph's inputs, outputs and nodes (target, arguments, outputs)
+    with canonical names, subgraphs recursively; signature spec kinds
+    (``parameter``, ``buffer`` + persistence, ``user_input``, ...);
+    verifiers (IR dialect).
+``signature``
+    Signature specs with FQNs; module call graph (FQNs, in/out specs,
+    argument wiring; *not* ``forward_arg_names``, which change when a user
+    renames an argument); named-tuple fields.
+``tensors``
+    Every graph's value tables: dtype, sizes, strides, storage offset,
+    device, layout, ``requires_grad``; symbolic values (canonical symbols,
+    no example hints); custom object classes.
+``constraints``
+    Range constraints keyed by canonical symbol.
+``weights`` / ``constants``
+    For each FQN: sha256 of the payload bytes, the payload's tensor
+    metadata, ``is_param``/``use_pickle``, and which FQNs share a file.
+``sample_inputs`` (only with ``include_sample_inputs``)
+    sha256 of the pickled sample-input bytes (never unpickled).
+``versions`` (only with ``include_versions``)
+    torch version, schema version, opset versions.
+
+Levels: ``structure`` = [structure]; ``graph`` (default) = structure +
+signature + tensors + constraints; ``full`` = graph + weights + constants.
+An artifact with several models hashes each and combines the per-layer
+digests keyed by model name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pt2canon._json import canonical_bytes
+from pt2canon.canon.program import CanonicalProgram, structure_view
+from pt2canon.errors import UsageError
+
+__all__ = [
+    "HASH_SPEC",
+    "LEVELS",
+    "HashResult",
+    "hash_layers",
+    "payload_digests",
+]
+
+#: Version of the hash specification; part of every combined digest.
+HASH_SPEC = "pt2canon-hash/1"
+
+Level = Literal["structure", "graph", "full"]
+
+#: Layers each level includes.
+LEVELS: dict[str, tuple[str, ...]] = {
+    "structure": ("structure",),
+    "graph": ("structure", "signature", "tensors", "constraints"),
+    "full": ("structure", "signature", "tensors", "constraints", "weights", "constants"),
+}
+
+
+@dataclass(frozen=True)
+class HashResult:
+    """A hash with the digests it was combined from.
+
+    Attributes
+    ----------
+    hash : str
+        ``sha256:<hex>`` at ``level``.
+    level : str
+    spec : str
+        :data:`HASH_SPEC`.
+    layers : dict
+        Layer name -> ``sha256:<hex>`` for every layer that was computed
+        (the level's layers plus any optional ones included).
+    models : dict
+        For several models: model name -> their own layer digests.
+    versions : dict
+        torch/schema/opset versions, shown, hashed only on request.
+    """
+
+    hash: str
+    level: str
+    spec: str
+    layers: dict[str, str]
+    models: dict[str, dict[str, str]] = field(default_factory=dict)
+    versions: dict[str, Any] = field(default_factory=dict)
+    included: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return self.hash
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: ``hash``, ``level``, ``spec``, ``layers``, ``versions``."""
+        out = {
+            "hash": self.hash,
+            "level": self.level,
+            "spec": self.spec,
+            "layers": dict(self.layers),
+            "included": list(self.included),
+            "versions": self.versions,
+        }
+        if self.models:
+            out["models"] = self.models
+        return out
+
+    def explain(self) -> Iterator[str]:
+        """Lines naming each layer's digest, for ``--explain``."""
+        yield f"spec {self.spec}  level {self.level}"
+        for name, digest in self.layers.items():
+            mark = "*" if name in self.included else " "
+            yield f"  {mark} {name:<14} {digest}"
+
+
+def _sha(obj: Any) -> str:
+    return "sha256:" + hashlib.sha256(canonical_bytes(obj)).hexdigest()
+
+
+def _graphs(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    yield graph
+    for node in graph["nodes"]:
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"]:
+                yield from _graphs(na["arg"]["as_graph"]["graph"])
+
+
+def _structure_tree(graph: Mapping[str, Any]) -> dict[str, Any]:
+    view = structure_view(graph)
+    nodes = []
+    for node in view["nodes"]:
+        inputs = []
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"]:
+                g = na["arg"]["as_graph"]
+                na = {**na, "arg": {"as_graph": {"name": g["name"], "graph": _structure_tree(g["graph"])}}}
+            inputs.append(na)
+        nodes.append({**node, "inputs": inputs})
+    return {**view, "nodes": nodes}
+
+
+def _tensor_tree(graph: Mapping[str, Any]) -> list[Any]:
+    out = []
+    for g in _graphs(graph):
+        out.append({t: g.get(t, {}) for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")})
+    return out
+
+
+def _spec_kind(spec: Mapping[str, Any]) -> Any:
+    ((tag, body),) = spec.items()
+    if tag == "buffer":
+        return [tag, body.get("persistent")]
+    return tag
+
+
+def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
+    """The layer objects (before hashing) of a canonical program's document."""
+    doc = canon.doc
+    gm = doc["graph_module"]
+    sig = gm["signature"]
+    mcg = []
+    for e in gm.get("module_call_graph", []):
+        s = e.get("signature")
+        if s is not None:
+            s = {k: v for k, v in s.items() if k != "forward_arg_names"}
+        mcg.append({"fqn": e["fqn"], "signature": s})
+    return {
+        "structure": {
+            "graph": _structure_tree(gm["graph"]),
+            "inputs": [_spec_kind(s) for s in sig["input_specs"]],
+            "outputs": [_spec_kind(s) for s in sig["output_specs"]],
+            "verifiers": sorted(doc.get("verifiers", [])),
+        },
+        "signature": {
+            "input_specs": sig["input_specs"],
+            "output_specs": sig["output_specs"],
+            "module_call_graph": mcg,
+            "treespec_namedtuple_fields": gm.get("treespec_namedtuple_fields", {}),
+        },
+        "tensors": _tensor_tree(gm["graph"]),
+        "constraints": doc.get("range_constraints", {}),
+        "versions": {
+            "torch_version": doc.get("torch_version"),
+            "schema_version": doc.get("schema_version"),
+            "opset_version": doc.get("opset_version", {}),
+        },
+    }
+
+
+def payload_digests(artifact: Any, payloads: Mapping[str, Any], *, cache: dict[str, str] | None = None) -> dict[str, Any]:
+    """Per-FQN content digests of weights or constants, streamed from the archive.
+
+    Payloads sharing a member are hashed once; ``shares`` records which FQN
+    each aliases (the first FQN, in sorted order, stored in the same file).
+    """
+    cache = {} if cache is None else cache
+    first_owner: dict[str, str] = {}
+    out: dict[str, Any] = {}
+    for fqn in sorted(payloads):
+        p = payloads[fqn]
+        digest = cache.get(p.member)
+        if digest is None:
+            h = hashlib.sha256()
+            for block in artifact.iter_payload(p):
+                h.update(block)
+            digest = cache[p.member] = "sha256:" + h.hexdigest()
+        owner = first_owner.setdefault(p.member, fqn)
+        out[fqn] = {
+            "sha256": digest,
+            "size": p.size,
+            "tensor_meta": p.tensor_meta,
+            "is_param": p.is_param,
+            "use_pickle": p.use_pickle,
+            "shares": owner if owner != fqn else None,
+        }
+    return out
+
+
+def hash_layers(
+    canons: Mapping[str, CanonicalProgram],
+    *,
+    level: str = "graph",
+    artifact: Any = None,
+    include_sample_inputs: bool = False,
+    include_versions: bool = False,
+) -> HashResult:
+    """Hash canonical programs (one per model) at ``level``.
+
+    Parameters
+    ----------
+    canons : Mapping[str, CanonicalProgram]
+        Model name -> canonical program.
+    level : {"structure", "graph", "full"}
+    artifact : Artifact, optional
+        Needed for ``full`` (weights and constants are read from it) and
+        for ``include_sample_inputs``.
+    include_sample_inputs, include_versions : bool
+        Add those layers to the combined digest.
+    """
+    if level not in LEVELS:
+        raise UsageError(f"level={level!r} is not one of {', '.join(LEVELS)}")
+    wanted = list(LEVELS[level])
+    if level == "full" and artifact is None:
+        raise UsageError("level='full' needs the artifact the weights are read from")
+    if include_sample_inputs:
+        if artifact is None:
+            raise UsageError("include_sample_inputs needs the artifact")
+        wanted.append("sample_inputs")
+    if include_versions:
+        wanted.append("versions")
+    per_model: dict[str, dict[str, str]] = {}
+    versions: dict[str, Any] = {}
+    cache: dict[str, str] = {}
+    for name, canon in canons.items():
+        objs = program_layers(canon)
+        versions[name] = objs["versions"]
+        digests = {k: _sha(objs[k]) for k in ("structure", "signature", "tensors", "constraints", "versions")}
+        if artifact is not None and name in artifact.models:
+            model = artifact.models[name]
+            if "weights" in wanted:
+                digests["weights"] = _sha(payload_digests(artifact, model.weights, cache=cache))
+                digests["constants"] = _sha(payload_digests(artifact, model.constants, cache=cache))
+            if include_sample_inputs:
+                h = hashlib.sha256()
+                if model.sample_inputs:
+                    for block in artifact.iter_member(model.sample_inputs):
+                        h.update(block)
+                digests["sample_inputs"] = "sha256:" + h.hexdigest() if model.sample_inputs else _sha(None)
+        per_model[name] = digests
+    if len(per_model) == 1:
+        layers = next(iter(per_model.values()))
+        models: dict[str, dict[str, str]] = {}
+        versions = next(iter(versions.values()))
+    else:
+        keys = {k for d in per_model.values() for k in d}
+        layers = {k: _sha({m: d.get(k) for m, d in sorted(per_model.items())}) for k in sorted(keys)}
+        models = per_model
+    top = _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
+    ordered = {k: layers[k] for k in ("structure", "signature", "tensors", "constraints", "weights", "constants", "sample_inputs", "versions") if k in layers}
+    return HashResult(hash=top, level=level, spec=HASH_SPEC, layers=ordered, models=models, versions=versions, included=tuple(wanted))

@@ -1,0 +1,181 @@
+"""Rank-based topological order of a graph's op nodes, with structural tie-breaks.
+
+The canonical order is Kahn's algorithm over the DAG of
+:mod:`pt2canon.serde.graph` plus the ordering edges of
+:mod:`pt2canon.canon.effects`, choosing among ready nodes by the key::
+
+    (latest input rank, input ranks in argument order, node label,
+     ancestry digest, users digest)
+
+* the *input ranks* are the canonical positions of the producers of a
+  node's arguments (with the output slot), so the listing reads in
+  data-flow order: a node comes as soon as what it reads is there;
+* the *label* is the op target with its constant arguments and the shape
+  of its argument lists (value references blanked, subgraphs by content
+  digest): see :func:`node_label`;
+* the *ancestry digest* is a Merkle hash over the node's label and the
+  ancestry digests of its producers, slot by slot (from the inputs down);
+* the *users digest* is a Merkle hash over the multiset of the node's
+  uses: argument slot, user's ancestry digest and user's users digest
+  (from the output back).
+
+No key ever contains a node's original position. Two nodes whose keys are
+equal compute the same function of the same values and are used alike, so
+either may go first without changing the canonical form; ``heapq`` then
+compares node ids only to keep its tuples ordered, and the test suite
+proves on generated graphs that the choice does not change the output.
+Cost: O((N + E) log N).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import networkx as nx
+
+from pt2canon._json import canonical_bytes
+
+__all__ = ["ancestry_digests", "canonical_order", "node_label", "users_digests"]
+
+
+def _h(*parts: bytes) -> bytes:
+    return hashlib.blake2b(b"\x1f".join(parts), digest_size=16).digest()
+
+
+def node_label(attrs: Mapping[str, Any], subgraph_digests: Mapping[int, str]) -> bytes:
+    """The structural label of an op node: target, constant arguments, argument shapes.
+
+    Value references are blanked (they are edges); ``as_graph`` arguments
+    are replaced by the digest of the subgraph's canonical form, so the
+    label does not depend on any name.
+    """
+    args = []
+    for i, na in enumerate(attrs["args"]):
+        if i in subgraph_digests:
+            args.append([na.get("name"), na.get("kind"), {"as_graph": subgraph_digests[i]}])
+        else:
+            args.append([na.get("name"), na.get("kind"), na["arg"]])
+    return canonical_bytes([attrs["target"], args, attrs["outputs"]])
+
+
+_KEY_BYTES: dict[Any, bytes] = {}
+
+
+def _key_bytes(key: Any, out: int) -> bytes:
+    """Stable bytes for an edge's argument slot and the producer value it reads."""
+    k = (key, out)
+    b = _KEY_BYTES.get(k)
+    if b is None:
+        if len(_KEY_BYTES) > 100_000:
+            _KEY_BYTES.clear()
+        b = _KEY_BYTES[k] = repr(k).encode()
+    return b
+
+
+def ancestry_digests(
+    G: nx.MultiDiGraph,
+    topo: Iterable[int],
+    labels: Mapping[int, bytes],
+    order_preds: Mapping[int, list[int]],
+) -> dict[int, bytes]:
+    """Merkle digests from the inputs down; ``topo`` must list every node in a topological order."""
+    A: dict[int, bytes] = {}
+    pred = G._pred
+    for v in topo:
+        parts = [labels[v]]
+        ins = []
+        for u, keyed in pred[v].items():
+            for key, d in keyed.items():
+                ins.append((_key_bytes(key, d["out"]), A[u]))
+        ins.sort()
+        parts.extend(b"".join(p) for p in ins)
+        ops = order_preds.get(v)
+        if ops:
+            parts.append(b"after")
+            parts.extend(sorted(A[p] for p in ops))
+        A[v] = _h(*parts)
+    return A
+
+
+def users_digests(
+    G: nx.MultiDiGraph,
+    topo: list[int],
+    A: Mapping[int, bytes],
+    order_succs: Mapping[int, list[int]],
+) -> dict[int, bytes]:
+    """Merkle digests from the output back over each node's uses."""
+    U: dict[int, bytes] = {}
+    succ = G._succ
+    for v in reversed(topo):
+        outs = []
+        for w, keyed in succ[v].items():
+            for key, d in keyed.items():
+                outs.append(_key_bytes(key, d["out"]) + A[w] + U[w])
+        for s in order_succs.get(v, ()):
+            outs.append(b"before" + A[s] + U[s])
+        outs.sort()
+        U[v] = _h(b"users", *outs)
+    return U
+
+
+def canonical_order(
+    G: nx.MultiDiGraph,
+    inputs: list[int],
+    labels: Mapping[int, bytes],
+    order_preds: Mapping[int, list[int]],
+    A: Mapping[int, bytes],
+    U: Mapping[int, bytes],
+) -> list[int]:
+    """Kahn's algorithm over op nodes; ``inputs`` are the input node ids in canonical order.
+
+    Returns the op node ids in canonical order (the output node excluded).
+    """
+    rank: dict[int, int] = {nid: i for i, nid in enumerate(inputs)}
+    pred, succ = G._pred, G._succ
+    out_node = G.graph["output"]
+    missing: dict[int, int] = {}
+    order_succs: dict[int, list[int]] = {}
+    for v, ps in order_preds.items():
+        for p in ps:
+            order_succs.setdefault(p, []).append(v)
+    heap: list[tuple[Any, ...]] = []
+
+    def push(v: int) -> None:
+        # Edges iterate in the order the node's arguments list them (grouped by
+        # producer), which depends only on the node itself.
+        ranks = tuple((rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values())
+        latest = max((r for r, _ in ranks), default=-1)
+        heapq.heappush(heap, (latest, ranks, labels[v], A[v], U[v], v))
+
+    ops = [v for v in G if v not in rank and v != out_node]
+    for v in ops:
+        n = sum(len(k) for u, k in pred[v].items()) + len(order_preds.get(v, ()))
+        missing[v] = n
+    # Inputs are already placed: release their uses.
+    for u in inputs:
+        for w, keyed in succ[u].items():
+            if w in missing:
+                missing[w] -= len(keyed)
+    for v in ops:
+        if missing[v] == 0:
+            push(v)
+    order: list[int] = []
+    while heap:
+        v = heapq.heappop(heap)[-1]
+        rank[v] = len(rank)
+        order.append(v)
+        for w, keyed in succ[v].items():
+            if w in missing:
+                missing[w] -= len(keyed)
+                if missing[w] == 0:
+                    push(w)
+        for w in order_succs.get(v, ()):
+            missing[w] -= 1
+            if missing[w] == 0:
+                push(w)
+    if len(order) != len(ops):  # pragma: no cover - graphs are checked acyclic on load
+        raise AssertionError("cycle among op nodes")
+    return order

@@ -1,0 +1,570 @@
+"""The canonical form of a program: order, names, symbols, metadata profile.
+
+:func:`canonicalize_program` turns the JSON of a serialized
+``ExportedProgram`` into its canonical JSON, a document of the same schema
+that ``torch.export.load`` reads and that computes what the original
+computes. Two programs that differ only in node order, value/node/subgraph
+names, symbol names, metadata, key order or example-size hints get the same
+canonical document.
+
+Steps, per graph (subgraphs first, recursively):
+
+1. graph model (:func:`pt2canon.serde.graph.to_networkx`);
+2. ordering edges for side effects (:func:`ordering_edges`): ordered ops
+   (mutation, randomness, asserts, unknown custom ops) keep their relative
+   order, and every read of a mutated value or of an alias of it stays on
+   its side of the mutation;
+3. inputs ranked by signature kind and FQN (tokens, parameters, buffers,
+   tensor constants, custom objects by name; user inputs and constant
+   inputs by position), outputs likewise (tokens, parameter, buffer and
+   user-input mutations by name, then user outputs by position), as torch's
+   ``canonicalize`` does;
+4. op nodes ordered by :mod:`pt2canon.canon.order`;
+5. values renamed ``v0, v1, ...`` and op nodes ``n0, n1, ...`` in canonical
+   order; subgraphs named ``subgraph_<12 hex>`` after the digest of their
+   canonical structure (``_<k>`` appended for repeats in one graph);
+6. node metadata dropped except the keys the :class:`Profile` keeps;
+7. symbols renamed in order of first appearance and expressions re-printed
+   (:mod:`pt2canon.canon.symbols`); example-size hints dropped; symbol and
+   value names inside runtime-assert messages follow the renaming.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from pt2canon._json import canonical_bytes
+from pt2canon.canon.effects import OpEffects, effects_from_name
+from pt2canon.canon.order import ancestry_digests, canonical_order, node_label, users_digests
+from pt2canon.canon.symbols import SymbolRenamer
+from pt2canon.errors import GraphError
+from pt2canon.serde.graph import VALUE_TABLES, Value, from_networkx, iter_refs, op_nodes, to_networkx
+
+__all__ = [
+    "DEFAULT_PROFILE",
+    "CanonicalGraph",
+    "CanonicalProgram",
+    "Profile",
+    "canonicalize_program",
+    "ordering_edges",
+    "structure_view",
+]
+
+_INPUT_RANK = {"token": 0, "parameter": 1, "buffer": 2, "tensor_constant": 3, "custom_obj": 4, "user_input": 5, "constant_input": 6}
+_INPUT_FQN = {"parameter": "parameter_name", "buffer": "buffer_name", "tensor_constant": "tensor_constant_name", "custom_obj": "custom_obj_name"}
+_OUTPUT_RANK = {
+    "token": 0, "parameter_mutation": 1, "buffer_mutation": 2, "user_input_mutation": 3, "user_output": 4,
+    "loss_output": 4, "gradient_to_parameter": 5, "gradient_to_user_input": 6,
+}  # fmt: skip
+_OUTPUT_FQN = {"parameter_mutation": "parameter_name", "buffer_mutation": "buffer_name", "gradient_to_parameter": "parameter_name"}
+_ASSERT_TARGETS = ("_assert_scalar", "_assert_async", "_functional_assert_async", "_functional_assert_scalar", "_assert_tensor_metadata")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Which node metadata survives canonicalization.
+
+    The ``default`` profile drops all node metadata (stack traces,
+    ``nn_module_stack``, ``source_fn_stack``, ``torch_fn``, custom keys):
+    none of it changes what the program computes. Name keys in
+    ``keep_metadata`` to keep them (they then count in the hash).
+    """
+
+    name: str = "default"
+    keep_metadata: frozenset[str] = frozenset()
+
+
+DEFAULT_PROFILE = Profile()
+
+
+@dataclass
+class CanonicalGraph:
+    """One graph in canonical form, with the maps back to the original.
+
+    Attributes
+    ----------
+    doc : dict
+        The canonical graph JSON.
+    structure_digest : str
+        sha256 hex of the canonical structure (no tensor metadata).
+    model : networkx.MultiDiGraph
+        The graph model of the *original* graph (metadata intact).
+    order : list of int
+        Op node ids of ``model`` in canonical order.
+    value_names : dict
+        Original value name -> canonical value name.
+    node_names : dict
+        Canonical node name -> original node name.
+    subgraphs : dict
+        Canonical subgraph name -> :class:`CanonicalGraph`.
+    """
+
+    doc: dict[str, Any]
+    structure_digest: str
+    model: nx.MultiDiGraph
+    order: list[int]
+    value_names: dict[str, str]
+    node_names: dict[str, str]
+    subgraphs: dict[str, CanonicalGraph] = field(default_factory=dict)
+
+
+@dataclass
+class CanonicalProgram:
+    """A program in canonical form.
+
+    Attributes
+    ----------
+    doc : dict
+        The canonical ``ExportedProgram`` JSON.
+    graph : CanonicalGraph
+        The top-level graph with its maps back to the original.
+    symbols : dict
+        Original symbol name -> canonical symbol name.
+    profile : Profile
+    """
+
+    doc: dict[str, Any]
+    graph: CanonicalGraph
+    symbols: dict[str, str]
+    profile: Profile
+
+
+def structure_view(graph: Mapping[str, Any]) -> dict[str, Any]:
+    """The structural part of a canonical graph: inputs, outputs, nodes, no value tables."""
+    return {"inputs": graph["inputs"], "outputs": graph["outputs"], "nodes": [_node_structure(n) for n in graph["nodes"]]}
+
+
+def _node_structure(node: Mapping[str, Any]) -> dict[str, Any]:
+    return {"target": node["target"], "inputs": node["inputs"], "outputs": node["outputs"]}
+
+
+# --------------------------------------------------------------------------- effects
+
+
+def _effects(G: nx.MultiDiGraph, nid: int, sub_ordered: bool) -> OpEffects:
+    eff = effects_from_name(G._node[nid]["target"])
+    if sub_ordered and not eff.ordered:
+        return OpEffects(mutates=frozenset({"*"}), effectful=True)
+    return eff
+
+
+def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None) -> dict[int, list[int]]:
+    """Extra ``pred -> node`` edges that pin side effects, from the document order.
+
+    * ordered ops form one chain in their original relative order;
+    * for each alias class (a value, the views of it and the results of
+      in-place ops on it) every reader between two mutations is placed
+      after the first and before the second.
+
+    ``ordered_subgraphs`` holds the HOP nodes whose subgraphs contain
+    ordered ops; they count as ordered and as mutating their tensor inputs.
+
+    Returns ``{node: [nodes that must come before it]}``.
+    """
+    ordered_subgraphs = ordered_subgraphs or set()
+    parent: dict[tuple[int, Any], tuple[int, Any]] = {}
+
+    def find(x: tuple[int, Any]) -> tuple[int, Any]:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    preds: dict[int, set[int]] = {}
+    last_ordered: int | None = None
+    readers: dict[Any, list[int]] = {}
+    last_mut: dict[Any, int] = {}
+    pred_adj = G._pred
+    for v in op_nodes(G):
+        eff = _effects(G, v, v in ordered_subgraphs)
+        args = G.nodes[v]["args"]
+        ins = []  # (class root, mutated?)
+        first_tensor = None
+        for u, keyed in pred_adj[v].items():
+            for key, d in keyed.items():
+                if d["vkind"] != "tensor":
+                    continue
+                root = find((u, d["slot"]))
+                idx, argname = key[0], key[1]
+                if first_tensor is None or (idx, argname) < first_tensor[0]:
+                    first_tensor = ((idx, argname), root)
+                m = False
+                if eff.mutates:
+                    if "*" in eff.mutates or argname in eff.mutates:
+                        m = True
+                    elif "<out>" in eff.mutates and args[idx].get("kind") == 2:
+                        m = True
+                ins.append((root, m))
+        if eff.ordered:
+            if last_ordered is not None:
+                preds.setdefault(v, set()).add(last_ordered)
+            last_ordered = v
+        mutated = {r for r, m in ins if m}
+        for root, _ in ins:
+            lm = last_mut.get(root)
+            if lm is not None and lm != v:
+                preds.setdefault(v, set()).add(lm)
+            if root not in mutated:
+                readers.setdefault(root, []).append(v)
+        for root in mutated:
+            for r in readers.pop(root, ()):
+                if r != v:
+                    preds.setdefault(v, set()).add(r)
+            last_mut[root] = v
+        if eff.view and first_tensor is not None:
+            for val in G.nodes[v]["values"]:
+                if val.kind == "tensor":
+                    parent[find((v, val.slot))] = first_tensor[1]
+    # Drop edges already implied by a data edge, keep the rest as sorted lists.
+    return {v: sorted(p for p in ps if v not in G._succ[p]) for v, ps in preds.items() if any(v not in G._succ[p] for p in ps)}
+
+
+# --------------------------------------------------------------------------- graphs
+
+
+class _Namer:
+    def __init__(self) -> None:
+        self.values: dict[tuple[int, Any], str] = {}
+        self.by_old: dict[str, str] = {}
+
+    def assign(self, nid: int, vals: tuple[Value, ...]) -> None:
+        for v in vals:
+            new = f"v{len(self.values)}"
+            self.values[(nid, v.slot)] = new
+            self.by_old[v.name] = new
+
+    def __call__(self, nid: int, v: Value) -> str:
+        return self.values[(nid, v.slot)]
+
+
+def _digest(obj: Any) -> str:
+    return hashlib.sha256(canonical_bytes(obj)).hexdigest()
+
+
+def _canonical_graph(
+    graph: dict[str, Any],
+    *,
+    where: str,
+    input_order: list[int] | None,
+    output_order: list[int] | None,
+    profile: Profile,
+) -> CanonicalGraph:
+    G = to_networkx(graph, where=where)
+    ops = op_nodes(G)
+    # 1. subgraphs first: their digests enter their parent node's label.
+    sub_digests: dict[int, dict[int, str]] = {}
+    sub_canon: dict[int, dict[int, CanonicalGraph]] = {}
+    ordered_subgraphs: set[int] = set()
+    for nid in ops:
+        subs = G._node[nid]["subgraphs"]
+        if not subs:
+            continue
+        for i, sg in subs.items():
+            sub_json = from_networkx(sg)
+            cg = _canonical_graph(sub_json, where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]", input_order=None, output_order=None, profile=profile)
+            sub_canon.setdefault(nid, {})[i] = cg
+            sub_digests.setdefault(nid, {})[i] = cg.structure_digest
+            if _has_ordered(cg.doc):
+                ordered_subgraphs.add(nid)
+    # 2. ordering edges, labels, digests.
+    order_preds = ordering_edges(G, ordered_subgraphs)
+    inputs = [n for n, k in G.nodes(data="kind") if k == "input"]
+    if input_order is not None:
+        inputs = [inputs[i] for i in input_order]
+    labels: dict[int, bytes] = {}
+    for i, nid in enumerate(inputs):
+        labels[nid] = canonical_bytes(["input", i, G._node[nid]["arg"]])
+    for nid in ops:
+        labels[nid] = node_label(G._node[nid], sub_digests.get(nid, {}))
+    out = G.graph["output"]
+    labels[out] = canonical_bytes(["output", G._node[out]["args"]])
+    topo = [*inputs, *ops, out]
+    A = ancestry_digests(G, topo, labels, order_preds)
+    succs: dict[int, list[int]] = {}
+    for v, ps in order_preds.items():
+        for p in ps:
+            succs.setdefault(p, []).append(v)
+    U = users_digests(G, topo, A, succs)
+    order = canonical_order(G, inputs, labels, order_preds, A, U)
+    # 3. names.
+    namer = _Namer()
+    for nid in inputs:
+        namer.assign(nid, G._node[nid]["values"])
+    node_names: dict[str, str] = {}
+    for k, nid in enumerate(order):
+        namer.assign(nid, G._node[nid]["values"])
+        old = G._node[nid]["name"]
+        node_names[f"n{k}"] = old if isinstance(old, str) else ""
+    doc = from_networkx(G, order=order, rename=namer, input_order=inputs)
+    # 4. per node: names, subgraphs, metadata.
+    seen_sub: dict[str, int] = {}
+    subgraphs: dict[str, CanonicalGraph] = {}
+    keep = profile.keep_metadata
+    for k, (nid, node) in enumerate(zip(order, doc["nodes"])):
+        if "name" in node:
+            node["name"] = f"n{k}"
+        md = node.get("metadata")
+        if md is not None:
+            node["metadata"] = {key: val for key, val in md.items() if key in keep} if keep else {}
+        for i, cg in sub_canon.get(nid, {}).items():
+            base = f"subgraph_{cg.structure_digest[:12]}"
+            n = seen_sub.get(base, 0)
+            seen_sub[base] = n + 1
+            name = base if n == 0 else f"{base}_{n}"
+            subgraphs[name] = cg
+            node["inputs"][i] = {**node["inputs"][i], "arg": {"as_graph": {"name": name, "graph": cg.doc}}}
+        if any(t in node["target"] for t in _ASSERT_TARGETS):
+            _rename_messages(node, namer.by_old, node_names)
+    if output_order is not None:
+        doc["outputs"] = [doc["outputs"][i] for i in output_order]
+    for t in VALUE_TABLES.values():
+        if t in doc:
+            doc[t] = dict(sorted(doc[t].items(), key=lambda kv: _natural(kv[0])))
+    digest = _digest(structure_view(doc))
+    return CanonicalGraph(doc, digest, G, order, namer.by_old, node_names, subgraphs)
+
+
+def _natural(name: str) -> tuple[str, int]:
+    m = re.match(r"^(\D*)(\d+)$", name)
+    return (m.group(1), int(m.group(2))) if m else (name, -1)
+
+
+def _has_ordered(graph: Mapping[str, Any]) -> bool:
+    for node in graph["nodes"]:
+        if effects_from_name(node["target"]).ordered:
+            return True
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"] and _has_ordered(na["arg"]["as_graph"]["graph"]):
+                return True
+    return False
+
+
+_NAME_IN_MSG = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])")
+
+
+def _rename_messages(node: dict[str, Any], values: Mapping[str, str], node_names: Mapping[str, str]) -> None:
+    old_nodes = {old: new for new, old in node_names.items() if old}
+    for na in node["inputs"]:
+        arg = na["arg"]
+        if "as_string" in arg and isinstance(arg["as_string"], str):
+            text = arg["as_string"]
+            # Node names are quoted ('eq_1'); values may appear bare.
+            text = re.sub(r"'([A-Za-z_][A-Za-z0-9_]*)'", lambda m: f"'{old_nodes.get(m.group(1), values.get(m.group(1), m.group(1)))}'", text)
+            na["arg"] = {"as_string": text}
+
+
+# --------------------------------------------------------------------------- symbols
+
+
+def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renamer: SymbolRenamer) -> None:
+    """Rename symbols in every value table and range constraint, in canonical order of appearance."""
+
+    def sym(s: Any) -> Any:
+        if "as_expr" in s:
+            e = s["as_expr"]
+            return {"as_expr": {"expr_str": renamer.expr(e["expr_str"]), "hint": None}}
+        return s
+
+    def meta(m: dict[str, Any]) -> dict[str, Any]:
+        out = dict(m)
+        for key in ("sizes", "strides"):
+            seq = m.get(key)
+            if seq and any("as_expr" in s for s in seq):
+                out[key] = [sym(s) for s in seq]
+        so = m.get("storage_offset")
+        if so is not None and "as_expr" in so:
+            out["storage_offset"] = sym(so)
+        return out
+
+    def visit(graph: dict[str, Any]) -> None:
+        tables = {k: graph.get(t, {}) for k, t in VALUE_TABLES.items() if k != "custom_obj"}
+        done: set[tuple[str, str]] = set()
+
+        def touch(arg: dict[str, Any]) -> None:
+            for _, _, name, kind in iter_refs(arg):
+                table = tables.get(kind)
+                if table is None or name not in table or (kind, name) in done:
+                    continue
+                done.add((kind, name))
+                val = table[name]
+                table[name] = meta(val) if kind == "tensor" else sym(val)
+
+        for a in graph["inputs"]:
+            touch(a)
+        for node in graph["nodes"]:
+            for na in node["inputs"]:
+                if "as_graph" in na["arg"]:
+                    visit(na["arg"]["as_graph"]["graph"])
+            for o in node["outputs"]:
+                touch(o)
+            if renamer.mapping and any(t in node["target"] for t in _ASSERT_TARGETS):
+                for na in node["inputs"]:
+                    if "as_string" in na["arg"]:
+                        na["arg"] = {"as_string": renamer.text(na["arg"]["as_string"])}
+        # Values no node defines (kept for exactness) come last.
+        for kind, table in tables.items():
+            for name, val in list(table.items()):
+                if (kind, name) not in done:
+                    table[name] = meta(val) if kind == "tensor" else sym(val)
+
+    visit(doc["graph_module"]["graph"])
+    rc = doc.get("range_constraints") or {}
+    # Symbols that appear only in range constraints are named after all others, by their range.
+    for old in sorted((k for k in rc if k not in renamer.mapping), key=lambda k: (str(rc[k].get("min_val")), str(rc[k].get("max_val")), k)):
+        renamer.name(old)
+    doc["range_constraints"] = dict(sorted(((renamer.mapping.get(k, k), v) for k, v in rc.items()), key=lambda kv: _natural(kv[0])))
+
+
+# --------------------------------------------------------------------------- program
+
+
+def _rank_inputs(specs: list[dict[str, Any]]) -> list[int]:
+    def key(i: int) -> tuple[int, str, int]:
+        ((tag, body),) = specs[i].items()
+        fqn = body.get(_INPUT_FQN.get(tag, ""), "") if tag in _INPUT_FQN else ""
+        return (_INPUT_RANK[tag], fqn, i if tag in ("user_input", "constant_input", "token") else 0)
+
+    return sorted(range(len(specs)), key=key)
+
+
+def _rank_outputs(specs: list[dict[str, Any]]) -> list[int]:
+    def key(i: int) -> tuple[int, str, int]:
+        ((tag, body),) = specs[i].items()
+        fqn = body.get(_OUTPUT_FQN.get(tag, ""), "") if tag in _OUTPUT_FQN else ""
+        if tag == "user_input_mutation":
+            fqn = ""
+        return (_OUTPUT_RANK[tag], fqn, i)
+
+    return sorted(range(len(specs)), key=key)
+
+
+def _rename_arg(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    refs = list(iter_refs(arg))
+    if not refs:
+        return arg
+    from pt2canon.serde.graph import _copy, _walk
+
+    out = _copy(arg)
+    for path, fld, name, _ in refs:
+        _walk(out, path)[fld] = names.get(name, name)
+    return out
+
+
+def _rename_spec(spec: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    ((tag, body),) = spec.items()
+    body = dict(body)
+    if tag == "constant_input":
+        body["name"] = names.get(body["name"], body["name"])
+    elif "arg" in body:
+        a = body["arg"]
+        if tag in ("user_input", "user_output"):
+            body["arg"] = _rename_arg(a, names)
+        else:
+            body["arg"] = {**a, "name": names.get(a["name"], a["name"])}
+    return {tag: body}
+
+
+def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_PROFILE) -> CanonicalProgram:
+    """Canonicalize a serialized ``ExportedProgram`` document.
+
+    Parameters
+    ----------
+    program : dict
+        Parsed ``model.json`` (shape-checked; see :func:`pt2canon.serde.schema.check_program`).
+    profile : Profile
+        Which node metadata to keep (default: none).
+
+    Returns
+    -------
+    CanonicalProgram
+        The canonical document and the maps back to the original names.
+
+    Raises
+    ------
+    GraphError
+        If the graph and its signature disagree or a reference dangles.
+    """
+    gm = program["graph_module"]
+    graph = gm["graph"]
+    sig = gm["signature"]
+    in_specs, out_specs = sig["input_specs"], sig["output_specs"]
+    if len(in_specs) != len(graph["inputs"]):
+        raise GraphError(
+            f"signature has {len(in_specs)} input specs but the graph has {len(graph['inputs'])} inputs",
+            where="graph_module.signature.input_specs",
+        )
+    if len(out_specs) != len(graph["outputs"]):
+        raise GraphError(
+            f"signature has {len(out_specs)} output specs but the graph has {len(graph['outputs'])} outputs",
+            where="graph_module.signature.output_specs",
+        )
+    in_order = _rank_inputs(in_specs)
+    out_order = _rank_outputs(out_specs)
+    cg = _canonical_graph(graph, where="graph_module.graph", input_order=in_order, output_order=out_order, profile=profile)
+    names = cg.value_names
+    keep = profile.keep_metadata
+    new_gm: dict[str, Any] = {
+        **gm,
+        "graph": cg.doc,
+        "signature": {
+            **sig,
+            "input_specs": [_rename_spec(in_specs[i], names) for i in in_order],
+            "output_specs": [_rename_spec(out_specs[i], names) for i in out_order],
+        },
+        "metadata": {k: v for k, v in (gm.get("metadata") or {}).items() if k in keep},
+    }
+    mcg = []
+    for entry in gm.get("module_call_graph", []):
+        s = entry.get("signature")
+        if s is not None:
+            s = {**s, "inputs": [_rename_arg(a, names) for a in s.get("inputs", [])], "outputs": [_rename_arg(a, names) for a in s.get("outputs", [])]}
+        mcg.append({**entry, "signature": s})
+    new_gm["module_call_graph"] = sorted(mcg, key=lambda e: e["fqn"])
+    doc: dict[str, Any] = {**program, "graph_module": new_gm}
+    if "opset_version" in doc:
+        doc["opset_version"] = dict(sorted(doc["opset_version"].items()))
+    if "guards_code" in doc:
+        doc["guards_code"] = sorted(doc["guards_code"])
+    renamer = SymbolRenamer()
+    if _has_symbols(program):
+        _rename_symbols(doc, [], renamer)
+    else:
+        doc["range_constraints"] = dict(sorted((doc.get("range_constraints") or {}).items()))
+    return CanonicalProgram(doc=doc, graph=cg, symbols=dict(renamer.mapping), profile=profile)
+
+
+def _has_symbols(program: dict[str, Any]) -> bool:
+    if program.get("range_constraints"):
+        return True
+    # Cheap scan: any symbolic expression anywhere in the value tables.
+    return _scan_expr(program["graph_module"]["graph"])
+
+
+def _scan_expr(graph: Mapping[str, Any]) -> bool:
+    for t in ("sym_int_values", "sym_float_values", "sym_bool_values"):
+        for s in (graph.get(t) or {}).values():
+            if "as_expr" in s:
+                return True
+    for m in (graph.get("tensor_values") or {}).values():
+        for s in m["sizes"]:
+            if "as_expr" in s:
+                return True
+        for s in m["strides"]:
+            if "as_expr" in s:
+                return True
+        so = m.get("storage_offset")
+        if so is not None and "as_expr" in so:
+            return True
+    for node in graph["nodes"]:
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"] and _scan_expr(na["arg"]["as_graph"]["graph"]):
+                return True
+    return False

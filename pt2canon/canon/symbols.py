@@ -1,0 +1,241 @@
+"""Symbolic shapes: parse expressions safely, rename symbols, re-print canonically.
+
+torch 2.13 writes each symbolic size as sympy's ``srepr``
+(``"Add(Mul(Integer(2), Symbol('s77', integer=True, positive=True)), Integer(1))"``);
+older torch wrote infix strings (``"2*s0 + 1"``). torch reads them back with
+``sympy.sympify``, which evaluates Python code: on an untrusted archive that
+is code execution. :func:`parse_expr` instead walks the string's Python AST
+and builds sympy objects from an allowlist of constructors; anything else is
+a :class:`~pt2canon.errors.SchemaError`.
+
+Symbols are renamed in order of first appearance, keeping torch's prefix
+(``s`` backed sizes, ``u`` unbacked ints, ``zf`` floats, ...: torch reads a
+symbol's kind from its prefix), and every expression is re-printed with
+``sympy.srepr``, so that ``s54 + s3`` and ``s3 + s54`` renamed alike print
+alike. Function names torch defines (``FloorDiv``, ``ModularIndexing``,
+``PythonMod``, ...) become opaque sympy functions of the same name, so they
+print back unchanged and are never simplified. sympy is imported only when
+a program has symbolic expressions.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from functools import lru_cache
+from typing import Any
+
+from pt2canon.errors import SchemaError
+
+__all__ = ["SymbolRenamer", "parse_expr", "symbol_prefix"]
+
+_MAX_EXPR_CHARS = 100_000
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_PREFIX = re.compile(r"^([A-Za-z_]*?)(\d+)$")
+
+# sympy constructors that are safe to call with literal arguments.
+_CORE = (
+    "Add", "Mul", "Pow", "Integer", "Rational", "Float", "Symbol", "Dummy", "Eq", "Ne", "Lt", "Le",
+    "Gt", "Ge", "Equality", "Unequality", "StrictLessThan", "LessThan", "StrictGreaterThan",
+    "GreaterThan", "And", "Or", "Not", "Xor", "ITE", "Abs", "floor", "ceiling", "Max", "Min",
+    "Piecewise", "ExprCondPair", "Tuple", "Half", "One", "Zero", "NegativeOne", "Infinity",
+    "NegativeInfinity",
+)  # fmt: skip
+_CONSTANTS = {"true": "true", "false": "false", "oo": "oo", "zoo": "zoo", "nan": "nan", "True": True, "False": False, "None": None}
+
+
+def symbol_prefix(name: str) -> str:
+    """The kind prefix of a torch symbol name (``"s77"`` -> ``"s"``, ``"zuf3"`` -> ``"zuf"``).
+
+    Examples
+    --------
+    >>> symbol_prefix("s77"), symbol_prefix("u0"), symbol_prefix("zuf12"), symbol_prefix("batch")
+    ('s', 'u', 'zuf', 'batch')
+    """
+    m = _PREFIX.match(name)
+    return m.group(1) if m else name
+
+
+@lru_cache(maxsize=1)
+def _sympy() -> Any:
+    import sympy
+
+    return sympy
+
+
+@lru_cache(maxsize=256)
+def _function(name: str) -> Any:
+    sympy = _sympy()
+    # A Function subclass named like torch's: srepr prints ``FloorDiv(a, b)``.
+    return type(name, (sympy.Function,), {"__module__": "pt2canon.canon.symbols"})
+
+
+def _build(node: ast.AST, text: str) -> Any:
+    sympy = _sympy()
+    if isinstance(node, ast.Expression):
+        return _build(node.body, text)
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
+            if isinstance(node.value, bool) or node.value is None:
+                return node.value
+            return sympy.sympify(node.value) if not isinstance(node.value, str) else node.value
+    if isinstance(node, ast.Name):
+        if node.id in _CONSTANTS:
+            c = _CONSTANTS[node.id]
+            return getattr(sympy, c) if isinstance(c, str) else c
+        if node.id in ("S",):
+            return sympy.S
+        return sympy.Symbol(node.id, integer=True)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
+        v = _build(node.operand, text)
+        return -v if isinstance(node.op, ast.USub) else (sympy.Not(v) if isinstance(node.op, ast.Not) else v)
+    if isinstance(node, ast.BinOp):
+        a, b = _build(node.left, text), _build(node.right, text)
+        op = type(node.op)
+        if op is ast.Add:
+            return a + b
+        if op is ast.Sub:
+            return a - b
+        if op is ast.Mult:
+            return a * b
+        if op is ast.Pow:
+            return sympy.Pow(a, b)
+        if op is ast.Div:
+            return a / b
+        if op is ast.FloorDiv:
+            return _function("FloorDiv")(a, b)
+        if op is ast.Mod:
+            return _function("PythonMod")(a, b)
+    if isinstance(node, ast.Compare) and len(node.ops) == 1:
+        a, b = _build(node.left, text), _build(node.comparators[0], text)
+        rel = {ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne, ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge}
+        fn = rel.get(type(node.ops[0]))
+        if fn is not None:
+            return fn(a, b, evaluate=False)
+    if isinstance(node, ast.BoolOp):
+        vals = [_build(v, text) for v in node.values]
+        return sympy.And(*vals) if isinstance(node.op, ast.And) else sympy.Or(*vals)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and _IDENT.match(node.func.id):
+        name = node.func.id
+        args = [_build(a, text) for a in node.args]
+        kwargs = {}
+        for kw in node.keywords:
+            if kw.arg is None:
+                break
+            v = _build(kw.value, text)
+            if not isinstance(v, (bool, int, str)) and v is not None:
+                v = bool(v) if v in (sympy.true, sympy.false) else v
+            kwargs[kw.arg] = v
+        else:
+            if name in ("Symbol", "Dummy"):
+                if len(args) != 1 or not isinstance(args[0], str) or not all(isinstance(v, bool) for v in kwargs.values()):
+                    raise _bad(text, "Symbol() takes a name and boolean assumptions")
+                return sympy.Symbol(args[0], **kwargs)
+            if name in ("Integer", "Rational", "Float"):
+                return getattr(sympy, name)(*[str(a) if isinstance(a, str) else a for a in args], **kwargs)
+            if name in _CORE:
+                if kwargs and name not in ("Float",):
+                    kwargs = {k: v for k, v in kwargs.items() if k == "evaluate"}
+                return getattr(sympy, name)(*args, **kwargs)
+            if kwargs:
+                raise _bad(text, f"keyword arguments to {name}()")
+            return _function(name)(*args)
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "S" and node.attr in ("true", "false", "Zero", "One", "Half", "NegativeOne", "Infinity", "NegativeInfinity"):
+        return getattr(sympy.S, node.attr)
+    raise _bad(text, f"unsupported syntax {type(node).__name__}")
+
+
+def _bad(text: str, why: str) -> SchemaError:
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    return SchemaError(f"cannot read symbolic expression {shown!r}: {why}")
+
+
+@lru_cache(maxsize=65536)
+def parse_expr(text: str) -> Any:
+    """Parse a serialized symbolic expression into sympy without evaluating code.
+
+    Examples
+    --------
+    >>> e = parse_expr("Add(Mul(Integer(2), Symbol('s77', integer=True, positive=True)), Integer(1))")
+    >>> str(e)
+    '2*s77 + 1'
+    >>> str(parse_expr("FloorDiv(s0, 2)"))
+    'FloorDiv(s0, 2)'
+    >>> parse_expr("__import__('os').system('true')")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.SchemaError: cannot read symbolic expression "__import__('os').system('true')": unsupported syntax Call
+    """
+    if len(text) > _MAX_EXPR_CHARS:
+        raise _bad(text, f"longer than {_MAX_EXPR_CHARS} characters")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise _bad(text, "not an expression") from None
+    try:
+        return _build(tree, text)
+    except SchemaError:
+        raise
+    except RecursionError:
+        raise _bad(text, "nested too deeply") from None
+    except Exception as exc:  # sympy refuses the arguments (TypeError, ValueError, ...)
+        raise _bad(text, f"{type(exc).__name__}: {exc}") from None
+
+
+class SymbolRenamer:
+    """Rename shape symbols in order of first appearance and re-print expressions.
+
+    Examples
+    --------
+    >>> r = SymbolRenamer()
+    >>> r.expr("Add(Symbol('s54', integer=True, positive=True), Symbol('s3', integer=True, positive=True))")
+    "Add(Symbol('s0', integer=True, positive=True), Symbol('s1', integer=True, positive=True))"
+    >>> r.mapping
+    {'s54': 's0', 's3': 's1'}
+    """
+
+    def __init__(self) -> None:
+        self.mapping: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+        self._cache: dict[str, str] = {}
+
+    def name(self, old: str) -> str:
+        """The canonical name of symbol ``old``, assigning the next free one on first sight."""
+        new = self.mapping.get(old)
+        if new is None:
+            prefix = symbol_prefix(old)
+            n = self._counts.get(prefix, 0)
+            self._counts[prefix] = n + 1
+            new = self.mapping[old] = f"{prefix}{n}"
+        return new
+
+    def expr(self, text: str) -> str:
+        """Rename the symbols of a serialized expression and re-print it with ``srepr``."""
+        out = self._cache.get(text)
+        if out is not None:
+            return out
+        sympy = _sympy()
+        e = parse_expr(text)
+        if not isinstance(e, sympy.Basic):
+            raise _bad(text, "not a symbolic expression")
+        # Free symbols in order of appearance in the text, for a stable first-seen order.
+        syms = {s.name: s for s in e.atoms(sympy.Symbol)}
+        ordered = sorted(syms, key=lambda n: _first_index(text, n))
+        sub = {syms[n]: sympy.Symbol(self.name(n), **dict(sorted(syms[n]._assumptions_orig.items()))) for n in ordered}
+        renamed = e.xreplace(sub) if sub else e
+        out = self._cache[text] = sympy.srepr(renamed)
+        return out
+
+    def text(self, s: str) -> str:
+        """Rename known symbols appearing as words in free text (assert messages)."""
+        if not self.mapping:
+            return s
+        return _WORD.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), s)
+
+
+_WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+
+
+def _first_index(text: str, name: str) -> int:
+    m = re.search(rf"(?<![A-Za-z0-9_]){re.escape(name)}(?![A-Za-z0-9_])", text)
+    return m.start() if m else len(text)
