@@ -5,7 +5,7 @@ The canonical order is Kahn's algorithm over the DAG of
 :mod:`pt2canon.canon.effects`, choosing among ready nodes by the key::
 
     (latest input rank, input ranks in argument order, node label,
-     ancestry digest, users digest)
+     ancestry digest, users digest, output metadata)
 
 * the *input ranks* are the canonical positions of the producers of a
   node's arguments (with the output slot), so the listing reads in
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -121,6 +121,28 @@ def users_digests(
     return U
 
 
+class _Lazy:
+    """A tie-breaker computed only when two heap keys tie on everything before it."""
+
+    __slots__ = ("_fn", "_nid", "_v")
+
+    def __init__(self, fn: Callable[[int], bytes], nid: int) -> None:
+        self._fn, self._nid, self._v = fn, nid, None
+
+    def value(self) -> bytes:
+        if self._v is None:
+            self._v = self._fn(self._nid)
+        return self._v
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Lazy) and self.value() == other.value()
+
+    def __lt__(self, other: _Lazy) -> bool:
+        return self.value() < other.value()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def canonical_order(
     G: nx.MultiDiGraph,
     inputs: list[int],
@@ -128,11 +150,19 @@ def canonical_order(
     order_preds: Mapping[int, list[int]],
     A: Mapping[int, bytes],
     U: Mapping[int, bytes],
+    tie: Callable[[int], bytes] | None = None,
 ) -> list[int]:
     """Kahn's algorithm over op nodes; ``inputs`` are the input node ids in canonical order.
 
+    ``tie(node)`` gives the last tie-breaker, computed lazily: the node's
+    output metadata (with canonical symbols), which separates structurally
+    identical nodes that a hand-edited or unusual document gives different
+    shapes. Structurally identical nodes are interchangeable for the
+    ``structure`` layer, so this key cannot change it.
+
     Returns the op node ids in canonical order (the output node excluded).
     """
+    tie = tie or (lambda v: b"")
     rank: dict[int, int] = {nid: i for i, nid in enumerate(inputs)}
     pred, succ = G._pred, G._succ
     out_node = G.graph["output"]
@@ -148,7 +178,7 @@ def canonical_order(
         # producer), which depends only on the node itself.
         ranks = tuple((rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values())
         latest = max((r for r, _ in ranks), default=-1)
-        heapq.heappush(heap, (latest, ranks, labels[v], A[v], U[v], v))
+        heapq.heappush(heap, (latest, ranks, labels[v], A[v], U[v], _Lazy(tie, v), v))
 
     ops = [v for v in G if v not in rank and v != out_node]
     for v in ops:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -293,7 +293,7 @@ def _canonical_graph(
         for p in ps:
             succs.setdefault(p, []).append(v)
     U = users_digests(G, topo, A, succs)
-    order = canonical_order(G, inputs, labels, order_preds, A, U)
+    order = canonical_order(G, inputs, labels, order_preds, A, U, tie=_tie_breaker(G, inputs))
     # 3. names.
     namer = _Namer()
     for nid in inputs:
@@ -330,6 +330,46 @@ def _canonical_graph(
             doc[t] = dict(sorted(doc[t].items(), key=lambda kv: _natural(kv[0])))
     digest = _digest(structure_view(doc))
     return CanonicalGraph(doc, digest, G, order, namer.by_old, node_names, subgraphs)
+
+
+def _tie_breaker(G: nx.MultiDiGraph, inputs: list[int]) -> Callable[[int], bytes]:
+    """Lazy last key: a node's output metadata, symbols named as the inputs name them."""
+    state: dict[str, SymbolRenamer] = {}
+
+    def renamer() -> SymbolRenamer:
+        r = state.get("r")
+        if r is None:
+            r = state["r"] = SymbolRenamer()
+            for nid in inputs:
+                for v in G._node[nid]["values"]:
+                    _meta_key(v.meta, r)
+            r.frozen = True
+        return r
+
+    def key(nid: int) -> bytes:
+        return canonical_bytes([_meta_key(v.meta, renamer()) for v in G._node[nid]["values"]])
+
+    return key
+
+
+def _meta_key(meta: Any, r: SymbolRenamer) -> Any:
+    if not isinstance(meta, dict):
+        return meta
+
+    def sym(s: Any) -> Any:
+        return r.expr(s["as_expr"]["expr_str"]) if isinstance(s, dict) and "as_expr" in s else s
+
+    if "sizes" in meta:
+        return [
+            meta.get("dtype"),
+            [sym(s) for s in meta["sizes"]],
+            [sym(s) for s in meta["strides"]],
+            sym(meta.get("storage_offset")),
+            meta.get("device"),
+            meta.get("layout"),
+            meta.get("requires_grad"),
+        ]
+    return sym(meta)
 
 
 def _natural(name: str) -> tuple[str, int]:

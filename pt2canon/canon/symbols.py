@@ -198,11 +198,15 @@ class SymbolRenamer:
         self.mapping: dict[str, str] = {}
         self._counts: dict[str, int] = {}
         self._cache: dict[str, str] = {}
+        #: When set, unknown symbols print as ``<prefix>_`` instead of getting a name.
+        self.frozen = False
 
     def name(self, old: str) -> str:
         """The canonical name of symbol ``old``, assigning the next free one on first sight."""
         new = self.mapping.get(old)
         if new is None:
+            if self.frozen:
+                return f"{symbol_prefix(old)}_"
             prefix = symbol_prefix(old)
             n = self._counts.get(prefix, 0)
             self._counts[prefix] = n + 1
