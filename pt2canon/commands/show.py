@@ -1,15 +1,72 @@
-"""``pt2canon show``: placeholder until implemented."""
+"""``pt2canon show PATH``: the readable listing of every model in an artifact.
+
+Prints, per model, the listing of :mod:`pt2canon.listing` (header with
+versions, signature, one line per node, subgraphs indented, range
+constraints, weights and constants summaries); models are separated by a
+blank line. ``--json`` prints :func:`pt2canon.listing.listing_json` instead.
+Exit status 0, or 2 with one line on bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from pt2canon.errors import UsageError
+from pt2canon import _json
+from pt2canon.errors import InputError
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
-    return sub.add_parser("show", help="(not implemented yet)")
+    p = sub.add_parser(
+        "show",
+        help="print the FX-like listing of an exported program",
+        description=(
+            "Print the listing of each model of a .pt2 archive, an older-format zip or a model JSON: "
+            "versions, signature, one line per node (subgraphs indented), range constraints and a "
+            "weights summary."
+        ),
+    )
+    p.add_argument("path", metavar="PATH", help=".pt2 archive, older-format zip or model JSON")
+    p.add_argument("--json", action="store_true", help="print a JSON document instead of the listing")
+    p.add_argument("--model", metavar="NAME", help="show only this model of the archive")
+    p.add_argument("--no-weights", action="store_true", help="leave out the weights and constants summaries")
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'show' is not implemented yet")
+    from pt2canon.api import load
+    from pt2canon.listing import generate_listing, listing_json
+
+    artifact = load(args.path)
+    try:
+        names = sorted(artifact.models)
+        if args.model is not None:
+            if args.model not in artifact.models:
+                raise InputError(
+                    f"no model named {args.model!r}; the archive holds: {', '.join(names)}", file=artifact.path
+                )
+            names = [args.model]
+        out = sys.stdout
+        if args.json:
+            doc = listing_json(artifact, model=args.model, weights=not args.no_weights)
+            out.write(_json.dumps_pretty(doc))
+            out.write("\n")
+            return 0
+        for i, name in enumerate(names):
+            model = artifact.models[name]
+            if i:
+                out.write("\n")
+            lines = generate_listing(
+                model.program,
+                weights=None if args.no_weights else model.weights,
+                constants=None if args.no_weights else model.constants,
+                info=artifact.info or None,
+                name=name,
+            )
+            for line in lines:
+                out.write(line)
+                out.write("\n")
+        out.flush()
+    finally:
+        artifact.close()
+    return 0
