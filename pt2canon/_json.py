@@ -9,7 +9,6 @@ hashes: sorted keys, no spaces, UTF-8, floats in shortest round-trip form.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 __all__ = ["canonical_bytes", "dumps_pretty", "loads"]
@@ -31,12 +30,13 @@ def loads(data: bytes | str) -> Any:
             pass
     if isinstance(data, bytes):
         data = data.decode("utf-8")
-    return json.loads(data)
+    return json.loads(data, parse_constant=_refuse_constant)
 
 
-def _check_floats(obj: Any) -> None:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        raise ValueError(f"non-finite float {obj!r} has no canonical JSON spelling")
+def _refuse_constant(name: str) -> Any:
+    # torch spells non-finite floats as the strings "Infinity", "-Infinity"
+    # and "NaN"; bare literals are not JSON and have no canonical spelling.
+    raise ValueError(f"non-standard JSON literal {name}")
 
 
 def canonical_bytes(obj: Any) -> bytes:

@@ -86,7 +86,9 @@ MUTATING_ARGS: dict[str, frozenset[str]] = {
     "_fused_moving_avg_obs_fq_helper": frozenset({"observer_on", "fake_quant_on", "running_min", "running_max", "scale", "zero_point"}),
 }
 
-#: Ops whose relative order defines the random stream.
+#: Ops whose relative order defines the random stream: torch 2.13's ops tagged
+#: ``nondeterministic_seeded`` (attention and RNN ops draw for their dropout),
+#: plus the in-place samplers.
 RANDOM_OPS = frozenset(
     {
         "rand", "rand_like", "randn", "randn_like", "randint", "randint_like", "randperm",
@@ -95,6 +97,13 @@ RANDOM_OPS = frozenset(
         "feature_alpha_dropout", "_fused_dropout", "rrelu", "rrelu_with_noise", "uniform",
         "exponential", "geometric", "cauchy", "log_normal", "random", "_fused_rrelu_with_noise",
         "seed", "manual_seed", "run_and_save_rng_state", "run_with_rng_state",
+        "rrelu_with_noise_functional", "scaled_dot_product_attention",
+        "_scaled_dot_product_attention_math", "_scaled_dot_product_flash_attention",
+        "_scaled_dot_product_flash_attention_for_cpu", "_scaled_dot_product_efficient_attention",
+        "_scaled_dot_product_cudnn_attention", "_scaled_dot_product_fused_attention_overrideable",
+        "_scaled_dot_product_attention_math_for_mps", "_efficient_attention_forward",
+        "_flash_attention_forward", "_flash_attention_forward_no_dropout_inplace", "lstm", "gru",
+        "rnn_relu", "rnn_tanh", "_cudnn_rnn", "miopen_rnn",
     }
 )  # fmt: skip
 
@@ -216,6 +225,6 @@ def effects_from_schema(target: str) -> OpEffects | None:
     if torch.Tag.maybe_aliasing_or_mutating in tags and packet in MUTATING_ARGS:
         mutates |= MUTATING_ARGS[packet]
     view = any(r.alias_info is not None and not r.alias_info.is_write for r in schema.returns) or "self" in mutates
-    random = torch.Tag.nondeterministic_seeded in tags and not packet.endswith("_like") or packet in RANDOM_OPS or packet.rstrip("_") in RANDOM_OPS
+    random = torch.Tag.nondeterministic_seeded in tags or packet.rstrip("_") in RANDOM_OPS
     effectful = packet in EFFECTFUL_OPS or packet.rstrip("_") in EFFECTFUL_OPS
     return OpEffects(mutates=frozenset(mutates), random=bool(random), effectful=effectful, view=view)

@@ -164,7 +164,12 @@ class _ZipSource:
             fileobj.close()
             raise ArchiveError(f"not a readable zip archive ({type(exc).__name__}: {exc})", file=label) from None
         self.infos: dict[str, zipfile.ZipInfo] = {}
-        self._check(infos)
+        try:
+            self._check(infos)
+        except BaseException:
+            self.zip.close()
+            fileobj.close()
+            raise
 
     def _check(self, infos: list[zipfile.ZipInfo]) -> None:
         lim = self.limits
@@ -252,6 +257,7 @@ class _ZipSource:
     def _iter_stored(self, info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
         # Read the local header to find where the data starts, then read the
         # bytes straight from the file: no decompressor, no CRC pass, no copy.
+        # Seek before every read: several members may be read in alternation.
         fh = self._fileobj
         try:
             fh.seek(info.header_offset)
@@ -259,17 +265,18 @@ class _ZipSource:
             if len(header) != 30 or header[:4] != b"PK\x03\x04":
                 raise ArchiveError("member's local header is missing or corrupt", file=self.label, member=info.filename)
             name_len, extra_len = struct.unpack("<HH", header[26:30])
-            fh.seek(info.header_offset + 30 + name_len + extra_len)
-            remaining = info.file_size
-            while remaining:
-                block = fh.read(min(chunk, remaining))
+            start = info.header_offset + 30 + name_len + extra_len
+            done = 0
+            while done < info.file_size:
+                fh.seek(start + done)
+                block = fh.read(min(chunk, info.file_size - done))
                 if not block:
                     raise ArchiveError(
-                        f"member is truncated: {remaining} of {info.file_size} bytes missing",
+                        f"member is truncated: {info.file_size - done} of {info.file_size} bytes missing",
                         file=self.label,
                         member=info.filename,
                     )
-                remaining -= len(block)
+                done += len(block)
                 yield block
         except OSError as exc:
             raise ArchiveError(f"cannot read member ({exc})", file=self.label, member=info.filename) from None
@@ -455,13 +462,15 @@ def _read_pt2(src: _ZipSource, root: str) -> Artifact:
         program = _program_from_json(src.read(member), src.label, member)
         weights = _payloads(src, root, f"{root}data/weights/{name}_weights_config.json", "data/weights/", "weight")
         constants = _payloads(src, root, f"{root}data/constants/{name}_constants_config.json", "data/constants/", "constant")
-        extra: dict[str, Payload] = {}
-        for blob, folder in (("weights", "data/weights/"), ("constants", "data/constants/")):
+        # torch <= 2.5 inside the current layout: whole pickled blobs.
+        for folder, kind in (("data/weights/", "state_dict"), ("data/constants/", "constants")):
             legacy = f"{root}{folder}{name}.pt"
             if legacy in src.infos:
-                extra[blob] = Payload(fqn=f"<{blob}>", kind="blob", path_name=f"{name}.pt", member=legacy, size=src.size(legacy), use_pickle=True)
-        if extra:
-            weights = MappingProxyType({**weights, **{p.fqn: p for p in extra.values()}})
+                blob = Payload(fqn=f"<{kind}>", kind="blob", path_name=f"{name}.pt", member=legacy, size=src.size(legacy), use_pickle=True)
+                if kind == "state_dict":
+                    weights = MappingProxyType({**weights, blob.fqn: blob})
+                else:
+                    constants = MappingProxyType({**constants, blob.fqn: blob})
         sample = f"{root}data/sample_inputs/{name}.pt"
         models[name] = Model(
             name=name,

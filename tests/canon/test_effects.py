@@ -1,0 +1,65 @@
+"""Which ops have side effects: the naming rules agree with torch's schemas."""
+
+from __future__ import annotations
+
+import pytest
+from corpus import CorpusEntry
+
+from pt2canon.canon.effects import effects_from_name, effects_from_schema, split_target
+from pt2canon.serde.archive import read_artifact
+
+
+def _targets(graph: dict) -> set[str]:
+    out = set()
+    for node in graph["nodes"]:
+        out.add(node["target"])
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"]:
+                out |= _targets(na["arg"]["as_graph"]["graph"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus_ops(corpus: dict) -> set[str]:
+    ops: set[str] = set()
+    for entry in corpus.values():
+        ops |= _targets(read_artifact(entry.path).model.program["graph_module"]["graph"])
+    return ops
+
+
+def test_the_corpus_exercises_mutation_randomness_asserts_and_views(corpus_ops: set[str]) -> None:
+    effects = [effects_from_name(t) for t in corpus_ops]
+    assert any(e.mutates for e in effects)
+    assert any(e.random for e in effects)
+    assert any(e.effectful for e in effects)
+    assert any(e.view for e in effects)
+
+
+def test_naming_rules_and_schemas_agree_on_every_op_of_the_corpus(corpus_ops: set[str]) -> None:
+    disagreements = []
+    for target in sorted(corpus_ops):
+        ns, _, _ = split_target(target)
+        if ns in ("higher_order", "_operator", "builtins", "math"):
+            continue
+        by_schema = effects_from_schema(target)
+        assert by_schema is not None, f"torch has no schema for {target}"
+        by_name = effects_from_name(target)
+        if by_name.ordered != by_schema.ordered or by_name.mutates != by_schema.mutates or by_name.random != by_schema.random:
+            disagreements.append((target, by_name, by_schema))
+    assert not disagreements, "\n".join(f"{t}: name={a} schema={b}" for t, a, b in disagreements)
+
+
+def test_views_named_by_rule_are_views_by_schema(corpus_ops: set[str]) -> None:
+    for target in sorted(corpus_ops):
+        by_name = effects_from_name(target)
+        if by_name.view and split_target(target)[0] == "aten" and not by_name.mutates:
+            schema = effects_from_schema(target)
+            assert schema is not None and schema.view, target
+
+
+def test_batch_norm_in_training_is_known_to_update_its_running_statistics(corpus: dict[str, CorpusEntry]) -> None:
+    targets = _targets(read_artifact(corpus["conv_bn_train"].path).model.program["graph_module"]["graph"])
+    bn = [t for t in targets if "batch_norm" in t]
+    assert bn
+    for t in bn:
+        assert {"running_mean", "running_var"} <= effects_from_name(t).mutates

@@ -1,0 +1,110 @@
+"""Safe parsing, renaming and re-printing of symbolic shape expressions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pt2canon.canon.symbols import SymbolRenamer, parse_expr, symbol_prefix
+from pt2canon.errors import SchemaError
+
+
+def _s(name: str) -> str:
+    return f"Symbol('{name}', integer=True, positive=True)"
+
+
+def test_srepr_and_infix_spellings_parse_to_the_same_expression() -> None:
+    assert parse_expr(f"Add(Mul(Integer(2), {_s('s77')}), Integer(1))") == parse_expr("2*s77 + 1").subs(
+        sympy.Symbol("s77", integer=True), sympy.Symbol("s77", integer=True, positive=True)
+    )
+
+
+def test_torch_functions_survive_as_opaque_functions_that_print_back_unchanged() -> None:
+    text = f"FloorDiv({_s('s0')}, Integer(2))"
+    assert sympy.srepr(parse_expr(text)) == text
+    assert str(parse_expr(f"ModularIndexing({_s('s0')}, Integer(1), Integer(4))")) == "ModularIndexing(s0, 1, 4)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "__import__('os').system('touch /tmp/pwned')",
+        "Symbol('x').__class__",
+        "(lambda: 1)()",
+        "[x for x in ()]",
+        "Symbol(*['x'])",
+        "Integer(1) if True else Integer(2)",
+        "eval('1')" + "",
+    ],
+)
+def test_code_in_an_expression_is_refused_not_run(text: str) -> None:
+    if text.startswith("eval"):
+        # ``eval`` is not a sympy constructor: it becomes an opaque function, never a call to eval.
+        assert str(parse_expr(text)) == "eval(1)"
+        return
+    with pytest.raises(SchemaError, match="cannot read symbolic expression"):
+        parse_expr(text)
+
+
+def test_parsing_never_evaluates_python_even_where_sympify_would(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    canary = tmp_path / "ran"
+    payload = f"__import__('pathlib').Path({str(canary)!r}).touch()"
+    code = (
+        "from pt2canon.canon.symbols import parse_expr\n"
+        "from pt2canon.errors import SchemaError\n"
+        f"try:\n    parse_expr({payload!r})\nexcept SchemaError:\n    pass\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert not canary.exists()
+    sympy.sympify(payload)  # what torch's reader does with the same string ...
+    assert canary.exists()  # ... runs it
+
+
+def test_symbols_are_renamed_in_order_of_first_appearance_keeping_their_kind_prefix() -> None:
+    r = SymbolRenamer()
+    r.expr(_s("s77"))
+    r.expr(f"Add({_s('s54')}, Symbol('u3', integer=True))")
+    assert r.mapping == {"s77": "s0", "s54": "s1", "u3": "u0"}
+    assert symbol_prefix("zuf12") == "zuf"
+
+
+def test_re_printing_puts_the_arguments_of_a_sum_in_one_order_whatever_the_original_names() -> None:
+    a, b = SymbolRenamer(), SymbolRenamer()
+    # The same expression (first dimension + second dimension) under other names,
+    # whose alphabetical order is reversed.
+    a.name("s10"), a.name("s90")
+    b.name("s90"), b.name("s10")
+    ea = a.expr(f"Add({_s('s10')}, {_s('s90')})")
+    eb = b.expr(f"Add({_s('s10')}, {_s('s90')})")
+    assert ea == eb == f"Add({_s('s0')}, {_s('s1')})"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 9), min_size=1, max_size=4), st.integers(1, 5), st.permutations(list(range(10))))
+def test_renaming_commutes_with_renaming_the_input(indices: list[int], k: int, perm: list[int]) -> None:
+    names = [f"s{i}" for i in indices]
+    renamed = [f"s{100 + perm[i]}" for i in indices]
+
+    def expr(ns: list[str]) -> str:
+        terms = ", ".join(_s(n) for n in ns)
+        return f"Add(Mul(Integer({k}), {_s(ns[0])}), {terms})" if len(ns) > 1 else f"Mul(Integer({k}), {_s(ns[0])})"
+
+    ra, rb = SymbolRenamer(), SymbolRenamer()
+    for n in dict.fromkeys(names):
+        ra.name(n)
+    for n in dict.fromkeys(renamed):
+        rb.name(n)
+    assert ra.expr(expr(names)) == rb.expr(expr(renamed))
+
+
+def test_free_text_follows_the_symbol_renaming_on_word_boundaries() -> None:
+    r = SymbolRenamer()
+    r.name("s77")
+    assert r.text("Runtime assertion failed for expression Eq(s77, 8) on node 's770'") == (
+        "Runtime assertion failed for expression Eq(s0, 8) on node 's770'"
+    )
