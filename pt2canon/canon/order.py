@@ -19,7 +19,8 @@ The canonical order is Kahn's algorithm over the DAG of
   uses: argument slot, user's ancestry digest and user's users digest
   (from the output back).
 
-No key ever contains a node's original position. Two nodes whose keys are
+The digests are computed lazily (:class:`Digests`): only when the keys
+before them tie. No key ever contains a node's original position. Two nodes whose keys are
 equal compute the same function of the same values and are used alike, so
 either may go first without changing the canonical form; ``heapq`` then
 compares node ids only to keep its tuples ordered, and the test suite
@@ -38,7 +39,7 @@ import networkx as nx
 
 from pt2canon._json import canonical_bytes
 
-__all__ = ["ancestry_digests", "canonical_order", "node_label", "users_digests"]
+__all__ = ["Digests", "ancestry_digests", "canonical_order", "node_label", "users_digests"]
 
 
 def _h(*parts: bytes) -> bytes:
@@ -75,50 +76,113 @@ def _key_bytes(key: Any, out: int) -> bytes:
     return b
 
 
+class Digests:
+    """Ancestry and users digests, computed lazily and memoized.
+
+    The heap key compares them only when the cheaper keys before them tie,
+    which in real graphs is rare; each is computed on first use with an
+    explicit stack (no recursion limit), and then memoized.
+    """
+
+    def __init__(
+        self,
+        G: nx.MultiDiGraph,
+        labels: Mapping[int, bytes],
+        order_preds: Mapping[int, list[int]],
+    ) -> None:
+        self.G = G
+        self.labels = labels
+        self.order_preds = order_preds
+        self.order_succs: dict[int, list[int]] = {}
+        for v, ps in order_preds.items():
+            for p in ps:
+                self.order_succs.setdefault(p, []).append(v)
+        self.A: dict[int, bytes] = {}
+        self.U: dict[int, bytes] = {}
+
+    def _ancestry_of(self, v: int) -> bytes:
+        A = self.A
+        ins = []
+        for u, keyed in self.G._pred[v].items():
+            for key, d in keyed.items():
+                ins.append(_key_bytes(key, d["out"]) + A[u])
+        ins.sort()
+        ops = self.order_preds.get(v)
+        if ops:
+            ins.append(b"after")
+            ins.extend(sorted(A[p] for p in ops))
+        return _h(self.labels[v], *ins)
+
+    def _users_of(self, v: int) -> bytes:
+        A, U = self.A, self.U
+        outs = []
+        for w, keyed in self.G._succ[v].items():
+            for key, d in keyed.items():
+                outs.append(_key_bytes(key, d["out"]) + A[w] + U[w])
+        for s in self.order_succs.get(v, ()):
+            outs.append(b"before" + A[s] + U[s])
+        outs.sort()
+        return _h(b"users", *outs)
+
+    def ancestry(self, v: int) -> bytes:
+        """Merkle digest of ``v``'s label and its producers' ancestry, slot by slot."""
+        A, pred, order_preds = self.A, self.G._pred, self.order_preds
+        stack = [v]
+        while stack:
+            x = stack[-1]
+            if x in A:
+                stack.pop()
+                continue
+            missing = [u for u in pred[x] if u not in A]
+            missing += [p for p in order_preds.get(x, ()) if p not in A]
+            if missing:
+                stack.extend(missing)
+                continue
+            A[x] = self._ancestry_of(x)
+            stack.pop()
+        return A[v]
+
+    def users(self, v: int) -> bytes:
+        """Merkle digest of ``v``'s uses: slot, user's ancestry, user's users digest."""
+        U, succ, order_succs = self.U, self.G._succ, self.order_succs
+        stack = [v]
+        while stack:
+            x = stack[-1]
+            if x in U:
+                stack.pop()
+                continue
+            after = [*succ[x], *order_succs.get(x, ())]
+            missing = [w for w in after if w not in U]
+            if missing:
+                stack.extend(missing)
+                continue
+            for w in after:
+                self.ancestry(w)
+            U[x] = self._users_of(x)
+            stack.pop()
+        return U[v]
+
+
 def ancestry_digests(
     G: nx.MultiDiGraph,
     topo: Iterable[int],
     labels: Mapping[int, bytes],
     order_preds: Mapping[int, list[int]],
 ) -> dict[int, bytes]:
-    """Merkle digests from the inputs down; ``topo`` must list every node in a topological order."""
-    A: dict[int, bytes] = {}
-    pred = G._pred
-    for v in topo:
-        parts = [labels[v]]
-        ins = []
-        for u, keyed in pred[v].items():
-            for key, d in keyed.items():
-                ins.append((_key_bytes(key, d["out"]), A[u]))
-        ins.sort()
-        parts.extend(b"".join(p) for p in ins)
-        ops = order_preds.get(v)
-        if ops:
-            parts.append(b"after")
-            parts.extend(sorted(A[p] for p in ops))
-        A[v] = _h(*parts)
-    return A
+    """Merkle digests from the inputs down, for every node of ``topo``."""
+    d = Digests(G, labels, order_preds)
+    return {v: d.ancestry(v) for v in topo}
 
 
 def users_digests(
     G: nx.MultiDiGraph,
     topo: list[int],
-    A: Mapping[int, bytes],
-    order_succs: Mapping[int, list[int]],
+    labels: Mapping[int, bytes],
+    order_preds: Mapping[int, list[int]],
 ) -> dict[int, bytes]:
-    """Merkle digests from the output back over each node's uses."""
-    U: dict[int, bytes] = {}
-    succ = G._succ
-    for v in reversed(topo):
-        outs = []
-        for w, keyed in succ[v].items():
-            for key, d in keyed.items():
-                outs.append(_key_bytes(key, d["out"]) + A[w] + U[w])
-        for s in order_succs.get(v, ()):
-            outs.append(b"before" + A[s] + U[s])
-        outs.sort()
-        U[v] = _h(b"users", *outs)
-    return U
+    """Merkle digests from the output back over each node's uses, for every node of ``topo``."""
+    d = Digests(G, labels, order_preds)
+    return {v: d.users(v) for v in reversed(topo)}
 
 
 class _Lazy:
@@ -148,8 +212,7 @@ def canonical_order(
     inputs: list[int],
     labels: Mapping[int, bytes],
     order_preds: Mapping[int, list[int]],
-    A: Mapping[int, bytes],
-    U: Mapping[int, bytes],
+    digests: Digests | None = None,
     tie: Callable[[int], bytes] | None = None,
 ) -> list[int]:
     """Kahn's algorithm over op nodes; ``inputs`` are the input node ids in canonical order.
@@ -163,6 +226,8 @@ def canonical_order(
     Returns the op node ids in canonical order (the output node excluded).
     """
     tie = tie or (lambda v: b"")
+    digests = digests or Digests(G, labels, order_preds)
+    ancestry, users = digests.ancestry, digests.users
     rank: dict[int, int] = {nid: i for i, nid in enumerate(inputs)}
     pred, succ = G._pred, G._succ
     out_node = G.graph["output"]
@@ -178,7 +243,7 @@ def canonical_order(
         # producer), which depends only on the node itself.
         ranks = tuple((rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values())
         latest = max((r for r, _ in ranks), default=-1)
-        heapq.heappush(heap, (latest, ranks, labels[v], A[v], U[v], _Lazy(tie, v), v))
+        heapq.heappush(heap, (latest, ranks, labels[v], _Lazy(ancestry, v), _Lazy(users, v), _Lazy(tie, v), v))
 
     ops = [v for v in G if v not in rank and v != out_node]
     for v in ops:

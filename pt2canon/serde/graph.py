@@ -211,7 +211,7 @@ def _fill(template: dict[str, Any], names: dict[tuple[Path, str], str]) -> dict[
 
 def op_nodes(G: nx.MultiDiGraph) -> list[int]:
     """Op node ids in document order."""
-    return [n for n, k in G.nodes(data="kind") if k == "op"]
+    return [n for n, a in G._node.items() if a["kind"] == "op"]
 
 
 class _Builder:
@@ -305,7 +305,7 @@ class _Builder:
         out = base + len(nodes)
         G.add_node(out, kind="output", index=0)
         G.nodes[out]["args"] = [self.use(out, lambda: "graph output", i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])]
-        G.add_edges_from(self.edges)
+        _add_edges(G, self.edges)
         G.graph["orphans"] = {
             VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in self.used_meta[k]}
             for k in VALUE_TABLES
@@ -313,6 +313,20 @@ class _Builder:
         G.graph["tables"] = [t for t in ("tensor_values", "sym_int_values", "sym_bool_values", "custom_obj_values", "sym_float_values") if t in g]
         G.graph["output"] = out
         return G
+
+
+def _add_edges(G: nx.MultiDiGraph, edges: list[tuple[int, int, Any, dict[str, Any]]]) -> None:
+    """``G.add_edges_from(edges)`` for nodes that exist and keys that are new, 3x faster.
+
+    Fills the adjacency the way ``MultiDiGraph.add_edge`` does: one key
+    dict per ``(u, v)`` shared by ``_succ[u][v]`` and ``_pred[v][u]``.
+    """
+    succ, pred = G._succ, G._pred
+    for u, v, key, data in edges:
+        keydict = succ[u].get(v)
+        if keydict is None:
+            keydict = succ[u][v] = pred[v][u] = {}
+        keydict[key] = data
 
 
 def to_networkx(graph: dict[str, Any], *, where: str = "graph") -> nx.MultiDiGraph:
