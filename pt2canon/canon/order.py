@@ -19,8 +19,8 @@ The canonical order is Kahn's algorithm over the DAG of
   uses: argument slot, user's ancestry digest and user's users digest
   (from the output back).
 
-The digests are computed lazily (:class:`Digests`): only when the keys
-before them tie. No key ever contains a node's original position. Two nodes whose keys are
+The label and the digests are computed lazily (:class:`Digests`): only
+when the keys before them tie, which in real graphs is rare. No key ever contains a node's original position. Two nodes whose keys are
 equal compute the same function of the same values and are used alike, so
 either may go first without changing the canonical form; ``heapq`` then
 compares node ids only to keep its tuples ordered, and the test suite
@@ -228,6 +228,7 @@ def canonical_order(
     tie = tie or (lambda v: b"")
     digests = digests or Digests(G, labels, order_preds)
     ancestry, users = digests.ancestry, digests.users
+    label = labels.__getitem__
     rank: dict[int, int] = {nid: i for i, nid in enumerate(inputs)}
     pred, succ = G._pred, G._succ
     out_node = G.graph["output"]
@@ -243,7 +244,7 @@ def canonical_order(
         # producer), which depends only on the node itself.
         ranks = tuple((rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values())
         latest = max((r for r, _ in ranks), default=-1)
-        heapq.heappush(heap, (latest, ranks, labels[v], _Lazy(ancestry, v), _Lazy(users, v), _Lazy(tie, v), v))
+        heapq.heappush(heap, (latest, ranks, _Lazy(label, v), _Lazy(ancestry, v), _Lazy(users, v), _Lazy(tie, v), v))
 
     ops = [v for v in G if v not in rank and v != out_node]
     for v in ops:

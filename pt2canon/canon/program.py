@@ -285,13 +285,19 @@ def _canonical_graph(
     inputs = [n for n, k in G.nodes(data="kind") if k == "input"]
     if input_order is not None:
         inputs = [inputs[i] for i in input_order]
-    labels: dict[int, bytes] = {}
-    for i, nid in enumerate(inputs):
-        labels[nid] = canonical_bytes(["input", i, G._node[nid]["arg"]])
-    for nid in ops:
-        labels[nid] = node_label(G._node[nid], sub_digests.get(nid, {}))
     out = G.graph["output"]
-    labels[out] = canonical_bytes(["output", G._node[out]["args"]])
+    input_rank = {nid: i for i, nid in enumerate(inputs)}
+
+    def label(nid: int) -> bytes:
+        attrs = G._node[nid]
+        kind = attrs["kind"]
+        if kind == "op":
+            return node_label(attrs, sub_digests.get(nid, {}))
+        if kind == "input":
+            return canonical_bytes(["input", input_rank[nid], attrs["arg"]])
+        return canonical_bytes(["output", attrs["args"]])
+
+    labels = _LazyMap(label)
     order = canonical_order(G, inputs, labels, order_preds, Digests(G, labels, order_preds), tie=_tie_breaker(G, inputs))
     # 3. names.
     namer = _Namer()
@@ -326,6 +332,18 @@ def _canonical_graph(
         doc["outputs"] = [doc["outputs"][i] for i in output_order]
     digest = _digest(structure_view(doc))
     return CanonicalGraph(doc, digest, G, order, namer.by_old, node_names, subgraphs)
+
+
+class _LazyMap(dict):  # type: ignore[type-arg]
+    """A dict that computes a missing value with ``fn(key)`` and keeps it."""
+
+    def __init__(self, fn: Callable[[int], bytes]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, key: int) -> bytes:
+        value = self[key] = self._fn(key)
+        return value
 
 
 def _rename_fast(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
