@@ -148,16 +148,16 @@ def digest(
     with _no_gc_pauses():
         artifact = load(source)
         canons = canonicalize_all(artifact, keep_metadata=keep_metadata)
-    try:
-        return hash_layers(
-            canons,
-            level=level,
-            artifact=artifact,
-            include_sample_inputs=include_sample_inputs,
-            include_versions=include_versions,
-        )
-    except Pt2CanonError as exc:
-        raise exc.located(file=artifact.path) from None
+        try:
+            return hash_layers(
+                canons,
+                level=level,
+                artifact=artifact,
+                include_sample_inputs=include_sample_inputs,
+                include_versions=include_versions,
+            )
+        except Pt2CanonError as exc:
+            raise exc.located(file=artifact.path) from None
 
 
 def hash(source: Any, *, level: str = "graph", **options: Any) -> str:  # noqa: A001 - the verb users expect

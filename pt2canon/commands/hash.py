@@ -13,7 +13,6 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from pt2canon.errors import Pt2CanonError, UsageError
@@ -83,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
         results: Iterator[tuple[str, dict[str, Any] | None, str | None]] = iter([(files[0], digest(files[0], **options).to_json(), None)])
     elif args.jobs > 1 and len(files) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
         pool = ProcessPoolExecutor(max_workers=args.jobs)
         results = pool.map(hash_one, files, [options] * len(files), chunksize=1)
     else:
