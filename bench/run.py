@@ -59,9 +59,8 @@ def model_json(path: Path) -> bytes:
 
 
 def export_transformer(layers: int, folder: Path, **kw: Any) -> Path:
-    from corpus import transformer_stack
-
     import torch
+    from corpus import transformer_stack
 
     path = folder / f"transformer{layers}{'_'.join(f'{k}{v}' for k, v in kw.items())}.pt2"
     if not path.exists():
@@ -71,18 +70,19 @@ def export_transformer(layers: int, folder: Path, **kw: Any) -> Path:
 
 
 def bench_canon(folder: Path, layer_counts: list[int], repeat: int) -> list[dict[str, Any]]:
-    import pt2canon
     from torch._export.serde import schema
     from torch._export.serde.serialize import _bytes_to_dataclass, canonicalize
+
+    import pt2canon
 
     rows = []
     for layers in layer_counts:
         data = model_json(export_transformer(layers, folder))
         nodes = len(json.loads(data)["graph_module"]["graph"]["nodes"])
         pt2canon.hash(data)  # warm up: first use imports networkx
-        ours = median_time(lambda: pt2canon.hash(data), repeat)
-        floor = median_time(lambda: hashlib.sha256(data).hexdigest() and json.loads(data), repeat)
-        theirs = median_time(lambda: canonicalize(_bytes_to_dataclass(schema.ExportedProgram, data)), max(1, repeat // 3))
+        ours = median_time(lambda data=data: pt2canon.hash(data), repeat)
+        floor = median_time(lambda data=data: hashlib.sha256(data).hexdigest() and json.loads(data), repeat)
+        theirs = median_time(lambda data=data: canonicalize(_bytes_to_dataclass(schema.ExportedProgram, data)), max(1, repeat // 3))
         rows.append(
             {
                 "layers": layers,
@@ -112,7 +112,7 @@ def bench_scaling(sizes: list[int], repeat: int, plot: Path | None) -> dict[str,
         data = canonical_bytes(synthetic_program(n))
         if not rows:
             pt2canon.hash(data)  # warm up
-        t = median_time(lambda: pt2canon.hash(data), repeat if n < 50_000 else max(1, repeat // 3))
+        t = median_time(lambda data=data: pt2canon.hash(data), repeat if n < 50_000 else max(1, repeat // 3))
         rows.append({"nodes": n, "bytes": len(data), "seconds": t})
         print(f"scaling {n:>7} nodes: {t:.3f} s", flush=True)
     k = float(np.polyfit(np.log([r["nodes"] for r in rows]), np.log([r["seconds"] for r in rows]), 1)[0]) if len(rows) > 1 else float("nan")
@@ -236,7 +236,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     lines = [
         "# Benchmarks",
         "",
-        f"Command: `python bench/run.py --markdown BENCHMARKS.md` (results also in `bench/results/latest.json`).",
+        "Command: `python bench/run.py --markdown BENCHMARKS.md` (results also in `bench/results/latest.json`).",
         f"Machine: {m['cpus']} CPUs, {m['processor']}, {m['platform']}, Python {m['python']}, torch {m['torch']}.",
         "All figures are medians; ratios compare medians measured side by side in the same run.",
         "",

@@ -16,7 +16,7 @@ __all__ = ["canonical_bytes", "dumps_pretty", "loads"]
 try:  # pragma: no cover - exercised by whichever is installed
     import orjson as _orjson
 except ImportError:  # pragma: no cover
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 
 def loads(data: bytes | str) -> Any:

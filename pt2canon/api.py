@@ -160,7 +160,7 @@ def digest(
             raise exc.located(file=artifact.path) from None
 
 
-def hash(source: Any, *, level: str = "graph", **options: Any) -> str:  # noqa: A001 - the verb users expect
+def hash(source: Any, *, level: str = "graph", **options: Any) -> str:
     """The hash of an artifact as ``"sha256:<64 hex>"``; options as for :func:`digest`."""
     return digest(source, level=level, **options).hash
 

@@ -48,9 +48,7 @@ def _meta(sizes: list[Any], dtype: int = 7) -> dict[str, Any]:
     for s in reversed(sizes):
         strides.append({"as_int": acc} if isinstance(acc, int) else {"as_expr": {"expr_str": acc, "hint": None}})
         if isinstance(acc, int) and "as_int" in s:
-            acc = acc * s["as_int"]
-        else:
-            acc = "Integer(1)" if False else acc  # symbolic strides kept simple: reuse last int
+            acc = acc * s["as_int"]  # symbolic sizes keep the last static stride
     return {
         "dtype": dtype,
         "sizes": sizes,
@@ -340,7 +338,7 @@ def programs(draw: Any, *, max_nodes: int = 14, effects: bool = True, cond: bool
     users = [g.new_tensor("x") for _ in range(draw(st.integers(1, 3)))]
     mutated = None
     n_ops = draw(st.integers(1, max_nodes))
-    for i in range(n_ops):
+    for _ in range(n_ops):
         if effects and draw(st.integers(0, 9)) == 0:
             # reads and an in-place update of the buffer, or a random draw
             if draw(st.booleans()):
@@ -367,7 +365,7 @@ def programs(draw: Any, *, max_nodes: int = 14, effects: bool = True, cond: bool
     if mutated is not None:
         out_specs.insert(0, {"buffer_mutation": {"arg": {"name": mutated}, "buffer_name": "buf"}})
         outputs.insert(0, mutated)
-    graph = g.graph(params + [buf] + users, outputs)
+    graph = g.graph([*params, buf, *users], outputs)
     return {
         "graph_module": {
             "graph": graph,
@@ -422,7 +420,6 @@ def _random_topo(nodes: list[dict[str, Any]], defined: set[str], rnd: random.Ran
             produced[v] = i
     deps: list[set[int]] = []
     last_ordered = None
-    buffer_touchers: list[int] = []
     for i, n in enumerate(nodes):
         used: list[str] = []
         _refs_of([na["arg"] for na in n["inputs"]], used)

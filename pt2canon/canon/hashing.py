@@ -286,5 +286,5 @@ def hash_layers(
         layers = {k: _sha({m: d.get(k) for m, d in sorted(per_model.items())}) for k in sorted(keys)}
         models = per_model
     top = _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
-    ordered = {k: layers[k] for k in ("structure", "signature", "tensors", "constraints", "weights", "constants", "sample_inputs", "versions") if k in layers}
+    ordered: dict[str, str] = {k: layers[k] for k in ("structure", "signature", "tensors", "constraints", "weights", "constants", "sample_inputs", "versions") if k in layers}
     return HashResult(hash=top, level=level, spec=HASH_SPEC, layers=ordered, models=models, versions=versions, included=tuple(wanted))

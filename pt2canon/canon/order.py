@@ -191,12 +191,14 @@ class _Lazy:
     __slots__ = ("_fn", "_nid", "_v")
 
     def __init__(self, fn: Callable[[int], bytes], nid: int) -> None:
-        self._fn, self._nid, self._v = fn, nid, None
+        self._fn, self._nid = fn, nid
+        self._v: bytes | None = None
 
     def value(self) -> bytes:
-        if self._v is None:
-            self._v = self._fn(self._nid)
-        return self._v
+        v = self._v
+        if v is None:
+            v = self._v = self._fn(self._nid)
+        return v
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, _Lazy) and self.value() == other.value()

@@ -32,6 +32,7 @@ Steps, per graph (subgraphs first, recursively):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -173,7 +174,7 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
     if not any(e.mutates for e in effects.values()):
         # No mutation: only the chain of ordered ops (random draws, asserts).
         chain = [v for v in ops if effects[v].ordered]
-        return {v: [p] for p, v in zip(chain, chain[1:]) if v not in G._succ[p]}
+        return {v: [p] for p, v in itertools.pairwise(chain) if v not in G._succ[p]}
     parent: dict[tuple[int, Any], tuple[int, Any]] = {}
 
     def find(x: tuple[int, Any]) -> tuple[int, Any]:
@@ -202,12 +203,11 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
                 idx, argname = key[0], key[1]
                 if first_tensor is None or (idx, argname) < first_tensor[0]:
                     first_tensor = ((idx, argname), root)
-                m = False
-                if eff.mutates:
-                    if "*" in eff.mutates or argname in eff.mutates:
-                        m = True
-                    elif "<out>" in eff.mutates and args[idx].get("kind") == 2:
-                        m = True
+                m = bool(eff.mutates) and (
+                    "*" in eff.mutates
+                    or argname in eff.mutates
+                    or ("<out>" in eff.mutates and args[idx].get("kind") == 2)
+                )
                 ins.append((root, m))
         if eff.ordered:
             if last_ordered is not None:
@@ -285,7 +285,6 @@ def _canonical_graph(
     inputs = [n for n, k in G.nodes(data="kind") if k == "input"]
     if input_order is not None:
         inputs = [inputs[i] for i in input_order]
-    out = G.graph["output"]
     input_rank = {nid: i for i, nid in enumerate(inputs)}
 
     def label(nid: int) -> bytes:

@@ -75,10 +75,13 @@ def _build(node: ast.AST, text: str) -> Any:
     if isinstance(node, ast.Expression):
         return _build(node.body, text)
     if isinstance(node, ast.Constant):
-        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
-            if isinstance(node.value, bool) or node.value is None:
-                return node.value
-            return sympy.sympify(node.value) if not isinstance(node.value, str) else node.value
+        v = node.value
+        if v is None or isinstance(v, (bool, str)):
+            return v
+        if isinstance(v, int):
+            return sympy.Integer(v)
+        if isinstance(v, float):
+            return sympy.Float(v)
     if isinstance(node, ast.Name):
         if node.id in _CONSTANTS:
             c = _CONSTANTS[node.id]

@@ -142,12 +142,21 @@ class Change:
 
 @dataclass(frozen=True)
 class AlignedLine:
-    """One row of the aligned listing: ``status`` is ``" "`` same, ``"-"``, ``"+"`` or ``"~"``."""
+    """One row of the aligned listing: ``status`` is ``" "`` same, ``"-"``, ``"+"`` or ``"~"``.
+
+    ``a_name``/``b_name`` are the canonical node (or input value) names of
+    the row on each side, ``module`` the node's module path, ``note`` the
+    summary of the change a ``"~"`` row stands for.
+    """
 
     status: Literal[" ", "-", "+", "~"]
     a_line: str | None
     b_line: str | None
     graph: str = ""
+    a_name: str | None = None
+    b_name: str | None = None
+    module: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -190,7 +199,7 @@ class DiffResult:
 
     def summary(self) -> dict[str, int]:
         """Count of changes per kind, every kind present (zero included)."""
-        counts = Counter(c.kind for c in self.changes)
+        counts: Counter[str] = Counter(c.kind for c in self.changes)
         return {k: counts.get(k, 0) for k in CHANGE_KINDS}
 
     def to_json(self) -> dict[str, Any]:

@@ -232,7 +232,7 @@ class _Builder:
 
     def define(self, node: int, label: Callable[[], str], arg: dict[str, Any], slot_prefix: Path) -> tuple[dict[str, Any], list[Value]]:
         refs = self._refs(arg)
-        values = []
+        values: list[Value] = []
         defs, tables, used = self.defs, self.tables, self.used_meta
         for path, fld, name, kind in refs:
             if name in defs:
@@ -264,7 +264,11 @@ class _Builder:
         inputs, nodes = g["inputs"], g["nodes"]
         G.graph["extra"] = {k: v for k, v in g.items() if k not in _GRAPH_KNOWN}
         for i, arg in enumerate(inputs):
-            template, values = self.define(i, lambda i=i: f"graph input {i}", arg, ())
+
+            def input_label(i: int = i) -> str:
+                return f"graph input {i}"
+
+            template, values = self.define(i, input_label, arg, ())
             G.add_node(i, kind="input", index=i, arg=template, values=tuple(values))
         base = len(inputs)
         for j, n in enumerate(nodes):

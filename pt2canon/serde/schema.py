@@ -197,7 +197,7 @@ class _Checker:
                 self.argument(a, f"{path}.{key}[{i}]")
         for i, node in enumerate(self.list_(self.req(g, "nodes", path), f"{path}.nodes")):
             self.node(node, f"{path}.nodes[{i}]")
-        for i, (name, meta) in enumerate(self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items()):
+        for name, meta in self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items():
             self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]")
         for key, literal in (("sym_int_values", "as_int"), ("sym_float_values", "as_float"), ("sym_bool_values", "as_bool")):
             for name, s in self.dict_(g.get(key, {}), f"{path}.{key}").items():

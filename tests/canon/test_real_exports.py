@@ -6,7 +6,6 @@ import random
 from pathlib import Path
 
 import networkx as nx
-import pytest
 import torch
 from corpus import CorpusEntry, run_and_compare
 
