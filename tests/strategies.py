@@ -289,6 +289,21 @@ class _Gen:
                 [_tensor(y)],
                 y,
             )
+        elif kind == "misc":
+            # A made-up op carrying constant arguments of the remaining kinds.
+            x = self.pick()
+            y = self.new_tensor("misc")
+            consts = [
+                ("floats", {"as_floats": d(st.lists(st.floats(-2, 2, allow_nan=False, width=32), max_size=3))}),
+                ("strings", {"as_strings": d(st.lists(st.sampled_from(["a", "b", "é"]), max_size=2))}),
+                ("bools", {"as_bools": d(st.lists(st.booleans(), max_size=2))}),
+                ("memory_format", {"as_memory_format": d(st.integers(0, 3))}),
+                ("layout", {"as_layout": d(st.sampled_from([0, 7]))}),
+                ("complex", {"as_complex": {"real": d(st.sampled_from([0.0, 1.5])), "imag": -1.0}}),
+                ("int_lists", {"as_int_lists": [[1, 2], [d(st.integers(0, 3))]]}),
+                ("optional", {"as_optional_tensor": d(st.sampled_from([{"as_none": True}, {"as_tensor": {"name": self.pick()}}]))}),
+            ]
+            self.node(T + "_pt2canon_test_misc.default", [("self", _tensor(x), 1), *[(n, a, 2) for n, a in consts]], [_tensor(y)], y)
         elif kind == "cond":
             pred = self.pick()
             ops = [self.pick() for _ in range(d(st.integers(1, 2)))]

@@ -137,12 +137,19 @@ class CanonicalProgram:
 
 
 def structure_view(graph: Mapping[str, Any]) -> dict[str, Any]:
-    """The structural part of a canonical graph: inputs, outputs, nodes, no value tables."""
+    """The structural part of a canonical graph: inputs, outputs, nodes, no value tables.
+
+    Nodes keep their target, inputs, outputs and the metadata keys the
+    profile kept (none by default).
+    """
     return {"inputs": graph["inputs"], "outputs": graph["outputs"], "nodes": [_node_structure(n) for n in graph["nodes"]]}
 
 
 def _node_structure(node: Mapping[str, Any]) -> dict[str, Any]:
-    return {"target": node["target"], "inputs": node["inputs"], "outputs": node["outputs"]}
+    out = {"target": node["target"], "inputs": node["inputs"], "outputs": node["outputs"]}
+    if node.get("metadata"):  # only keys a Profile kept
+        out["metadata"] = node["metadata"]
+    return out
 
 
 # --------------------------------------------------------------------------- effects

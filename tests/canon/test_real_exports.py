@@ -222,3 +222,38 @@ def test_torch_seed_test_canonicalize_holds_for_pt2canon() -> None:
     assert (int(first[1:]), first) < (int(second[1:]), second)
     # pt2canon's names are positional and the numbering is data-flow order.
     assert [i["as_tensor"]["name"] for i in c.doc["graph_module"]["graph"]["inputs"]] == ["v0", "v1"]
+
+
+# --------------------------------------------------------------------------- names inside strings, metadata
+
+
+def test_runtime_assert_messages_follow_the_symbol_and_node_renaming(corpus: dict) -> None:
+    path = str(corpus["effects"].path)
+    original = read_artifact(path).model.program["graph_module"]["graph"]["nodes"]
+    canon = pt2canon.canonicalize(path)
+    asserts = [n for n in canon.doc["graph_module"]["graph"]["nodes"] if n["target"].endswith("_assert_scalar.default")]
+    assert asserts
+    old_names = {n["name"] for n in original}
+    new_names = {n["name"] for n in canon.doc["graph_module"]["graph"]["nodes"]}
+    for node in asserts:
+        message = node["inputs"][1]["arg"]["as_string"]
+        quoted = message.rsplit("'", 2)[1]
+        assert quoted in new_names and quoted not in old_names - new_names
+        for old, new in canon.symbols.items():
+            if old != new:
+                assert f" {old} " not in f" {message} ".replace(",", " ")
+    assert any(" s0" in n["inputs"][1]["arg"]["as_string"] for n in asserts)
+
+
+def test_kept_metadata_keys_stay_in_the_canonical_nodes_and_count_in_the_hash(corpus: dict, tmp_path: Path) -> None:
+    entry = corpus["mlp"]
+    path = str(entry.path)
+    kept = pt2canon.canonicalize(path, keep_metadata=["nn_module_stack"])
+    stacks = [n["metadata"].get("nn_module_stack") for n in kept.doc["graph_module"]["graph"]["nodes"]]
+    assert any(stacks) and all(set(n["metadata"]) <= {"nn_module_stack"} for n in kept.doc["graph_module"]["graph"]["nodes"])
+    plain = pt2canon.canonicalize(path)
+    assert all(n["metadata"] == {} for n in plain.doc["graph_module"]["graph"]["nodes"])
+    assert pt2canon.hash(path, keep_metadata=["nn_module_stack"]) != pt2canon.hash(path)
+    again = tmp_path / "again.pt2"
+    torch.export.save(torch.export.export(entry.module, entry.args), again)
+    assert pt2canon.hash(str(again), keep_metadata=["nn_module_stack"]) == pt2canon.hash(path, keep_metadata=["nn_module_stack"])
