@@ -41,6 +41,7 @@ digests keyed by model name.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -197,26 +198,41 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
     }
 
 
+def _hash_members(artifact: Any, members: list[str], sizes: list[int], cache: dict[str, str]) -> None:
+    todo = [(m, n) for m, n in zip(members, sizes) if m not in cache]
+    if not todo:
+        return
+    # hashlib releases the GIL on large buffers: hash big members on threads.
+    if sum(n for _, n in todo) > (64 << 20) and len(todo) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        workers = min(len(todo), max(2, os.cpu_count() or 2))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for member, digest in zip((m for m, _ in todo), pool.map(artifact.sha256_member, (m for m, _ in todo))):
+                cache[member] = digest
+    else:
+        for member, _ in todo:
+            cache[member] = artifact.sha256_member(member)
+
+
 def payload_digests(artifact: Any, payloads: Mapping[str, Any], *, cache: dict[str, str] | None = None) -> dict[str, Any]:
     """Per-FQN content digests of weights or constants, streamed from the archive.
 
     Payloads sharing a member are hashed once; ``shares`` records which FQN
     each aliases (the first FQN, in sorted order, stored in the same file).
+    Memory stays bounded: each member is read through a fixed 4 MiB buffer,
+    on up to ``os.cpu_count()`` threads.
     """
     cache = {} if cache is None else cache
+    ordered = sorted(payloads)
+    _hash_members(artifact, [payloads[f].member for f in ordered], [payloads[f].size for f in ordered], cache)
     first_owner: dict[str, str] = {}
     out: dict[str, Any] = {}
-    for fqn in sorted(payloads):
+    for fqn in ordered:
         p = payloads[fqn]
-        digest = cache.get(p.member)
-        if digest is None:
-            h = hashlib.sha256()
-            for block in artifact.iter_payload(p):
-                h.update(block)
-            digest = cache[p.member] = "sha256:" + h.hexdigest()
         owner = first_owner.setdefault(p.member, fqn)
         out[fqn] = {
-            "sha256": digest,
+            "sha256": cache[p.member],
             "size": p.size,
             "tensor_meta": p.tensor_meta,
             "is_param": p.is_param,
@@ -271,11 +287,7 @@ def hash_layers(
                 digests["weights"] = _sha(payload_digests(artifact, model.weights, cache=cache))
                 digests["constants"] = _sha(payload_digests(artifact, model.constants, cache=cache))
             if include_sample_inputs:
-                h = hashlib.sha256()
-                if model.sample_inputs:
-                    for block in artifact.iter_member(model.sample_inputs):
-                        h.update(block)
-                digests["sample_inputs"] = "sha256:" + h.hexdigest() if model.sample_inputs else _sha(None)
+                digests["sample_inputs"] = artifact.sha256_member(model.sample_inputs) if model.sample_inputs else _sha(None)
         per_model[name] = digests
     if len(per_model) == 1:
         layers = next(iter(per_model.values()))

@@ -23,6 +23,7 @@ The older format (torch <= 2.5) holds ``serialized_exported_program.json``,
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import struct
@@ -254,32 +255,71 @@ class _ZipSource:
         except Exception as exc:  # zlib.error, BadZipFile, EOFError, NotImplementedError, ...
             raise ArchiveError(f"cannot decompress member ({type(exc).__name__}: {exc})", file=self.label, member=name) from None
 
+    def _data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
+        fh.seek(info.header_offset)
+        header = fh.read(30)
+        if len(header) != 30 or header[:4] != b"PK\x03\x04":
+            raise ArchiveError("member's local header is missing or corrupt", file=self.label, member=info.filename)
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        return info.header_offset + 30 + name_len + extra_len
+
+    def _open_private(self) -> IO[bytes]:
+        # Each reader gets its own handle, so members can be read from
+        # several threads (hashing) or in alternation without seeking races.
+        if self.path is not None:
+            return open(self.path, "rb")  # noqa: SIM115 - closed by the callers' with-blocks
+        return io.BytesIO(self._data or b"")
+
     def _iter_stored(self, info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
         # Read the local header to find where the data starts, then read the
         # bytes straight from the file: no decompressor, no CRC pass, no copy.
-        # Seek before every read: several members may be read in alternation.
-        fh = self._fileobj
         try:
-            fh.seek(info.header_offset)
-            header = fh.read(30)
-            if len(header) != 30 or header[:4] != b"PK\x03\x04":
-                raise ArchiveError("member's local header is missing or corrupt", file=self.label, member=info.filename)
-            name_len, extra_len = struct.unpack("<HH", header[26:30])
-            start = info.header_offset + 30 + name_len + extra_len
-            done = 0
-            while done < info.file_size:
-                fh.seek(start + done)
-                block = fh.read(min(chunk, info.file_size - done))
-                if not block:
-                    raise ArchiveError(
-                        f"member is truncated: {info.file_size - done} of {info.file_size} bytes missing",
-                        file=self.label,
-                        member=info.filename,
-                    )
-                done += len(block)
-                yield block
+            with self._open_private() as fh:
+                start = self._data_start(fh, info)
+                fh.seek(start)
+                done = 0
+                while done < info.file_size:
+                    block = fh.read(min(chunk, info.file_size - done))
+                    if not block:
+                        raise ArchiveError(
+                            f"member is truncated: {info.file_size - done} of {info.file_size} bytes missing",
+                            file=self.label,
+                            member=info.filename,
+                        )
+                    done += len(block)
+                    yield block
         except OSError as exc:
             raise ArchiveError(f"cannot read member ({exc})", file=self.label, member=info.filename) from None
+
+    def sha256(self, name: str, *, chunk: int = 4 << 20) -> str:
+        """``sha256:<hex>`` of a member's bytes, streamed with a fixed buffer (thread-safe)."""
+        info = self.infos.get(name)
+        if info is None:
+            raise ArchiveError("member is missing from the archive", file=self.label, member=name)
+        h = hashlib.sha256()
+        if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+            for block in self.iter_chunks(name, chunk=chunk):
+                h.update(block)
+            return "sha256:" + h.hexdigest()
+        buf = bytearray(min(chunk, max(info.file_size, 1)))
+        view = memoryview(buf)
+        try:
+            with self._open_private() as fh:
+                fh.seek(self._data_start(fh, info))
+                remaining = info.file_size
+                while remaining:
+                    n = fh.readinto(view[: min(len(buf), remaining)])  # type: ignore[attr-defined]
+                    if not n:
+                        raise ArchiveError(
+                            f"member is truncated: {remaining} of {info.file_size} bytes missing",
+                            file=self.label,
+                            member=name,
+                        )
+                    h.update(view[:n])
+                    remaining -= n
+        except OSError as exc:
+            raise ArchiveError(f"cannot read member ({exc})", file=self.label, member=name) from None
+        return "sha256:" + h.hexdigest()
 
     def close(self) -> None:
         self.zip.close()
@@ -363,6 +403,12 @@ class Artifact:
         if self._zip is None:
             raise InputError("not an archive", file=self.path)
         return self._zip.iter_chunks(member, chunk=chunk)
+
+    def sha256_member(self, member: str) -> str:
+        """``sha256:<hex>`` of an archive member's bytes, streamed; safe to call from threads."""
+        if self._zip is None:
+            raise InputError("not an archive", file=self.path)
+        return self._zip.sha256(member)
 
     def iter_payload(self, payload: Payload, *, chunk: int = _CHUNK) -> Iterator[bytes]:
         """Yield a weight's or constant's bytes in chunks, never unpickling."""
