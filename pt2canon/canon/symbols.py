@@ -31,7 +31,8 @@ __all__ = ["SymbolRenamer", "parse_expr", "symbol_prefix"]
 
 _MAX_EXPR_CHARS = 100_000
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_PREFIX = re.compile(r"^([A-Za-z_]*?)(\d+)$")
+# A name less its trailing digits, so that renaming is idempotent: "fc1x" -> "fc1x0" -> "fc1x0".
+_PREFIX = re.compile(r"^(.*?)(\d+)\Z", re.DOTALL)
 
 # sympy constructors that are safe to call with literal arguments.
 _CORE = (
@@ -41,6 +42,21 @@ _CORE = (
     "Piecewise", "ExprCondPair", "Tuple", "Half", "One", "Zero", "NegativeOne", "Infinity",
     "NegativeInfinity",
 )  # fmt: skip
+# Strings sympy may see: only numerals, as Integer/Rational/Float arguments. Any other string
+# would reach sympy.sympify (Max, Min, Not, Tuple, Xor and every Function sympify their
+# arguments), which evaluates it as Python code. Exponents are bounded: Float('1e999999999')
+# and Rational('1e999999999') take minutes.
+_INT_TEXT = re.compile(r"^\s*[+-]?\d+\s*$")
+_RATIONAL_TEXT = re.compile(r"^\s*[+-]?\d+\s*(/\s*[+-]?\d+\s*)?$")
+_FLOAT_TEXT = re.compile(r"^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d{1,4})?\s*$", re.IGNORECASE)
+_MAX_PRECISION = 4096  # bits of a Float (torch writes 53)
+# A power of a number is computed at once: 10**(10**10) never ends. Bound the exponent of
+# anything but a bare symbol, and the size of a number raised to a power.
+_MAX_EXPONENT = 1024
+_MAX_POWER_BITS = 1 << 14
+# sympy's Max and Min compare every pair of arguments (~1 ms a pair; Max of 400 symbols takes
+# minutes, and nested Max calls flatten into one): bound their arguments in one expression.
+_MAX_MINMAX_ARGS = 8
 _CONSTANTS = {"true": "true", "false": "false", "oo": "oo", "zoo": "zoo", "nan": "nan", "True": True, "False": False, "None": None}
 
 
@@ -63,11 +79,84 @@ def _sympy() -> Any:
     return sympy
 
 
+@lru_cache(maxsize=1)
+def _repr() -> Any:
+    from sympy.printing.repr import ReprPrinter
+
+    class SortedRepr(ReprPrinter):  # type: ignore[misc]
+        """``srepr`` with a symbol's assumptions in sorted order.
+
+        sympy's cache hands back an *equal* expression built earlier in the
+        process (by torch, say, with ``positive=True, integer=True``), and
+        ``srepr`` prints assumptions in the order they were first given: the
+        canonical text would depend on what ran before.
+        """
+
+        def _print_Symbol(self, expr: Any) -> str:
+            attrs = ", ".join(f"{k}={v}" for k, v in sorted(expr._assumptions_orig.items()))
+            name = f"{type(expr).__name__}({self._print(expr.name)}"
+            return f"{name}, {attrs})" if attrs else f"{name})"
+
+    return SortedRepr()
+
+
 @lru_cache(maxsize=256)
 def _function(name: str) -> Any:
     sympy = _sympy()
     # A Function subclass named like torch's: srepr prints ``FloorDiv(a, b)``.
     return type(name, (sympy.Function,), {"__module__": "pt2canon.canon.symbols"})
+
+
+def _operand(v: Any, text: str) -> Any:
+    """``v`` as sympy may be handed it: a sympy object or a bool; a numeral string becomes a number.
+
+    Never a string sympy would parse (``sympify`` evaluates it) nor ``None``.
+    """
+    sympy = _sympy()
+    if isinstance(v, (bool, sympy.Basic)):
+        return v
+    if isinstance(v, str):
+        if _INT_TEXT.match(v):
+            return sympy.Integer(v)
+        if _FLOAT_TEXT.match(v):
+            return sympy.Float(v)
+    raise _bad(text, f"{'a string' if isinstance(v, str) else type(v).__name__} where a number or expression belongs")
+
+
+def _pow(a: Any, b: Any, text: str, **kwargs: Any) -> Any:
+    """``Pow(a, b)``, refused when sympy would compute an enormous number."""
+    sympy = _sympy()
+    a, b = _operand(a, text), _operand(b, text)
+    if isinstance(b, sympy.Rational) and abs(b.p) > 1:
+        e = abs(int(b.p))
+        if e > _MAX_EXPONENT and not isinstance(a, sympy.Symbol):
+            raise _bad(text, f"exponent {b} is over the limit of {_MAX_EXPONENT}")
+        coeff = a.as_coeff_Mul()[0] if isinstance(a, sympy.Mul) else a
+        if isinstance(coeff, sympy.Rational) and e * max(int(coeff.p).bit_length(), int(coeff.q).bit_length()) > _MAX_POWER_BITS:
+            raise _bad(text, f"a power with more than {_MAX_POWER_BITS} bits")
+    return sympy.Pow(a, b, **kwargs)
+
+
+def _number(name: str, args: list[Any], kwargs: dict[str, Any], text: str) -> Any:
+    """``Integer(...)``, ``Rational(...)`` or ``Float(...)`` from numerals and numbers only."""
+    sympy = _sympy()
+    pattern = {"Integer": _INT_TEXT, "Rational": _RATIONAL_TEXT, "Float": _FLOAT_TEXT}[name]
+    for a in args:
+        if isinstance(a, str):
+            if not pattern.match(a):
+                raise _bad(text, f"{name}() of {a[:40]!r}, which is not a plain numeral")
+        else:
+            _operand(a, text)
+    if name == "Float":
+        if len(args) != 1 or set(kwargs) - {"precision"}:
+            raise _bad(text, "Float() takes a numeral and precision=")
+        prec = kwargs.get("precision")
+        if prec is not None and not (isinstance(prec, sympy.Integer) and 0 < int(prec) <= _MAX_PRECISION):
+            raise _bad(text, f"Float() precision must be a whole number of bits up to {_MAX_PRECISION}")
+        return sympy.Float(args[0], precision=int(prec)) if prec is not None else sympy.Float(args[0])
+    if kwargs:
+        raise _bad(text, f"keyword arguments to {name}()")
+    return getattr(sympy, name)(*args)
 
 
 def _build(node: ast.AST, text: str) -> Any:
@@ -90,10 +179,11 @@ def _build(node: ast.AST, text: str) -> Any:
             return sympy.S
         return sympy.Symbol(node.id, integer=True)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
-        v = _build(node.operand, text)
+        v = _operand(_build(node.operand, text), text)
         return -v if isinstance(node.op, ast.USub) else (sympy.Not(v) if isinstance(node.op, ast.Not) else v)
     if isinstance(node, ast.BinOp):
-        a, b = _build(node.left, text), _build(node.right, text)
+        # Operands are sympy objects: '9' * Integer(10**9) would repeat a string.
+        a, b = _operand(_build(node.left, text), text), _operand(_build(node.right, text), text)
         op = type(node.op)
         if op is ast.Add:
             return a + b
@@ -102,7 +192,7 @@ def _build(node: ast.AST, text: str) -> Any:
         if op is ast.Mult:
             return a * b
         if op is ast.Pow:
-            return sympy.Pow(a, b)
+            return _pow(a, b, text)
         if op is ast.Div:
             return a / b
         if op is ast.FloorDiv:
@@ -110,13 +200,13 @@ def _build(node: ast.AST, text: str) -> Any:
         if op is ast.Mod:
             return _function("PythonMod")(a, b)
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
-        a, b = _build(node.left, text), _build(node.comparators[0], text)
+        a, b = _operand(_build(node.left, text), text), _operand(_build(node.comparators[0], text), text)
         rel = {ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne, ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge}
         fn = rel.get(type(node.ops[0]))
         if fn is not None:
             return fn(a, b, evaluate=False)
     if isinstance(node, ast.BoolOp):
-        vals = [_build(v, text) for v in node.values]
+        vals = [_operand(_build(v, text), text) for v in node.values]
         return sympy.And(*vals) if isinstance(node.op, ast.And) else sympy.Or(*vals)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and _IDENT.match(node.func.id):
         name = node.func.id
@@ -135,10 +225,12 @@ def _build(node: ast.AST, text: str) -> Any:
                     raise _bad(text, "Symbol() takes a name and boolean assumptions")
                 return sympy.Symbol(args[0], **kwargs)
             if name in ("Integer", "Rational", "Float"):
-                return getattr(sympy, name)(*[str(a) if isinstance(a, str) else a for a in args], **kwargs)
+                return _number(name, args, kwargs, text)
+            args = [_operand(a, text) for a in args]
             if name in _CORE:
-                if kwargs and name not in ("Float",):
-                    kwargs = {k: v for k, v in kwargs.items() if k == "evaluate"}
+                kwargs = {k: bool(v) for k, v in kwargs.items() if k == "evaluate"}
+                if name == "Pow" and len(args) == 2:
+                    return _pow(args[0], args[1], text, **kwargs)
                 return getattr(sympy, name)(*args, **kwargs)
             if kwargs:
                 raise _bad(text, f"keyword arguments to {name}()")
@@ -175,6 +267,13 @@ def parse_expr(text: str) -> Any:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         raise _bad(text, "not an expression") from None
+    minmax = sum(
+        len(n.args)
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("Max", "Min")
+    )
+    if minmax > _MAX_MINMAX_ARGS:
+        raise _bad(text, f"{minmax} arguments to Max/Min, over the limit of {_MAX_MINMAX_ARGS}")
     try:
         return _build(tree, text)
     except SchemaError:
@@ -230,7 +329,10 @@ class SymbolRenamer:
         ordered = sorted(syms, key=lambda n: _first_index(text, n))
         sub = {syms[n]: sympy.Symbol(self.name(n), **dict(sorted(syms[n]._assumptions_orig.items()))) for n in ordered}
         renamed = e.xreplace(sub) if sub else e
-        out = self._cache[text] = sympy.srepr(renamed)
+        try:
+            out = self._cache[text] = _repr().doprint(renamed)
+        except ValueError as exc:  # an integer past Python's 4,300-digit printing limit
+            raise _bad(text, str(exc)) from None
         return out
 
     def text(self, s: str) -> str:

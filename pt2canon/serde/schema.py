@@ -68,6 +68,13 @@ _PROGRAM_KEYS = frozenset(
 )
 _GM_KEYS = frozenset({"graph", "signature", "module_call_graph", "metadata", "treespec_namedtuple_fields"})
 _ARG_KEYS = frozenset({"name", "arg", "kind"})
+#: The FQN field of each signature spec that names one (``InputToParameterSpec.parameter_name``, ...).
+_SPEC_FQN_KEYS = {
+    "parameter": "parameter_name", "buffer": "buffer_name", "tensor_constant": "tensor_constant_name",
+    "custom_obj": "custom_obj_name", "buffer_mutation": "buffer_name", "parameter_mutation": "parameter_name",
+    "gradient_to_parameter": "parameter_name", "gradient_to_user_input": "user_input_name",
+    "user_input_mutation": "user_input_name",
+}  # fmt: skip
 
 
 class UnknownFieldsWarning(UserWarning):
@@ -177,6 +184,8 @@ class _Checker:
                 self.argument(a, f"{p}[{k!r}]")
         elif tag in ("as_ints", "as_floats", "as_strings", "as_bools", "as_int_lists", "as_float_lists"):
             self.list_(v, p)
+        elif tag == "as_string":
+            self.str_(v, p)  # assert messages are re-written as text (symbol renaming)
 
     def optional_tensor(self, obj: Any, path: str) -> None:
         tag, v = self.union(obj, frozenset({"as_tensor", "as_none"}), path, "OptionalTensorArgument")
@@ -237,6 +246,9 @@ class _Checker:
                     self.str_(self.req(d, "name", f"{q}.{tag}"), f"{q}.{tag}.name")
                     continue
                 arg = self.dict_(self.req(d, "arg", f"{q}.{tag}"), f"{q}.{tag}.arg")
+                fqn_key = _SPEC_FQN_KEYS.get(tag)
+                if fqn_key is not None and fqn_key in d:  # FQNs are sort keys: they must be strings
+                    self.str_(d[fqn_key], f"{q}.{tag}.{fqn_key}")
                 if tag in ("user_input", "user_output"):
                     self.argument(arg, f"{q}.{tag}.arg")
                 else:
@@ -275,8 +287,9 @@ class _Checker:
                 if v is not None and not isinstance(v, (int, float, str)):
                     raise self.fail(f"range_constraints[{name!r}].{key}", f"expected an integer or null, got {_kind(v)}")
         self.dict_(doc.get("opset_version", {}), "opset_version")
-        self.list_(doc.get("verifiers", []), "verifiers")
-        self.list_(doc.get("guards_code", []), "guards_code")
+        for key in ("verifiers", "guards_code"):  # lists of strings, sorted when canonicalized
+            for i, item in enumerate(self.list_(doc.get(key, []), key)):
+                self.str_(item, f"{key}[{i}]")
         self.keys(doc, _PROGRAM_KEYS, "$")
         self.keys(gm, _GM_KEYS, "graph_module")
 

@@ -1,0 +1,868 @@
+"""Alignment of two canonical graphs: which node of A is which node of B.
+
+The diff does not compare canonical names (one inserted op renumbers every
+value after it); it first *aligns* the two graphs, node for node, in the
+manner of XLA's ``hlo_diff`` (GumTree generalised to DAGs), then compares
+aligned pairs (:mod:`pt2canon.diff.compare`).
+
+Each side is viewed as a DAG of *view ids*: op nodes ``0..n-1`` in
+canonical order (view id ``k`` is canonical node ``n{k}``), graph inputs
+``n..n+m-1`` in canonical input order, and the output node ``n+m``. An
+edge is a use: the consumer's *argument slot* (argument name, or index
+when the schema gives none, plus the position inside a list argument), the
+producer's output index and the producer.
+
+Phases
+------
+0. **Anchors.** The output nodes are paired. Graph inputs are paired by
+   key: parameters, buffers, tensor constants and custom objects by
+   signature kind and FQN; user inputs (and constant inputs) by position
+   among user inputs; tokens by position; subgraph inputs by position.
+   Inputs left over are paired with leftovers of the same kind in
+   canonical order (a renamed parameter is one changed input, not one
+   removed and one added). Output slots are keyed the same way (user
+   outputs by position, mutations by kind and FQN).
+1. **Identical subgraphs first.** Every node gets a *fingerprint*, a
+   Merkle hash over its label (target, constant arguments, output
+   template, subgraph digests) and, per argument slot, the producer's
+   output index and fingerprint; inputs hash their key. Equal fingerprints
+   mean identical ancestry cones. Fingerprints that occur exactly once on
+   each side are matched, deepest node first (depth = longest path from
+   the inputs, a proxy for the size of the cone; ties by canonical index
+   of B), and each match pulls in its whole cone slot by slot.
+2. **Growing along edges** (worklist, FIFO, to a fixpoint). For a matched
+   pair, *backward*: the producers at the same slot with the same output
+   index and the same shallow label (target and constant arguments,
+   subgraphs not looked into) are matched; *forward*: the unmatched users
+   of the pair at the same slot and output index with the same shallow
+   label are matched when there is exactly one on each side; when there
+   are several, those whose operands all map to each other are matched
+   when their output metadata and their users (the users' fingerprints,
+   a Merkle hash over uses from the output back, and the direct users'
+   labels and metadata) single them out on both sides, or, failing that,
+   one of the two does; the rest in canonical
+   order only when they are interchangeable (equal in both, as many on
+   each side); then those whose fingerprints are equal and unique. The
+   others wait for phase 3.
+3. **Bounded bottom-up pass** over B's unmatched op nodes in canonical
+   order. Candidates (at most :data:`MAX_CANDIDATES` per source) are the
+   unmatched A nodes that use the counterpart of one of the node's
+   producers (directly, or through one unmatched op on either side: an
+   op inserted or deleted in between), produce for the counterpart of one
+   of its users, or share its target and its ``nn_module_stack`` path
+   (the hint), or its target when neither has operands. Each is scored::
+
+       2 x (slots whose producers are aligned + use edges that are aligned)
+     + 1 x (slots whose producers, or uses whose users, are one hop
+            apart: an unmatched node in between, as around an inserted or
+            deleted op; and producers read in other slots, as for swapped
+            operands)
+     + 3 if the target is equal and an edge is aligned (+ 1 more if the
+       constant arguments are equal too), 1 if the target is equal alone
+     + 1 if the module paths are equal + 1 if the output metadata is equal
+     + 2 if the users' fingerprints are equal (same uses downstream)
+
+   and accepted when at least one edge is aligned, or the target is equal
+   and something is one hop apart or neither node has operands; a pair
+   whose targets differ must share an argument name (or both have no
+   operands): ``relu(self)`` may become ``gelu(self)``, not ``rand(size)``. All scored
+   pairs of the round are taken best first (a greedy maximum-weight
+   matching); ties go to the nearer relative canonical position, then the
+   lower canonical index of B, then of A. Matches feed phase 2 again; the
+   pass repeats at most :data:`MAX_ROUNDS` times.
+4. Whatever is left is added (B only) or removed (A only). Matched
+   higher-order ops align their subgraphs, argument by argument,
+   recursively (inputs and outputs by position).
+
+Every step visits each node and edge a bounded number of times: the cost
+is O((N + E) · MAX_CANDIDATES). Nothing depends on original node order or
+names, so the alignment of two rewrites of the same program is the same.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pt2canon._json import canonical_bytes
+from pt2canon.canon.program import CanonicalGraph, CanonicalProgram, _rank_inputs, _rank_outputs
+from pt2canon.serde.graph import VALUE_TABLES
+
+__all__ = [
+    "MAX_CANDIDATES",
+    "MAX_ROUNDS",
+    "Alignment",
+    "GraphSide",
+    "align_graphs",
+    "align_programs",
+    "module_path",
+    "output_spec_keys",
+]
+
+#: Candidates looked at per source and node in the bottom-up pass.
+MAX_CANDIDATES = 16
+#: Rounds of the bottom-up pass (each followed by propagation).
+MAX_ROUNDS = 4
+
+_FQN_FIELD = {
+    "parameter": "parameter_name",
+    "buffer": "buffer_name",
+    "tensor_constant": "tensor_constant_name",
+    "custom_obj": "custom_obj_name",
+    "parameter_mutation": "parameter_name",
+    "buffer_mutation": "buffer_name",
+    "gradient_to_parameter": "parameter_name",
+}
+_POSITIONAL_IN = {"user_input": "user", "constant_input": "user", "token": "token"}
+_POSITIONAL_OUT = {"user_output": "user", "loss_output": "user", "token": "token"}
+
+Slot = tuple[Any, Any]
+
+
+def module_path(metadata: Any) -> str | None:
+    """The module path of the innermost ``nn_module_stack`` entry (``"layers.3.linear1"``).
+
+    The serialized form is ``"key,path,type;key,path,type"`` with commas
+    inside brackets not splitting (as torch's ``metadata_split``); ``None``
+    when there is no stack, ``""`` for the root module.
+
+    Examples
+    --------
+    >>> module_path({"nn_module_stack": "L__self__,,m.Enc;L__self__layers.3,layers.3,m.Layer"})
+    'layers.3'
+    >>> module_path({}) is None
+    True
+    """
+    if not isinstance(metadata, Mapping):
+        return None
+    stack = metadata.get("nn_module_stack")
+    if not isinstance(stack, str) or not stack:
+        return None
+    last = stack.split(";")[-1]
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(last):
+        if c in "[(":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif c == "," and depth == 0:
+            parts.append(last[start:i])
+            start = i + 1
+    parts.append(last[start:])
+    return parts[1] if len(parts) >= 3 else None
+
+
+def _spec(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
+    ((tag, body),) = spec.items()
+    return tag, body
+
+
+def _input_keys(specs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Alignment key of each input spec (canonical order)."""
+    keys: list[tuple[Any, ...]] = []
+    counts: Counter[str] = Counter()
+    for spec in specs:
+        tag, body = _spec(spec)
+        group = _POSITIONAL_IN.get(tag)
+        if group is not None:
+            keys.append((group, counts[group]))
+            counts[group] += 1
+        else:
+            keys.append((tag, body.get(_FQN_FIELD.get(tag, ""), "")))
+    return keys
+
+
+@dataclass
+class GraphSide:
+    """One graph seen by the aligner (see the module docstring for view ids).
+
+    Attributes
+    ----------
+    cg : CanonicalGraph
+    n_ops, n_inputs : int
+    nid : list of int
+        View id -> node id of ``cg.model``.
+    operands : list of dict
+        View id -> ``{slot: (output index, producer view id)}``.
+    users : list of list
+        View id -> ``[(slot, output index, user view id)]``.
+    label, plabel : list of int
+        Interned deep label (with subgraph digests) and shallow label
+        (target and constant arguments); inputs and the output have their own.
+    target : list of str or None
+    fp : list of int
+        Fingerprints (phase 1).
+    depth : list of int
+    ufp : list of int
+        Users' fingerprints: a Merkle hash over a node's uses (slot, output
+        index, user's shallow label and users' fingerprint), from the output back.
+    input_keys : list
+        Alignment key of each input, in canonical input order.
+    input_specs : list or None
+        Canonical signature input specs (top-level graph only).
+    output_keys : dict
+        Original output index -> alignment key.
+    output_specs, output_spec_keys : list or None
+        Canonical signature output specs and their keys (top-level graph only).
+    """
+
+    cg: CanonicalGraph
+    n_ops: int
+    n_inputs: int
+    nid: list[int]
+    operands: list[dict[Slot, tuple[int, int]]]
+    users: list[list[tuple[Slot, int, int]]]
+    label: list[int]
+    plabel: list[int]
+    target: list[str | None]
+    fp: list[int]
+    depth: list[int]
+    ufp: list[int]
+    input_keys: list[Any]
+    input_specs: list[dict[str, Any]] | None
+    output_keys: dict[int, Any]
+    output_specs: list[dict[str, Any]] | None = None
+    output_spec_keys: list[Any] | None = None
+    _modules: dict[int, str | None] = field(default_factory=dict, repr=False)
+    _tables: dict[str, Mapping[str, Any]] | None = field(default=None, repr=False)
+    _subs: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
+
+    @property
+    def out(self) -> int:
+        """View id of the output node."""
+        return self.n_ops + self.n_inputs
+
+    def is_op(self, v: int) -> bool:
+        return v < self.n_ops
+
+    def name(self, v: int) -> str:
+        """``n12`` for an op, the canonical value name for an input, ``output``."""
+        if v < self.n_ops:
+            return f"n{v}"
+        if v == self.out:
+            return "output"
+        vals = self.cg.model._node[self.nid[v]].get("values", ())
+        return self.value_name(v, 0) if vals else f"input {v - self.n_ops}"
+
+    def original_name(self, v: int) -> str | None:
+        if v < self.n_ops:
+            return self.cg.node_names.get(f"n{v}") or None
+        if v == self.out:
+            return None
+        vals = self.cg.model._node[self.nid[v]].get("values", ())
+        return vals[0].name if vals else None
+
+    def value_name(self, v: int, out: int) -> str:
+        """The canonical name of view id ``v``'s ``out``-th value."""
+        vals = self.cg.model._node[self.nid[v]].get("values", ())
+        if out < len(vals):
+            return self.cg.value_names.get(vals[out].name, vals[out].name)
+        return f"{self.name(v)}:{out}"
+
+    def module(self, v: int) -> str | None:
+        """Module path from the node's ``nn_module_stack`` (ops only)."""
+        if v >= self.n_ops:
+            return None
+        if v not in self._modules:
+            self._modules[v] = module_path(self.cg.model._node[self.nid[v]].get("metadata"))
+        return self._modules[v]
+
+    def metas(self, v: int) -> list[Any]:
+        """Canonical metadata (symbols renamed) of each value ``v`` defines; ``None`` for tokens."""
+        tables = self._tables
+        if tables is None:
+            doc = self.cg.doc
+            tables = self._tables = {k: doc.get(t) or {} for k, t in VALUE_TABLES.items()}
+        names = self.cg.value_names
+        empty: Mapping[str, Any] = {}
+        return [
+            tables.get(val.kind, empty).get(names.get(val.name, val.name))
+            for val in self.cg.model._node[self.nid[v]].get("values", ())
+        ]
+
+    def subgraph_names(self, v: int) -> dict[int, str]:
+        """Argument index -> canonical subgraph name of op ``v``."""
+        return self._subs.get(v, {})
+
+    def doc_node(self, v: int) -> dict[str, Any]:
+        """The canonical document's node of op ``v``."""
+        return self.cg.doc["nodes"][v]  # type: ignore[no-any-return]
+
+
+@dataclass
+class Alignment:
+    """The node-for-node pairing of two graphs, with subgraph alignments.
+
+    Attributes
+    ----------
+    a, b : GraphSide
+    a_to_b, b_to_a : list of int or None
+        View id -> partner view id.
+    graph : str
+        ``""`` for the top level, else the path of B's canonical subgraph
+        names (``"n9/subgraph_1a2b3c4d5e6f"``), prefixed by the model name
+        when several models are diffed.
+    subgraphs : list of (a op, b op, argument index, Alignment)
+    stats : dict
+        Matches per phase (``anchors``, ``identical``, ``propagated``, ``similar``).
+    symbols : dict
+        A's canonical symbol -> B's, where they differ (see
+        :func:`pt2canon.diff.compare.learn_symbols`); empty until learned.
+    """
+
+    a: GraphSide
+    b: GraphSide
+    a_to_b: list[int | None]
+    b_to_a: list[int | None]
+    graph: str = ""
+    subgraphs: list[tuple[int, int, int, Alignment]] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    symbols: dict[str, str] = field(default_factory=dict)
+
+    def op_pairs(self) -> Iterable[tuple[int, int]]:
+        """Matched op pairs in B's canonical order."""
+        for b in range(self.b.n_ops):
+            a = self.b_to_a[b]
+            if a is not None:
+                yield a, b
+
+    def added(self) -> list[int]:
+        return [b for b in range(self.b.n_ops) if self.b_to_a[b] is None]
+
+    def removed(self) -> list[int]:
+        return [a for a in range(self.a.n_ops) if self.a_to_b[a] is None]
+
+    def input_pairs(self) -> list[tuple[int | None, int | None]]:
+        """Input pairs by canonical position (``None`` where one side has none), B's order first."""
+        a0, b0 = self.a.n_ops, self.b.n_ops
+        out: list[tuple[int | None, int | None]] = []
+        for j in range(self.b.n_inputs):
+            pa = self.b_to_a[b0 + j]
+            out.append((None if pa is None else pa - a0, j))
+        for i in range(self.a.n_inputs):
+            if self.a_to_b[a0 + i] is None:
+                out.append((i, None))
+        return out
+
+
+# --------------------------------------------------------------------------- sides
+
+
+def _slot(key: tuple[int, str, tuple[Any, ...]]) -> Slot:
+    return (key[1] or key[0], key[2])
+
+
+def _build_side(
+    cg: CanonicalGraph,
+    input_ids: list[int],
+    input_keys: list[Any],
+    output_keys: dict[int, Any],
+    labels: dict[bytes, int],
+    input_specs: list[dict[str, Any]] | None = None,
+) -> GraphSide:
+    G = cg.model
+    nodes, pred = G._node, G._pred
+    order = cg.order
+    n, m = len(order), len(input_ids)
+    out_nid = G.graph["output"]
+    nid = [*order, *input_ids, out_nid]
+    vid = {x: i for i, x in enumerate(nid)}
+    N = n + m + 1
+    operands: list[dict[Slot, tuple[int, int]]] = [{} for _ in range(N)]
+    users: list[list[tuple[Slot, int, int]]] = [[] for _ in range(N)]
+    label = [0] * N
+    plabel = [0] * N
+    target: list[str | None] = [None] * N
+    subs: dict[int, dict[int, str]] = {}
+    docs = cg.doc["nodes"]
+    intern = labels.setdefault
+    fp = [0] * N
+    depth = [0] * N
+    out_label = intern(b"<output>", len(labels))
+    for v in range(n, N - 1):
+        key = input_keys[v - n]
+        fp[v] = hash(("in", key))
+        label[v] = plabel[v] = intern(canonical_bytes(["<input>", repr(key)]), len(labels))
+    # Ops in canonical (topological) order, then the output: operands, users, labels, fingerprints.
+    for v in [*range(n), N - 1]:
+        x = nid[v]
+        ops = operands[v]
+        is_out = v == N - 1
+        fps = []
+        dmax = 0
+        for u, keyed in pred[x].items():
+            pu = vid[u]
+            us, fu = users[pu], fp[pu]
+            if depth[pu] > dmax:
+                dmax = depth[pu]
+            for key, d in keyed.items():
+                slot = (output_keys.get(key[0], ("out", key[0])), key[2]) if is_out else (key[1] or key[0], key[2])
+                o = d["out"]
+                ops[slot] = (o, pu)
+                us.append((slot, o, v))
+                fps.append((slot, o, fu))
+        if is_out:
+            label[v] = plabel[v] = out_label
+        else:
+            attrs = nodes[x]
+            t = attrs["target"]
+            target[v] = t
+            args = attrs["args"]
+            if attrs["subgraphs"]:
+                doc_inputs = docs[v]["inputs"]
+                names = {i: doc_inputs[i]["arg"]["as_graph"]["name"] for i in attrs["subgraphs"]}
+                subs[v] = names
+                deep = [
+                    {**na, "arg": {"as_graph": cg.subgraphs[names[i]].structure_digest}} if i in names else na
+                    for i, na in enumerate(args)
+                ]
+                shallow = [{**na, "arg": {"as_graph": None}} if i in names else na for i, na in enumerate(args)]
+                label[v] = intern(canonical_bytes([t, deep, attrs["outputs"]]), len(labels))
+                plabel[v] = intern(canonical_bytes(["shallow", t, shallow, attrs["outputs"]]), len(labels))
+            else:
+                label[v] = plabel[v] = intern(canonical_bytes([t, args, attrs["outputs"]]), len(labels))
+        fp[v] = hash((label[v], frozenset(fps)))
+        depth[v] = dmax + 1
+    # Users' fingerprints: a Merkle hash over each node's uses, from the output back.
+    ufp = [0] * N
+    ufp[N - 1] = hash("<output>")
+    for v in [*range(n - 1, -1, -1), *range(n, N - 1)]:  # ops from the last, then the inputs
+        ufp[v] = hash(frozenset((s, o, plabel[u], ufp[u]) for s, o, u in users[v]))
+    return GraphSide(
+        cg=cg,
+        n_ops=n,
+        n_inputs=m,
+        nid=nid,
+        operands=operands,
+        users=users,
+        label=label,
+        plabel=plabel,
+        target=target,
+        fp=fp,
+        depth=depth,
+        ufp=ufp,
+        input_keys=input_keys,
+        input_specs=input_specs,
+        output_keys=output_keys,
+        _subs=subs,
+    )
+
+
+def output_spec_keys(
+    out_specs: list[dict[str, Any]],
+    in_specs: list[dict[str, Any]],
+    in_keys: list[Any],
+    value_names: Mapping[str, str],
+) -> list[Any]:
+    """Alignment key of each canonical output spec: user outputs by position, mutations by kind and FQN.
+
+    A user-input mutation is keyed by the key of the input it names.
+    """
+    by_value: dict[str, Any] = {}
+    for spec, key in zip(in_specs, in_keys):
+        _, body = _spec(spec)
+        arg = body.get("arg")
+        if isinstance(arg, Mapping):
+            inner = arg if "name" in arg else next(iter(arg.values()), None)
+            if isinstance(inner, Mapping) and isinstance(inner.get("name"), str):
+                by_value[inner["name"]] = key
+    keys: list[Any] = []
+    counts: Counter[str] = Counter()
+    for spec in out_specs:
+        tag, body = _spec(spec)
+        group = _POSITIONAL_OUT.get(tag)
+        if group is not None:
+            keys.append((group, counts[group]))
+            counts[group] += 1
+        elif tag in ("user_input_mutation", "gradient_to_user_input"):
+            name = body.get("user_input_name", "")
+            keys.append((tag, by_value.get(value_names.get(name, name), by_value.get(name, name))))
+        else:
+            keys.append((tag, body.get(_FQN_FIELD.get(tag, ""), "")))
+    return keys
+
+
+def _program_side(canon: CanonicalProgram, original: Mapping[str, Any], labels: dict[bytes, int]) -> GraphSide:
+    """The top-level graph of a program, inputs and outputs keyed by the signature."""
+    sig = original["graph_module"]["signature"]
+    in_order = _rank_inputs(sig["input_specs"])
+    out_order = _rank_outputs(sig["output_specs"])
+    csig = canon.doc["graph_module"]["signature"]
+    cin, cout = csig["input_specs"], csig["output_specs"]
+    in_keys = _input_keys(cin)
+    okeys = output_spec_keys(cout, cin, in_keys, canon.graph.value_names)
+    out_keys = {orig: okeys[j] for j, orig in enumerate(out_order)}
+    side = _build_side(canon.graph, list(in_order), in_keys, out_keys, labels, input_specs=cin)
+    side.output_specs = cout
+    side.output_spec_keys = okeys
+    return side
+
+
+def _sub_side(cg: CanonicalGraph, labels: dict[bytes, int]) -> GraphSide:
+    G = cg.model
+    inputs = [x for x, k in G.nodes(data="kind") if k == "input"]
+    outs = G.nodes[G.graph["output"]]["args"]
+    return _build_side(
+        cg, inputs, [("in", j) for j in range(len(inputs))], {i: ("out", i) for i in range(len(outs))}, labels
+    )
+
+
+# --------------------------------------------------------------------------- matching
+
+
+def _users_meta(side: GraphSide, v: int) -> frozenset[Any]:
+    """The uses of ``v`` with each user's shallow label and output metadata (one level down)."""
+    return frozenset((s, o, side.plabel[u], canonical_bytes(side.metas(u))) for s, o, u in side.users[v])
+
+
+class _Matcher:
+    def __init__(self, a: GraphSide, b: GraphSide):
+        self.a, self.b = a, b
+        self.ma: list[int | None] = [None] * (a.out + 1)
+        self.mb: list[int | None] = [None] * (b.out + 1)
+        self.queue: deque[tuple[int, int]] = deque()
+        self.stats = {"anchors": 0, "identical": 0, "propagated": 0, "similar": 0}
+
+    def match(self, x: int, y: int, phase: str) -> None:
+        self.ma[x] = y
+        self.mb[y] = x
+        self.queue.append((x, y))
+        self.stats[phase] += 1
+
+    # phase 0 --------------------------------------------------------------
+    def anchors(self) -> None:
+        a, b = self.a, self.b
+        self.match(a.out, b.out, "anchors")
+        where = {k: a.n_ops + j for j, k in enumerate(a.input_keys)}
+        for j, k in enumerate(b.input_keys):
+            x = where.get(k)
+            if x is not None and self.ma[x] is None:
+                self.match(x, b.n_ops + j, "anchors")
+        # Leftovers of the same kind, in canonical order.
+        left_a: dict[Any, deque[int]] = {}
+        for j, k in enumerate(a.input_keys):
+            if self.ma[a.n_ops + j] is None:
+                left_a.setdefault(k[0], deque()).append(a.n_ops + j)
+        for j, k in enumerate(b.input_keys):
+            y = b.n_ops + j
+            q = left_a.get(k[0])
+            if self.mb[y] is None and q:
+                self.match(q.popleft(), y, "anchors")
+
+    # phase 1 --------------------------------------------------------------
+    def identical(self) -> None:
+        a, b = self.a, self.b
+        ca = Counter(a.fp[: a.n_ops])
+        cb = Counter(b.fp[: b.n_ops])
+        where = {f: x for x, f in enumerate(a.fp[: a.n_ops]) if ca[f] == 1}
+        cands = [y for y in range(b.n_ops) if cb[b.fp[y]] == 1 and b.fp[y] in where]
+        cands.sort(key=lambda y: (-b.depth[y], y))
+        ma, mb = self.ma, self.mb
+        for y0 in cands:
+            x0 = where[b.fp[y0]]
+            if ma[x0] is not None or mb[y0] is not None:
+                continue
+            stack = [(x0, y0)]
+            while stack:
+                x, y = stack.pop()
+                if ma[x] is not None or mb[y] is not None:
+                    continue
+                self.match(x, y, "identical")
+                ob = b.operands[y]
+                for s, (o, px) in a.operands[x].items():
+                    e = ob.get(s)
+                    if e is None or e[0] != o:
+                        continue
+                    py = e[1]
+                    if px < a.n_ops and py < b.n_ops and a.fp[px] == b.fp[py] and ma[px] is None and mb[py] is None:
+                        stack.append((px, py))
+
+    # phase 2 --------------------------------------------------------------
+    def propagate(self) -> None:
+        a, b, ma, mb = self.a, self.b, self.ma, self.mb
+        queue = self.queue
+        while queue:
+            x, y = queue.popleft()
+            ob = b.operands[y]
+            for s, (o, px) in a.operands[x].items():
+                e = ob.get(s)
+                if e is None or e[0] != o:
+                    continue
+                py = e[1]
+                if px < a.n_ops and py < b.n_ops and ma[px] is None and mb[py] is None and a.plabel[px] == b.plabel[py]:
+                    self.match(px, py, "propagated")
+            ua = [(s, o, u) for s, o, u in a.users[x] if ma[u] is None]
+            if not ua:
+                continue
+            ub = [(s, o, u) for s, o, u in b.users[y] if mb[u] is None]
+            if not ub:
+                continue
+            ga: dict[Any, list[int]] = {}
+            for s, o, u in ua:
+                lst = ga.setdefault((s, o, a.plabel[u]), [])
+                if u not in lst:
+                    lst.append(u)
+            gb: dict[Any, list[int]] = {}
+            for s, o, u in ub:
+                lst = gb.setdefault((s, o, b.plabel[u]), [])
+                if u not in lst:
+                    lst.append(u)
+            for key, us in gb.items():
+                xs = ga.get(key)
+                if not xs:
+                    continue
+                xs = [u for u in xs if ma[u] is None]
+                us = [u for u in us if mb[u] is None]
+                if len(xs) == 1 and len(us) == 1:
+                    self.match(xs[0], us[0], "propagated")
+                elif xs and us:
+                    self._disambiguate(xs, us)
+
+    def _disambiguate(self, xs: list[int], ys: list[int]) -> None:
+        """Pair same-label users by fully aligned operands, else by unique fingerprint."""
+        a, b, ma = self.a, self.b, self.ma
+        sig_a: dict[Any, list[int]] = {}
+        for x in xs:
+            mapped = [(s, o, ma[p]) for s, (o, p) in a.operands[x].items()]
+            if all(m[2] is not None for m in mapped):
+                sig_a.setdefault(frozenset(mapped), []).append(x)
+        sig_b: dict[Any, list[int]] = {}
+        for y in ys:
+            sig_b.setdefault(frozenset((s, o, p) for s, (o, p) in b.operands[y].items()), []).append(y)
+        done_a: set[int] = set()
+        done_b: set[int] = set()
+        for sig, ys_ in sig_b.items():
+            xs_ = sig_a.get(sig)
+            if not xs_:
+                continue
+            # Equal operands and labels. Tell them apart by output metadata and by their users'
+            # fingerprints, pairing only keys unique on both sides; what is left is paired in
+            # canonical order only when it is interchangeable (all keys equal, as many each side).
+            keys_a = {x: (canonical_bytes(a.metas(x)), a.ufp[x], _users_meta(a, x)) for x in xs_}
+            keys_b = {y: (canonical_bytes(b.metas(y)), b.ufp[y], _users_meta(b, y)) for y in ys_}
+            for part in (lambda k: k, lambda k: k[0], lambda k: k[1:]):
+                ca = Counter(part(keys_a[x]) for x in xs_ if x not in done_a)
+                cb = Counter(part(keys_b[y]) for y in ys_ if y not in done_b)
+                for y in ys_:
+                    if y in done_b:
+                        continue
+                    k = part(keys_b[y])
+                    if cb[k] == 1 and ca.get(k) == 1:
+                        x = next(x for x in xs_ if x not in done_a and part(keys_a[x]) == k)
+                        self.match(x, y, "propagated")
+                        done_a.add(x)
+                        done_b.add(y)
+            rest_x = [x for x in xs_ if x not in done_a]
+            rest_y = [y for y in ys_ if y not in done_b]
+            if len(rest_x) == len(rest_y) and len({keys_a[x] for x in rest_x} | {keys_b[y] for y in rest_y}) == 1:
+                for x, y in zip(rest_x, rest_y):
+                    self.match(x, y, "propagated")
+                    done_a.add(x)
+                    done_b.add(y)
+        fa = Counter(a.fp[x] for x in xs if x not in done_a)
+        fb = Counter(b.fp[y] for y in ys if y not in done_b)
+        for y in ys:
+            if y in done_b or fb[b.fp[y]] != 1 or fa.get(b.fp[y]) != 1:
+                continue
+            x = next(x for x in xs if x not in done_a and a.fp[x] == b.fp[y])
+            if self.ma[x] is None:
+                self.match(x, y, "propagated")
+
+    # phase 3 --------------------------------------------------------------
+    def similar(self) -> bool:
+        a, b, ma, mb = self.a, self.b, self.ma, self.mb
+        na, nb = max(a.n_ops, 1), max(b.n_ops, 1)
+        # Hints: unmatched A ops by (target, module path), and operand-less ones by target.
+        by_module: dict[Any, list[int]] = {}
+        by_source: dict[Any, list[int]] = {}
+        any_left = False
+        for x in range(a.n_ops):
+            if ma[x] is None:
+                any_left = True
+                mod = a.module(x)
+                if mod is not None:
+                    by_module.setdefault((a.target[x], mod), []).append(x)
+                if not a.operands[x]:
+                    by_source.setdefault(a.target[x], []).append(x)
+        if not any_left:
+            return False
+        scored: list[tuple[int, float, int, int]] = []
+        for y in range(b.n_ops):
+            if mb[y] is not None:
+                continue
+            cands = self._candidates(y, by_module, by_source)
+            for x in cands:
+                if ma[x] is not None:
+                    continue
+                sc = self._score(x, y)
+                if sc is not None:
+                    scored.append((-sc, abs(x / na - y / nb), y, x))
+        # Best pairs first, over the whole round; ties by relative position, then B's and A's index.
+        scored.sort()
+        found = False
+        for _, _, y, x in scored:
+            if ma[x] is None and mb[y] is None:
+                self.match(x, y, "similar")
+                found = True
+        self.propagate()
+        return found
+
+    def _add_users(self, cands: dict[int, None], px: int, hop: bool) -> None:
+        """Unmatched users of A's ``px`` (and, with ``hop``, their unmatched users) into ``cands``."""
+        a, ma = self.a, self.ma
+        k = 0
+        for _s, _o, u in a.users[px]:
+            if u < a.n_ops and ma[u] is None:
+                if u not in cands:
+                    cands[u] = None
+                    k += 1
+                if hop:  # one op of A deleted in between
+                    for _s2, _o2, w in a.users[u][:MAX_CANDIDATES]:
+                        if w < a.n_ops and ma[w] is None and w not in cands:
+                            cands[w] = None
+                            k += 1
+                if k >= MAX_CANDIDATES:
+                    return
+
+    def _candidates(self, y: int, by_module: dict[Any, list[int]], by_source: dict[Any, list[int]]) -> dict[int, None]:
+        """Unmatched A ops that may pair with B's ``y`` (insertion-ordered, bounded per source)."""
+        a, b, ma, mb = self.a, self.b, self.ma, self.mb
+        cands: dict[int, None] = {}
+        # Users of the counterparts of y's producers (and of their producers: one op of B inserted).
+        for _o, py in b.operands[y].values():
+            px = mb[py]
+            if px is not None:
+                self._add_users(cands, px, True)
+            else:
+                for _o2, q in b.operands[py].values():
+                    qx = mb[q]
+                    if qx is not None:
+                        self._add_users(cands, qx, False)
+        # Producers, at the same slot, for the counterparts of y's users.
+        for s, _o, uy in b.users[y]:
+            ux = mb[uy]
+            if ux is None:
+                continue
+            e = a.operands[ux].get(s)
+            if e is not None and e[1] < a.n_ops and ma[e[1]] is None:
+                cands[e[1]] = None
+        # Same target: with the module hint, or when neither has operands.
+        mod = b.module(y)
+        hinted = by_module.get((b.target[y], mod), ()) if mod is not None else ()
+        sources = by_source.get(b.target[y], ()) if not b.operands[y] else ()
+        for group in (hinted, sources):
+            k = 0
+            for x in group:
+                if ma[x] is None:
+                    cands[x] = None
+                    k += 1
+                    if k >= MAX_CANDIDATES:
+                        break
+        return cands
+
+    def _score(self, x: int, y: int) -> int | None:
+        a, b, ma = self.a, self.b, self.ma
+        oa, ob = a.operands[x], b.operands[y]
+        exact = loose = 0
+        for s, (o, px) in oa.items():
+            e = ob.get(s)
+            if e is None:
+                continue
+            py = e[1]
+            if ma[px] == py and e[0] == o:
+                exact += 1
+            elif any(ma[q] == py for _, q in a.operands[px].values()) or any(
+                ma[px] == q for _, q in b.operands[py].values()
+            ):
+                loose += 1
+        if oa and ob:
+            # The same producers read in other slots (swapped operands).
+            common = Counter((o, ma[p]) for o, p in oa.values() if ma[p] is not None) & Counter(ob.values())
+            loose += max(0, sum(common.values()) - exact)
+        ub = {(s, o, u) for s, o, u in b.users[y]}
+        for s, o, u in a.users[x]:
+            if (s, o, ma[u]) in ub:
+                exact += 1
+        # Users one hop apart: an op deleted after x in A, or inserted after y in B.
+        mb = self.mb
+        below_a = {
+            w2
+            for _s, _o, w in a.users[x][:MAX_CANDIDATES]
+            if ma[w] is None
+            for _s2, _o2, w2 in a.users[w][:MAX_CANDIDATES]
+        }
+        below_b = {
+            w2
+            for _s, _o, w in b.users[y][:MAX_CANDIDATES]
+            if mb[w] is None
+            for _s2, _o2, w2 in b.users[w][:MAX_CANDIDATES]
+        }
+        if below_a:
+            loose += sum(1 for _s, _o, u in b.users[y] if mb[u] is not None and mb[u] in below_a)
+        if below_b:
+            loose += sum(1 for _s, _o, u in a.users[x] if ma[u] is not None and ma[u] in below_b)
+        same_target = a.target[x] == b.target[y]
+        if not same_target and (oa or ob) and not (oa.keys() & ob.keys()):
+            return None  # other targets with no argument in common: not the same op changed
+        if not (exact or (same_target and (loose or (not oa and not ob)))):
+            return None
+        score = 2 * exact + loose
+        if same_target:
+            # A shared target is strong evidence next to an aligned edge, a weak one without.
+            score += 3 + (a.plabel[x] == b.plabel[y]) if exact else 1
+        mod = b.module(y)
+        if mod is not None and a.module(x) == mod:
+            score += 1
+        if a.metas(x) == b.metas(y):
+            score += 1
+        if a.ufp[x] == b.ufp[y]:
+            score += 2
+        return score
+
+    def run(self) -> None:
+        self.anchors()
+        self.identical()
+        self.queue.extend((x, y) for x, y in enumerate(self.ma) if y is not None)
+        self.propagate()
+        for _ in range(MAX_ROUNDS):
+            if not self.similar():
+                break
+
+
+def _align(a: GraphSide, b: GraphSide, graph: str, labels: dict[bytes, int]) -> Alignment:
+    m = _Matcher(a, b)
+    m.run()
+    al = Alignment(a=a, b=b, a_to_b=m.ma, b_to_a=m.mb, graph=graph, stats=m.stats)
+    for x, y in al.op_pairs():
+        sa, sb = a.subgraph_names(x), b.subgraph_names(y)
+        for i in sorted(set(sa) & set(sb)):
+            ca, cb = a.cg.subgraphs[sa[i]], b.cg.subgraphs[sb[i]]
+            path = f"{graph}/n{y}/{sb[i]}" if graph else f"n{y}/{sb[i]}"
+            al.subgraphs.append((x, y, i, _align(_sub_side(ca, labels), _sub_side(cb, labels), path, labels)))
+    return al
+
+
+def align_programs(
+    a: CanonicalProgram,
+    b: CanonicalProgram,
+    original_a: Mapping[str, Any],
+    original_b: Mapping[str, Any],
+    *,
+    graph: str = "",
+) -> Alignment:
+    """Align the top-level graphs of two canonical programs, subgraphs recursively.
+
+    ``original_a``/``original_b`` are the programs' un-canonicalized
+    documents (``Model.program``): the canonical input and output order is
+    recovered from their signatures.
+    """
+    labels: dict[bytes, int] = {}
+    return _align(_program_side(a, original_a, labels), _program_side(b, original_b, labels), graph, labels)
+
+
+def align_graphs(a: CanonicalGraph, b: CanonicalGraph, *, graph: str = "") -> Alignment:
+    """Align two canonical graphs whose inputs and outputs correspond by position."""
+    labels: dict[bytes, int] = {}
+    return _align(_sub_side(a, labels), _sub_side(b, labels), graph, labels)

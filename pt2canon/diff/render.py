@@ -1,0 +1,205 @@
+"""Renderers of a :class:`~pt2canon.diff.result.DiffResult`: ``render(result, format, **options)``.
+
+``text``
+    A unified-style listing of the aligned canonical IR::
+
+        --- a.pt2
+        +++ b.pt2
+        @@ -318,5 +318,6 @@ graph n303 in layers.7
+              %v354 = aten.linear.default(%v353, %v101, %v100)  # f32[2, 16, 64]
+        +     %v355 = aten.relu.default(%v354)  # f32[2, 16, 64]
+        ~     %v356 = aten.dropout.default(%v355, 0.0, False)  # f32[2, 16, 64]
+                # input: %v354 (n303 aten.linear.default) -> %v355 (n304 aten.relu.default)
+              ...
+        2 changes at level graph: 1 node added, 1 node rewired
+
+    Rows are `` `` unchanged (B's line shown), ``-`` only in A, ``+`` only
+    in B, ``~`` changed or rewired (B's line, then the change summary as a
+    ``#`` comment). ``context`` unchanged rows surround each change
+    (default: the diff's ``context`` option, else 3); hunks whose context
+    overlaps merge. The ``@@`` header gives the 1-based line numbers of
+    the hunk in A's and B's listings, then the graph (``graph``, or the
+    subgraph path) or section (``inputs``, ``outputs``), the first changed
+    node's canonical name and its module path. Changes that are not rows
+    (module call graph, constraints, weights, versions, ...) follow, one
+    line each as ``~ [kind] summary``; the last line counts the changes
+    per kind. ANSI colour only with ``color=True`` (the CLI passes it on a
+    terminal when ``NO_COLOR`` is unset).
+``json``
+    ``json.dumps(result.to_json(), sort_keys=True, indent=2)``; the schema
+    is in ``docs/diff-json.md``.
+``markdown`` / ``html``
+    :func:`pt2canon.diff.render_markdown.render_markdown` and
+    :func:`pt2canon.diff.render_html.render_html`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult
+from pt2canon.errors import UsageError
+
+__all__ = ["FORMATS", "in_listing", "render", "render_json", "render_text", "summary_line"]
+
+#: Formats :func:`render` knows.
+FORMATS = ("text", "json", "markdown", "html")
+
+_RESET = "\x1b[0m"
+_COLORS = {"-": "\x1b[31m", "+": "\x1b[32m", "~": "\x1b[33m", "@": "\x1b[36m", "#": "\x1b[2m", "head": "\x1b[1m"}
+_SECTIONS = {"inputs:": "inputs", "outputs:": "outputs", "graph:": "graph"}
+
+_WORDS = {
+    "node_added": ("node", "nodes", "added"),
+    "node_removed": ("node", "nodes", "removed"),
+    "node_changed": ("node", "nodes", "changed"),
+    "node_rewired": ("node", "nodes", "rewired"),
+    "signature_changed": ("signature change", "signature changes", ""),
+    "weight_changed": ("weight", "weights", "changed"),
+    "constraint_changed": ("constraint", "constraints", "changed"),
+    "version_changed": ("version", "versions", "changed"),
+}
+
+
+def render(result: DiffResult, format: str = "text", **options: Any) -> str:
+    """Render ``result`` as ``text``, ``json``, ``markdown`` or ``html``.
+
+    Raises
+    ------
+    UsageError
+        On an unknown format, or when the Markdown/HTML renderer is not installed.
+    """
+    if format == "text":
+        return render_text(result, **options)
+    if format == "json":
+        return render_json(result)
+    if format in ("markdown", "html"):
+        return _external(format)(result, **options)
+    raise UsageError(f"format={format!r} is not one of {', '.join(FORMATS)}")
+
+
+def _external(format: str) -> Callable[..., str]:
+    module_name = f"pt2canon.diff.render_{format}"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise UsageError(
+            f"the {format} renderer is not available in this build of pt2canon ({module_name} is missing)"
+        ) from None
+    fn: Callable[..., str] = getattr(module, f"render_{format}")
+    return fn
+
+
+def render_json(result: DiffResult) -> str:
+    """The documented JSON form, keys sorted, indented by 2."""
+    return json.dumps(result.to_json(), sort_keys=True, indent=2)
+
+
+def in_listing(change: Change) -> bool:
+    """True for the records the aligned listing shows as rows (nodes, inputs, outputs)."""
+    if change.kind.startswith("node_"):
+        return change.location.item is None
+    return change.kind == "signature_changed" and change.details.get("section") in ("inputs", "outputs")
+
+
+def summary_line(result: DiffResult) -> str:
+    """``"2 changes at level graph: 1 node added, 1 node rewired"`` or ``"no changes at level graph"``."""
+    counts = result.summary()
+    counted = {
+        k: n for k, n in counts.items() if n and (k != "version_changed" or result.options.get("include_versions"))
+    }
+    parts = []
+    for kind in CHANGE_KINDS:
+        n = counts[kind]
+        if not n:
+            continue
+        one, many, verb = _WORDS[kind]
+        text = f"{n} {one if n == 1 else many}" + (f" {verb}" if verb else "")
+        if kind not in counted:
+            text += " (not counted)"
+        parts.append(text)
+    total = sum(counted.values())
+    head = (
+        f"no changes at level {result.level}"
+        if not total
+        else f"{total} change{'s' if total != 1 else ''} at level {result.level}"
+    )
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
+def _paint(text: str, key: str, color: bool) -> str:
+    return f"{_COLORS[key]}{text}{_RESET}" if color else text
+
+
+def _hunks(rows: list[AlignedLine], context: int) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for i, r in enumerate(rows):
+        if r.status == " ":
+            continue
+        lo, hi = max(0, i - context), min(len(rows), i + context + 1)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
+def render_text(result: DiffResult, *, color: bool = False, context: int | None = None, **_: Any) -> str:
+    """The unified-style text rendering (see the module docstring)."""
+    if context is None:
+        context = int(result.options.get("context", 3))
+    if context < 0:
+        raise UsageError(f"context={context!r}: needs a number of lines >= 0")
+    out = [_paint(f"--- {result.a}", "head", color), _paint(f"+++ {result.b}", "head", color)]
+    has_rows = any(in_listing(c) for c in result.changes)
+    rows: list[AlignedLine] = list(result.rows) if has_rows else []
+    # Running line numbers of A and B, and the section of each row.
+    a_no, b_no, sections = [], [], []
+    na = nb = 0
+    section = "graph"
+    for r in rows:
+        if r.graph == "" or "/" not in r.graph:
+            text = (r.b_line or r.a_line or "").strip()
+            section = _SECTIONS.get(text, section)
+        a_no.append(na + 1)
+        b_no.append(nb + 1)
+        na += r.a_line is not None
+        nb += r.b_line is not None
+        sections.append(section)
+    for lo, hi in _hunks(rows, context):
+        chunk = rows[lo:hi]
+        first = next(r for r in chunk if r.status != " ")
+        k = lo + chunk.index(first)
+        where = first.graph if "/" in first.graph else (f"{first.graph} " if first.graph else "") + sections[k]
+        name = first.b_name or first.a_name
+        if name and sections[k] == "graph":
+            where += f" {name}"
+        if first.module:
+            where += f" in {first.module}"
+        ca = sum(r.a_line is not None for r in chunk)
+        cb = sum(r.b_line is not None for r in chunk)
+        out.append(_paint(f"@@ -{a_no[lo]},{ca} +{b_no[lo]},{cb} @@ {where}", "@", color))
+        for r in chunk:
+            if r.status == " ":
+                out.append(f"  {r.b_line if r.b_line is not None else r.a_line}")
+            elif r.status == "-":
+                out.append(_paint(f"- {r.a_line}", "-", color))
+            elif r.status == "+":
+                out.append(_paint(f"+ {r.b_line}", "+", color))
+            else:
+                out.append(_paint(f"~ {r.b_line}", "~", color))
+                if r.note:
+                    text = r.b_line or ""
+                    indent = text[: len(text) - len(text.lstrip())]
+                    out.append(_paint(f"  {indent}    # {r.note}", "#", color))
+    others = [c for c in result.changes if not in_listing(c)]
+    if others:
+        for c in others:
+            out.append(_paint(f"~ [{c.kind}] {c.summary}", "~", color))
+    out.append(summary_line(result))
+    return "\n".join(out)
