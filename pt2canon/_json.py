@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from typing import Any
 
 __all__ = ["canonical_bytes", "dumps_pretty", "loads"]
@@ -21,40 +20,28 @@ except ImportError:  # pragma: no cover
     _orjson = None  # type: ignore[assignment]
 
 
-# A number literal that may overflow a double to infinity: 309+ digits or a 3-digit exponent.
-_HUGE_NUMBER = re.compile(r"\d{309}|[eE]\+?0*[1-9]\d{2}")
-_HUGE_NUMBER_B = re.compile(_HUGE_NUMBER.pattern.encode())
-
-
-def _refuse_overflow(data: bytes | str, doc: Any) -> Any:
+def _finite_float(text: str) -> float:
     # 1e400 parses as inf, which canonical_bytes (orjson) would write as null: inf,
     # -inf and null would hash alike. torch spells non-finite floats as strings.
-    huge = _HUGE_NUMBER_B if isinstance(data, bytes) else _HUGE_NUMBER
-    if huge.search(data):  # type: ignore[arg-type]
-        stack = [doc]
-        while stack:
-            obj = stack.pop()
-            if type(obj) is dict:
-                stack.extend(obj.values())
-            elif type(obj) is list:
-                stack.extend(obj)
-            elif type(obj) is float and not math.isfinite(obj):
-                raise ValueError("a number overflows to infinity (non-finite floats are spelled as strings)")
-    return doc
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("a number overflows to infinity (non-finite floats are spelled as strings)")
+    return value
 
 
 def loads(data: bytes | str) -> Any:
     """Parse JSON; raise ``ValueError`` on malformed input."""
     if _orjson is not None:
         try:
-            return _refuse_overflow(data, _orjson.loads(data))
+            # orjson itself refuses numbers that overflow a double.
+            return _orjson.loads(data)
         except _orjson.JSONDecodeError:
             # orjson refuses integers over 64 bits and NaN literals; the
             # standard library accepts both, so give it the final word.
             pass
     if isinstance(data, bytes):
         data = data.decode("utf-8")
-    doc = _refuse_overflow(data, json.loads(data, parse_constant=_refuse_constant))
+    doc = json.loads(data, parse_constant=_refuse_constant, parse_float=_finite_float)
     if "\\u" in data:
         # A lone surrogate escape ("\ud800") parses here but can never be written
         # as UTF-8 (hashing would fail later); orjson refuses it, and so do we.

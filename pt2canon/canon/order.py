@@ -5,7 +5,8 @@ The canonical order is Kahn's algorithm over the DAG of
 :mod:`pt2canon.canon.effects`, choosing among ready nodes by the key::
 
     (latest input rank, input ranks in argument order, node label,
-     ancestry digest, users digest, output metadata)
+     ancestry digest, users digest, output metadata,
+     ancestry and users digests with every node's output metadata)
 
 * the *input ranks* are the canonical positions of the producers of a
   node's arguments (with the output slot), so the listing reads in
@@ -89,9 +90,14 @@ class Digests:
         G: nx.MultiDiGraph,
         labels: Mapping[int, bytes],
         order_preds: Mapping[int, list[int]],
+        extra: Callable[[int], bytes] | None = None,
     ) -> None:
         self.G = G
         self.labels = labels
+        #: Per-node bytes mixed into both digests (the output metadata), so that
+        #: structurally identical nodes whose surroundings differ only in
+        #: shapes or dtypes are still told apart.
+        self.extra = extra or (lambda v: b"")
         self.order_preds = order_preds
         self.order_succs: dict[int, list[int]] = {}
         for v, ps in order_preds.items():
@@ -111,14 +117,14 @@ class Digests:
         if ops:
             ins.append(b"after")
             ins.extend(sorted(A[p] for p in ops))
-        return _h(self.labels[v], *ins)
+        return _h(self.labels[v], self.extra(v), *ins)
 
     def _users_of(self, v: int) -> bytes:
         A, U = self.A, self.U
         outs = []
         for w, keyed in self.G._succ[v].items():
             for key, d in keyed.items():
-                outs.append(_key_bytes(key, d["out"]) + A[w] + U[w])
+                outs.append(_key_bytes(key, d["out"]) + A[w] + U[w] + self.extra(w))
         for s in self.order_succs.get(v, ()):
             outs.append(b"before" + A[s] + U[s])
         outs.sort()
@@ -216,20 +222,23 @@ def canonical_order(
     order_preds: Mapping[int, list[int]],
     digests: Digests | None = None,
     tie: Callable[[int], bytes] | None = None,
+    meta_digests: Digests | None = None,
 ) -> list[int]:
     """Kahn's algorithm over op nodes; ``inputs`` are the input node ids in canonical order.
 
-    ``tie(node)`` gives the last tie-breaker, computed lazily: the node's
-    output metadata (with canonical symbols), which separates structurally
-    identical nodes that a hand-edited or unusual document gives different
-    shapes. Structurally identical nodes are interchangeable for the
-    ``structure`` layer, so this key cannot change it.
+    ``tie(node)`` gives the next tie-breaker, computed lazily: the node's
+    output metadata (with canonical symbols); ``meta_digests`` (digests that
+    mix every node's output metadata in) come last, separating structurally
+    identical nodes whose neighbours differ only in shapes or dtypes. These
+    keys only order nodes that tie on every structural key, which are
+    interchangeable for the ``structure`` layer, so they cannot change it.
 
     Returns the op node ids in canonical order (the output node excluded).
     """
     tie = tie or (lambda v: b"")
     digests = digests or Digests(G, labels, order_preds)
     ancestry, users = digests.ancestry, digests.users
+    m_ancestry, m_users = (meta_digests.ancestry, meta_digests.users) if meta_digests else (lambda v: b"", lambda v: b"")
     label = labels.__getitem__
     rank: dict[int, int] = {nid: i for i, nid in enumerate(inputs)}
     pred, succ = G._pred, G._succ
@@ -246,7 +255,10 @@ def canonical_order(
         # producer), which depends only on the node itself.
         ranks = tuple((rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values())
         latest = max((r for r, _ in ranks), default=-1)
-        heapq.heappush(heap, (latest, ranks, _Lazy(label, v), _Lazy(ancestry, v), _Lazy(users, v), _Lazy(tie, v), v))
+        heapq.heappush(
+            heap,
+            (latest, ranks, _Lazy(label, v), _Lazy(ancestry, v), _Lazy(users, v), _Lazy(tie, v), _Lazy(m_ancestry, v), _Lazy(m_users, v), v),
+        )
 
     ops = [v for v in G if v not in rank and v != out_node]
     for v in ops:

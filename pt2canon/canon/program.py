@@ -304,7 +304,18 @@ def _canonical_graph(
         return canonical_bytes(["output", attrs["args"]])
 
     labels = _LazyMap(label)
-    order = canonical_order(G, inputs, labels, order_preds, Digests(G, labels, order_preds), tie=_tie_breaker(G, inputs))
+    tie = _tie_breaker(G, inputs)
+    memo: dict[int, bytes] = {}
+
+    def meta(nid: int) -> bytes:
+        b = memo.get(nid)
+        if b is None:
+            b = memo[nid] = tie(nid) if G._node[nid]["kind"] == "op" else b""
+        return b
+
+    order = canonical_order(
+        G, inputs, labels, order_preds, Digests(G, labels, order_preds), tie=meta, meta_digests=Digests(G, labels, order_preds, extra=meta)
+    )
     # 3. names.
     namer = _Namer()
     for nid in inputs:
@@ -557,6 +568,8 @@ def _rename_spec(spec: dict[str, Any], names: Mapping[str, str]) -> dict[str, An
     body = dict(body)
     if tag == "constant_input":
         body["name"] = names.get(body["name"], body["name"])
+    if "user_input_name" in body:  # user_input_mutation, gradient_to_user_input
+        body["user_input_name"] = names.get(body["user_input_name"], body["user_input_name"])
     elif "arg" in body:
         a = body["arg"]
         if tag in ("user_input", "user_output"):
