@@ -230,7 +230,10 @@ class _Builder:
             return [(("as_tensor",), "name", t["name"], "tensor")]
         return list(iter_refs(arg))
 
-    def define(self, node: int, label: Callable[[], str], arg: dict[str, Any], slot_prefix: Path) -> tuple[dict[str, Any], list[Value]]:
+    def define(
+        self, node: int, label: Callable[[], str], arg: dict[str, Any], slot_prefix: Path, first: int = 0
+    ) -> tuple[dict[str, Any], list[Value]]:
+        """Register the values ``arg`` defines; ``first`` is the node's count of values so far."""
         refs = self._refs(arg)
         values: list[Value] = []
         defs, tables, used = self.defs, self.tables, self.used_meta
@@ -238,7 +241,7 @@ class _Builder:
             if name in defs:
                 raise GraphError(f"value {name!r} is defined twice (again by {label()})", where=self.where)
             slot = (*slot_prefix, path, fld)
-            defs[name] = (node, slot, kind, len(values))
+            defs[name] = (node, slot, kind, first + len(values))
             meta = None
             table = tables.get(kind)
             if table is not None:
@@ -289,7 +292,7 @@ class _Builder:
                 args.append({**na, "arg": template})
             outs, values = [], []
             for k, o in enumerate(n["outputs"]):
-                t, v = self.define(nid, label, o, (k,))
+                t, v = self.define(nid, label, o, (k,), len(values))
                 outs.append(t)
                 values.extend(v)
             G.add_node(

@@ -142,3 +142,25 @@ def test_many_interchangeable_nodes_give_one_canonical_form_for_every_permutatio
         cat = _node("cat.default", [("tensors", {"as_tensors": [{"name": f"r{i}"} for i in range(n)]})], "y")
         seen.add(canonical_bytes(canonicalize_program(_program([*nodes, cat], ["y"])).doc))
     assert len(seen) == 1
+
+
+def test_uses_of_different_outputs_of_one_node_are_told_apart_by_output_index() -> None:
+    from pt2canon.serde.graph import to_networkx
+
+    mx = {
+        "target": T + "max.dim",
+        "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1}, {"name": "dim", "arg": {"as_int": 0}, "kind": 1}],
+        "outputs": [{"as_tensor": {"name": "m"}}, {"as_tensor": {"name": "i"}}],
+        "metadata": {},
+        "name": "max",
+    }
+
+    def program(first: str, second: str) -> dict[str, Any]:
+        div = _node("div.Tensor", [("self", {"as_tensor": {"name": first}}), ("other", {"as_tensor": {"name": second}})], "y")
+        return _program([copy.deepcopy(mx), div], ["y"])
+
+    G = to_networkx(program("i", "m")["graph_module"]["graph"])
+    outs = sorted(d["out"] for _, _, d in G.in_edges(2, data=True))
+    assert outs == [0, 1]
+    a, b = program("i", "m"), program("m", "i")
+    assert hash_layers({"m": canonicalize_program(a)}, level="structure").hash != hash_layers({"m": canonicalize_program(b)}, level="structure").hash
