@@ -22,6 +22,10 @@ weights and constants (content digests of
 ``ignore_weights``) as ``weight_changed``; torch, schema and opset
 versions as ``version_changed``.
 
+Metadata and range constraints are compared through the correspondence of
+canonical symbols read off aligned values (:func:`learn_symbols`): an op
+added before a symbol's first use renames the symbol, which is no change.
+
 deepdiff runs only on pairs already known to differ, never on a whole
 document, never with ``max_diffs``, and nothing is pickled.
 """

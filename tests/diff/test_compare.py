@@ -271,6 +271,63 @@ def test_a_symbolic_range_change_is_one_constraint_record(corpus: Any) -> None:
     assert diff_docs(doc, new, level="structure").equal
 
 
+def _sym(name: str) -> dict[str, Any]:
+    return {"as_expr": {"expr_str": f"Symbol('{name}', integer=True, positive=True)", "hint": None}}
+
+
+def test_symbols_renamed_by_a_deleted_op_do_not_show_as_changes() -> None:
+    # Symbols are named in order of first appearance: deleting the op that shows s5 first
+    # renames s9 from s1 to s0 in B's canonical form. Metadata is compared through the
+    # symbol correspondence, so the deletion is the only record.
+    nodes = [("a", "relu.default", "s5"), ("b", "sin.default", "s9"), ("c", "neg.default", "s9")]
+    graph: dict[str, Any] = {
+        "inputs": [{"as_tensor": {"name": "x"}}],
+        "outputs": [{"as_tensor": {"name": "c"}}],
+        "nodes": [],
+    }
+    values = {"x": {"dtype": 7, "sizes": [{"as_int": 3}], "requires_grad": False, "device": {"type": "cpu", "index": None},
+                    "strides": [{"as_int": 1}], "storage_offset": {"as_int": 0}, "layout": 7}}  # fmt: skip
+    prev = {"a": "x", "b": "x", "c": "b"}
+    for name, target, symbol in nodes:
+        graph["nodes"].append(
+            {
+                "target": T + target,
+                "inputs": [{"name": "self", "arg": {"as_tensor": {"name": prev[name]}}, "kind": 1}],
+                "outputs": [{"as_tensor": {"name": name}}],
+                "metadata": {},
+                "name": name,
+            }
+        )
+        values[name] = {**values["x"], "sizes": [_sym(symbol)]}
+    graph.update(tensor_values=values, sym_int_values={}, sym_bool_values={}, sym_float_values={}, custom_obj_values={})
+    a = {
+        "graph_module": {
+            "graph": graph,
+            "signature": {
+                "input_specs": [{"user_input": {"arg": {"as_tensor": {"name": "x"}}}}],
+                "output_specs": [{"user_output": {"arg": {"as_tensor": {"name": "c"}}}}],
+            },
+            "module_call_graph": [],
+        },
+        "range_constraints": {"s5": {"min_val": 2, "max_val": 64}, "s9": {"min_val": 2, "max_val": 32}},
+        "schema_version": {"major": 8, "minor": 20},
+        "torch_version": "2.13.0",
+    }
+    b = copy.deepcopy(a)
+    g = b["graph_module"]["graph"]
+    g["nodes"].pop(0)
+    del g["tensor_values"]["a"]
+    assert canonicalize_program(a).symbols["s9"] == "s1" and canonicalize_program(b).symbols["s9"] == "s0"
+    r = diff_docs(a, b)
+    assert [(c.kind, c.summary) for c in r.changes] == [("node_removed", "aten.relu.default removed")]
+    b["range_constraints"]["s9"]["max_val"] = 16
+    r = diff_docs(a, b)
+    assert [(c.kind, c.summary) for c in r.changes] == [
+        ("node_removed", "aten.relu.default removed"),
+        ("constraint_changed", "s0: [2, 32] -> [2, 16]"),
+    ]
+
+
 def test_version_changes_are_reported_but_count_only_when_asked(corpus: Any) -> None:
     doc = pt2canon.load(corpus["mlp"].path).model.program
     new = copy.deepcopy(doc)
