@@ -64,8 +64,12 @@ _GRAPH_KEYS = frozenset(
 )  # fmt: skip
 _TENSOR_META_KEYS = frozenset({"dtype", "sizes", "requires_grad", "device", "strides", "storage_offset", "layout"})
 _PROGRAM_KEYS = frozenset(
-    {"graph_module", "opset_version", "range_constraints", "schema_version", "verifiers", "torch_version", "guards_code"}
-)
+    {
+        "graph_module", "opset_version", "range_constraints", "schema_version", "verifiers", "torch_version",
+        "guards_code",
+        "_pt2canon",  # the header of pt2canon's golden files (pytest plugin); not part of the program
+    }
+)  # fmt: skip
 _GM_KEYS = frozenset({"graph", "signature", "module_call_graph", "metadata", "treespec_namedtuple_fields"})
 _ARG_KEYS = frozenset({"name", "arg", "kind"})
 #: The FQN field of each signature spec that names one (``InputToParameterSpec.parameter_name``, ...).
