@@ -169,4 +169,5 @@ def diff(a: Any, b: Any, **options: Any) -> DiffResult:
     """The structural diff of two programs; see :func:`pt2canon.diff.diff_programs`."""
     from pt2canon.diff import diff_programs
 
-    return diff_programs(load(a), load(b), **options)
+    with _no_gc_pauses():
+        return diff_programs(load(a), load(b), **options)
