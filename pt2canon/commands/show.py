@@ -34,11 +34,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
 
 
 def run(args: argparse.Namespace) -> int:
-    from pt2canon.api import load
+    from pt2canon.api import canonicalize_all, load
     from pt2canon.listing import generate_listing, listing_json
 
     artifact = load(args.path)
     try:
+        # Refuse what hash and canon refuse (a dangling reference, a cycle, a signature that
+        # disagrees with the graph, an unreadable symbolic expression): a listing of a broken
+        # graph would look like a program.
+        canonicalize_all(artifact)
         names = sorted(artifact.models)
         if args.model is not None:
             if args.model not in artifact.models:

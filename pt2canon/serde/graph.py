@@ -285,7 +285,7 @@ class _Builder:
                 arg = na["arg"]
                 if "as_graph" in arg:
                     ga = arg["as_graph"]
-                    subgraphs[i] = sub(ga["graph"], f"{self.where}.nodes[{j}].inputs[{i}].as_graph.graph")
+                    subgraphs[i] = sub(ga["graph"], f"{self.where}.nodes[{j}].inputs[{i}].arg.as_graph.graph")
                     template = {"as_graph": {**ga, "graph": None}}
                 else:
                     template = self.use(nid, label, i, na["name"], arg, j)

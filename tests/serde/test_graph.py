@@ -29,7 +29,7 @@ def _subgraphs(graph: dict[str, Any], path: str = "graph") -> Iterator[tuple[str
     for j, node in enumerate(graph["nodes"]):
         for i, na in enumerate(node["inputs"]):
             if "as_graph" in na["arg"]:
-                sub_path = f"{path}.nodes[{j}].inputs[{i}].as_graph.graph"
+                sub_path = f"{path}.nodes[{j}].inputs[{i}].arg.as_graph.graph"
                 sub = na["arg"]["as_graph"]["graph"]
                 yield sub_path, sub
                 yield from _subgraphs(sub, sub_path)
