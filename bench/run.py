@@ -82,7 +82,9 @@ def bench_canon(folder: Path, layer_counts: list[int], repeat: int) -> list[dict
         pt2canon.hash(data)  # warm up: first use imports networkx
         ours = median_time(lambda data=data: pt2canon.hash(data), repeat)
         floor = median_time(lambda data=data: hashlib.sha256(data).hexdigest() and json.loads(data), repeat)
-        theirs = median_time(lambda data=data: canonicalize(_bytes_to_dataclass(schema.ExportedProgram, data)), max(1, repeat // 3))
+        theirs = median_time(
+            lambda data=data: canonicalize(_bytes_to_dataclass(schema.ExportedProgram, data)), max(1, repeat // 3)
+        )
         rows.append(
             {
                 "layers": layers,
@@ -95,8 +97,11 @@ def bench_canon(folder: Path, layer_counts: list[int], repeat: int) -> list[dict
                 "ratio_to_floor": ours / floor,
             }
         )
-        print(f"canon {layers:>3} layers {nodes:>5} nodes: pt2canon {ours * 1e3:7.1f} ms  torch {theirs * 1e3:8.1f} ms  "
-              f"x{theirs / ours:5.1f}  floor {floor * 1e3:5.1f} ms ({ours / floor:.1f}x floor)", flush=True)
+        print(
+            f"canon {layers:>3} layers {nodes:>5} nodes: pt2canon {ours * 1e3:7.1f} ms  torch {theirs * 1e3:8.1f} ms  "
+            f"x{theirs / ours:5.1f}  floor {floor * 1e3:5.1f} ms ({ours / floor:.1f}x floor)",
+            flush=True,
+        )
     return rows
 
 
@@ -115,7 +120,11 @@ def bench_scaling(sizes: list[int], repeat: int, plot: Path | None) -> dict[str,
         t = median_time(lambda data=data: pt2canon.hash(data), repeat if n < 50_000 else max(1, repeat // 3))
         rows.append({"nodes": n, "bytes": len(data), "seconds": t})
         print(f"scaling {n:>7} nodes: {t:.3f} s", flush=True)
-    k = float(np.polyfit(np.log([r["nodes"] for r in rows]), np.log([r["seconds"] for r in rows]), 1)[0]) if len(rows) > 1 else float("nan")
+    k = (
+        float(np.polyfit(np.log([r["nodes"] for r in rows]), np.log([r["seconds"] for r in rows]), 1)[0])
+        if len(rows) > 1
+        else float("nan")
+    )
     print(f"scaling exponent: {k:.2f}", flush=True)
     if plot is not None:
         import matplotlib
@@ -152,7 +161,10 @@ def bench_diff(folder: Path, layers: int, repeat: int) -> dict[str, Any]:
         torch.export.save(torch.export.export(module, args), b)
     result = pt2canon.diff(str(a), str(b))
     t = median_time(lambda: pt2canon.diff(str(a), str(b)), repeat)
-    print(f"diff {layers} layers, one op changed: {t:.3f} s, {len(result.changes)} change(s): {result.summary()}", flush=True)
+    print(
+        f"diff {layers} layers, one op changed: {t:.3f} s, {len(result.changes)} change(s): {result.summary()}",
+        flush=True,
+    )
     return {"layers": layers, "seconds": t, "summary": result.summary(), "changes": len(result.changes)}
 
 
@@ -202,7 +214,10 @@ def bench_full(folder: Path, gib: float, repeat: int) -> dict[str, Any]:
         path = folder / f"big{size:.2f}.pt2"
         if not path.exists():
             _make_big_archive(path, size)
-        ours = [_peak_rss_mib([sys.executable, "-m", "pt2canon", "hash", "--level", "full", str(path)]) for _ in range(repeat)]
+        ours = [
+            _peak_rss_mib([sys.executable, "-m", "pt2canon", "hash", "--level", "full", str(path)])
+            for _ in range(repeat)
+        ]
         theirs = [_peak_rss_mib(["sha256sum", str(path)]) for _ in range(repeat)]
         t_ours = statistics.median(t for t, _ in ours)
         t_sum = statistics.median(t for t, _ in theirs)
@@ -214,8 +229,11 @@ def bench_full(folder: Path, gib: float, repeat: int) -> dict[str, Any]:
             "pt2canon_peak_mib": max(m for _, m in ours),
         }
         rows.append(row)
-        print(f"full {path.stat().st_size / 2**30:.2f} GiB: pt2canon {t_ours:.2f} s, sha256sum {t_sum:.2f} s, ratio {t_ours / t_sum:.2f}, "
-              f"peak {row['pt2canon_peak_mib']:.0f} MiB", flush=True)
+        print(
+            f"full {path.stat().st_size / 2**30:.2f} GiB: pt2canon {t_ours:.2f} s, sha256sum {t_sum:.2f} s, ratio {t_ours / t_sum:.2f}, "
+            f"peak {row['pt2canon_peak_mib']:.0f} MiB",
+            flush=True,
+        )
     return {"rows": rows}
 
 
@@ -259,20 +277,44 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         lines.append("")
     if "scaling" in results:
         s = results["scaling"]
-        lines += ["## Scaling", "", f"Synthetic programs (`bench/synthetic.py`), `pt2canon.hash(bytes)`. Fitted exponent of time ~ nodes^k: **k = {s['exponent']:.2f}**.", "", "| op nodes | JSON | time |", "|---:|---:|---:|"]
+        lines += [
+            "## Scaling",
+            "",
+            f"Synthetic programs (`bench/synthetic.py`), `pt2canon.hash(bytes)`. Fitted exponent of time ~ nodes^k: **k = {s['exponent']:.2f}**.",
+            "",
+            "| op nodes | JSON | time |",
+            "|---:|---:|---:|",
+        ]
         for r in s["rows"]:
             lines.append(f"| {r['nodes']:,} | {r['bytes'] / 2**20:.1f} MiB | {r['seconds']:.3f} s |")
         lines += ["", "![scaling](bench/scaling.png)", ""]
     if "diff" in results:
         d = results["diff"]
-        lines += ["## Diff", "", f"`pt2canon.diff(a, b)` of two {d['layers']}-layer exports where one layer's activation changed, loading included: **{d['seconds']:.3f} s**; it reports {d['changes']} change record(s): {d['summary']}.", ""]
+        lines += [
+            "## Diff",
+            "",
+            f"`pt2canon.diff(a, b)` of two {d['layers']}-layer exports where one layer's activation changed, loading included: **{d['seconds']:.3f} s**; it reports {d['changes']} change record(s): {d['summary']}.",
+            "",
+        ]
     if "cold" in results:
         c = results["cold"]
-        lines += ["## Cold process", "", f"`python -m pt2canon hash` on the {c['layers']}-layer archive (static shapes, no torch import): **{c['seconds']:.3f} s**, of which a bare Python start is {c['python_start_s']:.3f} s.", ""]
+        lines += [
+            "## Cold process",
+            "",
+            f"`python -m pt2canon hash` on the {c['layers']}-layer archive (static shapes, no torch import): **{c['seconds']:.3f} s**, of which a bare Python start is {c['python_start_s']:.3f} s.",
+            "",
+        ]
     if "full" in results:
-        lines += ["## `--level full` vs `sha256sum`", "", "| archive | pt2canon | sha256sum | ratio | pt2canon peak RSS |", "|---:|---:|---:|---:|---:|"]
+        lines += [
+            "## `--level full` vs `sha256sum`",
+            "",
+            "| archive | pt2canon | sha256sum | ratio | pt2canon peak RSS |",
+            "|---:|---:|---:|---:|---:|",
+        ]
         for r in results["full"]["rows"]:
-            lines.append(f"| {r['bytes'] / 2**30:.2f} GiB | {r['pt2canon_s']:.2f} s | {r['sha256sum_s']:.2f} s | {r['ratio']:.2f} | {r['pt2canon_peak_mib']:.0f} MiB |")
+            lines.append(
+                f"| {r['bytes'] / 2**30:.2f} GiB | {r['pt2canon_s']:.2f} s | {r['sha256sum_s']:.2f} s | {r['ratio']:.2f} | {r['pt2canon_peak_mib']:.0f} MiB |"
+            )
         lines.append("")
     lines += results.get("notes", [])
     path.write_text("\n".join(lines) + "\n")
@@ -294,7 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     if "canon" in sections:
         results["canon"] = bench_canon(work, [2] if q else [6, 24, 48, 96], 1 if q else 9)
     if "scaling" in sections:
-        results["scaling"] = bench_scaling([100, 1000] if q else [1_000, 10_000, 100_000], 1 if q else 3, None if q else HERE / "scaling.png")
+        results["scaling"] = bench_scaling(
+            [100, 1000] if q else [1_000, 10_000, 100_000], 1 if q else 3, None if q else HERE / "scaling.png"
+        )
     if "diff" in sections:
         results["diff"] = bench_diff(work, 2 if q else 48, 1 if q else 5)
     if "cold" in sections:

@@ -52,7 +52,10 @@ def synthetic_program(n: int, *, seed: int = 0, width: int = 64) -> dict[str, An
                 "target": _T + target,
                 "inputs": [{"name": k, "arg": a, "kind": 1} for k, a in args],
                 "outputs": [{"as_tensor": {"name": out}}],
-                "metadata": {"stack_trace": f'File "model.py", line {len(nodes)}, in forward', "nn_module_stack": f"L__self__,,M;L__self__block{len(nodes) // 4},block{len(nodes) // 4},Block"},
+                "metadata": {
+                    "stack_trace": f'File "model.py", line {len(nodes)}, in forward',
+                    "nn_module_stack": f"L__self__,,M;L__self__block{len(nodes) // 4},block{len(nodes) // 4},Block",
+                },
                 "is_hop_single_tensor_return": None,
                 "name": out,
             }
@@ -78,12 +81,18 @@ def synthetic_program(n: int, *, seed: int = 0, width: int = 64) -> dict[str, An
             h = node("add.Tensor", [("self", t(h)), ("other", t(residual))], value(f"res_{i}", 8, width))
             residual = h
         if i % 5 == 4:
-            s = node("sum.dim_IntList", [("self", t(h)), ("dim", {"as_ints": [-1]}), ("keepdim", {"as_bool": True})], value(f"sum_{i}", 8, 1))
+            s = node(
+                "sum.dim_IntList",
+                [("self", t(h)), ("dim", {"as_ints": [-1]}), ("keepdim", {"as_bool": True})],
+                value(f"sum_{i}", 8, 1),
+            )
             h = node("div.Tensor", [("self", t(h)), ("other", t(s))], value(f"norm_{i}", 8, width))
         i += 1
     for p in params:
         inputs.insert(len(inputs) - 1, t(p))
-        in_specs.insert(len(in_specs) - 1, {"parameter": {"arg": {"name": p}, "parameter_name": p[2:].replace("_", ".", 1)}})
+        in_specs.insert(
+            len(in_specs) - 1, {"parameter": {"arg": {"name": p}, "parameter_name": p[2:].replace("_", ".", 1)}}
+        )
     return {
         "graph_module": {
             "graph": {

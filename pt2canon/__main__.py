@@ -1,1 +1,3 @@
-from pt2canon.cli import main; raise SystemExit(main())
+from pt2canon.cli import main
+
+raise SystemExit(main())

@@ -73,9 +73,7 @@ def canonical_bytes(obj: Any) -> bytes:
             return _orjson.dumps(obj, option=_orjson.OPT_SORT_KEYS)
         except TypeError:
             pass
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def dumps_pretty(obj: Any) -> str:

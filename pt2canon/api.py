@@ -126,7 +126,9 @@ def canonicalize(source: Any, *, model: str | None = None, keep_metadata: Iterab
         artifact = load(source)
         m = artifact.models.get(model) if model else artifact.model
         if m is None:
-            raise InputError(f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}", file=artifact.path)
+            raise InputError(
+                f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}", file=artifact.path
+            )
         return _canonicalize_model(artifact, m, _profile(keep_metadata))
 
 

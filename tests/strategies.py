@@ -301,9 +301,21 @@ class _Gen:
                 ("layout", {"as_layout": d(st.sampled_from([0, 7]))}),
                 ("complex", {"as_complex": {"real": d(st.sampled_from([0.0, 1.5])), "imag": -1.0}}),
                 ("int_lists", {"as_int_lists": [[1, 2], [d(st.integers(0, 3))]]}),
-                ("optional", {"as_optional_tensor": d(st.sampled_from([{"as_none": True}, {"as_tensor": {"name": self.pick()}}]))}),
+                (
+                    "optional",
+                    {
+                        "as_optional_tensor": d(
+                            st.sampled_from([{"as_none": True}, {"as_tensor": {"name": self.pick()}}])
+                        )
+                    },
+                ),
             ]
-            self.node(T + "_pt2canon_test_misc.default", [("self", _tensor(x), 1), *[(n, a, 2) for n, a in consts]], [_tensor(y)], y)
+            self.node(
+                T + "_pt2canon_test_misc.default",
+                [("self", _tensor(x), 1), *[(n, a, 2) for n, a in consts]],
+                [_tensor(y)],
+                y,
+            )
         elif kind == "cond":
             pred = self.pick()
             ops = [self.pick() for _ in range(d(st.integers(1, 2)))]

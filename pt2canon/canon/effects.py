@@ -71,7 +71,9 @@ class OpEffects:
 PURE = OpEffects()
 
 #: Namespaces whose ops follow the naming rules. Others are custom ops.
-KNOWN_NAMESPACES = frozenset({"aten", "prims", "higher_order", "_operator", "operator", "builtins", "math", "torch", "quantized_decomposed"})
+KNOWN_NAMESPACES = frozenset(
+    {"aten", "prims", "higher_order", "_operator", "operator", "builtins", "math", "torch", "quantized_decomposed"}
+)
 
 #: Ops that mutate arguments without a trailing ``_`` in their name.
 MUTATING_ARGS: dict[str, frozenset[str]] = {
@@ -83,7 +85,9 @@ MUTATING_ARGS: dict[str, frozenset[str]] = {
     "cudnn_batch_norm": frozenset({"running_mean", "running_var"}),
     "miopen_batch_norm": frozenset({"running_mean", "running_var"}),
     "instance_norm": frozenset({"running_mean", "running_var"}),
-    "_fused_moving_avg_obs_fq_helper": frozenset({"observer_on", "fake_quant_on", "running_min", "running_max", "scale", "zero_point"}),
+    "_fused_moving_avg_obs_fq_helper": frozenset(
+        {"observer_on", "fake_quant_on", "running_min", "running_max", "scale", "zero_point"}
+    ),
 }
 
 #: Ops whose relative order defines the random stream: torch 2.13's ops tagged

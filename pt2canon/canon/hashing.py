@@ -153,7 +153,12 @@ def _structure_tree(graph: Mapping[str, Any]) -> dict[str, Any]:
 def _tensor_tree(graph: Mapping[str, Any]) -> list[Any]:
     out = []
     for g in _graphs(graph):
-        out.append({t: g.get(t, {}) for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")})
+        out.append(
+            {
+                t: g.get(t, {})
+                for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")
+            }
+        )
     return out
 
 
@@ -215,7 +220,9 @@ def _hash_members(artifact: Any, members: list[str], sizes: list[int], cache: di
             cache[member] = artifact.sha256_member(member)
 
 
-def payload_digests(artifact: Any, payloads: Mapping[str, Any], *, cache: dict[str, str] | None = None) -> dict[str, Any]:
+def payload_digests(
+    artifact: Any, payloads: Mapping[str, Any], *, cache: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Per-FQN content digests of weights or constants, streamed from the archive.
 
     Payloads sharing a member are hashed once; ``shares`` records which FQN
@@ -287,7 +294,9 @@ def hash_layers(
                 digests["weights"] = _sha(payload_digests(artifact, model.weights, cache=cache))
                 digests["constants"] = _sha(payload_digests(artifact, model.constants, cache=cache))
             if include_sample_inputs:
-                digests["sample_inputs"] = artifact.sha256_member(model.sample_inputs) if model.sample_inputs else _sha(None)
+                digests["sample_inputs"] = (
+                    artifact.sha256_member(model.sample_inputs) if model.sample_inputs else _sha(None)
+                )
         per_model[name] = digests
     if len(per_model) == 1:
         layers = next(iter(per_model.values()))
@@ -298,5 +307,20 @@ def hash_layers(
         layers = {k: _sha({m: d.get(k) for m, d in sorted(per_model.items())}) for k in sorted(keys)}
         models = per_model
     top = _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
-    ordered: dict[str, str] = {k: layers[k] for k in ("structure", "signature", "tensors", "constraints", "weights", "constants", "sample_inputs", "versions") if k in layers}
-    return HashResult(hash=top, level=level, spec=HASH_SPEC, layers=ordered, models=models, versions=versions, included=tuple(wanted))
+    ordered: dict[str, str] = {
+        k: layers[k]
+        for k in (
+            "structure",
+            "signature",
+            "tensors",
+            "constraints",
+            "weights",
+            "constants",
+            "sample_inputs",
+            "versions",
+        )
+        if k in layers
+    }
+    return HashResult(
+        hash=top, level=level, spec=HASH_SPEC, layers=ordered, models=models, versions=versions, included=tuple(wanted)
+    )

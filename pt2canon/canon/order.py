@@ -238,7 +238,9 @@ def canonical_order(
     tie = tie or (lambda v: b"")
     digests = digests or Digests(G, labels, order_preds)
     ancestry, users = digests.ancestry, digests.users
-    m_ancestry, m_users = (meta_digests.ancestry, meta_digests.users) if meta_digests else (lambda v: b"", lambda v: b"")
+    m_ancestry, m_users = (
+        (meta_digests.ancestry, meta_digests.users) if meta_digests else (lambda v: b"", lambda v: b"")
+    )
     label = labels.__getitem__
     rank: dict[int, int] = {nid: i for i, nid in enumerate(inputs)}
     pred, succ = G._pred, G._succ
@@ -257,7 +259,17 @@ def canonical_order(
         latest = max((r for r, _ in ranks), default=-1)
         heapq.heappush(
             heap,
-            (latest, ranks, _Lazy(label, v), _Lazy(ancestry, v), _Lazy(users, v), _Lazy(tie, v), _Lazy(m_ancestry, v), _Lazy(m_users, v), v),
+            (
+                latest,
+                ranks,
+                _Lazy(label, v),
+                _Lazy(ancestry, v),
+                _Lazy(users, v),
+                _Lazy(tie, v),
+                _Lazy(m_ancestry, v),
+                _Lazy(m_users, v),
+                v,
+            ),
         )
 
     ops = [v for v in G if v not in rank and v != out_node]

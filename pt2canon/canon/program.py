@@ -57,14 +57,37 @@ __all__ = [
     "structure_view",
 ]
 
-_INPUT_RANK = {"token": 0, "parameter": 1, "buffer": 2, "tensor_constant": 3, "custom_obj": 4, "user_input": 5, "constant_input": 6}
-_INPUT_FQN = {"parameter": "parameter_name", "buffer": "buffer_name", "tensor_constant": "tensor_constant_name", "custom_obj": "custom_obj_name"}
+_INPUT_RANK = {
+    "token": 0,
+    "parameter": 1,
+    "buffer": 2,
+    "tensor_constant": 3,
+    "custom_obj": 4,
+    "user_input": 5,
+    "constant_input": 6,
+}
+_INPUT_FQN = {
+    "parameter": "parameter_name",
+    "buffer": "buffer_name",
+    "tensor_constant": "tensor_constant_name",
+    "custom_obj": "custom_obj_name",
+}
 _OUTPUT_RANK = {
     "token": 0, "parameter_mutation": 1, "buffer_mutation": 2, "user_input_mutation": 3, "user_output": 4,
     "loss_output": 4, "gradient_to_parameter": 5, "gradient_to_user_input": 6,
 }  # fmt: skip
-_OUTPUT_FQN = {"parameter_mutation": "parameter_name", "buffer_mutation": "buffer_name", "gradient_to_parameter": "parameter_name"}
-_ASSERT_TARGETS = ("_assert_scalar", "_assert_async", "_functional_assert_async", "_functional_assert_scalar", "_assert_tensor_metadata")
+_OUTPUT_FQN = {
+    "parameter_mutation": "parameter_name",
+    "buffer_mutation": "buffer_name",
+    "gradient_to_parameter": "parameter_name",
+}
+_ASSERT_TARGETS = (
+    "_assert_scalar",
+    "_assert_async",
+    "_functional_assert_async",
+    "_functional_assert_scalar",
+    "_assert_tensor_metadata",
+)
 
 
 @dataclass(frozen=True)
@@ -142,7 +165,11 @@ def structure_view(graph: Mapping[str, Any]) -> dict[str, Any]:
     Nodes keep their target, inputs, outputs and the metadata keys the
     profile kept (none by default).
     """
-    return {"inputs": graph["inputs"], "outputs": graph["outputs"], "nodes": [_node_structure(n) for n in graph["nodes"]]}
+    return {
+        "inputs": graph["inputs"],
+        "outputs": graph["outputs"],
+        "nodes": [_node_structure(n) for n in graph["nodes"]],
+    }
 
 
 def _node_structure(node: Mapping[str, Any]) -> dict[str, Any]:
@@ -237,7 +264,11 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
                 if val.kind == "tensor":
                     parent[find((v, val.slot))] = first_tensor[1]
     # Drop edges already implied by a data edge, keep the rest as sorted lists.
-    return {v: sorted(p for p in ps if v not in G._succ[p]) for v, ps in preds.items() if any(v not in G._succ[p] for p in ps)}
+    return {
+        v: sorted(p for p in ps if v not in G._succ[p])
+        for v, ps in preds.items()
+        if any(v not in G._succ[p] for p in ps)
+    }
 
 
 # --------------------------------------------------------------------------- graphs
@@ -282,7 +313,13 @@ def _canonical_graph(
             continue
         for i, sg in subs.items():
             sub_json = from_networkx(sg)
-            cg = _canonical_graph(sub_json, where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]", input_order=None, output_order=None, profile=profile)
+            cg = _canonical_graph(
+                sub_json,
+                where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]",
+                input_order=None,
+                output_order=None,
+                profile=profile,
+            )
             sub_canon.setdefault(nid, {})[i] = cg
             sub_digests.setdefault(nid, {})[i] = cg.structure_digest
             if _has_ordered(cg.doc):
@@ -314,7 +351,13 @@ def _canonical_graph(
         return b
 
     order = canonical_order(
-        G, inputs, labels, order_preds, Digests(G, labels, order_preds), tie=meta, meta_digests=Digests(G, labels, order_preds, extra=meta)
+        G,
+        inputs,
+        labels,
+        order_preds,
+        Digests(G, labels, order_preds),
+        tie=meta,
+        meta_digests=Digests(G, labels, order_preds, extra=meta),
     )
     # 3. names.
     namer = _Namer()
@@ -462,7 +505,11 @@ def _rename_messages(node: dict[str, Any], values: Mapping[str, str], node_names
         if "as_string" in arg and isinstance(arg["as_string"], str):
             text = arg["as_string"]
             # Node names are quoted ('eq_1'); values may appear bare.
-            text = re.sub(r"'([A-Za-z_][A-Za-z0-9_]*)'", lambda m: f"'{old_nodes.get(m.group(1), values.get(m.group(1), m.group(1)))}'", text)
+            text = re.sub(
+                r"'([A-Za-z_][A-Za-z0-9_]*)'",
+                lambda m: f"'{old_nodes.get(m.group(1), values.get(m.group(1), m.group(1)))}'",
+                text,
+            )
             na["arg"] = {"as_string": text}
 
 
@@ -523,9 +570,14 @@ def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renam
     visit(doc["graph_module"]["graph"])
     rc = doc.get("range_constraints") or {}
     # Symbols that appear only in range constraints are named after all others, by their range.
-    for old in sorted((k for k in rc if k not in renamer.mapping), key=lambda k: (str(rc[k].get("min_val")), str(rc[k].get("max_val")), k)):
+    for old in sorted(
+        (k for k in rc if k not in renamer.mapping),
+        key=lambda k: (str(rc[k].get("min_val")), str(rc[k].get("max_val")), k),
+    ):
         renamer.name(old)
-    doc["range_constraints"] = dict(sorted(((renamer.mapping.get(k, k), v) for k, v in rc.items()), key=lambda kv: _natural(kv[0])))
+    doc["range_constraints"] = dict(
+        sorted(((renamer.mapping.get(k, k), v) for k, v in rc.items()), key=lambda kv: _natural(kv[0]))
+    )
 
 
 # --------------------------------------------------------------------------- program
@@ -615,7 +667,9 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
         )
     in_order = _rank_inputs(in_specs)
     out_order = _rank_outputs(out_specs)
-    cg = _canonical_graph(graph, where="graph_module.graph", input_order=in_order, output_order=out_order, profile=profile)
+    cg = _canonical_graph(
+        graph, where="graph_module.graph", input_order=in_order, output_order=out_order, profile=profile
+    )
     names = cg.value_names
     keep = profile.keep_metadata
     new_gm: dict[str, Any] = {
@@ -632,7 +686,11 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
     for entry in gm.get("module_call_graph", []):
         s = entry.get("signature")
         if s is not None:
-            s = {**s, "inputs": [_rename_arg(a, names) for a in s.get("inputs", [])], "outputs": [_rename_arg(a, names) for a in s.get("outputs", [])]}
+            s = {
+                **s,
+                "inputs": [_rename_arg(a, names) for a in s.get("inputs", [])],
+                "outputs": [_rename_arg(a, names) for a in s.get("outputs", [])],
+            }
         mcg.append({**entry, "signature": s})
     new_gm["module_call_graph"] = sorted(mcg, key=lambda e: e["fqn"])
     doc: dict[str, Any] = {**program, "graph_module": new_gm}

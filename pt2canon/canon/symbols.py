@@ -57,7 +57,16 @@ _MAX_POWER_BITS = 1 << 14
 # sympy's Max and Min compare every pair of arguments (~1 ms a pair; Max of 400 symbols takes
 # minutes, and nested Max calls flatten into one): bound their arguments in one expression.
 _MAX_MINMAX_ARGS = 8
-_CONSTANTS = {"true": "true", "false": "false", "oo": "oo", "zoo": "zoo", "nan": "nan", "True": True, "False": False, "None": None}
+_CONSTANTS = {
+    "true": "true",
+    "false": "false",
+    "oo": "oo",
+    "zoo": "zoo",
+    "nan": "nan",
+    "True": True,
+    "False": False,
+    "None": None,
+}
 
 
 def symbol_prefix(name: str) -> str:
@@ -132,7 +141,10 @@ def _pow(a: Any, b: Any, text: str, **kwargs: Any) -> Any:
         if e > _MAX_EXPONENT and not isinstance(a, sympy.Symbol):
             raise _bad(text, f"exponent {b} is over the limit of {_MAX_EXPONENT}")
         coeff = a.as_coeff_Mul()[0] if isinstance(a, sympy.Mul) else a
-        if isinstance(coeff, sympy.Rational) and e * max(int(coeff.p).bit_length(), int(coeff.q).bit_length()) > _MAX_POWER_BITS:
+        if (
+            isinstance(coeff, sympy.Rational)
+            and e * max(int(coeff.p).bit_length(), int(coeff.q).bit_length()) > _MAX_POWER_BITS
+        ):
             raise _bad(text, f"a power with more than {_MAX_POWER_BITS} bits")
     return sympy.Pow(a, b, **kwargs)
 
@@ -201,7 +213,14 @@ def _build(node: ast.AST, text: str) -> Any:
             return _function("PythonMod")(a, b)
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
         a, b = _operand(_build(node.left, text), text), _operand(_build(node.comparators[0], text), text)
-        rel = {ast.Eq: sympy.Eq, ast.NotEq: sympy.Ne, ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge}
+        rel = {
+            ast.Eq: sympy.Eq,
+            ast.NotEq: sympy.Ne,
+            ast.Lt: sympy.Lt,
+            ast.LtE: sympy.Le,
+            ast.Gt: sympy.Gt,
+            ast.GtE: sympy.Ge,
+        }
         fn = rel.get(type(node.ops[0]))
         if fn is not None:
             return fn(a, b, evaluate=False)
@@ -221,7 +240,11 @@ def _build(node: ast.AST, text: str) -> Any:
             kwargs[kw.arg] = v
         else:
             if name in ("Symbol", "Dummy"):
-                if len(args) != 1 or not isinstance(args[0], str) or not all(isinstance(v, bool) for v in kwargs.values()):
+                if (
+                    len(args) != 1
+                    or not isinstance(args[0], str)
+                    or not all(isinstance(v, bool) for v in kwargs.values())
+                ):
                     raise _bad(text, "Symbol() takes a name and boolean assumptions")
                 return sympy.Symbol(args[0], **kwargs)
             if name in ("Integer", "Rational", "Float"):
@@ -235,7 +258,12 @@ def _build(node: ast.AST, text: str) -> Any:
             if kwargs:
                 raise _bad(text, f"keyword arguments to {name}()")
             return _function(name)(*args)
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "S" and node.attr in ("true", "false", "Zero", "One", "Half", "NegativeOne", "Infinity", "NegativeInfinity"):
+    if (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "S"
+        and node.attr in ("true", "false", "Zero", "One", "Half", "NegativeOne", "Infinity", "NegativeInfinity")
+    ):
         return getattr(sympy.S, node.attr)
     raise _bad(text, f"unsupported syntax {type(node).__name__}")
 

@@ -27,14 +27,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         description="Print 'sha256:<hex>  PATH' for each input; equal hashes mean the same program at the chosen level.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help=".pt2 archive, older zip, model JSON, or directory with -r")
-    p.add_argument("--level", choices=("structure", "graph", "full"), default="graph", help="what the hash covers (default: graph)")
+    p.add_argument(
+        "--level", choices=("structure", "graph", "full"), default="graph", help="what the hash covers (default: graph)"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per input with per-layer digests")
     p.add_argument("--explain", action="store_true", help="print the digest of every layer below each hash")
     p.add_argument("-r", "--recursive", action="store_true", help="hash every *.pt2 under directories")
     p.add_argument("-j", "--jobs", type=int, default=1, metavar="N", help="hash in N processes (default: 1)")
     p.add_argument("--include-versions", action="store_true", help="let torch/schema/opset versions change the hash")
-    p.add_argument("--include-sample-inputs", action="store_true", help="hash the sample-input bytes too (never unpickled)")
-    p.add_argument("--keep-metadata", action="append", default=[], metavar="KEY", help="node metadata key to keep (repeatable)")
+    p.add_argument(
+        "--include-sample-inputs", action="store_true", help="hash the sample-input bytes too (never unpickled)"
+    )
+    p.add_argument(
+        "--keep-metadata", action="append", default=[], metavar="KEY", help="node metadata key to keep (repeatable)"
+    )
     p.add_argument("--no-progress", action="store_true", help="never draw a progress line")
     return p
 
@@ -80,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     if len(files) == 1 and args.debug:
         from pt2canon.api import digest
 
-        results: Iterator[tuple[str, dict[str, Any] | None, str | None]] = iter([(files[0], digest(files[0], **options).to_json(), None)])
+        results: Iterator[tuple[str, dict[str, Any] | None, str | None]] = iter(
+            [(files[0], digest(files[0], **options).to_json(), None)]
+        )
     elif args.jobs > 1 and len(files) > 1:
         from concurrent.futures import ProcessPoolExecutor
 

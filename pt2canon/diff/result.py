@@ -90,7 +90,11 @@ class Location:
             return self.item
         parts = []
         side = " -> ".join(x for x in (self.a, self.b) if x) if self.a != self.b else (self.a or "")
-        orig = " -> ".join(x for x in (self.a_original, self.b_original) if x) if self.a_original != self.b_original else (self.a_original or "")
+        orig = (
+            " -> ".join(x for x in (self.a_original, self.b_original) if x)
+            if self.a_original != self.b_original
+            else (self.a_original or "")
+        )
         if self.graph:
             parts.append(f"{self.graph}/")
         parts.append(side)

@@ -264,7 +264,9 @@ class _ZipSource:
         except UnsafeArchiveError:
             raise
         except Exception as exc:  # zlib.error, BadZipFile, EOFError, NotImplementedError, ...
-            raise ArchiveError(f"cannot decompress member ({type(exc).__name__}: {exc})", file=self.label, member=name) from None
+            raise ArchiveError(
+                f"cannot decompress member ({type(exc).__name__}: {exc})", file=self.label, member=name
+            ) from None
 
     def _data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
         fh.seek(info.header_offset)
@@ -278,7 +280,7 @@ class _ZipSource:
         # Each reader gets its own handle, so members can be read from
         # several threads (hashing) or in alternation without seeking races.
         if self.path is not None:
-            return open(self.path, "rb")  # noqa: SIM115 - closed by the callers' with-blocks
+            return open(self.path, "rb")
         return io.BytesIO(self._data or b"")
 
     def _iter_stored(self, info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
@@ -509,7 +511,9 @@ def _find_root(src: _ZipSource) -> str | None:
 
 def _read_pt2(src: _ZipSource, root: str) -> Artifact:
     model_members = sorted(
-        n for n in src.infos if n.startswith(f"{root}models/") and n.endswith(".json") and n.count("/") == root.count("/") + 1
+        n
+        for n in src.infos
+        if n.startswith(f"{root}models/") and n.endswith(".json") and n.count("/") == root.count("/") + 1
     )
     if not model_members:
         raise ArchiveError(f"archive has no model: no member {root}models/<name>.json", file=src.label)
@@ -518,12 +522,21 @@ def _read_pt2(src: _ZipSource, root: str) -> Artifact:
         name = member[len(f"{root}models/") : -len(".json")]
         program = _program_from_json(src.read(member), src.label, member)
         weights = _payloads(src, root, f"{root}data/weights/{name}_weights_config.json", "data/weights/", "weight")
-        constants = _payloads(src, root, f"{root}data/constants/{name}_constants_config.json", "data/constants/", "constant")
+        constants = _payloads(
+            src, root, f"{root}data/constants/{name}_constants_config.json", "data/constants/", "constant"
+        )
         # torch <= 2.5 inside the current layout: whole pickled blobs.
         for folder, kind in (("data/weights/", "state_dict"), ("data/constants/", "constants")):
             legacy = f"{root}{folder}{name}.pt"
             if legacy in src.infos:
-                blob = Payload(fqn=f"<{kind}>", kind="blob", path_name=f"{name}.pt", member=legacy, size=src.size(legacy), use_pickle=True)
+                blob = Payload(
+                    fqn=f"<{kind}>",
+                    kind="blob",
+                    path_name=f"{name}.pt",
+                    member=legacy,
+                    size=src.size(legacy),
+                    use_pickle=True,
+                )
                 if kind == "state_dict":
                     weights = MappingProxyType({**weights, blob.fqn: blob})
                 else:
@@ -561,7 +574,14 @@ def _read_legacy(src: _ZipSource) -> Artifact:
                 if blob == "example_inputs":
                     sample = member
                 else:
-                    p = Payload(fqn=f"<{blob}>", kind="blob", path_name=member, member=member, size=src.size(member), use_pickle=member.endswith(".pt"))
+                    p = Payload(
+                        fqn=f"<{blob}>",
+                        kind="blob",
+                        path_name=member,
+                        member=member,
+                        size=src.size(member),
+                        use_pickle=member.endswith(".pt"),
+                    )
                     (weights if blob == "state_dict" else constants)[p.fqn] = p
                 break
     info = {}
@@ -621,7 +641,9 @@ def read_artifact(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMI
     if head.startswith(b"PK"):
         return _read(None, label, label, limits)
     if size > limits.max_json_bytes:
-        raise UnsafeArchiveError(f"file has {size} bytes, over the limit max_json_bytes={limits.max_json_bytes}", file=label)
+        raise UnsafeArchiveError(
+            f"file has {size} bytes, over the limit max_json_bytes={limits.max_json_bytes}", file=label
+        )
     with open(label, "rb") as fh:
         data = fh.read()
     return _read(data, None, label, limits)

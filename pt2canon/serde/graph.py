@@ -251,15 +251,32 @@ class _Builder:
             values.append(Value(slot, name, kind, meta))
         return _blank(arg, refs), values
 
-    def use(self, node: int, label: Callable[[], str], index: int, argname: str, arg: dict[str, Any], position: int) -> dict[str, Any]:
+    def use(
+        self, node: int, label: Callable[[], str], index: int, argname: str, arg: dict[str, Any], position: int
+    ) -> dict[str, Any]:
         refs = self._refs(arg)
         for path, fld, name, kind in refs:
             d = self.defs.get(name)
             if d is None:
-                later = any(name == r[2] for n in self.graph["nodes"][position:] for o in n["outputs"] for r in iter_refs(o))
-                why = "which a later node defines (the graph is not in topological order, or has a cycle)" if later else "which no graph input or earlier node defines"
-                raise GraphError(f"{label()} argument {argname or index!r} refers to value {name!r}, {why}", where=self.where)
-            self.edges.append((d[0], node, (index, argname, path), {"value": name, "slot": d[1], "out": d[3], "vkind": kind, "field": fld}))
+                later = any(
+                    name == r[2] for n in self.graph["nodes"][position:] for o in n["outputs"] for r in iter_refs(o)
+                )
+                why = (
+                    "which a later node defines (the graph is not in topological order, or has a cycle)"
+                    if later
+                    else "which no graph input or earlier node defines"
+                )
+                raise GraphError(
+                    f"{label()} argument {argname or index!r} refers to value {name!r}, {why}", where=self.where
+                )
+            self.edges.append(
+                (
+                    d[0],
+                    node,
+                    (index, argname, path),
+                    {"value": name, "slot": d[1], "out": d[3], "vkind": kind, "field": fld},
+                )
+            )
         return _blank(arg, refs)
 
     def build(self, sub: Callable[[dict[str, Any], str], nx.MultiDiGraph]) -> nx.MultiDiGraph:
@@ -276,6 +293,7 @@ class _Builder:
         base = len(inputs)
         for j, n in enumerate(nodes):
             nid = base + j
+
             def label(j: int = j, n: dict[str, Any] = n) -> str:
                 return f"node {j} ({n.get('name') or n['target']})"
 
@@ -311,13 +329,19 @@ class _Builder:
             )
         out = base + len(nodes)
         G.add_node(out, kind="output", index=0)
-        G.nodes[out]["args"] = [self.use(out, lambda: "graph output", i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])]
+        G.nodes[out]["args"] = [
+            self.use(out, lambda: "graph output", i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])
+        ]
         _add_edges(G, self.edges)
         G.graph["orphans"] = {
             VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in self.used_meta[k]}
             for k in VALUE_TABLES
         }
-        G.graph["tables"] = [t for t in ("tensor_values", "sym_int_values", "sym_bool_values", "custom_obj_values", "sym_float_values") if t in g]
+        G.graph["tables"] = [
+            t
+            for t in ("tensor_values", "sym_int_values", "sym_bool_values", "custom_obj_values", "sym_float_values")
+            if t in g
+        ]
         G.graph["output"] = out
         return G
 

@@ -194,7 +194,9 @@ class _Checker:
     def optional_tensor(self, obj: Any, path: str) -> None:
         tag, v = self.union(obj, frozenset({"as_tensor", "as_none"}), path, "OptionalTensorArgument")
         if tag == "as_tensor":
-            self.str_(self.req(self.dict_(v, f"{path}.as_tensor"), "name", f"{path}.as_tensor"), f"{path}.as_tensor.name")
+            self.str_(
+                self.req(self.dict_(v, f"{path}.as_tensor"), "name", f"{path}.as_tensor"), f"{path}.as_tensor.name"
+            )
 
     def sym_arg(self, obj: Any, path: str, tag: str) -> None:
         literal = {"as_sym_int": "as_int", "as_sym_float": "as_float", "as_sym_bool": "as_bool"}[tag]
@@ -212,7 +214,11 @@ class _Checker:
             self.node(node, f"{path}.nodes[{i}]")
         for name, meta in self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items():
             self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]")
-        for key, literal in (("sym_int_values", "as_int"), ("sym_float_values", "as_float"), ("sym_bool_values", "as_bool")):
+        for key, literal in (
+            ("sym_int_values", "as_int"),
+            ("sym_float_values", "as_float"),
+            ("sym_bool_values", "as_bool"),
+        ):
             for name, s in self.dict_(g.get(key, {}), f"{path}.{key}").items():
                 self.sym(s, f"{path}.{key}[{name!r}]", literal)
         for name, c in self.dict_(g.get("custom_obj_values", {}), f"{path}.custom_obj_values").items():
@@ -289,7 +295,9 @@ class _Checker:
             for key in ("min_val", "max_val"):
                 v = r.get(key)
                 if v is not None and not isinstance(v, (int, float, str)):
-                    raise self.fail(f"range_constraints[{name!r}].{key}", f"expected an integer or null, got {_kind(v)}")
+                    raise self.fail(
+                        f"range_constraints[{name!r}].{key}", f"expected an integer or null, got {_kind(v)}"
+                    )
         self.dict_(doc.get("opset_version", {}), "opset_version")
         for key in ("verifiers", "guards_code"):  # lists of strings, sorted when canonicalized
             for i, item in enumerate(self.list_(doc.get(key, []), key)):
@@ -301,9 +309,14 @@ class _Checker:
 def _kind(obj: Any) -> str:
     if obj is None:
         return "null"
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer", float: "a number"}.get(
-        type(obj), type(obj).__name__
-    )
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+    }.get(type(obj), type(obj).__name__)
 
 
 def _warn(checker: _Checker) -> None:

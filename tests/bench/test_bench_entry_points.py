@@ -33,10 +33,27 @@ def test_synthetic_programs_are_valid_and_have_the_requested_size() -> None:
     assert synthetic.synthetic_program(200) == doc  # deterministic
 
 
-def test_the_benchmark_runs_in_quick_mode_and_writes_its_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_benchmark_runs_in_quick_mode_and_writes_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     run = _load("run")
     report = tmp_path / "BENCH.md"
-    assert run.main(["--quick", "--only", "canon", "scaling", "cold", "--work", str(tmp_path / "work"), "--markdown", str(report)]) == 0
+    assert (
+        run.main(
+            [
+                "--quick",
+                "--only",
+                "canon",
+                "scaling",
+                "cold",
+                "--work",
+                str(tmp_path / "work"),
+                "--markdown",
+                str(report),
+            ]
+        )
+        == 0
+    )
     text = report.read_text()
     assert "| transformer layers |" in text and "Scaling" in text and "Cold process" in text
     results = json.loads((ROOT / "bench" / "results" / "quick.json").read_text())

@@ -44,7 +44,11 @@ def test_naming_rules_and_schemas_agree_on_every_op_of_the_corpus(corpus_ops: se
         by_schema = effects_from_schema(target)
         assert by_schema is not None, f"torch has no schema for {target}"
         by_name = effects_from_name(target)
-        if by_name.ordered != by_schema.ordered or by_name.mutates != by_schema.mutates or by_name.random != by_schema.random:
+        if (
+            by_name.ordered != by_schema.ordered
+            or by_name.mutates != by_schema.mutates
+            or by_name.random != by_schema.random
+        ):
             disagreements.append((target, by_name, by_schema))
     assert not disagreements, "\n".join(f"{t}: name={a} schema={b}" for t, a, b in disagreements)
 

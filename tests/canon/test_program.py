@@ -46,14 +46,22 @@ def _rand_program() -> dict:
     }
     add = {
         "target": "torch.ops.aten.sub.Tensor",
-        "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "a"}}, "kind": 1}, {"name": "other", "arg": {"as_tensor": {"name": "b"}}, "kind": 1}],
+        "inputs": [
+            {"name": "self", "arg": {"as_tensor": {"name": "a"}}, "kind": 1},
+            {"name": "other", "arg": {"as_tensor": {"name": "b"}}, "kind": 1},
+        ],
         "outputs": [{"as_tensor": {"name": "y"}}],
         "metadata": {},
         "name": "y",
     }
     return {
         "graph_module": {
-            "graph": {"inputs": [], "outputs": [{"as_tensor": {"name": "y"}}], "nodes": [node("a"), node("b"), add], "tensor_values": {}},
+            "graph": {
+                "inputs": [],
+                "outputs": [{"as_tensor": {"name": "y"}}],
+                "nodes": [node("a"), node("b"), add],
+                "tensor_values": {},
+            },
             "signature": {"input_specs": [], "output_specs": [{"user_output": {"arg": {"as_tensor": {"name": "y"}}}}]},
             "module_call_graph": [],
         },

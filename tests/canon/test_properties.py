@@ -13,7 +13,9 @@ from pt2canon.canon.program import canonicalize_program
 from pt2canon.serde.graph import from_networkx, to_networkx
 from pt2canon.serde.schema import check_program
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 def _canon_bytes(doc: dict) -> bytes:
@@ -71,12 +73,24 @@ def _term(doc: dict, value: str) -> str:
 
 @SETTINGS
 @given(programs().flatmap(lambda d: mutations(d).map(lambda m: (d, m))))
-def test_a_single_semantic_mutation_changes_the_hash_at_the_levels_that_cover_it(pair: tuple[dict, tuple[str, dict]]) -> None:
+def test_a_single_semantic_mutation_changes_the_hash_at_the_levels_that_cover_it(
+    pair: tuple[dict, tuple[str, dict]],
+) -> None:
     doc, (kind, mutated) = pair
     if kind == "wiring":
         # Swapping two structurally identical operands is no change at all.
-        before = [na["arg"]["as_tensor"]["name"] for n in doc["graph_module"]["graph"]["nodes"] for na in n["inputs"] if "as_tensor" in na["arg"]]
-        after = [na["arg"]["as_tensor"]["name"] for n in mutated["graph_module"]["graph"]["nodes"] for na in n["inputs"] if "as_tensor" in na["arg"]]
+        before = [
+            na["arg"]["as_tensor"]["name"]
+            for n in doc["graph_module"]["graph"]["nodes"]
+            for na in n["inputs"]
+            if "as_tensor" in na["arg"]
+        ]
+        after = [
+            na["arg"]["as_tensor"]["name"]
+            for n in mutated["graph_module"]["graph"]["nodes"]
+            for na in n["inputs"]
+            if "as_tensor" in na["arg"]
+        ]
         swapped = [(a, b) for a, b in zip(before, after) if a != b]
         assume(len({_term(doc, v) for pair_ in swapped for v in pair_}) > 1)
     for level in ("structure", "graph"):

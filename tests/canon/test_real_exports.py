@@ -24,7 +24,9 @@ def _hashes(path: Path | str) -> dict[str, str]:
     return {level: pt2canon.hash(str(path), level=level) for level in LEVELS}
 
 
-def test_the_canonical_archive_loads_and_computes_what_the_original_computes(corpus_entry: CorpusEntry, tmp_path: Path) -> None:
+def test_the_canonical_archive_loads_and_computes_what_the_original_computes(
+    corpus_entry: CorpusEntry, tmp_path: Path
+) -> None:
     out = tmp_path / "canon.pt2"
     assert main(["canon", str(corpus_entry.path), "-o", str(out)]) == 0
     run_and_compare(corpus_entry.path, out, corpus_entry.args, corpus_entry.kwargs)
@@ -32,7 +34,9 @@ def test_the_canonical_archive_loads_and_computes_what_the_original_computes(cor
     assert _hashes(out) == _hashes(corpus_entry.path)
 
 
-def test_the_same_module_exported_twice_and_saved_under_two_names_has_equal_hashes(corpus: dict, tmp_path: Path) -> None:
+def test_the_same_module_exported_twice_and_saved_under_two_names_has_equal_hashes(
+    corpus: dict, tmp_path: Path
+) -> None:
     entry = corpus["transformer_layer"]
     again = torch.export.export(entry.module, entry.args)
     other = tmp_path / "a different name.pt2"
@@ -87,7 +91,11 @@ def test_moved_source_lines_and_a_renamed_argument_give_an_equal_hash(tmp_path: 
     b = _SmallMoved()
     x = torch.randn(2, 4)
     pa, pb = _export(a, tmp_path / "a.pt2", x), _export(b, tmp_path / "b.pt2", x)
-    traces = [n["metadata"].get("stack_trace", "") for p in (pa, pb) for n in read_artifact(p).model.program["graph_module"]["graph"]["nodes"]]
+    traces = [
+        n["metadata"].get("stack_trace", "")
+        for p in (pa, pb)
+        for n in read_artifact(p).model.program["graph_module"]["graph"]["nodes"]
+    ]
     assert any("_SmallMoved" in t or "test_real_exports" in t for t in traces)
     assert _hashes(pa) == _hashes(pb)
 
@@ -154,7 +162,9 @@ def _random_valid_orders(doc: dict, rnd: random.Random, count: int) -> list[dict
     return out
 
 
-def test_every_valid_reordering_of_a_module_with_side_effects_canonicalizes_alike_and_computes_alike(corpus: dict, tmp_path: Path) -> None:
+def test_every_valid_reordering_of_a_module_with_side_effects_canonicalizes_alike_and_computes_alike(
+    corpus: dict, tmp_path: Path
+) -> None:
     entry = corpus["effects"]
     art = read_artifact(entry.path)
     doc = art.model.program
@@ -164,7 +174,9 @@ def test_every_valid_reordering_of_a_module_with_side_effects_canonicalizes_alik
     expected = canonical_bytes(canonicalize_program(doc).doc)
     rnd = random.Random(1234)
     reorders = _random_valid_orders(doc, rnd, 12)
-    assert len({canonical_bytes(r["graph_module"]["graph"]["nodes"]) for r in reorders}) > 1, "the reorderings must differ"
+    assert len({canonical_bytes(r["graph_module"]["graph"]["nodes"]) for r in reorders}) > 1, (
+        "the reorderings must differ"
+    )
     for i, reordered in enumerate(reorders):
         assert canonical_bytes(canonicalize_program(reordered).doc) == expected
         if i < 3:
@@ -250,10 +262,14 @@ def test_kept_metadata_keys_stay_in_the_canonical_nodes_and_count_in_the_hash(co
     path = str(entry.path)
     kept = pt2canon.canonicalize(path, keep_metadata=["nn_module_stack"])
     stacks = [n["metadata"].get("nn_module_stack") for n in kept.doc["graph_module"]["graph"]["nodes"]]
-    assert any(stacks) and all(set(n["metadata"]) <= {"nn_module_stack"} for n in kept.doc["graph_module"]["graph"]["nodes"])
+    assert any(stacks) and all(
+        set(n["metadata"]) <= {"nn_module_stack"} for n in kept.doc["graph_module"]["graph"]["nodes"]
+    )
     plain = pt2canon.canonicalize(path)
     assert all(n["metadata"] == {} for n in plain.doc["graph_module"]["graph"]["nodes"])
     assert pt2canon.hash(path, keep_metadata=["nn_module_stack"]) != pt2canon.hash(path)
     again = tmp_path / "again.pt2"
     torch.export.save(torch.export.export(entry.module, entry.args), again)
-    assert pt2canon.hash(str(again), keep_metadata=["nn_module_stack"]) == pt2canon.hash(path, keep_metadata=["nn_module_stack"])
+    assert pt2canon.hash(str(again), keep_metadata=["nn_module_stack"]) == pt2canon.hash(
+        path, keep_metadata=["nn_module_stack"]
+    )

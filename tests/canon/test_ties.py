@@ -90,7 +90,10 @@ def test_identical_constant_producers_listed_in_either_order_give_the_same_hash(
     ab, ba = _two_constant_producers("a", "b"), _two_constant_producers("b", "a")
     assert canonical_bytes(canonicalize_program(ab).doc) == canonical_bytes(canonicalize_program(ba).doc)
     for level in ("structure", "graph"):
-        assert hash_layers({"m": canonicalize_program(ab)}, level=level).hash == hash_layers({"m": canonicalize_program(ba)}, level=level).hash
+        assert (
+            hash_layers({"m": canonicalize_program(ab)}, level=level).hash
+            == hash_layers({"m": canonicalize_program(ba)}, level=level).hash
+        )
 
 
 def test_torch_canonicalize_breaks_the_same_tie_by_original_position() -> None:
@@ -128,7 +131,10 @@ def test_swapping_the_wiring_of_the_tied_pair_is_a_different_program() -> None:
     b = copy.deepcopy(a)
     sub = b["graph_module"]["graph"]["nodes"][4]
     sub["inputs"][0]["arg"], sub["inputs"][1]["arg"] = sub["inputs"][1]["arg"], sub["inputs"][0]["arg"]
-    assert hash_layers({"m": canonicalize_program(a)}, level="structure").hash != hash_layers({"m": canonicalize_program(b)}, level="structure").hash
+    assert (
+        hash_layers({"m": canonicalize_program(a)}, level="structure").hash
+        != hash_layers({"m": canonicalize_program(b)}, level="structure").hash
+    )
 
 
 @pytest.mark.parametrize("n", [2, 5])
@@ -149,18 +155,26 @@ def test_uses_of_different_outputs_of_one_node_are_told_apart_by_output_index() 
 
     mx = {
         "target": T + "max.dim",
-        "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1}, {"name": "dim", "arg": {"as_int": 0}, "kind": 1}],
+        "inputs": [
+            {"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1},
+            {"name": "dim", "arg": {"as_int": 0}, "kind": 1},
+        ],
         "outputs": [{"as_tensor": {"name": "m"}}, {"as_tensor": {"name": "i"}}],
         "metadata": {},
         "name": "max",
     }
 
     def program(first: str, second: str) -> dict[str, Any]:
-        div = _node("div.Tensor", [("self", {"as_tensor": {"name": first}}), ("other", {"as_tensor": {"name": second}})], "y")
+        div = _node(
+            "div.Tensor", [("self", {"as_tensor": {"name": first}}), ("other", {"as_tensor": {"name": second}})], "y"
+        )
         return _program([copy.deepcopy(mx), div], ["y"])
 
     G = to_networkx(program("i", "m")["graph_module"]["graph"])
     outs = sorted(d["out"] for _, _, d in G.in_edges(2, data=True))
     assert outs == [0, 1]
     a, b = program("i", "m"), program("m", "i")
-    assert hash_layers({"m": canonicalize_program(a)}, level="structure").hash != hash_layers({"m": canonicalize_program(b)}, level="structure").hash
+    assert (
+        hash_layers({"m": canonicalize_program(a)}, level="structure").hash
+        != hash_layers({"m": canonicalize_program(b)}, level="structure").hash
+    )

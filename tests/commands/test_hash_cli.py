@@ -25,18 +25,30 @@ def archives(corpus: dict, tmp_path: Path) -> list[Path]:
     return out
 
 
-def test_each_line_is_the_hash_then_two_spaces_then_the_path(archives: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_each_line_is_the_hash_then_two_spaces_then_the_path(
+    archives: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["hash", *map(str, archives)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines == [f"{pt2canon.hash(str(p))}  {p}" for p in archives]
 
 
-def test_json_output_has_path_level_hash_and_every_layer(archives: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_has_path_level_hash_and_every_layer(
+    archives: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["hash", "--json", "--level", "full", str(archives[0])]) == 0
     obj = json.loads(capsys.readouterr().out)
     assert obj["path"] == str(archives[0]) and obj["level"] == "full" and obj["spec"] == "pt2canon-hash/1"
     assert obj["hash"] == pt2canon.hash(str(archives[0]), level="full")
-    assert set(obj["layers"]) >= {"structure", "signature", "tensors", "constraints", "weights", "constants", "versions"}
+    assert set(obj["layers"]) >= {
+        "structure",
+        "signature",
+        "tensors",
+        "constraints",
+        "weights",
+        "constants",
+        "versions",
+    }
     assert obj["included"] == ["structure", "signature", "tensors", "constraints", "weights", "constants"]
 
 
@@ -47,7 +59,9 @@ def test_explain_marks_the_layers_the_level_includes(archives: list[Path], capsy
     assert marked == {"structure"}
 
 
-def test_a_directory_is_walked_with_r_and_refused_without(archives: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_directory_is_walked_with_r_and_refused_without(
+    archives: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = str(archives[0].parent)
     assert main(["hash", folder]) == 2
     assert "use -r" in capsys.readouterr().err
@@ -55,14 +69,18 @@ def test_a_directory_is_walked_with_r_and_refused_without(archives: list[Path], 
     assert len(capsys.readouterr().out.splitlines()) == len(archives)
 
 
-def test_parallel_jobs_give_the_same_lines_in_the_same_order(archives: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+def test_parallel_jobs_give_the_same_lines_in_the_same_order(
+    archives: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["hash", *map(str, archives)]) == 0
     serial = capsys.readouterr().out
     assert main(["hash", "--jobs", "2", *map(str, archives)]) == 0
     assert capsys.readouterr().out == serial
 
 
-def test_one_bad_file_is_one_error_line_and_exit_2_while_the_others_are_still_hashed(archives: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_one_bad_file_is_one_error_line_and_exit_2_while_the_others_are_still_hashed(
+    archives: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = tmp_path / "bad.pt2"
     bad.write_bytes(b"PK\x03\x04 truncated")
     assert main(["hash", str(archives[0]), str(bad), str(archives[1])]) == 2
