@@ -13,12 +13,11 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from pt2canon._gc import no_gc_pauses
 from pt2canon.errors import InputError, Pt2CanonError
 from pt2canon.serde.archive import Artifact, Limits, Model, read_artifact
 
@@ -62,23 +61,6 @@ def load(source: Any, *, limits: Limits | None = None) -> Artifact:
     raise InputError(f"cannot load {type(source).__name__!r}: expected a path, bytes or a torch.export.ExportedProgram")
 
 
-@contextlib.contextmanager
-def _no_gc_pauses() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building large acyclic structures.
-
-    Canonicalizing a 2,000-node program allocates ~10^5 containers and no
-    cycles; the collector's generation scans then cost ~30% of the run
-    (see BENCHMARKS.md). Reference counting still frees everything.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
 def _profile(keep_metadata: Iterable[str]) -> Any:
     from pt2canon.canon.program import DEFAULT_PROFILE, Profile
 
@@ -99,7 +81,7 @@ def _canonicalize_model(artifact: Artifact, model: Model, profile: Any) -> Canon
 
 def canonicalize_all(source: Any, *, keep_metadata: Iterable[str] = ()) -> dict[str, CanonicalProgram]:
     """Canonicalize every model of an artifact; returns ``{model name: CanonicalProgram}``."""
-    with _no_gc_pauses():
+    with no_gc_pauses():
         artifact = load(source)
         profile = _profile(keep_metadata)
         return {name: _canonicalize_model(artifact, m, profile) for name, m in sorted(artifact.models.items())}
@@ -122,7 +104,7 @@ def canonicalize(source: Any, *, model: str | None = None, keep_metadata: Iterab
     CanonicalProgram
         ``.doc`` is the canonical ``ExportedProgram`` JSON.
     """
-    with _no_gc_pauses():
+    with no_gc_pauses():
         artifact = load(source)
         m = artifact.models.get(model) if model else artifact.model
         if m is None:
@@ -147,7 +129,7 @@ def digest(
     """
     from pt2canon.canon.hashing import hash_layers
 
-    with _no_gc_pauses():
+    with no_gc_pauses():
         artifact = load(source)
         canons = canonicalize_all(artifact, keep_metadata=keep_metadata)
         try:
@@ -171,5 +153,5 @@ def diff(a: Any, b: Any, **options: Any) -> DiffResult:
     """The structural diff of two programs; see :func:`pt2canon.diff.diff_programs`."""
     from pt2canon.diff import diff_programs
 
-    with _no_gc_pauses():
+    with no_gc_pauses():
         return diff_programs(load(a), load(b), **options)

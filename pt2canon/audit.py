@@ -47,7 +47,7 @@ from typing import IO, Any, Literal
 
 from pt2canon import _json
 from pt2canon.errors import ArchiveError, InputError
-from pt2canon.serde.archive import DEFAULT_LIMITS, Limits
+from pt2canon.serde.archive import DEFAULT_LIMITS, Limits, sniff
 
 __all__ = [
     "ALLOWED_GLOBALS",
@@ -1172,17 +1172,7 @@ def audit_path(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS)
         If the zip cannot be read at all, or holds neither a program nor torch.save data.
     """
     label = os.fspath(path)
-    try:
-        with open(label, "rb") as fh:
-            head = fh.read(_SNIFF)
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-    except FileNotFoundError:
-        raise InputError("no such file", file=label) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not an archive", file=label) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror or exc})", file=label) from None
+    head, size = sniff(label, _SNIFF)
     if size == 0:
         raise InputError("file is empty; expected a .pt2 archive", file=label)
     auditor = _Auditor(label, limits)

@@ -67,6 +67,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pt2canon.errors import MissingDependencyError, UsageError
+from pt2canon.serde.metadata import module_path, module_stack
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -141,56 +142,6 @@ def _short(text: str, limit: int = _LABEL_CHARS) -> str:
 
 
 # --------------------------------------------------------------------------- module paths
-
-
-def _split_entry(entry: str) -> list[str]:
-    """Split one ``key,path,type`` entry on commas outside brackets (as torch's ``metadata_split``)."""
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(entry):
-        if c in "[(":
-            depth += 1
-        elif c in ")]":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(entry[start:i])
-            start = i + 1
-    parts.append(entry[start:])
-    return parts
-
-
-def module_stack(metadata: Any) -> list[tuple[str, str]]:
-    """The ``(path, type)`` entries of a node's serialized ``nn_module_stack``, outermost first.
-
-    Examples
-    --------
-    >>> module_stack({"nn_module_stack": "L__self__,,m.Enc;L__self__layers.3,layers.3,m.Layer"})
-    [('', 'm.Enc'), ('layers.3', 'm.Layer')]
-    """
-    if not isinstance(metadata, Mapping):
-        return []
-    stack = metadata.get("nn_module_stack")
-    if not isinstance(stack, str) or not stack:
-        return []
-    out = []
-    for entry in stack.split(";"):
-        parts = _split_entry(entry)
-        if len(parts) >= 3:
-            out.append((parts[1], parts[2]))
-    return out
-
-
-def module_path(metadata: Any) -> str | None:
-    """The module path of the innermost ``nn_module_stack`` entry; ``""`` for the root, ``None`` without a stack.
-
-    Examples
-    --------
-    >>> module_path({"nn_module_stack": "L__self__,,m.Enc;L__self__layers.3,layers.3,m.Layer"})
-    'layers.3'
-    >>> module_path({}) is None
-    True
-    """
-    stack = module_stack(metadata)
-    return stack[-1][0] if stack else None
 
 
 def _inside(path: str | None, module: str) -> bool:

@@ -20,13 +20,11 @@ Examples
 
 from __future__ import annotations
 
-import gc
 import sys
 import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from pt2canon._gc import no_gc_pauses
 from pt2canon.diff.result import CHANGE_KINDS, DIFF_SCHEMA_VERSION, AlignedLine, Change, DiffResult, Location
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,23 +54,6 @@ _FALLBACK_KIND = {
     "weights": "weight_changed",
     "constants": "weight_changed",
 }
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while many small objects are made.
-
-    Canonicalizing and aligning a 2,000-node graph allocates a few hundred
-    thousand small dicts and tuples; the collector's generation-0 passes
-    over them cost about a third of the run and find nothing to free.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _canonicalize(artifact: Artifact, model: Model) -> CanonicalProgram:
@@ -205,7 +186,7 @@ def diff_programs(
     }
     if model is not None:
         options["model"] = model
-    with _gc_paused():
+    with no_gc_pauses():
         return _run(a, b, names, options)
 
 

@@ -89,6 +89,7 @@ from typing import Any
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.program import CanonicalGraph, CanonicalProgram, _rank_inputs, _rank_outputs
 from pt2canon.serde.graph import VALUE_TABLES
+from pt2canon.serde.metadata import module_path
 
 __all__ = [
     "MAX_CANDIDATES",
@@ -119,39 +120,6 @@ _POSITIONAL_IN = {"user_input": "user", "constant_input": "user", "token": "toke
 _POSITIONAL_OUT = {"user_output": "user", "loss_output": "user", "token": "token"}
 
 Slot = tuple[Any, Any]
-
-
-def module_path(metadata: Any) -> str | None:
-    """The module path of the innermost ``nn_module_stack`` entry (``"layers.3.linear1"``).
-
-    The serialized form is ``"key,path,type;key,path,type"`` with commas
-    inside brackets not splitting (as torch's ``metadata_split``); ``None``
-    when there is no stack, ``""`` for the root module.
-
-    Examples
-    --------
-    >>> module_path({"nn_module_stack": "L__self__,,m.Enc;L__self__layers.3,layers.3,m.Layer"})
-    'layers.3'
-    >>> module_path({}) is None
-    True
-    """
-    if not isinstance(metadata, Mapping):
-        return None
-    stack = metadata.get("nn_module_stack")
-    if not isinstance(stack, str) or not stack:
-        return None
-    last = stack.split(";")[-1]
-    parts, depth, start = [], 0, 0
-    for i, c in enumerate(last):
-        if c in "[(":
-            depth += 1
-        elif c in ")]":
-            depth -= 1
-        elif c == "," and depth == 0:
-            parts.append(last[start:i])
-            start = i + 1
-    parts.append(last[start:])
-    return parts[1] if len(parts) >= 3 else None
 
 
 def _spec(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:

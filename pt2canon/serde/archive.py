@@ -44,6 +44,7 @@ __all__ = [
     "Payload",
     "read_artifact",
     "read_bytes",
+    "sniff",
 ]
 
 _LEGACY_PROGRAM = "serialized_exported_program.json"
@@ -603,6 +604,21 @@ def read_bytes(data: bytes, *, label: str = "<bytes>", limits: Limits = DEFAULT_
     return _read(data, None, label, limits)
 
 
+def sniff(label: str, n: int, *, what: str = "an archive") -> tuple[bytes, int]:
+    """The first ``n`` bytes and the size of a file, or the project's error naming it."""
+    try:
+        with open(label, "rb") as fh:
+            head = fh.read(n)
+            fh.seek(0, os.SEEK_END)
+            return head, fh.tell()
+    except FileNotFoundError:
+        raise InputError("no such file", file=label) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, not {what}", file=label) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror or exc})", file=label) from None
+
+
 def read_artifact(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> Artifact:
     """Read a ``.pt2`` archive, an older-format zip or a ``model.json``.
 
@@ -625,17 +641,7 @@ def read_artifact(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMI
         If the file is missing, is not an archive, or holds a broken program.
     """
     label = os.fspath(path)
-    try:
-        with open(label, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-    except FileNotFoundError:
-        raise InputError("no such file", file=label) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not an archive or JSON file", file=label) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror or exc})", file=label) from None
+    head, size = sniff(label, 4, what="an archive or JSON file")
     if size == 0:
         raise InputError("file is empty; expected a .pt2 archive or a model JSON", file=label)
     if head.startswith(b"PK"):
