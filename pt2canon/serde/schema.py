@@ -140,6 +140,8 @@ class _Checker:
             self.str_(self.req(value, "expr_str", f"{path}.as_expr"), f"{path}.as_expr.expr_str")
 
     def tensor_meta(self, obj: Any, path: str) -> None:
+        if _fast_tensor_meta(obj):
+            return
         meta = self.dict_(obj, path)
         self.int_(self.req(meta, "dtype", path), f"{path}.dtype")
         for key in ("sizes", "strides"):
@@ -229,6 +231,8 @@ class _Checker:
         n = self.dict_(obj, path)
         self.str_(self.req(n, "target", path), f"{path}.target")
         for i, inp in enumerate(self.list_(self.req(n, "inputs", path), f"{path}.inputs")):
+            if type(inp) is dict and len(inp) <= 3 and type(inp.get("name")) is str and _fast_argument(inp.get("arg")):
+                continue  # the common shapes, checked without building JSON paths
             q = f"{path}.inputs[{i}]"
             d = self.dict_(inp, q)
             self.str_(self.req(d, "name", q), f"{q}.name")
@@ -236,7 +240,8 @@ class _Checker:
             if len(d) > 3:
                 self.keys(d, _ARG_KEYS, q)
         for i, out in enumerate(self.list_(self.req(n, "outputs", path), f"{path}.outputs")):
-            self.argument(out, f"{path}.outputs[{i}]")
+            if not _fast_argument(out):
+                self.argument(out, f"{path}.outputs[{i}]")
         if "metadata" in n:
             self.dict_(n["metadata"], f"{path}.metadata")
         name = n.get("name")
@@ -304,6 +309,61 @@ class _Checker:
                 self.str_(item, f"{key}[{i}]")
         self.keys(doc, _PROGRAM_KEYS, "$")
         self.keys(gm, _GM_KEYS, "graph_module")
+
+
+# Argument tags whose value _Checker.argument does not look into.
+_OPAQUE_TAGS = frozenset(
+    {
+        "as_none",
+        "as_int",
+        "as_float",
+        "as_bool",
+        "as_scalar_type",
+        "as_memory_format",
+        "as_layout",
+        "as_device",
+        "as_operator",
+        "as_complex",
+    }
+)
+
+
+def _static_dims(seq: Any) -> bool:
+    return type(seq) is list and all(type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int for s in seq)
+
+
+def _fast_tensor_meta(meta: Any) -> bool:
+    """True for a static ``TensorMeta`` with exactly the known keys (what the full check accepts)."""
+    if type(meta) is not dict or meta.keys() != _TENSOR_META_KEYS:
+        return False
+    so = meta["storage_offset"]
+    return (
+        type(meta["dtype"]) is int
+        and type(meta["device"]) is dict
+        and type(so) is dict
+        and len(so) == 1
+        and type(so.get("as_int")) is int
+        and _static_dims(meta["sizes"])
+        and _static_dims(meta["strides"])
+    )
+
+
+def _fast_argument(arg: Any) -> bool:
+    """True when ``arg`` is one of the common shapes that :meth:`_Checker.argument` accepts.
+
+    False means "not sure": the full check then runs and names the JSON path.
+    """
+    if type(arg) is not dict or len(arg) != 1:
+        return False
+    t = arg.get("as_tensor")
+    if t is not None:
+        return type(t) is dict and type(t.get("name")) is str
+    ((tag, value),) = arg.items()
+    if tag in _OPAQUE_TAGS:
+        return True
+    if tag == "as_string":
+        return type(value) is str
+    return False
 
 
 def _kind(obj: Any) -> str:
