@@ -33,14 +33,14 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import networkx as nx
 
 from pt2canon._json import canonical_bytes
 
-__all__ = ["Digests", "ancestry_digests", "canonical_order", "node_label", "users_digests"]
+__all__ = ["Digests", "canonical_order", "node_label"]
 
 
 def _h(*parts: bytes) -> bytes:
@@ -167,28 +167,6 @@ class Digests:
             U[x] = self._users_of(x)
             stack.pop()
         return U[v]
-
-
-def ancestry_digests(
-    G: nx.MultiDiGraph,
-    topo: Iterable[int],
-    labels: Mapping[int, bytes],
-    order_preds: Mapping[int, list[int]],
-) -> dict[int, bytes]:
-    """Merkle digests from the inputs down, for every node of ``topo``."""
-    d = Digests(G, labels, order_preds)
-    return {v: d.ancestry(v) for v in topo}
-
-
-def users_digests(
-    G: nx.MultiDiGraph,
-    topo: list[int],
-    labels: Mapping[int, bytes],
-    order_preds: Mapping[int, list[int]],
-) -> dict[int, bytes]:
-    """Merkle digests from the output back over each node's uses, for every node of ``topo``."""
-    d = Digests(G, labels, order_preds)
-    return {v: d.users(v) for v in reversed(topo)}
 
 
 class _Lazy:

@@ -31,6 +31,7 @@ Steps, per graph (subgraphs first, recursively):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import re
@@ -116,7 +117,8 @@ class CanonicalGraph:
     doc : dict
         The canonical graph JSON.
     structure_digest : str
-        sha256 hex of the canonical structure (no tensor metadata).
+        sha256 hex of the canonical structure (no tensor metadata); computed
+        on first use (subgraph names and the diff need it, the hash does not).
     model : networkx.MultiDiGraph
         The graph model of the *original* graph (metadata intact).
     order : list of int
@@ -130,12 +132,16 @@ class CanonicalGraph:
     """
 
     doc: dict[str, Any]
-    structure_digest: str
     model: nx.MultiDiGraph
     order: list[int]
     value_names: dict[str, str]
     node_names: dict[str, str]
     subgraphs: dict[str, CanonicalGraph] = field(default_factory=dict)
+
+    @functools.cached_property
+    def structure_digest(self) -> str:
+        """sha256 hex of :func:`structure_view` of :attr:`doc`, computed on first use."""
+        return _digest(structure_view(self.doc))
 
 
 @dataclass
@@ -390,8 +396,7 @@ def _canonical_graph(
             _rename_messages(node, namer.by_old, node_names)
     if output_order is not None:
         doc["outputs"] = [doc["outputs"][i] for i in output_order]
-    digest = _digest(structure_view(doc))
-    return CanonicalGraph(doc, digest, G, order, namer.by_old, node_names, subgraphs)
+    return CanonicalGraph(doc, G, order, namer.by_old, node_names, subgraphs)
 
 
 class _LazyMap(dict):  # type: ignore[type-arg]

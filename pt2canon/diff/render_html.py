@@ -32,7 +32,6 @@ True
 from __future__ import annotations
 
 import html
-import json
 from typing import TYPE_CHECKING
 
 from pt2canon.diff.render_markdown import HIDDEN_OPTIONS, KIND_TITLES, clean_text, counted_changes, hunks
@@ -89,32 +88,11 @@ def _code(text: object, limit: int = _MAX_CELL) -> str:
 
 
 def _location_html(loc: Location) -> str:
-    if loc.item is not None:
-        text = _code(loc.item)
-    else:
-        if loc.a and loc.b and loc.a != loc.b:
-            text = f"{_code(loc.a)} → {_code(loc.b)}"
-        else:
-            text = _code(loc.a or loc.b or "?")
-        if loc.a_original and loc.b_original and loc.a_original != loc.b_original:
-            text += f" (was {_code(loc.a_original)}, now {_code(loc.b_original)})"
-        elif loc.a_original or loc.b_original:
-            text += f" ({_code(loc.a_original or loc.b_original)})"
-    if loc.module:
-        text += f" in {_code(loc.module)}"
-    if loc.graph:
-        text += f" in subgraph {_code(loc.graph)}"
-    return text
+    return loc.describe(_code)
 
 
 def _detail_html(change: Change) -> str:
-    if not change.details:
-        return ""
-    try:
-        text = json.dumps(change.details, sort_keys=True, ensure_ascii=False, separators=(", ", ": "), default=str)
-    except (TypeError, ValueError):
-        text = repr(change.details)
-    return _code(text)
+    return _code(change.details_text())
 
 
 def _headline(result: DiffResult) -> list[str]:

@@ -35,7 +35,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -265,33 +264,16 @@ def _fence_for(lines: Iterable[str]) -> str:
     return "`" * max(3, longest + 1)
 
 
+def _cell_code(text: str) -> str:
+    return _code(text, cell=True)
+
+
 def _location_md(loc: Location) -> str:
-    if loc.item is not None:
-        text = _code(loc.item, cell=True)
-    else:
-        if loc.a and loc.b and loc.a != loc.b:
-            text = f"{_code(loc.a, cell=True)} → {_code(loc.b, cell=True)}"
-        else:
-            text = _code(loc.a or loc.b or "?", cell=True)
-        if loc.a_original and loc.b_original and loc.a_original != loc.b_original:
-            text += f" (was {_code(loc.a_original, cell=True)}, now {_code(loc.b_original, cell=True)})"
-        elif loc.a_original or loc.b_original:
-            text += f" ({_code(loc.a_original or loc.b_original, cell=True)})"
-    if loc.module:
-        text += f" in {_code(loc.module, cell=True)}"
-    if loc.graph:
-        text += f" in subgraph {_code(loc.graph, cell=True)}"
-    return text
+    return loc.describe(_cell_code)
 
 
 def _details_json(change: Change) -> str:
-    if not change.details:
-        return ""
-    try:
-        text = json.dumps(change.details, sort_keys=True, ensure_ascii=False, separators=(", ", ": "), default=str)
-    except (TypeError, ValueError):
-        text = repr(change.details)
-    return _code(text, cell=True)
+    return _cell_code(change.details_text())
 
 
 def _change_row(change: Change, with_detail: bool) -> str:

@@ -25,9 +25,11 @@ The JSON form (:meth:`DiffResult.to_json`) is versioned by
 
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 __all__ = ["CHANGE_KINDS", "DIFF_SCHEMA_VERSION", "AlignedLine", "Change", "DiffResult", "Location"]
 
@@ -46,16 +48,7 @@ ChangeKind = Literal[
 ]
 
 #: Every change kind, in the order summaries list them.
-CHANGE_KINDS: tuple[str, ...] = (
-    "node_added",
-    "node_removed",
-    "node_changed",
-    "node_rewired",
-    "signature_changed",
-    "weight_changed",
-    "constraint_changed",
-    "version_changed",
-)
+CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
 
 
 @dataclass(frozen=True)
@@ -104,6 +97,31 @@ class Location:
             parts.append(f" in {self.module}")
         return "".join(parts)
 
+    def describe(self, code: Callable[[str], str] = str) -> str:
+        """A readable location for renderers; ``code`` wraps each name (escaping, markup).
+
+        Examples
+        --------
+        >>> Location(a="n3", b="n4", a_original="relu", module="layers.0").describe(lambda s: f"`{s}`")
+        '`n3` → `n4` (`relu`) in `layers.0`'
+        """
+        if self.item is not None:
+            text = code(self.item)
+        else:
+            if self.a and self.b and self.a != self.b:
+                text = f"{code(self.a)} → {code(self.b)}"
+            else:
+                text = code(self.a or self.b or "?")
+            if self.a_original and self.b_original and self.a_original != self.b_original:
+                text += f" (was {code(self.a_original)}, now {code(self.b_original)})"
+            elif self.a_original or self.b_original:
+                text += f" ({code(self.a_original or self.b_original or '')})"
+        if self.module:
+            text += f" in {code(self.module)}"
+        if self.graph:
+            text += f" in subgraph {code(self.graph)}"
+        return text
+
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
 
@@ -132,6 +150,15 @@ class Change:
     details: dict[str, Any] = field(default_factory=dict)
     a_line: str | None = None
     b_line: str | None = None
+
+    def details_text(self) -> str:
+        """``details`` as one line of JSON (``""`` when there are none), for renderers."""
+        if not self.details:
+            return ""
+        try:
+            return json.dumps(self.details, sort_keys=True, ensure_ascii=False, separators=(", ", ": "), default=str)
+        except (TypeError, ValueError):
+            return repr(self.details)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "location": self.location.to_json(), "summary": self.summary}
