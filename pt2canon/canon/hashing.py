@@ -136,20 +136,6 @@ def _graphs(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
                 yield from _graphs(na["arg"]["as_graph"]["graph"])
 
 
-def _structure_tree(graph: Mapping[str, Any]) -> dict[str, Any]:
-    view = structure_view(graph)
-    nodes = []
-    for node in view["nodes"]:
-        inputs = []
-        for na in node["inputs"]:
-            if "as_graph" in na["arg"]:
-                g = na["arg"]["as_graph"]
-                na = {**na, "arg": {"as_graph": {"name": g["name"], "graph": _structure_tree(g["graph"])}}}
-            inputs.append(na)
-        nodes.append({**node, "inputs": inputs})
-    return {**view, "nodes": nodes}
-
-
 def _tensor_tree(graph: Mapping[str, Any]) -> list[Any]:
     out = []
     for g in _graphs(graph):
@@ -182,7 +168,7 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
         mcg.append({"fqn": e["fqn"], "signature": s})
     return {
         "structure": {
-            "graph": _structure_tree(gm["graph"]),
+            "graph": structure_view(gm["graph"]),
             "inputs": [_spec_kind(s) for s in sig["input_specs"]],
             "outputs": [_spec_kind(s) for s in sig["output_specs"]],
             "verifiers": sorted(doc.get("verifiers", [])),

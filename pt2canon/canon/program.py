@@ -169,7 +169,9 @@ def structure_view(graph: Mapping[str, Any]) -> dict[str, Any]:
     """The structural part of a canonical graph: inputs, outputs, nodes, no value tables.
 
     Nodes keep their target, inputs, outputs and the metadata keys the
-    profile kept (none by default).
+    profile kept (none by default); subgraphs are replaced by their own
+    structure view, recursively, so no tensor metadata at any depth enters
+    it (it names subgraphs and makes the hash's ``structure`` layer).
     """
     return {
         "inputs": graph["inputs"],
@@ -178,8 +180,19 @@ def structure_view(graph: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _structure_input(na: Mapping[str, Any]) -> Mapping[str, Any]:
+    g = na["arg"].get("as_graph")
+    if g is None:
+        return na
+    return {**na, "arg": {"as_graph": {"name": g["name"], "graph": structure_view(g["graph"])}}}
+
+
 def _node_structure(node: Mapping[str, Any]) -> dict[str, Any]:
-    out = {"target": node["target"], "inputs": node["inputs"], "outputs": node["outputs"]}
+    out = {
+        "target": node["target"],
+        "inputs": [_structure_input(na) for na in node["inputs"]],
+        "outputs": node["outputs"],
+    }
     if node.get("metadata"):  # only keys a Profile kept
         out["metadata"] = node["metadata"]
     return out

@@ -178,3 +178,45 @@ def test_uses_of_different_outputs_of_one_node_are_told_apart_by_output_index() 
         hash_layers({"m": canonicalize_program(a)}, level="structure").hash
         != hash_layers({"m": canonicalize_program(b)}, level="structure").hash
     )
+
+
+def _nested_cond(inner_size: int) -> dict[str, Any]:
+    """``cond(x, true=<graph holding another cond>, false=<sin>)``; the innermost graph's shape varies."""
+
+    def leaf(target: str, size: int) -> dict[str, Any]:
+        return {
+            "inputs": [{"as_tensor": {"name": "a"}}],
+            "outputs": [{"as_tensor": {"name": "b"}}],
+            "nodes": [_node(target, [("self", {"as_tensor": {"name": "a"}})], "b")],
+            "tensor_values": {"a": _meta(2, size), "b": _meta(2, size)},
+        }
+
+    def cond(pred: str, operand: str, true: dict[str, Any], false: dict[str, Any], out: str) -> dict[str, Any]:
+        return {
+            "target": "torch.ops.higher_order.cond",
+            "inputs": [
+                {"name": "", "arg": {"as_tensor": {"name": pred}}, "kind": 1},
+                {"name": "", "arg": {"as_graph": {"name": "true_graph", "graph": true}}, "kind": 1},
+                {"name": "", "arg": {"as_graph": {"name": "false_graph", "graph": false}}, "kind": 1},
+                {"name": "", "arg": {"as_tensors": [{"name": operand}]}, "kind": 1},
+            ],
+            "outputs": [{"as_tensor": {"name": out}}],
+            "metadata": {},
+            "name": out,
+        }
+
+    middle = {
+        "inputs": [{"as_tensor": {"name": "a"}}],
+        "outputs": [{"as_tensor": {"name": "c"}}],
+        "nodes": [cond("a", "a", leaf("cos.default", inner_size), leaf("exp.default", inner_size), "c")],
+        "tensor_values": {"a": _meta(2, 3), "c": _meta(2, 3)},
+    }
+    return _program([cond("x", "x", middle, leaf("sin.default", 3), "y")], ["y"])
+
+
+def test_shapes_inside_a_nested_subgraph_do_not_change_the_structure_hash() -> None:
+    a, b = _nested_cond(3), _nested_cond(5)
+    structure = [hash_layers({"m": canonicalize_program(d)}, level="structure").hash for d in (a, b)]
+    graph = [hash_layers({"m": canonicalize_program(d)}, level="graph").hash for d in (a, b)]
+    assert structure[0] == structure[1]
+    assert graph[0] != graph[1]
