@@ -214,62 +214,99 @@ def op_nodes(G: nx.MultiDiGraph) -> list[int]:
     return [n for n, a in G._node.items() if a["kind"] == "op"]
 
 
+_AS_TENSOR = ("as_tensor",)
+# Slots of a node's k-th output when it is a plain ``as_tensor`` (shared, never mutated).
+_TENSOR_SLOTS: list[tuple[Any, ...]] = []
+
+
+def _tensor_slot(k: int) -> tuple[Any, ...]:
+    while len(_TENSOR_SLOTS) <= k:
+        _TENSOR_SLOTS.append((len(_TENSOR_SLOTS), _AS_TENSOR, "name"))
+    return _TENSOR_SLOTS[k]
+
+
+def _plain_tensor(arg: dict[str, Any]) -> str | None:
+    """The name of a plain ``{"as_tensor": {"name": ...}}`` argument, else ``None``."""
+    t = arg.get("as_tensor")
+    if t is not None and len(arg) == 1 and len(t) == 1:
+        return t["name"]  # type: ignore[no-any-return]
+    return None
+
+
 class _Builder:
+    """One pass over a shape-checked graph: node attributes, value definitions, edges.
+
+    The common arguments (a plain ``as_tensor`` reference, or a constant)
+    take an inlined path; everything else goes through :func:`iter_refs`.
+    """
+
     def __init__(self, graph: dict[str, Any], where: str):
         self.graph = graph
         self.where = where
         self.G = nx.MultiDiGraph()
+        #: value name -> (node id, slot, kind, index in the node's values)
         self.defs: dict[str, tuple[int, Path, str, int]] = {}
         self.tables = {k: graph.get(t) or {} for k, t in VALUE_TABLES.items()}
-        self.used_meta: dict[str, set[str]] = {k: set() for k in VALUE_TABLES}
         self.edges: list[tuple[int, int, tuple[int, str, Path], dict[str, Any]]] = []
 
-    def _refs(self, arg: dict[str, Any]) -> list[tuple[Path, str, str, str]]:
-        t = arg.get("as_tensor")
-        if t is not None and len(arg) == 1 and type(t) is dict and len(t) == 1:
-            return [(("as_tensor",), "name", t["name"], "tensor")]
-        return list(iter_refs(arg))
+    def _label(self, j: int | None) -> str:
+        if j is None:
+            return "graph output"
+        n = self.graph["nodes"][j]
+        return f"node {j} ({n.get('name') or n['target']})"
 
     def define(
         self, node: int, label: Callable[[], str], arg: dict[str, Any], slot_prefix: Path, first: int = 0
     ) -> tuple[dict[str, Any], list[Value]]:
         """Register the values ``arg`` defines; ``first`` is the node's count of values so far."""
-        refs = self._refs(arg)
+        refs = list(iter_refs(arg))
         values: list[Value] = []
-        defs, tables, used = self.defs, self.tables, self.used_meta
+        defs, tables = self.defs, self.tables
         for path, fld, name, kind in refs:
             if name in defs:
                 raise GraphError(f"value {name!r} is defined twice (again by {label()})", where=self.where)
             slot = (*slot_prefix, path, fld)
             defs[name] = (node, slot, kind, first + len(values))
-            meta = None
             table = tables.get(kind)
-            if table is not None:
-                meta = table.get(name)
-                if meta is not None:
-                    used[kind].add(name)
-            values.append(Value(slot, name, kind, meta))
+            values.append(Value(slot, name, kind, table.get(name) if table is not None else None))
         return _blank(arg, refs), values
 
-    def use(
-        self, node: int, label: Callable[[], str], index: int, argname: str, arg: dict[str, Any], position: int
-    ) -> dict[str, Any]:
-        refs = self._refs(arg)
-        for path, fld, name, kind in refs:
-            d = self.defs.get(name)
+    def _dangling(self, name: str, position: int, j: int | None, argname: str, index: int) -> GraphError:
+        later = any(name == r[2] for n in self.graph["nodes"][position:] for o in n["outputs"] for r in iter_refs(o))
+        why = (
+            "which a later node defines (the graph is not in topological order, or has a cycle)"
+            if later
+            else "which no graph input or earlier node defines"
+        )
+        return GraphError(
+            f"{self._label(j)} argument {argname or index!r} refers to value {name!r}, {why}", where=self.where
+        )
+
+    def use(self, node: int, j: int | None, index: int, argname: str, arg: dict[str, Any], position: int) -> Any:
+        """Record the edges of one argument; return its template (references blanked)."""
+        defs, edges = self.defs, self.edges
+        name = _plain_tensor(arg)
+        if name is not None:
+            d = defs.get(name)
             if d is None:
-                later = any(
-                    name == r[2] for n in self.graph["nodes"][position:] for o in n["outputs"] for r in iter_refs(o)
+                raise self._dangling(name, position, j, argname, index)
+            edges.append(
+                (
+                    d[0],
+                    node,
+                    (index, argname, _AS_TENSOR),
+                    {"value": name, "slot": d[1], "out": d[3], "vkind": "tensor", "field": "name"},
                 )
-                why = (
-                    "which a later node defines (the graph is not in topological order, or has a cycle)"
-                    if later
-                    else "which no graph input or earlier node defines"
-                )
-                raise GraphError(
-                    f"{label()} argument {argname or index!r} refers to value {name!r}, {why}", where=self.where
-                )
-            self.edges.append(
+            )
+            return _SIMPLE_BLANK["as_tensor"]
+        if len(arg) == 1 and next(iter(arg)) not in REF_KINDS:
+            return arg  # a constant
+        refs = list(iter_refs(arg))
+        for path, fld, name, kind in refs:
+            d = defs.get(name)
+            if d is None:
+                raise self._dangling(name, position, j, argname, index)
+            edges.append(
                 (
                     d[0],
                     node,
@@ -282,21 +319,24 @@ class _Builder:
     def build(self, sub: Callable[[dict[str, Any], str], nx.MultiDiGraph]) -> nx.MultiDiGraph:
         g, G = self.graph, self.G
         inputs, nodes = g["inputs"], g["nodes"]
+        defs = self.defs
+        tensor_table = self.tables["tensor"]
+        # Filled directly, as MultiDiGraph.add_node would (the graph is new).
+        node_attrs, succ, pred = G._node, G._succ, G._pred
         G.graph["extra"] = {k: v for k, v in g.items() if k not in _GRAPH_KNOWN}
+        blank_tensor = _SIMPLE_BLANK["as_tensor"]
         for i, arg in enumerate(inputs):
 
             def input_label(i: int = i) -> str:
                 return f"graph input {i}"
 
             template, values = self.define(i, input_label, arg, ())
-            G.add_node(i, kind="input", index=i, arg=template, values=tuple(values))
+            node_attrs[i] = {"kind": "input", "index": i, "arg": template, "values": tuple(values)}
+            succ[i], pred[i] = {}, {}
         base = len(inputs)
+        use = self.use
         for j, n in enumerate(nodes):
             nid = base + j
-
-            def label(j: int = j, n: dict[str, Any] = n) -> str:
-                return f"node {j} ({n.get('name') or n['target']})"
-
             args: list[dict[str, Any]] = []
             subgraphs = {}
             for i, na in enumerate(n["inputs"]):
@@ -304,37 +344,52 @@ class _Builder:
                 if "as_graph" in arg:
                     ga = arg["as_graph"]
                     subgraphs[i] = sub(ga["graph"], f"{self.where}.nodes[{j}].inputs[{i}].arg.as_graph.graph")
-                    template = {"as_graph": {**ga, "graph": None}}
-                else:
-                    template = self.use(nid, label, i, na["name"], arg, j)
-                args.append({**na, "arg": template})
-            outs, values = [], []
+                    args.append({**na, "arg": {"as_graph": {**ga, "graph": None}}})
+                    continue
+                template = use(nid, j, i, na["name"], arg, j)
+                args.append(na if template is arg else {**na, "arg": template})
+            outs: list[dict[str, Any]] = []
+            values: list[Value] = []
             for k, o in enumerate(n["outputs"]):
+                name = _plain_tensor(o)
+                if name is not None and name not in defs:
+                    slot = _tensor_slot(k)
+                    defs[name] = (nid, slot, "tensor", len(values))
+                    values.append(Value(slot, name, "tensor", tensor_table.get(name)))
+                    outs.append(blank_tensor)
+                    continue
+
+                def label(j: int = j) -> str:
+                    return self._label(j)
+
                 t, v = self.define(nid, label, o, (k,), len(values))
                 outs.append(t)
                 values.extend(v)
-            G.add_node(
-                nid,
-                kind="op",
-                index=j,
-                target=n["target"],
-                name=n.get("name", _MISSING),
-                args=args,
-                outputs=outs,
-                values=tuple(values),
-                metadata=n.get("metadata", _MISSING),
-                subgraphs=subgraphs,
-                extra={k: v for k, v in n.items() if k not in _NODE_KNOWN},
-                hop_single=n.get("is_hop_single_tensor_return", _MISSING),
-            )
+            node_attrs[nid] = {
+                "kind": "op",
+                "index": j,
+                "target": n["target"],
+                "name": n.get("name", _MISSING),
+                "args": args,
+                "outputs": outs,
+                "values": tuple(values),
+                "metadata": n.get("metadata", _MISSING),
+                "subgraphs": subgraphs,
+                "extra": {} if n.keys() <= _NODE_KNOWN else {k: v for k, v in n.items() if k not in _NODE_KNOWN},
+                "hop_single": n.get("is_hop_single_tensor_return", _MISSING),
+            }
+            succ[nid], pred[nid] = {}, {}
         out = base + len(nodes)
-        G.add_node(out, kind="output", index=0)
-        G.nodes[out]["args"] = [
-            self.use(out, lambda: "graph output", i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])
-        ]
+        node_attrs[out] = {
+            "kind": "output",
+            "index": 0,
+            "args": [use(out, None, i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])],
+        }
+        succ[out], pred[out] = {}, {}
         _add_edges(G, self.edges)
+        # Table entries no value of their kind defines (kept for an exact round trip).
         G.graph["orphans"] = {
-            VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in self.used_meta[k]}
+            VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in defs or defs[n][2] != k}
             for k in VALUE_TABLES
         }
         G.graph["tables"] = [
