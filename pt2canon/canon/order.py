@@ -169,26 +169,34 @@ class Digests:
         return U[v]
 
 
-class _Lazy:
-    """A tie-breaker computed only when two heap keys tie on everything before it."""
+class _Tail:
+    """The lazy tie-breaking keys of one node, compared in order, each computed on first need."""
 
-    __slots__ = ("_fn", "_nid", "_v")
+    __slots__ = ("_fns", "_nid", "_vals")
 
-    def __init__(self, fn: Callable[[int], bytes], nid: int) -> None:
-        self._fn, self._nid = fn, nid
-        self._v: bytes | None = None
+    def __init__(self, fns: tuple[Callable[[int], bytes], ...], nid: int) -> None:
+        self._fns, self._nid = fns, nid
+        self._vals: list[bytes] = []
 
-    def value(self) -> bytes:
-        v = self._v
-        if v is None:
-            v = self._v = self._fn(self._nid)
-        return v
+    def _key(self, i: int) -> bytes:
+        vals = self._vals
+        while len(vals) <= i:
+            vals.append(self._fns[len(vals)](self._nid))
+        return vals[i]
+
+    def _first_difference(self, other: _Tail) -> tuple[bytes, bytes] | None:
+        for i in range(len(self._fns)):
+            a, b = self._key(i), other._key(i)
+            if a != b:
+                return a, b
+        return None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Lazy) and self.value() == other.value()
+        return isinstance(other, _Tail) and self._first_difference(other) is None
 
-    def __lt__(self, other: _Lazy) -> bool:
-        return self.value() < other.value()
+    def __lt__(self, other: _Tail) -> bool:
+        d = self._first_difference(other)
+        return d is not None and d[0] < d[1]
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -229,26 +237,15 @@ def canonical_order(
         for p in ps:
             order_succs.setdefault(p, []).append(v)
     heap: list[tuple[Any, ...]] = []
+    fns = (label, ancestry, users, tie, m_ancestry, m_users)
+    push_heap = heapq.heappush
 
     def push(v: int) -> None:
         # Edges iterate in the order the node's arguments list them (grouped by
         # producer), which depends only on the node itself.
-        ranks = tuple((rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values())
-        latest = max((r for r, _ in ranks), default=-1)
-        heapq.heappush(
-            heap,
-            (
-                latest,
-                ranks,
-                _Lazy(label, v),
-                _Lazy(ancestry, v),
-                _Lazy(users, v),
-                _Lazy(tie, v),
-                _Lazy(m_ancestry, v),
-                _Lazy(m_users, v),
-                v,
-            ),
-        )
+        ranks = tuple([(rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values()])
+        latest = max(ranks)[0] if ranks else -1
+        push_heap(heap, (latest, ranks, _Tail(fns, v), v))
 
     ops = [v for v in G if v not in rank and v != out_node]
     for v in ops:

@@ -293,21 +293,6 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
 # --------------------------------------------------------------------------- graphs
 
 
-class _Namer:
-    def __init__(self) -> None:
-        self.values: dict[tuple[int, Any], str] = {}
-        self.by_old: dict[str, str] = {}
-
-    def assign(self, nid: int, vals: tuple[Value, ...]) -> None:
-        for v in vals:
-            new = f"v{len(self.values)}"
-            self.values[(nid, v.slot)] = new
-            self.by_old[v.name] = new
-
-    def __call__(self, nid: int, v: Value) -> str:
-        return self.values[(nid, v.slot)]
-
-
 def _digest(obj: Any) -> str:
     return hashlib.sha256(canonical_bytes(obj)).hexdigest()
 
@@ -378,26 +363,22 @@ def _canonical_graph(
         tie=meta,
         meta_digests=Digests(G, labels, order_preds, extra=meta),
     )
-    # 3. names.
-    namer = _Namer()
-    for nid in inputs:
-        namer.assign(nid, G._node[nid]["values"])
+    # 3. names: values v0, v1, ... in input then op order; nodes n0, n1, ...
+    values: dict[str, str] = {}
+    node_attrs = G._node
+    for nid in (*inputs, *order):
+        for v in node_attrs[nid]["values"]:
+            values[v.name] = f"v{len(values)}"
     node_names: dict[str, str] = {}
     for k, nid in enumerate(order):
-        namer.assign(nid, G._node[nid]["values"])
-        old = G._node[nid]["name"]
+        old = node_attrs[nid]["name"]
         node_names[f"n{k}"] = old if isinstance(old, str) else ""
-    doc = _emit(graph, order, inputs, namer.by_old)
-    # 4. per node: names, subgraphs, metadata.
+    doc = _emit(graph, order, inputs, values, node_names=True, keep_metadata=profile.keep_metadata)
+    # 4. per node: subgraphs, assert messages.
     seen_sub: dict[str, int] = {}
     subgraphs: dict[str, CanonicalGraph] = {}
-    keep = profile.keep_metadata
-    for k, (nid, node) in enumerate(zip(order, doc["nodes"])):
-        if "name" in node:
-            node["name"] = f"n{k}"
-        md = node.get("metadata")
-        if md is not None:
-            node["metadata"] = {key: val for key, val in md.items() if key in keep} if keep else {}
+    old_nodes: dict[str, str] | None = None
+    for nid, node in zip(order, doc["nodes"]):
         for i, cg in sub_canon.get(nid, {}).items():
             base = f"subgraph_{cg.structure_digest[:12]}"
             n = seen_sub.get(base, 0)
@@ -405,11 +386,13 @@ def _canonical_graph(
             name = base if n == 0 else f"{base}_{n}"
             subgraphs[name] = cg
             node["inputs"][i] = {**node["inputs"][i], "arg": {"as_graph": {"name": name, "graph": cg.doc}}}
-        if any(t in node["target"] for t in _ASSERT_TARGETS):
-            _rename_messages(node, namer.by_old, node_names)
+        if _is_assert(node["target"]):
+            if old_nodes is None:
+                old_nodes = {old: new for new, old in node_names.items() if old}
+            _rename_messages(node, values, old_nodes)
     if output_order is not None:
         doc["outputs"] = [doc["outputs"][i] for i in output_order]
-    return CanonicalGraph(doc, G, order, namer.by_old, node_names, subgraphs)
+    return CanonicalGraph(doc, G, order, values, node_names, subgraphs)
 
 
 class _LazyMap(dict):  # type: ignore[type-arg]
@@ -424,32 +407,66 @@ class _LazyMap(dict):  # type: ignore[type-arg]
         return value
 
 
-def _rename_fast(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    t = arg.get("as_tensor")
-    if t is not None and len(arg) == 1 and len(t) == 1:
-        return {"as_tensor": {"name": names[t["name"]]}}
-    return _rename_arg(arg, names)
+def _rename_value_args(args: list[dict[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
+    """Arguments (``inputs``/``outputs`` entries) with their value references renamed; new dicts throughout."""
+    out = []
+    for arg in args:
+        t = arg.get("as_tensor")
+        if t is not None and len(arg) == 1 and len(t) == 1:
+            out.append({"as_tensor": {"name": names[t["name"]]}})
+        else:
+            out.append(_rename_arg(arg, names))
+    return out
 
 
-def _emit(graph: dict[str, Any], order: list[int], inputs: list[int], names: Mapping[str, str]) -> dict[str, Any]:
+def _emit(
+    graph: dict[str, Any],
+    order: list[int],
+    inputs: list[int],
+    names: Mapping[str, str],
+    *,
+    node_names: bool = False,
+    keep_metadata: frozenset[str] | None = None,
+) -> dict[str, Any]:
     """The graph JSON in ``order`` with values renamed by ``names``.
 
     Equal to ``from_networkx(G, order=..., rename=..., input_order=...)``
     (a test proves it) but renames the original JSON directly, which is
     twice as fast: node ids of :func:`to_networkx` are input positions,
-    then node positions offset by the number of inputs.
+    then node positions offset by the number of inputs. With
+    ``node_names`` the ``k``-th node is named ``n<k>``; with
+    ``keep_metadata`` node metadata keeps only those keys. Every node and
+    argument entry is a new dict, so the result can be edited without
+    touching ``graph`` (deeper constants are shared).
     """
     n_in = len(graph["inputs"])
     nodes = graph["nodes"]
     out_nodes = []
-    for nid in order:
+    for k, nid in enumerate(order):
         n = nodes[nid - n_in]
-        ins = [na if "as_graph" in na["arg"] else {**na, "arg": _rename_fast(na["arg"], names)} for na in n["inputs"]]
-        out_nodes.append({**n, "inputs": ins, "outputs": [_rename_fast(o, names) for o in n["outputs"]]})
+        ins = []
+        for na in n["inputs"]:
+            arg = na["arg"]
+            t = arg.get("as_tensor")
+            if t is not None and len(arg) == 1 and len(t) == 1:
+                ins.append({**na, "arg": {"as_tensor": {"name": names[t["name"]]}}})
+            elif "as_graph" in arg:
+                ins.append({**na})
+            else:
+                ins.append({**na, "arg": _rename_arg(arg, names)})
+        node = {**n, "inputs": ins, "outputs": _rename_value_args(n["outputs"], names)}
+        if node_names and "name" in n:
+            node["name"] = f"n{k}"
+        if keep_metadata is not None:
+            md = n.get("metadata")
+            if md is not None:
+                node["metadata"] = {key: val for key, val in md.items() if key in keep_metadata} if keep_metadata else {}
+        out_nodes.append(node)
+    g_inputs = graph["inputs"]
     doc = {
         **graph,
-        "inputs": [_rename_fast(graph["inputs"][i], names) for i in inputs],
-        "outputs": [_rename_fast(o, names) for o in graph["outputs"]],
+        "inputs": _rename_value_args([g_inputs[i] for i in inputs], names),
+        "outputs": _rename_value_args(graph["outputs"], names),
         "nodes": out_nodes,
     }
     for t in VALUE_TABLES.values():
@@ -513,22 +530,29 @@ def _has_ordered(graph: Mapping[str, Any]) -> bool:
     return False
 
 
-_NAME_IN_MSG = re.compile(r"(?<![A-Za-z0-9_])[A-Za-z_][A-Za-z0-9_]*(?![A-Za-z0-9_])")
 
 
-def _rename_messages(node: dict[str, Any], values: Mapping[str, str], node_names: Mapping[str, str]) -> None:
-    old_nodes = {old: new for new, old in node_names.items() if old}
-    for na in node["inputs"]:
+@functools.lru_cache(maxsize=4096)
+def _is_assert(target: str) -> bool:
+    return any(t in target for t in _ASSERT_TARGETS)
+
+
+def _rename_messages(node: dict[str, Any], values: Mapping[str, str], old_nodes: Mapping[str, str]) -> None:
+    """Rename node names (quoted) and value names inside an assert node's string arguments.
+
+    ``old_nodes`` maps original node names to canonical ones.
+    """
+    ins = node["inputs"]
+    for i, na in enumerate(ins):
         arg = na["arg"]
         if "as_string" in arg and isinstance(arg["as_string"], str):
-            text = arg["as_string"]
             # Node names are quoted ('eq_1'); values may appear bare.
             text = re.sub(
                 r"'([A-Za-z_][A-Za-z0-9_]*)'",
                 lambda m: f"'{old_nodes.get(m.group(1), values.get(m.group(1), m.group(1)))}'",
-                text,
+                arg["as_string"],
             )
-            na["arg"] = {"as_string": text}
+            ins[i] = {**na, "arg": {"as_string": text}}
 
 
 # --------------------------------------------------------------------------- symbols
