@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from pt2canon._gc import no_gc_pauses
+from pt2canon._gc import gc_paused
 from pt2canon.errors import InputError, Pt2CanonError
 from pt2canon.serde.archive import Artifact, Limits, Model, read_artifact
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["canonicalize", "canonicalize_all", "diff", "digest", "hash", "load"]
 
 
+@gc_paused
 def load(source: Any, *, limits: Limits | None = None) -> Artifact:
     """Load an exported program from a path, bytes or an in-memory ``ExportedProgram``.
 
@@ -79,14 +80,15 @@ def _canonicalize_model(artifact: Artifact, model: Model, profile: Any) -> Canon
         raise InputError("graph is nested too deeply", file=artifact.path, member=model.member) from None
 
 
+@gc_paused
 def canonicalize_all(source: Any, *, keep_metadata: Iterable[str] = ()) -> dict[str, CanonicalProgram]:
     """Canonicalize every model of an artifact; returns ``{model name: CanonicalProgram}``."""
-    with no_gc_pauses():
-        artifact = load(source)
-        profile = _profile(keep_metadata)
-        return {name: _canonicalize_model(artifact, m, profile) for name, m in sorted(artifact.models.items())}
+    artifact = load(source)
+    profile = _profile(keep_metadata)
+    return {name: _canonicalize_model(artifact, m, profile) for name, m in sorted(artifact.models.items())}
 
 
+@gc_paused
 def canonicalize(source: Any, *, model: str | None = None, keep_metadata: Iterable[str] = ()) -> CanonicalProgram:
     """The canonical form of one program.
 
@@ -104,16 +106,16 @@ def canonicalize(source: Any, *, model: str | None = None, keep_metadata: Iterab
     CanonicalProgram
         ``.doc`` is the canonical ``ExportedProgram`` JSON.
     """
-    with no_gc_pauses():
-        artifact = load(source)
-        m = artifact.models.get(model) if model else artifact.model
-        if m is None:
-            raise InputError(
-                f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}", file=artifact.path
-            )
-        return _canonicalize_model(artifact, m, _profile(keep_metadata))
+    artifact = load(source)
+    m = artifact.models.get(model) if model else artifact.model
+    if m is None:
+        raise InputError(
+            f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}", file=artifact.path
+        )
+    return _canonicalize_model(artifact, m, _profile(keep_metadata))
 
 
+@gc_paused
 def digest(
     source: Any,
     *,
@@ -129,19 +131,18 @@ def digest(
     """
     from pt2canon.canon.hashing import hash_layers
 
-    with no_gc_pauses():
-        artifact = load(source)
-        canons = canonicalize_all(artifact, keep_metadata=keep_metadata)
-        try:
-            return hash_layers(
-                canons,
-                level=level,
-                artifact=artifact,
-                include_sample_inputs=include_sample_inputs,
-                include_versions=include_versions,
-            )
-        except Pt2CanonError as exc:
-            raise exc.located(file=artifact.path) from None
+    artifact = load(source)
+    canons = canonicalize_all(artifact, keep_metadata=keep_metadata)
+    try:
+        return hash_layers(
+            canons,
+            level=level,
+            artifact=artifact,
+            include_sample_inputs=include_sample_inputs,
+            include_versions=include_versions,
+        )
+    except Pt2CanonError as exc:
+        raise exc.located(file=artifact.path) from None
 
 
 def hash(source: Any, *, level: str = "graph", **options: Any) -> str:
@@ -149,9 +150,9 @@ def hash(source: Any, *, level: str = "graph", **options: Any) -> str:
     return digest(source, level=level, **options).hash
 
 
+@gc_paused
 def diff(a: Any, b: Any, **options: Any) -> DiffResult:
     """The structural diff of two programs; see :func:`pt2canon.diff.diff_programs`."""
     from pt2canon.diff import diff_programs
 
-    with no_gc_pauses():
-        return diff_programs(load(a), load(b), **options)
+    return diff_programs(load(a), load(b), **options)

@@ -46,7 +46,7 @@ from pt2canon.canon.effects import OpEffects, effects_from_name
 from pt2canon.canon.order import Digests, canonical_order, node_label
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.errors import GraphError
-from pt2canon.serde.graph import VALUE_TABLES, Value, from_networkx, iter_refs, op_nodes, to_networkx
+from pt2canon.serde.graph import VALUE_TABLES, from_networkx, iter_refs, op_nodes, to_networkx
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -460,7 +460,9 @@ def _emit(
         if keep_metadata is not None:
             md = n.get("metadata")
             if md is not None:
-                node["metadata"] = {key: val for key, val in md.items() if key in keep_metadata} if keep_metadata else {}
+                node["metadata"] = (
+                    {key: val for key, val in md.items() if key in keep_metadata} if keep_metadata else {}
+                )
         out_nodes.append(node)
     g_inputs = graph["inputs"]
     doc = {
@@ -528,8 +530,6 @@ def _has_ordered(graph: Mapping[str, Any]) -> bool:
             if "as_graph" in na["arg"] and _has_ordered(na["arg"]["as_graph"]["graph"]):
                 return True
     return False
-
-
 
 
 @functools.lru_cache(maxsize=4096)

@@ -24,7 +24,7 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-from pt2canon._gc import no_gc_pauses
+from pt2canon._gc import gc_paused
 from pt2canon.diff.result import CHANGE_KINDS, DIFF_SCHEMA_VERSION, AlignedLine, Change, DiffResult, Location
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -186,10 +186,10 @@ def diff_programs(
     }
     if model is not None:
         options["model"] = model
-    with no_gc_pauses():
-        return _run(a, b, names, options)
+    return _run(a, b, names, options)
 
 
+@gc_paused
 def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) -> DiffResult:
     from pt2canon.diff.align import align_programs
     from pt2canon.diff.compare import (

@@ -474,6 +474,19 @@ def test_unknown_future_fields_are_tolerated_with_a_warning_naming_them_and_stil
             assert pt2canon.hash(bad) == pt2canon.hash(corpus["mlp"].path)
 
 
+def test_an_unknown_field_beside_name_and_arg_of_an_argument_without_kind_is_reported(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    def change(doc: dict[str, Any]) -> None:
+        entry = _at(*_n1, "inputs", 0)(doc)
+        del entry["kind"]  # three keys, as many as a known entry has
+        entry["field_from_torch_9"] = 1
+
+    bad = _write(tmp_path, mutated(corpus["mlp"].path, change))
+    with pytest.warns(UnknownFieldsWarning, match=re.escape(f"{N1}.inputs[0]: field_from_torch_9")):
+        assert HASH.match(pt2canon.hash(bad))
+
+
 def test_a_newer_schema_minor_version_is_read_and_a_newer_major_is_refused(corpus: Corpus, tmp_path: Path) -> None:
     minor = _write(
         tmp_path, mutated(corpus["mlp"].path, _put("schema_version", value={"major": 8, "minor": 99})), "minor.pt2"
