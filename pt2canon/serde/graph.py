@@ -330,8 +330,8 @@ class _Builder:
             def input_label(i: int = i) -> str:
                 return f"graph input {i}"
 
-            template, values = self.define(i, input_label, arg, ())
-            node_attrs[i] = {"kind": "input", "index": i, "arg": template, "values": tuple(values)}
+            template, defined = self.define(i, input_label, arg, ())
+            node_attrs[i] = {"kind": "input", "index": i, "arg": template, "values": tuple(defined)}
             succ[i], pred[i] = {}, {}
         base = len(inputs)
         use = self.use
