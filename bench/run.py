@@ -15,8 +15,9 @@ Run ``python bench/run.py`` (add ``--quick`` for a smoke run on tiny inputs,
 ``full``      ``pt2canon hash --level full`` on an archive with ~1 GiB of
               weights against ``sha256sum`` of the same file, with peak memory.
 
-Each figure is the median of several runs; ratios compare medians measured
-in the same run on the same machine.
+Each section runs in a fresh interpreter (so that none inherits another's
+heap). Each figure is the median of several runs; ratios compare medians
+measured side by side in the same process on the same bytes.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def bench_scaling(sizes: list[int], repeat: int, plot: Path | None) -> dict[str,
         data = canonical_bytes(synthetic_program(n))
         if not rows:
             pt2canon.hash(data)  # warm up
-        t = median_time(lambda data=data: pt2canon.hash(data), repeat if n < 50_000 else max(1, repeat // 3))
+        t = median_time(lambda data=data: pt2canon.hash(data), repeat)
         rows.append({"nodes": n, "bytes": len(data), "seconds": t})
         print(f"scaling {n:>7} nodes: {t:.3f} s", flush=True)
     k = (
@@ -366,34 +367,66 @@ def _targets(results: dict[str, Any]) -> list[str]:
     return ["## Targets", "", "| what | target | this run | |", "|---|---|---|---|", *rows, ""]
 
 
+SECTIONS = ("canon", "scaling", "diff", "cold", "full")
+
+
+def run_section(section: str, work: Path, quick: bool, full_gib: float) -> Any:
+    """Run one section in this process and return its results."""
+    q = quick
+    if section == "canon":
+        return bench_canon(work, [2] if q else [6, 24, 48, 96], 1 if q else 9)
+    if section == "scaling":
+        return bench_scaling(
+            [100, 1000] if q else [1_000, 10_000, 100_000], 1 if q else 3, None if q else HERE / "scaling.png"
+        )
+    if section == "diff":
+        return bench_diff(work, 2 if q else 48, 1 if q else 5)
+    if section == "cold":
+        return bench_cold(work, 2 if q else 48, 1 if q else 7)
+    if section == "full":
+        return bench_full(work, 0.01 if q else full_gib, 1 if q else 3) if shutil.which("sha256sum") else None
+    raise ValueError(f"unknown section {section!r}")
+
+
+def _run_isolated(section: str, work: Path, quick: bool, full_gib: float) -> Any:
+    """Run one section in a fresh interpreter, so that no section inherits another's heap.
+
+    torch's own canonicalize (``canon``) leaves a large, fragmented heap
+    behind and a 100,000-node program (``scaling``) a large one; measured in
+    the same process, the next section's allocations pay for them.
+    """
+    with tempfile.TemporaryDirectory(prefix="pt2canon-bench-") as tmp:
+        out = Path(tmp) / f"{section}.json"
+        cmd = [sys.executable, __file__, "--only", section, "--work", str(work), "--full-gib", str(full_gib)]
+        cmd += ["--section-out", str(out), *(["--quick"] if quick else [])]
+        subprocess.run(cmd, check=True)
+        return json.loads(out.read_text())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny inputs, one repetition (a smoke test)")
-    parser.add_argument("--only", nargs="*", default=None, help="sections to run (canon scaling diff cold full)")
+    parser.add_argument("--only", nargs="*", default=None, choices=SECTIONS, help="sections to run (default: all)")
     parser.add_argument("--markdown", type=Path, help="write the report here (e.g. BENCHMARKS.md)")
     parser.add_argument("--work", type=Path, help="folder for exported archives (default: a temporary folder)")
     parser.add_argument("--full-gib", type=float, default=1.0, help="weights size of the --level full benchmark")
+    parser.add_argument("--section-out", type=Path, help=argparse.SUPPRESS)  # one section, in process (internal)
     args = parser.parse_args(argv)
-    sections = set(args.only or ["canon", "scaling", "diff", "cold", "full"])
+    sections = [s for s in SECTIONS if s in (args.only or SECTIONS)]
     work = args.work or Path(tempfile.mkdtemp(prefix="pt2canon-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    q = args.quick
+    if args.section_out is not None:
+        (section,) = sections
+        args.section_out.write_text(json.dumps(run_section(section, work, args.quick, args.full_gib)))
+        return 0
     results: dict[str, Any] = {"machine": machine()}
-    if "canon" in sections:
-        results["canon"] = bench_canon(work, [2] if q else [6, 24, 48, 96], 1 if q else 9)
-    if "scaling" in sections:
-        results["scaling"] = bench_scaling(
-            [100, 1000] if q else [1_000, 10_000, 100_000], 1 if q else 3, None if q else HERE / "scaling.png"
-        )
-    if "diff" in sections:
-        results["diff"] = bench_diff(work, 2 if q else 48, 1 if q else 5)
-    if "cold" in sections:
-        results["cold"] = bench_cold(work, 2 if q else 48, 1 if q else 7)
-    if "full" in sections and shutil.which("sha256sum"):
-        results["full"] = bench_full(work, 0.01 if q else args.full_gib, 1 if q else 3)
+    for section in sections:
+        result = _run_isolated(section, work, args.quick, args.full_gib)
+        if result is not None:
+            results[section] = result
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / ("quick.json" if q else "latest.json")).write_text(json.dumps(results, indent=2, sort_keys=True))
+    (out / ("quick.json" if args.quick else "latest.json")).write_text(json.dumps(results, indent=2, sort_keys=True))
     if args.markdown:
         write_markdown(results, args.markdown)
     if args.work is None:

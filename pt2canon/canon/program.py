@@ -46,7 +46,16 @@ from pt2canon.canon.effects import OpEffects, effects_from_name
 from pt2canon.canon.order import Digests, canonical_order, node_label
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.errors import GraphError
-from pt2canon.serde.graph import VALUE_TABLES, from_networkx, iter_refs, op_nodes, to_networkx
+from pt2canon.serde.graph import (
+    REF_KINDS,
+    VALUE_TABLES,
+    _copy,
+    _walk,
+    from_networkx,
+    iter_refs,
+    op_nodes,
+    to_networkx,
+)
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -646,11 +655,17 @@ def _rank_outputs(specs: list[dict[str, Any]]) -> list[int]:
 
 
 def _rename_arg(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """``arg`` with the value names it refers to renamed (names ``names`` lacks are kept); ``arg`` itself if none."""
+    if len(arg) == 1:
+        tag = next(iter(arg))
+        if tag not in REF_KINDS:
+            return arg  # a constant
+        if tag == "as_tensor" and len(arg[tag]) == 1:
+            name = arg[tag]["name"]
+            return {"as_tensor": {"name": names.get(name, name)}}
     refs = list(iter_refs(arg))
     if not refs:
         return arg
-    from pt2canon.serde.graph import _copy, _walk
-
     out = _copy(arg)
     for path, fld, name, _ in refs:
         _walk(out, path)[fld] = names.get(name, name)

@@ -334,7 +334,7 @@ class _Builder:
             node_attrs[i] = {"kind": "input", "index": i, "arg": template, "values": tuple(defined)}
             succ[i], pred[i] = {}, {}
         base = len(inputs)
-        use = self.use
+        use, edges = self.use, self.edges
         for j, n in enumerate(nodes):
             nid = base + j
             args: list[dict[str, Any]] = []
@@ -345,6 +345,15 @@ class _Builder:
                     ga = arg["as_graph"]
                     subgraphs[i] = sub(ga["graph"], f"{self.where}.nodes[{j}].inputs[{i}].arg.as_graph.graph")
                     args.append({**na, "arg": {"as_graph": {**ga, "graph": None}}})
+                    continue
+                t = arg.get("as_tensor")
+                if t is not None and len(arg) == 1 and len(t) == 1 and t["name"] in defs:
+                    # inlined use() of the commonest argument, a plain tensor
+                    name = t["name"]
+                    d = defs[name]
+                    data = {"value": name, "slot": d[1], "out": d[3], "vkind": "tensor", "field": "name"}
+                    edges.append((d[0], nid, (i, na["name"], _AS_TENSOR), data))
+                    args.append({**na, "arg": blank_tensor})
                     continue
                 template = use(nid, j, i, na["name"], arg, j)
                 args.append(na if template is arg else {**na, "arg": template})
