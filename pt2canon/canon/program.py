@@ -197,11 +197,12 @@ def _structure_input(na: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _node_structure(node: Mapping[str, Any]) -> dict[str, Any]:
-    out = {
-        "target": node["target"],
-        "inputs": [_structure_input(na) for na in node["inputs"]],
-        "outputs": node["outputs"],
-    }
+    ins = node["inputs"]
+    for na in ins:
+        if "as_graph" in na["arg"]:
+            ins = [_structure_input(na) for na in ins]
+            break
+    out = {"target": node["target"], "inputs": ins, "outputs": node["outputs"]}
     if node.get("metadata"):  # only keys a Profile kept
         out["metadata"] = node["metadata"]
     return out
