@@ -49,11 +49,10 @@ from pt2canon.errors import GraphError
 from pt2canon.serde.graph import (
     REF_KINDS,
     VALUE_TABLES,
-    _copy,
-    _walk,
     from_networkx,
     iter_refs,
     op_nodes,
+    set_at,
     to_networkx,
 )
 
@@ -570,6 +569,7 @@ def _rename_messages(node: dict[str, Any], values: Mapping[str, str], old_nodes:
 
 def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renamer: SymbolRenamer) -> None:
     """Rename symbols in every value table and range constraint, in canonical order of appearance."""
+    expr = renamer.expr
 
     def sym(s: Any) -> Any:
         if "as_expr" in s:
@@ -577,27 +577,47 @@ def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renam
             return {"as_expr": {"expr_str": renamer.expr(e["expr_str"]), "hint": None}}
         return s
 
+    def syms(seq: list[Any]) -> list[Any]:
+        for s in seq:
+            if "as_expr" in s:
+                out = []
+                for x in seq:
+                    e = x.get("as_expr")
+                    out.append(x if e is None else {"as_expr": {"expr_str": expr(e["expr_str"]), "hint": None}})
+                return out
+        return seq
+
     def meta(m: dict[str, Any]) -> dict[str, Any]:
+        sizes, strides, so = m.get("sizes"), m.get("strides"), m.get("storage_offset")
+        new_sizes = syms(sizes) if sizes else sizes
+        new_strides = syms(strides) if strides else strides
+        new_so = sym(so) if so is not None else so
+        if new_sizes is sizes and new_strides is strides and new_so is so:
+            return m  # static: nothing to rename
         out = dict(m)
-        for key in ("sizes", "strides"):
-            seq = m.get(key)
-            if seq and any("as_expr" in s for s in seq):
-                out[key] = [sym(s) for s in seq]
-        so = m.get("storage_offset")
-        if so is not None and "as_expr" in so:
-            out["storage_offset"] = sym(so)
+        for key, new in (("sizes", new_sizes), ("strides", new_strides), ("storage_offset", new_so)):
+            if key in m:
+                out[key] = new
         return out
 
     def visit(graph: dict[str, Any]) -> None:
         tables = {k: graph.get(t, {}) for k, t in VALUE_TABLES.items() if k != "custom_obj"}
-        done: set[tuple[str, str]] = set()
+        done: dict[str, set[str]] = {k: set() for k in tables}
+        tensors, done_tensors = tables["tensor"], done["tensor"]
 
         def touch(arg: dict[str, Any]) -> None:
+            t = arg.get("as_tensor")
+            if t is not None and len(arg) == 1 and len(t) == 1:  # the common case, inlined
+                name = t["name"]
+                if name in tensors and name not in done_tensors:
+                    done_tensors.add(name)
+                    tensors[name] = meta(tensors[name])
+                return
             for _, _, name, kind in iter_refs(arg):
                 table = tables.get(kind)
-                if table is None or name not in table or (kind, name) in done:
+                if table is None or name not in table or name in done[kind]:
                     continue
-                done.add((kind, name))
+                done[kind].add(name)
                 val = table[name]
                 table[name] = meta(val) if kind == "tensor" else sym(val)
 
@@ -609,14 +629,14 @@ def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renam
                     visit(na["arg"]["as_graph"]["graph"])
             for o in node["outputs"]:
                 touch(o)
-            if renamer.mapping and any(t in node["target"] for t in _ASSERT_TARGETS):
+            if renamer.mapping and _is_assert(node["target"]):
                 for na in node["inputs"]:
                     if "as_string" in na["arg"]:
                         na["arg"] = {"as_string": renamer.text(na["arg"]["as_string"])}
         # Values no node defines (kept for exactness) come last.
         for kind, table in tables.items():
             for name, val in list(table.items()):
-                if (kind, name) not in done:
+                if name not in done[kind]:
                     table[name] = meta(val) if kind == "tensor" else sym(val)
 
     visit(doc["graph_module"]["graph"])
@@ -667,10 +687,7 @@ def _rename_arg(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]
     refs = list(iter_refs(arg))
     if not refs:
         return arg
-    out = _copy(arg)
-    for path, fld, name, _ in refs:
-        _walk(out, path)[fld] = names.get(name, name)
-    return out
+    return set_at(arg, [(path, fld, names.get(name, name)) for path, fld, name, _ in refs])
 
 
 def _rename_spec(spec: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ recursively converted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -52,6 +52,7 @@ __all__ = [
     "from_networkx",
     "iter_refs",
     "op_nodes",
+    "set_at",
     "to_networkx",
 ]
 
@@ -155,18 +156,33 @@ def iter_refs(arg: dict[str, Any]) -> Iterator[tuple[Path, str, str, str]]:
                     yield (tag, key, *path), fld, name, k
 
 
-def _copy(obj: Any) -> Any:
-    if type(obj) is dict:
-        return {k: _copy(v) for k, v in obj.items()}
-    if type(obj) is list:
-        return [_copy(v) for v in obj]
-    return obj
+def set_at(arg: dict[str, Any], edits: Iterable[tuple[Path, str, Any]]) -> dict[str, Any]:
+    """A copy of ``arg`` with ``obj_at(path)[field] = value`` for each ``(path, field, value)``.
 
+    Copy on write: only the dicts and lists on the way to an edited field
+    are copied; everything else is shared with ``arg``, which is left as it
+    was.
 
-def _walk(obj: Any, path: Path) -> Any:
-    for p in path:
-        obj = obj[p]
-    return obj
+    Examples
+    --------
+    >>> arg = {"as_sym_ints": [{"as_int": 4}, {"as_name": "s0"}]}
+    >>> new = set_at(arg, [(("as_sym_ints", 1), "as_name", "s9")])
+    >>> new, arg["as_sym_ints"][1], new["as_sym_ints"][0] is arg["as_sym_ints"][0]
+    ({'as_sym_ints': [{'as_int': 4}, {'as_name': 's9'}]}, {'as_name': 's0'}, True)
+    """
+    out = dict(arg)
+    copied = {id(out)}
+    for path, fld, value in edits:
+        obj: Any = out
+        for p in path:
+            child = obj[p]
+            if id(child) not in copied:
+                child = dict(child) if type(child) is dict else list(child)
+                copied.add(id(child))
+                obj[p] = child
+            obj = child
+        obj[fld] = value
+    return out
 
 
 _SIMPLE = {
@@ -189,10 +205,7 @@ def _blank(arg: dict[str, Any], refs: list[tuple[Path, str, str, str]]) -> dict[
         simple = _SIMPLE.get(refs[0][0])
         if simple is not None and len(arg[simple[0]]) == 1:
             return _SIMPLE_BLANK[simple[0]]
-    out = _copy(arg)
-    for path, fld, _, _ in refs:
-        _walk(out, path)[fld] = None
-    return out
+    return set_at(arg, [(path, fld, None) for path, fld, _, _ in refs])
 
 
 def _fill(template: dict[str, Any], names: dict[tuple[Path, str], str]) -> dict[str, Any]:
@@ -203,10 +216,7 @@ def _fill(template: dict[str, Any], names: dict[tuple[Path, str], str]) -> dict[
         simple = _SIMPLE.get(path)
         if simple is not None and template is _SIMPLE_BLANK[simple[0]]:
             return {simple[0]: {fld: name}}
-    out = _copy(template)
-    for (path, fld), name in names.items():
-        _walk(out, path)[fld] = name
-    return out
+    return set_at(template, [(path, fld, name) for (path, fld), name in names.items()])
 
 
 def op_nodes(G: nx.MultiDiGraph) -> list[int]:
@@ -355,12 +365,16 @@ class _Builder:
                     edges.append((d[0], nid, (i, na["name"], _AS_TENSOR), data))
                     args.append({**na, "arg": blank_tensor})
                     continue
+                if t is None and arg.keys().isdisjoint(REF_KINDS):
+                    args.append(na)  # a constant: the template is the argument itself
+                    continue
                 template = use(nid, j, i, na["name"], arg, j)
                 args.append(na if template is arg else {**na, "arg": template})
             outs: list[dict[str, Any]] = []
             values: list[Value] = []
             for k, o in enumerate(n["outputs"]):
-                name = _plain_tensor(o)
+                t = o.get("as_tensor")
+                name = t["name"] if t is not None and len(o) == 1 and len(t) == 1 else None
                 if name is not None and name not in defs:
                     slot = _tensor_slot(k)
                     defs[name] = (nid, slot, "tensor", len(values))

@@ -331,28 +331,30 @@ _OPAQUE_TAGS = frozenset(
 _LIST_TAGS = frozenset({"as_ints", "as_floats", "as_strings", "as_bools", "as_int_lists", "as_float_lists"})
 
 
-def _static_dims(seq: Any) -> bool:
+def _dims(seq: Any) -> bool:
+    """True for a list of ``SymInt``: ``{"as_int": int}`` or ``{"as_expr": {"expr_str": str, ...}}``."""
     if type(seq) is not list:
         return False
-    for s in seq:  # noqa: SIM110 - a loop is twice as fast as all() over a generator here
-        if type(s) is not dict or len(s) != 1 or type(s.get("as_int")) is not int:
+    for s in seq:
+        if type(s) is not dict or len(s) != 1:
             return False
+        if type(s.get("as_int")) is not int:
+            e = s.get("as_expr")  # a symbolic dimension
+            if type(e) is not dict or type(e.get("expr_str")) is not str:
+                return False
     return True
 
 
 def _fast_tensor_meta(meta: Any) -> bool:
-    """True for a static ``TensorMeta`` with exactly the known keys (what the full check accepts)."""
+    """True for a ``TensorMeta`` of the common shape with exactly the known keys (what the full check accepts)."""
     if type(meta) is not dict or meta.keys() != _TENSOR_META_KEYS:
         return False
-    so = meta["storage_offset"]
     return (
         type(meta["dtype"]) is int
         and type(meta["device"]) is dict
-        and type(so) is dict
-        and len(so) == 1
-        and type(so.get("as_int")) is int
-        and _static_dims(meta["sizes"])
-        and _static_dims(meta["strides"])
+        and _dims(meta["sizes"])
+        and _dims(meta["strides"])
+        and _dims([meta["storage_offset"]])
     )
 
 
@@ -399,9 +401,17 @@ def _fast_argument(arg: Any) -> bool:
         return True
     if tag in _LIST_TAGS:
         return type(value) is list
+    if tag == "as_sym_ints":  # sizes of a view with symbolic dimensions
+        return type(value) is list and all(_fast_sym_int(s) for s in value)
+    if tag == "as_sym_int":
+        return _fast_sym_int(value)
     if tag == "as_string":
         return type(value) is str
     return False
+
+
+def _fast_sym_int(s: Any) -> bool:
+    return type(s) is dict and len(s) == 1 and (type(s.get("as_int")) is int or type(s.get("as_name")) is str)
 
 
 def _kind(obj: Any) -> str:
