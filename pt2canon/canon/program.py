@@ -159,7 +159,10 @@ class CanonicalProgram:
     Attributes
     ----------
     doc : dict
-        The canonical ``ExportedProgram`` JSON.
+        The canonical ``ExportedProgram`` JSON. Treat it as read-only: to
+        save time and memory it shares unchanged parts (constant arguments,
+        static tensor metadata, one object per renamed shape expression)
+        with the input document and within itself; copy it before editing.
     graph : CanonicalGraph
         The top-level graph with its maps back to the original.
     symbols : dict
@@ -569,35 +572,37 @@ def _rename_messages(node: dict[str, Any], values: Mapping[str, str], old_nodes:
 
 def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renamer: SymbolRenamer) -> None:
     """Rename symbols in every value table and range constraint, in canonical order of appearance."""
-    expr = renamer.expr
+    # One renamed SymInt object per distinct expression, shared by every place it appears.
+    renamed: dict[str, dict[str, Any]] = {}
+
+    def renamed_expr(text: str) -> dict[str, Any]:
+        out = renamed.get(text)
+        if out is None:
+            out = renamed[text] = {"as_expr": {"expr_str": renamer.expr(text), "hint": None}}
+        return out
 
     def sym(s: Any) -> Any:
         if "as_expr" in s:
-            e = s["as_expr"]
-            return {"as_expr": {"expr_str": renamer.expr(e["expr_str"]), "hint": None}}
+            return renamed_expr(s["as_expr"]["expr_str"])
         return s
 
     def syms(seq: list[Any]) -> list[Any]:
         for s in seq:
             if "as_expr" in s:
-                out = []
-                for x in seq:
-                    e = x.get("as_expr")
-                    out.append(x if e is None else {"as_expr": {"expr_str": expr(e["expr_str"]), "hint": None}})
-                return out
+                return [x if (e := x.get("as_expr")) is None else renamed_expr(e["expr_str"]) for x in seq]
         return seq
 
     def meta(m: dict[str, Any]) -> dict[str, Any]:
-        sizes, strides, so = m.get("sizes"), m.get("strides"), m.get("storage_offset")
-        new_sizes = syms(sizes) if sizes else sizes
-        new_strides = syms(strides) if strides else strides
-        new_so = sym(so) if so is not None else so
+        sizes, strides = m["sizes"], m["strides"]  # required (schema checks)
+        new_sizes, new_strides = syms(sizes), syms(strides)
+        so = m.get("storage_offset")
+        new_so = renamed_expr(so["as_expr"]["expr_str"]) if so is not None and "as_expr" in so else so
         if new_sizes is sizes and new_strides is strides and new_so is so:
             return m  # static: nothing to rename
         out = dict(m)
-        for key, new in (("sizes", new_sizes), ("strides", new_strides), ("storage_offset", new_so)):
-            if key in m:
-                out[key] = new
+        out["sizes"], out["strides"] = new_sizes, new_strides
+        if so is not None:
+            out["storage_offset"] = new_so
         return out
 
     def visit(graph: dict[str, Any]) -> None:
