@@ -419,13 +419,28 @@ class _LazyMap(dict):  # type: ignore[type-arg]
         return value
 
 
-def _rename_value_args(args: list[dict[str, Any]], names: Mapping[str, str]) -> list[dict[str, Any]]:
-    """Arguments (``inputs``/``outputs`` entries) with their value references renamed; new dicts throughout."""
+class _TensorArgs(dict):  # type: ignore[type-arg]
+    """Old value name -> the renamed ``{"as_tensor": {"name": new}}``, one shared object per value."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def __missing__(self, old: str) -> dict[str, Any]:
+        arg = self[old] = {"as_tensor": {"name": self.names[old]}}
+        return arg
+
+
+def _rename_value_args(
+    args: list[dict[str, Any]], names: Mapping[str, str], tensor_args: _TensorArgs | None = None
+) -> list[dict[str, Any]]:
+    """Arguments (``inputs``/``outputs`` entries) with their value references renamed."""
+    tensor_args = _TensorArgs(names) if tensor_args is None else tensor_args
     out = []
     for arg in args:
         t = arg.get("as_tensor")
         if t is not None and len(arg) == 1 and len(t) == 1:
-            out.append({"as_tensor": {"name": names[t["name"]]}})
+            out.append(tensor_args[t["name"]])
         else:
             out.append(_rename_arg(arg, names))
     return out
@@ -448,12 +463,14 @@ def _emit(
     then node positions offset by the number of inputs. With
     ``node_names`` the ``k``-th node is named ``n<k>``; with
     ``keep_metadata`` node metadata keeps only those keys. Every node and
-    argument entry is a new dict, so the result can be edited without
-    touching ``graph`` (deeper constants are shared).
+    node-input entry is a new dict; argument objects are shared: with
+    ``graph`` when nothing in them is renamed, and within the result (one
+    ``{"as_tensor": ...}`` object per value).
     """
     n_in = len(graph["inputs"])
     nodes = graph["nodes"]
     out_nodes = []
+    tensor_args = _TensorArgs(names)
     for k, nid in enumerate(order):
         n = nodes[nid - n_in]
         ins = []
@@ -461,12 +478,12 @@ def _emit(
             arg = na["arg"]
             t = arg.get("as_tensor")
             if t is not None and len(arg) == 1 and len(t) == 1:
-                ins.append({**na, "arg": {"as_tensor": {"name": names[t["name"]]}}})
+                ins.append({**na, "arg": tensor_args[t["name"]]})
             elif "as_graph" in arg:
                 ins.append({**na})
             else:
                 ins.append({**na, "arg": _rename_arg(arg, names)})
-        node = {**n, "inputs": ins, "outputs": _rename_value_args(n["outputs"], names)}
+        node = {**n, "inputs": ins, "outputs": _rename_value_args(n["outputs"], names, tensor_args)}
         if node_names and "name" in n:
             node["name"] = f"n{k}"
         if keep_metadata is not None:
@@ -479,8 +496,8 @@ def _emit(
     g_inputs = graph["inputs"]
     doc = {
         **graph,
-        "inputs": _rename_value_args([g_inputs[i] for i in inputs], names),
-        "outputs": _rename_value_args(graph["outputs"], names),
+        "inputs": _rename_value_args([g_inputs[i] for i in inputs], names, tensor_args),
+        "outputs": _rename_value_args(graph["outputs"], names, tensor_args),
         "nodes": out_nodes,
     }
     for t in VALUE_TABLES.values():

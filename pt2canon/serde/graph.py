@@ -257,7 +257,6 @@ class _Builder:
         #: value name -> (node id, slot, kind, index in the node's values)
         self.defs: dict[str, tuple[int, Path, str, int]] = {}
         self.tables = {k: graph.get(t) or {} for k, t in VALUE_TABLES.items()}
-        self.edges: list[tuple[int, int, tuple[int, str, Path], dict[str, Any]]] = []
 
     def _label(self, j: int | None) -> str:
         if j is None:
@@ -294,20 +293,14 @@ class _Builder:
 
     def use(self, node: int, j: int | None, index: int, argname: str, arg: dict[str, Any], position: int) -> Any:
         """Record the edges of one argument; return its template (references blanked)."""
-        defs, edges = self.defs, self.edges
+        defs, edge = self.defs, self.edge
         name = _plain_tensor(arg)
         if name is not None:
             d = defs.get(name)
             if d is None:
                 raise self._dangling(name, position, j, argname, index)
-            edges.append(
-                (
-                    d[0],
-                    node,
-                    (index, argname, _AS_TENSOR),
-                    {"value": name, "slot": d[1], "out": d[3], "vkind": "tensor", "field": "name"},
-                )
-            )
+            data = {"value": name, "slot": d[1], "out": d[3], "vkind": "tensor", "field": "name"}
+            edge(d[0], node, (index, argname, _AS_TENSOR), data)
             return _SIMPLE_BLANK["as_tensor"]
         if len(arg) == 1 and next(iter(arg)) not in REF_KINDS:
             return arg  # a constant
@@ -316,15 +309,24 @@ class _Builder:
             d = defs.get(name)
             if d is None:
                 raise self._dangling(name, position, j, argname, index)
-            edges.append(
-                (
-                    d[0],
-                    node,
-                    (index, argname, path),
-                    {"value": name, "slot": d[1], "out": d[3], "vkind": kind, "field": fld},
-                )
+            edge(
+                d[0],
+                node,
+                (index, argname, path),
+                {"value": name, "slot": d[1], "out": d[3], "vkind": kind, "field": fld},
             )
         return _blank(arg, refs)
+
+    def edge(self, u: int, v: int, key: tuple[int, str, Path], data: dict[str, Any]) -> None:
+        """Add edge ``u -> v`` as ``MultiDiGraph.add_edge`` would, for nodes that exist and a new key.
+
+        One key dict per ``(u, v)``, shared by ``_succ[u][v]`` and ``_pred[v][u]``.
+        """
+        G = self.G
+        keydict = G._succ[u].get(v)
+        if keydict is None:
+            keydict = G._succ[u][v] = G._pred[v][u] = {}
+        keydict[key] = data
 
     def build(self, sub: Callable[[dict[str, Any], str], nx.MultiDiGraph]) -> nx.MultiDiGraph:
         g, G = self.graph, self.G
@@ -344,9 +346,11 @@ class _Builder:
             node_attrs[i] = {"kind": "input", "index": i, "arg": template, "values": tuple(defined)}
             succ[i], pred[i] = {}, {}
         base = len(inputs)
-        use, edges = self.use, self.edges
+        use = self.use
         for j, n in enumerate(nodes):
             nid = base + j
+            succ[nid], pred[nid] = {}, {}  # before the edges into it
+            preds = pred[nid]
             args: list[dict[str, Any]] = []
             subgraphs = {}
             for i, na in enumerate(n["inputs"]):
@@ -362,7 +366,10 @@ class _Builder:
                     name = t["name"]
                     d = defs[name]
                     data = {"value": name, "slot": d[1], "out": d[3], "vkind": "tensor", "field": "name"}
-                    edges.append((d[0], nid, (i, na["name"], _AS_TENSOR), data))
+                    keydict = preds.get(d[0])
+                    if keydict is None:
+                        keydict = succ[d[0]][nid] = preds[d[0]] = {}
+                    keydict[(i, na["name"], _AS_TENSOR)] = data
                     args.append({**na, "arg": blank_tensor})
                     continue
                 if t is None and arg.keys().isdisjoint(REF_KINDS):
@@ -401,15 +408,13 @@ class _Builder:
                 "extra": {} if n.keys() <= _NODE_KNOWN else {k: v for k, v in n.items() if k not in _NODE_KNOWN},
                 "hop_single": n.get("is_hop_single_tensor_return", _MISSING),
             }
-            succ[nid], pred[nid] = {}, {}
         out = base + len(nodes)
+        succ[out], pred[out] = {}, {}
         node_attrs[out] = {
             "kind": "output",
             "index": 0,
             "args": [use(out, None, i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])],
         }
-        succ[out], pred[out] = {}, {}
-        _add_edges(G, self.edges)
         # Table entries no value of their kind defines (kept for an exact round trip).
         G.graph["orphans"] = {
             VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in defs or defs[n][2] != k}
@@ -422,20 +427,6 @@ class _Builder:
         ]
         G.graph["output"] = out
         return G
-
-
-def _add_edges(G: nx.MultiDiGraph, edges: list[tuple[int, int, Any, dict[str, Any]]]) -> None:
-    """``G.add_edges_from(edges)`` for nodes that exist and keys that are new, 3x faster.
-
-    Fills the adjacency the way ``MultiDiGraph.add_edge`` does: one key
-    dict per ``(u, v)`` shared by ``_succ[u][v]`` and ``_pred[v][u]``.
-    """
-    succ, pred = G._succ, G._pred
-    for u, v, key, data in edges:
-        keydict = succ[u].get(v)
-        if keydict is None:
-            keydict = succ[u][v] = pred[v][u] = {}
-        keydict[key] = data
 
 
 def to_networkx(graph: dict[str, Any], *, where: str = "graph") -> nx.MultiDiGraph:

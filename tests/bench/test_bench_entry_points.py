@@ -55,7 +55,7 @@ def test_the_benchmark_runs_in_quick_mode_and_writes_its_report(
         == 0
     )
     text = report.read_text()
-    assert "| transformer layers |" in text and "Scaling" in text and "Cold process" in text
+    assert "| program |" in text and "Scaling" in text and "Cold process" in text
     results = json.loads((ROOT / "bench" / "results" / "quick.json").read_text())
     assert results["canon"][0]["speedup_vs_torch"] > 0
     assert len(results["scaling"]["rows"]) == 2
