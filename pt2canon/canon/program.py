@@ -796,21 +796,22 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
     if "guards_code" in doc:
         doc["guards_code"] = sorted(doc["guards_code"])
     renamer = SymbolRenamer()
-    if _has_symbols(program):
+    if _has_symbols(program, cg):
         _rename_symbols(doc, [], renamer)
     else:
         doc["range_constraints"] = dict(sorted((doc.get("range_constraints") or {}).items()))
     return CanonicalProgram(doc=doc, graph=cg, symbols=dict(renamer.mapping), profile=profile)
 
 
-def _has_symbols(program: dict[str, Any]) -> bool:
+def _has_symbols(program: dict[str, Any], graph: CanonicalGraph) -> bool:
+    """Whether any symbolic expression appears: range constraints, or a value table of any graph."""
     if program.get("range_constraints"):
         return True
-    # Cheap scan: any symbolic expression anywhere in the value tables.
-    return _scan_expr(program["graph_module"]["graph"])
+    return _scan_expr(graph)
 
 
-def _scan_expr(graph: Mapping[str, Any]) -> bool:
+def _scan_expr(cg: CanonicalGraph) -> bool:
+    graph = cg.doc
     for t in ("sym_int_values", "sym_float_values", "sym_bool_values"):
         for s in (graph.get(t) or {}).values():
             if "as_expr" in s:
@@ -825,8 +826,4 @@ def _scan_expr(graph: Mapping[str, Any]) -> bool:
         so = m.get("storage_offset")
         if so is not None and "as_expr" in so:
             return True
-    for node in graph["nodes"]:
-        for na in node["inputs"]:
-            if "as_graph" in na["arg"] and _scan_expr(na["arg"]["as_graph"]["graph"]):
-                return True
-    return False
+    return any(_scan_expr(sub) for sub in cg.subgraphs.values())

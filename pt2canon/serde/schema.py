@@ -212,10 +212,13 @@ class _Checker:
         for key in ("inputs", "outputs"):
             for i, a in enumerate(self.list_(self.req(g, key, path), f"{path}.{key}")):
                 self.argument(a, f"{path}.{key}[{i}]")
+        # The fast checks first: a JSON path is built only for what they are unsure of.
         for i, node in enumerate(self.list_(self.req(g, "nodes", path), f"{path}.nodes")):
-            self.node(node, f"{path}.nodes[{i}]")
+            if not _fast_node(node):
+                self.node(node, f"{path}.nodes[{i}]")
         for name, meta in self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items():
-            self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]")
+            if not _fast_tensor_meta(meta):
+                self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]")
         for key, literal in (
             ("sym_int_values", "as_int"),
             ("sym_float_values", "as_float"),
