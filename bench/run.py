@@ -281,6 +281,10 @@ def machine() -> dict[str, Any]:
     }
 
 
+#: The heading of the hand-written part of the report, kept when the figures are regenerated.
+NOTES = "## Notes"
+
+
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     m = results["machine"]
     lines = [
@@ -288,7 +292,8 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
         "",
         "Command: `python bench/run.py --markdown BENCHMARKS.md` (results also in `bench/results/latest.json`).",
         f"Machine: {m['cpus']} CPUs, {m['processor']}, {m['platform']}, Python {m['python']}, torch {m['torch']}.",
-        "All figures are medians; ratios compare medians measured side by side in the same run.",
+        "Each section runs in a fresh interpreter. All figures are medians; ratios compare medians measured "
+        "side by side in the same process on the same bytes.",
         "",
     ]
     if "canon" in results:
@@ -349,7 +354,11 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
             )
         lines.append("")
     lines += _targets(results)
-    path.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    old = path.read_text() if path.exists() else ""
+    if NOTES in old:  # hand-written notes survive a regeneration
+        text += "\n" + old[old.index(NOTES) :]
+    path.write_text(text)
 
 
 def _targets(results: dict[str, Any]) -> list[str]:

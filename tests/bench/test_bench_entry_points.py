@@ -33,11 +33,12 @@ def test_synthetic_programs_are_valid_and_have_the_requested_size() -> None:
     assert synthetic.synthetic_program(200) == doc  # deterministic
 
 
-def test_the_benchmark_runs_in_quick_mode_and_writes_its_report(
+def test_the_benchmark_runs_in_quick_mode_and_rewrites_its_report_keeping_the_notes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run = _load("run")
     report = tmp_path / "BENCH.md"
+    report.write_text("# Benchmarks\n\nold figures\n\n## Notes\n\n* a hand-written note\n")
     assert (
         run.main(
             [
@@ -55,6 +56,7 @@ def test_the_benchmark_runs_in_quick_mode_and_writes_its_report(
         == 0
     )
     text = report.read_text()
+    assert "old figures" not in text and text.endswith("## Notes\n\n* a hand-written note\n")
     assert "| program |" in text and "Scaling" in text and "Cold process" in text
     results = json.loads((ROOT / "bench" / "results" / "quick.json").read_text())
     assert results["canon"][0]["speedup_vs_torch"] > 0
