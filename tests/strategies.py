@@ -576,6 +576,34 @@ def rewrites(draw: Any, doc: dict[str, Any]) -> dict[str, Any]:
     return _shuffle_keys(doc, rnd)  # type: ignore[no-any-return]
 
 
+@st.composite
+def fqn_renames(draw: Any, doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The document with its parameters and buffers renamed (new FQNs, any sort order); and the renaming.
+
+    Not an equivalent program (the signature names other state), but one
+    whose structure and tensor metadata are the same.
+    """
+    doc = copy.deepcopy(doc)
+    sig = doc["graph_module"]["signature"]
+    fields = ("parameter_name", "buffer_name")
+    old = sorted({b[f] for spec in sig["input_specs"] for b in spec.values() for f in fields if f in b})
+    new = draw(
+        st.lists(
+            st.text("abcxyz._", min_size=1, max_size=6).filter(lambda t: t[0] not in "._"),
+            min_size=len(old),
+            max_size=len(old),
+            unique=True,
+        )
+    )
+    mapping = dict(zip(old, new))
+    for spec in (*sig["input_specs"], *sig["output_specs"]):
+        for body in spec.values():
+            for f in fields:
+                if f in body:
+                    body[f] = mapping[body[f]]
+    return doc, mapping
+
+
 def _collect_names(obj: Any, out: list[str]) -> None:
     if isinstance(obj, dict):
         for k, v in obj.items():

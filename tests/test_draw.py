@@ -135,10 +135,10 @@ def test_the_digraph_names_ops_inputs_and_the_output_canonically() -> None:
     assert [n for n, k in D.nodes(data="kind") if k == "op"] == ["n0", "n1", "n2", "n3", "n4"]
     assert [n for n, k in D.nodes(data="kind") if k == "input"] == [f"v{i}" for i in range(7)]
     assert D.nodes["v6"]["role"] == "user_input" and D.nodes["v6"]["original"] == "x"
-    assert D.nodes["v1"]["fqn"] == "fc1.weight"
+    assert D.nodes["v0"]["fqn"] == "fc1.weight" and D.nodes["v1"]["fqn"] == "fc1.bias"  # by first use
     assert D.nodes["n1"]["op"] == "aten.relu.default"
     assert D.nodes["n0"]["module"] == "fc1" and D.nodes["n1"]["module"] == ""
-    assert D.nodes["n0"]["line"] == "%v7 = aten.linear.default(%v6, %v1, %v0)  # f32[s0, 32]"
+    assert D.nodes["n0"]["line"] == "%v7 = aten.linear.default(%v6, %v0, %v1)  # f32[s0, 32]"
     assert nx_ancestors(D, "output") == {"n0", "n1", "n2", "n3", "n4", *(f"v{i}" for i in range(7))}
     assert D.edges["n0", "n1"]["values"] == ["v7"]
 

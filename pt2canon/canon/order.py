@@ -6,11 +6,14 @@ The canonical order is Kahn's algorithm over the DAG of
 
     (latest input rank, input ranks in argument order, node label,
      ancestry digest, users digest, output metadata,
-     ancestry and users digests with every node's output metadata)
+     ancestry and users digests with every node's output metadata,
+     a last resort given by the caller)
 
 * the *input ranks* are the canonical positions of the producers of a
   node's arguments (with the output slot), so the listing reads in
   data-flow order: a node comes as soon as what it reads is there;
+  *deferred* inputs (the caller's parameters and buffers) have no rank
+  until the first op that reads them is placed, and count as ``-1``;
 * the *label* is the op target with its constant arguments and the shape
   of its argument lists (value references blanked, subgraphs by content
   digest): see :func:`node_label`;
@@ -21,7 +24,8 @@ The canonical order is Kahn's algorithm over the DAG of
   (from the output back).
 
 The label and the digests are computed lazily (:class:`Digests`): only
-when the keys before them tie, which in real graphs is rare. No key ever contains a node's original position. Two nodes whose keys are
+when the keys before them tie, which in real graphs is rare. No key ever
+contains a node's original position. Two nodes whose keys are
 equal compute the same function of the same values and are used alike, so
 either may go first without changing the canonical form; ``heapq`` then
 compares node ids only to keep its tuples ordered, and the test suite
@@ -33,14 +37,14 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import networkx as nx
 
 from pt2canon._json import canonical_bytes
 
-__all__ = ["Digests", "canonical_order", "node_label"]
+__all__ = ["Digests", "canonical_order", "first_uses", "node_label"]
 
 
 def _h(*parts: bytes) -> bytes:
@@ -209,15 +213,25 @@ def canonical_order(
     digests: Digests | None = None,
     tie: Callable[[int], bytes] | None = None,
     meta_digests: Digests | None = None,
+    *,
+    deferred: Collection[int] = (),
+    last: Callable[[int], bytes] | None = None,
 ) -> list[int]:
     """Kahn's algorithm over op nodes; ``inputs`` are the input node ids in canonical order.
 
     ``tie(node)`` gives the next tie-breaker, computed lazily: the node's
     output metadata (with canonical symbols); ``meta_digests`` (digests that
-    mix every node's output metadata in) come last, separating structurally
-    identical nodes whose neighbours differ only in shapes or dtypes. These
-    keys only order nodes that tie on every structural key, which are
-    interchangeable for the ``structure`` layer, so they cannot change it.
+    mix every node's output metadata in) come next, separating structurally
+    identical nodes whose neighbours differ only in shapes or dtypes; then
+    ``last(node)``. These keys only order nodes that tie on every
+    structural key, which are interchangeable for the ``structure`` layer,
+    so they cannot change it.
+
+    ``deferred`` input nodes (parameters, buffers, constants: inputs whose
+    names must not decide the order) have no rank up front: they count as
+    available, a key shows each not yet placed as rank ``-1``, and they are
+    placed, in argument order, just before the first op that reads them.
+    :func:`first_uses` recovers that placement from the returned order.
 
     Returns the op node ids in canonical order (the output node excluded).
     """
@@ -237,22 +251,23 @@ def canonical_order(
         for p in ps:
             order_succs.setdefault(p, []).append(v)
     heap: list[tuple[Any, ...]] = []
-    fns = (label, ancestry, users, tie, m_ancestry, m_users)
+    fns = (label, ancestry, users, tie, m_ancestry, m_users, last or (lambda v: b""))
+    waiting = set(deferred)  # deferred inputs not placed yet
     push_heap = heapq.heappush
 
     def push(v: int) -> None:
         # Edges iterate in the order the node's arguments list them (grouped by
         # producer), which depends only on the node itself.
-        ranks = tuple([(rank[u], d["out"]) for u, keyed in pred[v].items() for d in keyed.values()])
+        ranks = tuple([(rank.get(u, -1), d["out"]) for u, keyed in pred[v].items() for d in keyed.values()])
         latest = max(ranks)[0] if ranks else -1
         push_heap(heap, (latest, ranks, _Tail(fns, v), v))
 
-    ops = [v for v in G if v not in rank and v != out_node]
+    ops = [v for v in G if v not in rank and v not in waiting and v != out_node]
     for v in ops:
         n = sum(len(k) for u, k in pred[v].items()) + len(order_preds.get(v, ()))
         missing[v] = n
-    # Inputs are already placed: release their uses.
-    for u in inputs:
+    # Inputs are already placed (or available, if deferred): release their uses.
+    for u in (*inputs, *waiting):
         for w, keyed in succ[u].items():
             if w in missing:
                 missing[w] -= len(keyed)
@@ -262,6 +277,11 @@ def canonical_order(
     order: list[int] = []
     while heap:
         v = heapq.heappop(heap)[-1]
+        if waiting:
+            for u in pred[v]:  # grouped by producer, in argument order
+                if u in waiting:
+                    waiting.discard(u)
+                    rank[u] = len(rank)
         rank[v] = len(rank)
         order.append(v)
         for w, keyed in succ[v].items():
@@ -276,3 +296,22 @@ def canonical_order(
     if len(order) != len(ops):  # pragma: no cover - graphs are checked acyclic on load
         raise AssertionError("cycle among op nodes")
     return order
+
+
+def first_uses(G: nx.MultiDiGraph, order: list[int], deferred: Collection[int]) -> list[int]:
+    """The ``deferred`` nodes that ops read, in the order :func:`canonical_order` placed them.
+
+    That is: by the first op (in ``order``) that reads each, then by argument
+    order within that op. Deferred nodes no op reads are left out.
+    """
+    waiting = set(deferred)
+    placed = []
+    pred = G._pred
+    for v in order:
+        if not waiting:
+            break
+        for u in pred[v]:
+            if u in waiting:
+                waiting.discard(u)
+                placed.append(u)
+    return placed

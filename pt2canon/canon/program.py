@@ -14,12 +14,14 @@ Steps, per graph (subgraphs first, recursively):
    (mutation, randomness, asserts, unknown custom ops) keep their relative
    order, and every read of a mutated value or of an alias of it stays on
    its side of the mutation;
-3. inputs ranked by signature kind and FQN (tokens, parameters, buffers,
-   tensor constants, custom objects by name; user inputs and constant
-   inputs by position), outputs likewise (tokens, parameter, buffer and
-   user-input mutations by name, then user outputs by position), as torch's
-   ``canonicalize`` does;
-4. op nodes ordered by :mod:`pt2canon.canon.order`;
+3. op nodes ordered by :mod:`pt2canon.canon.order`; tokens, user inputs and
+   constant inputs ranked by position, while inputs named by an FQN
+   (parameters, buffers, tensor constants, custom objects) are placed by
+   first use, so that no FQN decides the order (torch's ``canonicalize``
+   sorts them by FQN);
+4. inputs listed by signature kind (tokens, parameters, buffers, tensor
+   constants, custom objects, user inputs, constant inputs), outputs by
+   kind, mutations and gradients by the canonical position of their input;
 5. values renamed ``v0, v1, ...`` and op nodes ``n0, n1, ...`` in canonical
    order; subgraphs named ``subgraph_<12 hex>`` after the digest of their
    canonical structure (``_<k>`` appended for repeats in one graph);
@@ -37,13 +39,13 @@ import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.effects import OpEffects, effects_from_name
-from pt2canon.canon.order import Digests, canonical_order, node_label
+from pt2canon.canon.order import Digests, canonical_order, first_uses, node_label
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.errors import GraphError
 from pt2canon.serde.graph import (
@@ -85,11 +87,6 @@ _OUTPUT_RANK = {
     "token": 0, "parameter_mutation": 1, "buffer_mutation": 2, "user_input_mutation": 3, "user_output": 4,
     "loss_output": 4, "gradient_to_parameter": 5, "gradient_to_user_input": 6,
 }  # fmt: skip
-_OUTPUT_FQN = {
-    "parameter_mutation": "parameter_name",
-    "buffer_mutation": "buffer_name",
-    "gradient_to_parameter": "parameter_name",
-}
 _ASSERT_TARGETS = (
     "_assert_scalar",
     "_assert_async",
@@ -137,6 +134,8 @@ class CanonicalGraph:
         Canonical node name -> original node name.
     subgraphs : dict
         Canonical subgraph name -> :class:`CanonicalGraph`.
+    input_order, output_order : list of int
+        Positions of the original graph inputs and outputs, in canonical order.
     """
 
     doc: dict[str, Any]
@@ -145,6 +144,8 @@ class CanonicalGraph:
     value_names: dict[str, str]
     node_names: dict[str, str]
     subgraphs: dict[str, CanonicalGraph] = field(default_factory=dict)
+    input_order: list[int] = field(default_factory=list)
+    output_order: list[int] = field(default_factory=list)
 
     @functools.cached_property
     def structure_digest(self) -> str:
@@ -313,10 +314,16 @@ def _canonical_graph(
     graph: dict[str, Any],
     *,
     where: str,
-    input_order: list[int] | None,
-    output_order: list[int] | None,
+    input_specs: list[dict[str, Any]] | None,
     profile: Profile,
 ) -> CanonicalGraph:
+    """Canonicalize one graph; ``input_specs`` are the signature's (top-level graph only).
+
+    Inputs named by an FQN (parameters, buffers, tensor constants, custom
+    objects) are placed by first use (:func:`pt2canon.canon.order.canonical_order`),
+    so their names never decide the order; tokens, user inputs and constant
+    inputs keep their positions; subgraph inputs are positional.
+    """
     G = to_networkx(graph, where=where)
     ops = op_nodes(G)
     # 1. subgraphs first: their digests enter their parent node's label.
@@ -330,11 +337,7 @@ def _canonical_graph(
         for i, sg in subs.items():
             sub_json = from_networkx(sg)
             cg = _canonical_graph(
-                sub_json,
-                where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]",
-                input_order=None,
-                output_order=None,
-                profile=profile,
+                sub_json, where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]", input_specs=None, profile=profile
             )
             sub_canon.setdefault(nid, {})[i] = cg
             sub_digests.setdefault(nid, {})[i] = cg.structure_digest
@@ -342,10 +345,12 @@ def _canonical_graph(
                 ordered_subgraphs.add(nid)
     # 2. ordering edges, labels, digests.
     order_preds = ordering_edges(G, ordered_subgraphs)
-    inputs = [n for n, k in G.nodes(data="kind") if k == "input"]
-    if input_order is not None:
-        inputs = [inputs[i] for i in input_order]
-    input_rank = {nid: i for i, nid in enumerate(inputs)}
+    # Input node ids are input positions.
+    n_in = len(graph["inputs"])
+    kinds = _input_kinds(input_specs, n_in)
+    fixed = sorted((i for i in range(n_in) if not kinds[i].deferred), key=lambda i: (kinds[i].rank, i))
+    deferred = {i for i in range(n_in) if kinds[i].deferred}
+    input_rank = {nid: i for i, nid in enumerate(fixed)}
 
     def label(nid: int) -> bytes:
         attrs = G._node[nid]
@@ -353,28 +358,41 @@ def _canonical_graph(
         if kind == "op":
             return node_label(attrs, sub_digests.get(nid, {}))
         if kind == "input":
-            return canonical_bytes(["input", input_rank[nid], attrs["arg"]])
+            # A deferred input is known by its kind only: no name, no position.
+            where = kinds[nid].kind if nid in deferred else input_rank[nid]
+            return canonical_bytes(["input", where, attrs["arg"]])
         return canonical_bytes(["output", attrs["args"]])
 
     labels = _LazyMap(label)
-    tie = _tie_breaker(G, inputs)
+    tie = _tie_breaker(G, [*fixed, *sorted(deferred, key=lambda i: (kinds[i].rank, kinds[i].fqn))])
     memo: dict[int, bytes] = {}
 
     def meta(nid: int) -> bytes:
         b = memo.get(nid)
         if b is None:
-            b = memo[nid] = tie(nid) if G._node[nid]["kind"] == "op" else b""
+            b = memo[nid] = tie(nid) if G._node[nid]["kind"] == "op" or nid in deferred else b""
         return b
+
+    def fqns_read(nid: int) -> bytes:
+        # The last resort between ops that differ only in which same-shaped parameters they read.
+        return canonical_bytes([kinds[u].fqn for u in G._pred[nid] if u in deferred])
 
     order = canonical_order(
         G,
-        inputs,
+        fixed,
         labels,
         order_preds,
         Digests(G, labels, order_preds),
         tie=meta,
         meta_digests=Digests(G, labels, order_preds, extra=meta),
+        deferred=deferred,
+        last=fqns_read,
     )
+    # Deferred inputs by first use; the ones no op reads last, by FQN.
+    placed = first_uses(G, order, deferred)
+    unused = sorted(deferred.difference(placed), key=lambda i: (kinds[i].rank, kinds[i].fqn, i))
+    seq = {nid: k for k, nid in enumerate([*placed, *unused])}
+    inputs = sorted(range(n_in), key=lambda i: (kinds[i].rank, seq.get(i, i)))
     # 3. names: values v0, v1, ... in input then op order; nodes n0, n1, ...
     values: dict[str, str] = {}
     node_attrs = G._node
@@ -402,9 +420,9 @@ def _canonical_graph(
             if old_nodes is None:
                 old_nodes = {old: new for new, old in node_names.items() if old}
             _rename_messages(node, values, old_nodes)
-    if output_order is not None:
-        doc["outputs"] = [doc["outputs"][i] for i in output_order]
-    return CanonicalGraph(doc, G, order, values, node_names, subgraphs)
+    return CanonicalGraph(
+        doc, G, order, values, node_names, subgraphs, input_order=inputs, output_order=list(range(len(doc["outputs"])))
+    )
 
 
 class _LazyMap(dict):  # type: ignore[type-arg]
@@ -677,22 +695,57 @@ def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renam
 # --------------------------------------------------------------------------- program
 
 
-def _rank_inputs(specs: list[dict[str, Any]]) -> list[int]:
-    def key(i: int) -> tuple[int, str, int]:
+class _InputKind(NamedTuple):
+    kind: str  # the spec tag, with a buffer's persistence
+    rank: int  # of the kind, in torch's order
+    fqn: str
+    deferred: bool  # placed by first use (named by an FQN)
+
+
+def _input_kinds(specs: list[dict[str, Any]] | None, n: int) -> list[_InputKind]:
+    if specs is None:  # a subgraph: positional inputs
+        return [_InputKind("input", 0, "", False)] * n
+    out = []
+    for spec in specs:
+        ((tag, body),) = spec.items()
+        fqn_key = _INPUT_FQN.get(tag)
+        kind = f"buffer/{body.get('persistent')}" if tag == "buffer" else tag
+        out.append(_InputKind(kind, _INPUT_RANK[tag], body.get(fqn_key, "") if fqn_key else "", fqn_key is not None))
+    return out
+
+
+def _rank_outputs(specs: list[dict[str, Any]], input_specs: list[dict[str, Any]], input_order: list[int]) -> list[int]:
+    """Output positions in canonical order: by kind, then mutations and gradients by their input's position.
+
+    The input a mutation or gradient output refers to is found by FQN
+    (``buffer_name``, ``parameter_name``) or by value name
+    (``user_input_name``); user outputs keep their positions.
+    """
+    position = {i: k for k, i in enumerate(input_order)}
+    by_target: dict[tuple[str, str], int] = {}
+    for i, spec in enumerate(input_specs):
+        ((tag, body),) = spec.items()
+        if tag in _INPUT_FQN:
+            by_target.setdefault((tag, body.get(_INPUT_FQN[tag], "")), position[i])
+        arg = body.get("arg")
+        if tag == "user_input" and isinstance(arg, dict):
+            for _, _, name, _ in iter_refs(arg):
+                by_target.setdefault(("value", name), position[i])
+
+    def key(i: int) -> tuple[int, int, str, int]:
         ((tag, body),) = specs[i].items()
-        fqn = body.get(_INPUT_FQN.get(tag, ""), "") if tag in _INPUT_FQN else ""
-        return (_INPUT_RANK[tag], fqn, i if tag in ("user_input", "constant_input", "token") else 0)
-
-    return sorted(range(len(specs)), key=key)
-
-
-def _rank_outputs(specs: list[dict[str, Any]]) -> list[int]:
-    def key(i: int) -> tuple[int, str, int]:
-        ((tag, body),) = specs[i].items()
-        fqn = body.get(_OUTPUT_FQN.get(tag, ""), "") if tag in _OUTPUT_FQN else ""
-        if tag == "user_input_mutation":
-            fqn = ""
-        return (_OUTPUT_RANK[tag], fqn, i)
+        if tag in ("parameter_mutation", "gradient_to_parameter"):
+            target = ("parameter", body.get("parameter_name", ""))
+        elif tag == "buffer_mutation":
+            target = ("buffer", body.get("buffer_name", ""))
+        elif tag in ("user_input_mutation", "gradient_to_user_input"):
+            target = ("value", body.get("user_input_name", ""))
+        else:
+            return (_OUTPUT_RANK[tag], -1, "", i)
+        pos = by_target.get(target)
+        if pos is None:  # refers to no input: after the others, by name
+            return (_OUTPUT_RANK[tag], len(position), target[1], i)
+        return (_OUTPUT_RANK[tag], pos, "", i)
 
     return sorted(range(len(specs)), key=key)
 
@@ -762,11 +815,10 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
             f"signature has {len(out_specs)} output specs but the graph has {len(graph['outputs'])} outputs",
             where="graph_module.signature.output_specs",
         )
-    in_order = _rank_inputs(in_specs)
-    out_order = _rank_outputs(out_specs)
-    cg = _canonical_graph(
-        graph, where="graph_module.graph", input_order=in_order, output_order=out_order, profile=profile
-    )
+    cg = _canonical_graph(graph, where="graph_module.graph", input_specs=in_specs, profile=profile)
+    in_order = cg.input_order
+    out_order = cg.output_order = _rank_outputs(out_specs, in_specs, in_order)
+    cg.doc["outputs"] = [cg.doc["outputs"][i] for i in out_order]
     names = cg.value_names
     keep = profile.keep_metadata
     new_gm: dict[str, Any] = {

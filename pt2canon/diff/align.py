@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pt2canon._json import canonical_bytes
-from pt2canon.canon.program import CanonicalGraph, CanonicalProgram, _rank_inputs, _rank_outputs
+from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
 from pt2canon.serde.graph import VALUE_TABLES
 from pt2canon.serde.metadata import module_path
 
@@ -454,9 +454,7 @@ def output_spec_keys(
 
 def _program_side(canon: CanonicalProgram, original: Mapping[str, Any], labels: dict[bytes, int]) -> GraphSide:
     """The top-level graph of a program, inputs and outputs keyed by the signature."""
-    sig = original["graph_module"]["signature"]
-    in_order = _rank_inputs(sig["input_specs"])
-    out_order = _rank_outputs(sig["output_specs"])
+    in_order, out_order = canon.graph.input_order, canon.graph.output_order
     csig = canon.doc["graph_module"]["signature"]
     cin, cout = csig["input_specs"], csig["output_specs"]
     in_keys = _input_keys(cin)

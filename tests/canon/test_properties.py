@@ -5,17 +5,21 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import MUTATION_LEVELS, mutations, programs, rewrites
+from strategies import MUTATION_LEVELS, fqn_renames, mutations, programs, rewrites
 
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.hashing import hash_layers
 from pt2canon.canon.program import canonicalize_program
-from pt2canon.serde.graph import from_networkx, to_networkx
+from pt2canon.serde.graph import from_networkx, iter_refs, to_networkx
 from pt2canon.serde.schema import check_program
 
 SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
+
+
+def _names(arg: dict) -> list[str]:
+    return [name for _, _, name, _ in iter_refs(arg)]
 
 
 def _canon_bytes(doc: dict) -> bytes:
@@ -42,6 +46,43 @@ def test_an_equivalent_rewrite_has_the_same_canonical_bytes_and_hash(pair: tuple
     assert _canon_bytes(doc) == _canon_bytes(rewritten)
     for level in ("structure", "graph"):
         assert _hash(doc, level) == _hash(rewritten, level)
+
+
+@SETTINGS
+@given(programs().flatmap(lambda d: fqn_renames(d).map(lambda r: (d, *r))))
+def test_renaming_parameters_and_buffers_changes_the_signature_layer_only(
+    case: tuple[dict, dict, dict[str, str]],
+) -> None:
+    doc, renamed, mapping = case
+    a = hash_layers({"model": canonicalize_program(doc)}, level="graph").layers
+    b = hash_layers({"model": canonicalize_program(renamed)}, level="graph").layers
+    # FQN-named inputs no op reads come last by FQN (docs/canonical-form.md, Limits): they may move.
+    graph = doc["graph_module"]["graph"]
+    read = {name for n in graph["nodes"] for na in n["inputs"] for name in _names(na["arg"])}
+    specs = doc["graph_module"]["signature"]["input_specs"]
+    unread = {b["arg"]["name"] for s in specs if "user_input" not in s for b in s.values()} - read
+    if not unread & {name for o in graph["outputs"] for name in _names(o)}:
+        assert a["structure"] == b["structure"]  # unread and not an output: invisible to the structure
+    if unread:
+        return
+    assert a["tensors"] == b["tensors"] and a["constraints"] == b["constraints"]
+
+    # Each renamed FQN names a value with the tensor metadata the old FQN's value had.
+    def meta_by_fqn(d: dict) -> dict[str, bytes]:
+        doc = canonicalize_program(d).doc
+        tables = doc["graph_module"]["graph"]["tensor_values"]
+        specs = doc["graph_module"]["signature"]["input_specs"]
+        fields = ("parameter_name", "buffer_name")
+        return {
+            body[f]: canonical_bytes(tables[body["arg"]["name"]])
+            for spec in specs
+            for body in spec.values()
+            for f in fields
+            if f in body
+        }
+
+    before = meta_by_fqn(doc)
+    assert meta_by_fqn(renamed) == {mapping[fqn]: m for fqn, m in before.items()}
 
 
 @SETTINGS

@@ -116,6 +116,56 @@ def test_changing_one_weight_changes_only_the_full_hash(tmp_path: Path) -> None:
     assert [k for k in d1.layers if d1.layers[k] != d2.layers[k]] == ["weights"]
 
 
+class _Counted(torch.nn.Module):
+    """Two linear layers and a call counter buffer updated in place; names sort fc1 < fc2 < n."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1, self.fc2 = torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)
+        self.register_buffer("n", torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.n.add_(1)
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+class _CountedRenamed(torch.nn.Module):
+    """:class:`_Counted` with its submodules and buffer renamed so the names sort the other way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj, self.head = torch.nn.Linear(4, 8), torch.nn.Linear(8, 2)
+        self.register_buffer("a_calls", torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.a_calls.add_(1)
+        return self.head(torch.relu(self.proj(x)))
+
+
+def test_renaming_submodules_and_buffers_changes_only_the_signature_layer(tmp_path: Path) -> None:
+    x = torch.randn(3, 4)
+    torch.manual_seed(0)
+    pa = _export(_Counted(), tmp_path / "a.pt2", x)
+    torch.manual_seed(0)
+    pb = _export(_CountedRenamed(), tmp_path / "b.pt2", x)
+    da, db = pt2canon.digest(str(pa), level="full"), pt2canon.digest(str(pb), level="full")
+    assert [k for k in da.layers if da.layers[k] != db.layers[k]] == ["signature", "weights"]  # FQN-keyed
+    assert pt2canon.hash(str(pa), level="structure") == pt2canon.hash(str(pb), level="structure")
+    # The canonical graphs are the same text: only the FQNs in the signature differ.
+    ca, cb = pt2canon.canonicalize(str(pa)).doc, pt2canon.canonicalize(str(pb)).doc
+    assert ca["graph_module"]["graph"] == cb["graph_module"]["graph"]
+    fqns = {
+        n: [next(v for k, v in b.items() if k.endswith("_name")) for s in d["graph_module"]["signature"]["input_specs"]
+            for b in s.values() if any(k.endswith("_name") for k in b)]
+        for n, d in (("a", ca), ("b", cb))
+    }  # fmt: skip
+    # By first use: the weight and bias of the first layer, of the second, then the buffer (read by add_ first).
+    assert fqns == {
+        "a": ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "n"],
+        "b": ["proj.weight", "proj.bias", "head.weight", "head.bias", "a_calls"],
+    }
+
+
 def test_a_dynamic_batch_exported_at_8_and_at_16_and_with_a_renamed_argument_hashes_equal(tmp_path: Path) -> None:
     torch.manual_seed(0)
     a = _Small()

@@ -229,11 +229,12 @@ def test_graph_inputs_align_by_signature_kind_and_fqn_and_user_inputs_by_positio
     al = align(doc, new)
     pairs = al.input_pairs()
     assert pairs[:-1] == [(j, j) for j in range(len(pairs) - 1)] and pairs[-1] == (None, len(pairs) - 1)
+    # Parameters in canonical order (by first use: linear(x, weight, bias)), user inputs by position.
     assert [al.b.input_keys[j] for _, j in pairs] == [
-        ("parameter", "fc1.bias"),
         ("parameter", "fc1.weight"),
-        ("parameter", "fc2.bias"),
+        ("parameter", "fc1.bias"),
         ("parameter", "fc2.weight"),
+        ("parameter", "fc2.bias"),
         ("user", 0),
         ("user", 1),
     ]
