@@ -658,10 +658,11 @@ def read_artifact(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMI
 def _read(data: bytes | None, path: str | None, label: str, limits: Limits) -> Artifact:
     head = data[:4] if data is not None else b"PK"
     if not head.startswith(b"PK"):
-        stripped = (data or b"").lstrip()[:1]
+        data = data or b""
+        stripped = data.lstrip()[:1] if data[:1].isspace() else data[:1]  # no copy of the usual document
         if stripped not in (b"{", b"["):
             raise InputError("not a .pt2 archive (zip) nor a model JSON document", file=label)
-        program = _program_from_json(data or b"", label, None)
+        program = _program_from_json(data, label, None)
         return Artifact(path=label, format="json", models={"model": Model(name="model", program=program)})
     src = _ZipSource(data, path, label, limits)
     try:
