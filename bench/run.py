@@ -357,7 +357,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     text = "\n".join(lines) + "\n"
     old = path.read_text() if path.exists() else ""
     if NOTES in old:  # hand-written notes survive a regeneration
-        text += "\n" + old[old.index(NOTES) :]
+        text = text.rstrip("\n") + "\n\n" + old[old.index(NOTES) :]
     path.write_text(text)
 
 
