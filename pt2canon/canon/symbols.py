@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from pt2canon.errors import SchemaError
 
-__all__ = ["SymbolRenamer", "parse_expr", "symbol_prefix"]
+__all__ = ["SymbolRenamer", "parse_expr", "substitute", "symbol_prefix"]
 
 _MAX_EXPR_CHARS = 100_000
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -368,6 +369,29 @@ class SymbolRenamer:
         if not self.mapping:
             return s
         return _WORD.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), s)
+
+
+def substitute(text: str, mapping: Mapping[str, str]) -> str:
+    """Rename the symbols of a serialized expression by ``mapping`` and re-print it with ``srepr``.
+
+    Unlike a textual replacement, the result is printed canonically, so
+    that it equals an expression written with the new names from the start.
+
+    Examples
+    --------
+    >>> substitute("Add(Mul(Integer(2), Symbol('s0', integer=True)), Symbol('s1', integer=True))", {"s0": "s1", "s1": "s0"})
+    "Add(Symbol('s0', integer=True), Mul(Integer(2), Symbol('s1', integer=True)))"
+    """
+    sympy = _sympy()
+    e = parse_expr(text)
+    if not isinstance(e, sympy.Basic):
+        raise _bad(text, "not a symbolic expression")
+    sub = {
+        s: sympy.Symbol(mapping[s.name], **dict(sorted(s._assumptions_orig.items())))
+        for s in e.atoms(sympy.Symbol)
+        if s.name in mapping
+    }
+    return _repr().doprint(e.xreplace(sub) if sub else e)  # type: ignore[no-any-return]
 
 
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")

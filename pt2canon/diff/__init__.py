@@ -224,12 +224,11 @@ def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) ->
             continue
         la, lb = sa.layers[name], sb.layers[name]
         differing = [k for k in opts.layers() if la.get(k) != lb.get(k)]
-        orig_a, orig_b = a.models[name].program, b.models[name].program
         al = None
         model_changes: list[Change] = []
         status: dict[Any, Any] = {}
         if differing:
-            al = align_programs(ca, cb, orig_a, orig_b, graph=prefix)
+            al = align_programs(ca, cb, graph=prefix)
             model_changes, status = compare_program(al, ca, cb, opts)
             if opts.weights:
                 pa, pb = sa.payloads[name], sb.payloads[name]
@@ -247,7 +246,7 @@ def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) ->
                     )
         model_changes += compare_versions(ca.doc, cb.doc, prefix)
         changes += model_changes
-        plans.append((name, (ca, cb, orig_a, orig_b, al, model_changes, status, prefix)))
+        plans.append((name, (ca, cb, al, model_changes, status, prefix)))
 
     def rows() -> list[AlignedLine]:
         out: list[AlignedLine] = []
@@ -258,9 +257,9 @@ def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) ->
                 out.append(AlignedLine(mark, text if mark != "+" else None, text if mark != "-" else None, name))  # type: ignore[arg-type]
             if plan is None:
                 continue
-            ca, cb, orig_a, orig_b, al, model_changes, status, prefix = plan
+            ca, cb, al, model_changes, status, prefix = plan
             if al is None:  # equal at this level: aligned only now, for the listing
-                al = align_programs(ca, cb, orig_a, orig_b, graph=prefix)
+                al = align_programs(ca, cb, graph=prefix)
             out.extend(program_rows(al, model_changes, status))
         return out
 

@@ -452,7 +452,7 @@ def output_spec_keys(
     return keys
 
 
-def _program_side(canon: CanonicalProgram, original: Mapping[str, Any], labels: dict[bytes, int]) -> GraphSide:
+def _program_side(canon: CanonicalProgram, labels: dict[bytes, int]) -> GraphSide:
     """The top-level graph of a program, inputs and outputs keyed by the signature."""
     in_order, out_order = canon.graph.input_order, canon.graph.output_order
     csig = canon.doc["graph_module"]["signature"]
@@ -810,22 +810,10 @@ def _align(a: GraphSide, b: GraphSide, graph: str, labels: dict[bytes, int]) -> 
     return al
 
 
-def align_programs(
-    a: CanonicalProgram,
-    b: CanonicalProgram,
-    original_a: Mapping[str, Any],
-    original_b: Mapping[str, Any],
-    *,
-    graph: str = "",
-) -> Alignment:
-    """Align the top-level graphs of two canonical programs, subgraphs recursively.
-
-    ``original_a``/``original_b`` are the programs' un-canonicalized
-    documents (``Model.program``): the canonical input and output order is
-    recovered from their signatures.
-    """
+def align_programs(a: CanonicalProgram, b: CanonicalProgram, *, graph: str = "") -> Alignment:
+    """Align the top-level graphs of two canonical programs, subgraphs recursively."""
     labels: dict[bytes, int] = {}
-    return _align(_program_side(a, original_a, labels), _program_side(b, original_b, labels), graph, labels)
+    return _align(_program_side(a, labels), _program_side(b, labels), graph, labels)
 
 
 def align_graphs(a: CanonicalGraph, b: CanonicalGraph, *, graph: str = "") -> Alignment:

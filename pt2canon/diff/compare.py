@@ -32,6 +32,7 @@ document, never with ``max_diffs``, and nothing is pickled.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -192,16 +193,57 @@ _LONE_SYMBOL = re.compile(r"^Symbol\('([^']+)'[^()]*\)$")
 def _rename_symbols(obj: Any, symbols: Mapping[str, str]) -> Any:
     if isinstance(obj, dict):
         return {
-            k: (
-                _SYMBOL.sub(lambda m: f"Symbol('{symbols.get(m.group(1), m.group(1))}'", v)
-                if k == "expr_str" and isinstance(v, str)
-                else _rename_symbols(v, symbols)
-            )
+            k: (_rename_expr(v, symbols) if k == "expr_str" and isinstance(v, str) else _rename_symbols(v, symbols))
             for k, v in obj.items()
         }
     if isinstance(obj, list):
         return [_rename_symbols(v, symbols) for v in obj]
     return obj
+
+
+def _rename_expr(text: str, symbols: Mapping[str, str]) -> str:
+    """``text`` with A's symbols in B's names, re-printed canonically (argument order follows the names)."""
+    if not any(m.group(1) in symbols for m in _SYMBOL.finditer(text)):
+        return text
+    from pt2canon.canon.symbols import substitute
+    from pt2canon.errors import SchemaError
+
+    try:
+        return substitute(text, symbols)
+    except SchemaError:  # not readable as an expression: rename the words
+        return _SYMBOL.sub(lambda m: f"Symbol('{symbols.get(m.group(1), m.group(1))}'", text)
+
+
+#: Aligned compound expressions kept to score symbol pairings, and the most symbols permuted.
+_MAX_COMPOUND = 200
+_MAX_PERMUTED = 6
+
+
+def _best_pairing(
+    names_a: list[str], names_b: list[str], known: Mapping[str, str], pairs: list[tuple[str, str]]
+) -> dict[str, str]:
+    """Pair A's symbols with B's (equal ranges) so that the most aligned expressions agree.
+
+    Tries every pairing when there are at most :data:`_MAX_PERMUTED`
+    symbols and some expression mentions them; otherwise pairs in name order.
+    """
+    n = min(len(names_a), len(names_b))
+    in_order = dict(zip(names_a, names_b))
+    relevant = [(ea, eb) for ea, eb in pairs if any(f"'{k}'" in ea for k in names_a)]
+    if n < 2 or not relevant or len(names_a) > _MAX_PERMUTED or len(names_b) > _MAX_PERMUTED:
+        return in_order
+
+    def score(mapping: dict[str, str]) -> int:
+        full = {**known, **mapping}
+        return sum(_rename_expr(ea, full) == eb for ea, eb in relevant)
+
+    best, best_score = in_order, score(in_order)
+    for chosen in itertools.permutations(names_b, n):
+        mapping = dict(zip(names_a, chosen))
+        sc = score(mapping)
+        if sc > best_score:
+            best, best_score = mapping, sc
+    return best
 
 
 def _exprs(meta: Any) -> list[Any]:
@@ -241,16 +283,18 @@ def learn_symbols(
     added before a symbol's first use renames it (``s1`` becomes ``s0``).
     Walking aligned inputs, then aligned ops in B's order (subgraphs
     after their op), each position where both sides hold a lone symbol
-    pairs the two, first pairing wins. Symbols left over are paired by
-    equal range constraints (``ranges_a``/``ranges_b``), and those still
-    left whose name B uses for another symbol get a primed name
-    (``s0'``). Only pairs that differ are kept; the map is set on ``al``
+    pairs the two, first pairing wins. Symbols left over are paired among
+    those with equal range constraints (``ranges_a``/``ranges_b``), by the
+    pairing under which the most aligned expressions agree
+    (:func:`_best_pairing`), and those still left whose name B uses for
+    another symbol get a primed name (``s0'``). Only pairs that differ are kept; the map is set on ``al``
     and its subgraph alignments.
     """
     ranges_a = ranges_a or {}
     ranges_b = ranges_b or {}
     seen_a: dict[str, str] = {}
     taken_b: set[str] = set()
+    compound: dict[tuple[str, str], None] = {}  # aligned expression pairs that are not lone symbols
 
     def visit(al: Alignment) -> None:
         a, b = al.a, al.b
@@ -262,24 +306,33 @@ def learn_symbols(
                     if not (isinstance(ea, str) and isinstance(eb, str)):
                         continue
                     la, lb = _LONE_SYMBOL.match(ea), _LONE_SYMBOL.match(eb)
-                    if la and lb and la.group(1) not in seen_a and lb.group(1) not in taken_b:
-                        seen_a[la.group(1)] = lb.group(1)
-                        taken_b.add(lb.group(1))
+                    if la and lb:
+                        if la.group(1) not in seen_a and lb.group(1) not in taken_b:
+                            seen_a[la.group(1)] = lb.group(1)
+                            taken_b.add(lb.group(1))
+                    elif len(compound) < _MAX_COMPOUND:
+                        compound[(ea, eb)] = None
         for _x, _y, _i, sub in al.subgraphs:
             visit(sub)
 
     visit(al)
-    # Symbols no aligned value shows (only in range constraints, or only in unaligned nodes):
-    # pair leftovers with equal ranges, in name order; rename the rest apart from B's names.
+    # Symbols no lone aligned value shows: pair leftovers with equal ranges, choosing among the
+    # few possible pairings the one under which the most aligned expressions agree (the first
+    # such in name order); rename the rest apart from B's names.
     left_b = [k for k in ranges_b if k not in taken_b]
+    groups: dict[str, tuple[list[str], list[str]]] = {}
     for k in ranges_a:
-        if k in seen_a:
-            continue
-        match = next((kb for kb in left_b if ranges_b[kb] == ranges_a[k]), None)
-        if match is not None:
-            left_b.remove(match)
-            seen_a[k] = match
-            taken_b.add(match)
+        if k not in seen_a:
+            groups.setdefault(repr(ranges_a[k]), ([], []))[0].append(k)
+    for kb in left_b:
+        key = repr(ranges_b[kb])
+        if key in groups:
+            groups[key][1].append(kb)
+    for names_a, names_b in groups.values():
+        best = _best_pairing(names_a, names_b, seen_a, list(compound))
+        for k, kb in best.items():
+            seen_a[k] = kb
+            taken_b.add(kb)
     for k in [*ranges_a, *_symbols_in(al)]:
         if k not in seen_a and k in taken_b:
             seen_a[k] = f"{k}'"

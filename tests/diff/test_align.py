@@ -22,7 +22,7 @@ SETTINGS = settings(
 
 
 def align(a: dict[str, Any], b: dict[str, Any]) -> Alignment:
-    return align_programs(canonicalize_program(a), canonicalize_program(b), a, b)
+    return align_programs(canonicalize_program(a), canonicalize_program(b))
 
 
 def meta(dtype: int = 7) -> dict[str, Any]:
