@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pt2canon._json import canonical_bytes
 from pt2canon.canon.program import CanonicalProgram
 from pt2canon.diff.align import Alignment, GraphSide
 from pt2canon.diff.result import AlignedLine, Change, Location
@@ -320,12 +321,12 @@ def learn_symbols(
     # few possible pairings the one under which the most aligned expressions agree (the first
     # such in name order); rename the rest apart from B's names.
     left_b = [k for k in ranges_b if k not in taken_b]
-    groups: dict[str, tuple[list[str], list[str]]] = {}
+    groups: dict[bytes, tuple[list[str], list[str]]] = {}
     for k in ranges_a:
         if k not in seen_a:
-            groups.setdefault(repr(ranges_a[k]), ([], []))[0].append(k)
+            groups.setdefault(canonical_bytes(ranges_a[k]), ([], []))[0].append(k)
     for kb in left_b:
-        key = repr(ranges_b[kb])
+        key = canonical_bytes(ranges_b[kb])  # equal ranges, whatever their key order
         if key in groups:
             groups[key][1].append(kb)
     for names_a, names_b in groups.values():
