@@ -15,7 +15,9 @@ Naming rules
     * ``out=`` variants: overload ``out`` or ``*_out``: the keyword-only
       tensor arguments are mutated;
     * :data:`MUTATING_ARGS`: ops that mutate without saying so in their name
-      (``batch_norm`` updates ``running_mean``/``running_var`` in training);
+      (``batch_norm`` updates ``running_mean``/``running_var`` in training;
+      :func:`effects_of_node` reads a node's ``training=False`` and drops
+      that update, as in every eval-mode export);
     * :data:`RANDOM_OPS`: ops whose order defines the random stream;
     * :data:`EFFECTFUL_OPS`: asserts, prints, effect tokens;
     * :data:`VIEW_OPS`: ops whose output aliases their first input;
@@ -33,10 +35,12 @@ __all__ = [
     "KNOWN_NAMESPACES",
     "MUTATING_ARGS",
     "RANDOM_OPS",
+    "TRAINING_FLAG_OPS",
     "VIEW_OPS",
     "OpEffects",
     "effects_from_name",
     "effects_from_schema",
+    "effects_of_node",
     "split_target",
 ]
 
@@ -89,6 +93,42 @@ MUTATING_ARGS: dict[str, frozenset[str]] = {
         {"observer_on", "fake_quant_on", "running_min", "running_max", "scale", "zero_point"}
     ),
 }
+
+#: Batch-norm ops that update their running statistics only when their ``training`` argument is true.
+TRAINING_FLAG_OPS = frozenset(
+    {
+        "batch_norm",
+        "native_batch_norm",
+        "_native_batch_norm_legit",
+        "_batch_norm_impl_index",
+        "cudnn_batch_norm",
+        "miopen_batch_norm",
+    }
+)
+
+
+def effects_of_node(target: str, constant_args: dict[str, object]) -> OpEffects:
+    """:func:`effects_from_name`, refined by a node's constant arguments.
+
+    A batch norm called with ``training=False`` (every eval-mode export)
+    reads its running statistics without updating them.
+
+    Examples
+    --------
+    >>> effects_of_node("torch.ops.aten.batch_norm.default", {"training": {"as_bool": False}}).mutates
+    frozenset()
+    >>> sorted(effects_of_node("torch.ops.aten.batch_norm.default", {"training": {"as_bool": True}}).mutates)
+    ['running_mean', 'running_var']
+    """
+    eff = effects_from_name(target)
+    if (
+        eff.mutates
+        and split_target(target)[1] in TRAINING_FLAG_OPS
+        and constant_args.get("training") == {"as_bool": False}
+    ):
+        return OpEffects(random=eff.random, effectful=eff.effectful, view=eff.view)
+    return eff
+
 
 #: Ops whose relative order defines the random stream: torch 2.13's ops tagged
 #: ``nondeterministic_seeded`` (attention and RNN ops draw for their dropout),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from corpus import CorpusEntry
 
-from pt2canon.canon.effects import effects_from_name, effects_from_schema, split_target
+import pt2canon
+from pt2canon.canon.effects import effects_from_name, effects_from_schema, effects_of_node, split_target
 from pt2canon.serde.archive import read_artifact
 
 
@@ -67,3 +68,26 @@ def test_batch_norm_in_training_is_known_to_update_its_running_statistics(corpus
     assert bn
     for t in bn:
         assert {"running_mean", "running_var"} <= effects_from_name(t).mutates
+
+
+def test_a_batch_norm_updates_its_running_statistics_only_when_called_in_training() -> None:
+    import torch
+
+    from pt2canon.serde.graph import op_nodes, to_networkx
+
+    def graph_of(module: torch.nn.Module) -> dict:
+        ep = torch.export.export(module, (torch.randn(4, 3, 5, 5),))
+        return pt2canon.load(ep).model.program["graph_module"]["graph"]
+
+    torch.manual_seed(0)
+    block = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 1), torch.nn.BatchNorm2d(3), torch.nn.BatchNorm2d(3))
+    for training in (False, True):
+        graph = graph_of(block.train(training))
+        G = to_networkx(graph)
+        bn = [n for n in op_nodes(G) if "batch_norm" in G.nodes[n]["target"]]
+        assert len(bn) == 2
+        for n in bn:
+            args = {na["name"]: na["arg"] for na in G.nodes[n]["args"]}
+            assert args["training"] == {"as_bool": training}
+            assert bool(effects_of_node(G.nodes[n]["target"], args).mutates) is training
+            assert effects_from_name(G.nodes[n]["target"]).mutates  # the name alone cannot tell
