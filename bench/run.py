@@ -5,7 +5,8 @@ Run ``python bench/run.py`` (add ``--quick`` for a smoke run on tiny inputs,
 
 ``canon``     load + canonicalize + hash of transformer exports (6/24/48/96
               layers; 48 layers with a dynamic batch; a training-mode
-              conv/batch-norm/dropout stack) against torch's
+              conv/batch-norm/dropout stack; an eval-mode ResNet-like
+              net) against torch's
               ``_bytes_to_dataclass`` + ``canonicalize`` on the same
               ``model.json`` bytes, and against the floor (``json.loads`` +
               sha256 of the bytes);
@@ -86,6 +87,30 @@ def export_conv_train(blocks: int, folder: Path) -> Path:
     return path
 
 
+def export_resnet_like(blocks: int, folder: Path) -> Path:
+    """An eval-mode residual conv net: many parameters and buffers per op, batch norms that only read."""
+    import torch
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, c: int) -> None:
+            super().__init__()
+            self.c1, self.b1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+            self.c2, self.b2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(x + self.b2(self.c2(torch.relu(self.b1(self.c1(x))))))
+
+    path = folder / f"resnet_like{blocks}.pt2"
+    if not path.exists():
+        torch.manual_seed(0)
+        module = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), *[Block(16) for _ in range(blocks)], nn.AdaptiveAvgPool2d(1), nn.Flatten()
+        ).eval()
+        torch.export.save(torch.export.export(module, (torch.randn(2, 3, 16, 16),)), path)
+    return path
+
+
 def canon_programs(folder: Path, quick: bool) -> list[tuple[str, int, Callable[[], Path]]]:
     """``(label, transformer layers or 0, export function)`` of the programs the ``canon`` section measures."""
     if quick:
@@ -95,6 +120,7 @@ def canon_programs(folder: Path, quick: bool) -> list[tuple[str, int, Callable[[
     ]
     progs.append(("transformer, 48 layers, dynamic batch", 0, lambda: export_transformer(48, folder, dynamic=True)))
     progs.append(("conv+BN+dropout, training mode, 100 blocks", 0, lambda: export_conv_train(100, folder)))
+    progs.append(("ResNet-like, eval mode, 150 blocks", 0, lambda: export_resnet_like(150, folder)))
     return progs
 
 
@@ -369,7 +395,7 @@ def _targets(results: dict[str, Any]) -> list[str]:
         rows.append(f"| {name} | {target} | {value} | {'met' if met else '**not met**'} |")
 
     for r in results.get("canon", []):
-        if r["layers"] == 48 or "48 layers" in r["program"]:
+        if r["layers"] == 48:  # the issue's target; the other programs are reported, not targeted
             row(
                 f"load+canonicalize+hash, {r['program']}",
                 ">= 40x torch",

@@ -484,10 +484,11 @@ def _emit(
     twice as fast: node ids of :func:`to_networkx` are input positions,
     then node positions offset by the number of inputs. With
     ``node_names`` the ``k``-th node is named ``n<k>``; with
-    ``keep_metadata`` node metadata keeps only those keys. Every node and
-    node-input entry is a new dict; argument objects are shared: with
-    ``graph`` when nothing in them is renamed, and within the result (one
-    ``{"as_tensor": ...}`` object per value).
+    ``keep_metadata`` node metadata keeps only those keys. Every node dict
+    and ``inputs`` list is new; node-input entries and arguments are shared
+    with ``graph`` when nothing in them is renamed, and renamed tensor
+    arguments within the result (one ``{"as_tensor": ...}`` object per
+    value): replace entries, never edit them in place.
     """
     n_in = len(graph["inputs"])
     nodes = graph["nodes"]
@@ -501,10 +502,9 @@ def _emit(
             t = arg.get("as_tensor")
             if t is not None and len(arg) == 1 and len(t) == 1:
                 ins.append({**na, "arg": tensor_args[t["name"]]})
-            elif "as_graph" in arg:
-                ins.append({**na})
             else:
-                ins.append({**na, "arg": _rename_arg(arg, names)})
+                renamed = arg if "as_graph" in arg else _rename_arg(arg, names)
+                ins.append(na if renamed is arg else {**na, "arg": renamed})
         node = {**n, "inputs": ins, "outputs": _rename_value_args(n["outputs"], names, tensor_args)}
         if node_names and "name" in n:
             node["name"] = f"n{k}"
@@ -674,9 +674,10 @@ def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renam
             for o in node["outputs"]:
                 touch(o)
             if renamer.mapping and _is_assert(node["target"]):
-                for na in node["inputs"]:
-                    if "as_string" in na["arg"]:
-                        na["arg"] = {"as_string": renamer.text(na["arg"]["as_string"])}
+                ins = node["inputs"]
+                for i, na in enumerate(ins):
+                    if "as_string" in na["arg"]:  # a new entry: ``na`` may be shared with the input document
+                        ins[i] = {**na, "arg": {"as_string": renamer.text(na["arg"]["as_string"])}}
         # Values no node defines (kept for exactness) come last.
         for kind, table in tables.items():
             for name, val in list(table.items()):

@@ -87,8 +87,10 @@ def test_renaming_parameters_and_buffers_changes_the_signature_layer_only(
 
 @SETTINGS
 @given(programs())
-def test_canonicalize_is_idempotent(doc: dict) -> None:
+def test_canonicalize_is_idempotent_and_leaves_its_input_as_it_was(doc: dict) -> None:
+    before = canonical_bytes(doc)
     once = canonicalize_program(doc).doc
+    assert canonical_bytes(doc) == before
     twice = canonicalize_program(once).doc
     assert canonical_bytes(once) == canonical_bytes(twice)
 

@@ -307,6 +307,15 @@ def test_runtime_assert_messages_follow_the_symbol_and_node_renaming(corpus: dic
     assert any(" s0" in n["inputs"][1]["arg"]["as_string"] for n in asserts)
 
 
+def test_canonicalizing_leaves_the_input_document_as_it_was(corpus: dict) -> None:
+    # The canonical document shares unchanged parts with its input; renaming must replace, not edit.
+    for name in ("effects", "cond", "dynamic_batch", "conv_bn_train"):
+        program = read_artifact(str(corpus[name].path)).model.program
+        before = canonical_bytes(program)
+        canonicalize_program(program)
+        assert canonical_bytes(program) == before, name
+
+
 def test_kept_metadata_keys_stay_in_the_canonical_nodes_and_count_in_the_hash(corpus: dict, tmp_path: Path) -> None:
     entry = corpus["mlp"]
     path = str(entry.path)
