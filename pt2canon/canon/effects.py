@@ -119,14 +119,16 @@ def effects_of_node(target: str, constant_args: dict[str, object]) -> OpEffects:
     frozenset()
     >>> sorted(effects_of_node("torch.ops.aten.batch_norm.default", {"training": {"as_bool": True}}).mutates)
     ['running_mean', 'running_var']
+    >>> sorted(effects_of_node("torch.ops.aten.native_batch_norm.out", {"training": {"as_bool": False}}).mutates)
+    ['<out>']
     """
     eff = effects_from_name(target)
-    if (
-        eff.mutates
-        and split_target(target)[1] in TRAINING_FLAG_OPS
-        and constant_args.get("training") == {"as_bool": False}
-    ):
-        return OpEffects(random=eff.random, effectful=eff.effectful, view=eff.view)
+    packet = split_target(target)[1]
+    if eff.mutates and packet in TRAINING_FLAG_OPS and constant_args.get("training") == {"as_bool": False}:
+        # Only the running statistics are spared: an ``out=`` overload still writes its outputs.
+        return OpEffects(
+            mutates=eff.mutates - MUTATING_ARGS[packet], random=eff.random, effectful=eff.effectful, view=eff.view
+        )
     return eff
 
 

@@ -775,9 +775,9 @@ def _rename_spec(spec: dict[str, Any], names: Mapping[str, str]) -> dict[str, An
     body = dict(body)
     if tag == "constant_input":
         body["name"] = names.get(body["name"], body["name"])
-    if "user_input_name" in body:  # user_input_mutation, gradient_to_user_input
+    if "user_input_name" in body:  # user_input_mutation, gradient_to_user_input (their arg too, below)
         body["user_input_name"] = names.get(body["user_input_name"], body["user_input_name"])
-    elif "arg" in body:
+    if "arg" in body:
         a = body["arg"]
         if tag in ("user_input", "user_output"):
             body["arg"] = _rename_arg(a, names)

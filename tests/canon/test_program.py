@@ -67,3 +67,53 @@ def _rand_program() -> dict:
         },
         "schema_version": {"major": 8, "minor": 20},
     }
+
+
+def _mutating_program(suffix: str) -> dict:
+    """``y = x.add_(1)`` on a user input, returned and reported as a user-input mutation."""
+    x, y = "x" + suffix, "y" + suffix
+    meta = {
+        "dtype": 7,
+        "sizes": [{"as_int": 3}],
+        "requires_grad": False,
+        "device": {"type": "cpu", "index": None},
+        "strides": [{"as_int": 1}],
+        "storage_offset": {"as_int": 0},
+        "layout": 7,
+    }
+    add = {
+        "target": "torch.ops.aten.add_.Tensor",
+        "inputs": [
+            {"name": "self", "arg": {"as_tensor": {"name": x}}, "kind": 1},
+            {"name": "other", "arg": {"as_int": 1}, "kind": 1},
+        ],
+        "outputs": [{"as_tensor": {"name": y}}],
+        "metadata": {},
+        "name": y,
+    }
+    return {
+        "graph_module": {
+            "graph": {
+                "inputs": [{"as_tensor": {"name": x}}],
+                "outputs": [{"as_tensor": {"name": y}}, {"as_tensor": {"name": y}}],
+                "nodes": [add],
+                "tensor_values": {x: meta, y: meta},
+            },
+            "signature": {
+                "input_specs": [{"user_input": {"arg": {"as_tensor": {"name": x}}}}],
+                "output_specs": [
+                    {"user_input_mutation": {"arg": {"name": y}, "user_input_name": x}},
+                    {"user_output": {"arg": {"as_tensor": {"name": y}}}},
+                ],
+            },
+            "module_call_graph": [],
+        },
+        "schema_version": {"major": 8, "minor": 20},
+    }
+
+
+def test_a_user_input_mutation_names_both_its_value_and_its_input_canonically() -> None:
+    a, b = canonicalize_program(_mutating_program("")), canonicalize_program(_mutating_program("_renamed"))
+    assert a.doc == b.doc
+    (spec, _) = a.doc["graph_module"]["signature"]["output_specs"]
+    assert spec == {"user_input_mutation": {"arg": {"name": "v1"}, "user_input_name": "v0"}}
