@@ -70,6 +70,10 @@ def node_label(attrs: Mapping[str, Any], subgraph_digests: Mapping[int, str]) ->
 _KEY_BYTES: dict[Any, bytes] = {}
 
 
+def _same(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return key
+
+
 def _key_bytes(key: Any, out: int) -> bytes:
     """Stable bytes for an edge's argument slot and the producer value it reads."""
     k = (key, out)
@@ -95,9 +99,14 @@ class Digests:
         labels: Mapping[int, bytes],
         order_preds: Mapping[int, list[int]],
         extra: Callable[[int], bytes] | None = None,
+        output_slots: Mapping[int, Any] | None = None,
     ) -> None:
         self.G = G
         self.labels = labels
+        #: Key of each graph output position in the digests (default: the position). A caller
+        #: gives outputs whose order carries no meaning (mutations of state) one shared key.
+        self.output_slots = output_slots
+        self.out_node = G.graph["output"]
         #: Per-node bytes mixed into both digests (the output metadata), so that
         #: structurally identical nodes whose surroundings differ only in
         #: shapes or dtypes are still told apart.
@@ -113,9 +122,10 @@ class Digests:
     def _ancestry_of(self, v: int) -> bytes:
         A = self.A
         ins = []
+        slot = self._slot if v == self.out_node else _same
         for u, keyed in self.G._pred[v].items():
             for key, d in keyed.items():
-                ins.append(_key_bytes(key, d["out"]) + A[u])
+                ins.append(_key_bytes(slot(key), d["out"]) + A[u])
         ins.sort()
         ops = self.order_preds.get(v)
         if ops:
@@ -127,12 +137,19 @@ class Digests:
         A, U = self.A, self.U
         outs = []
         for w, keyed in self.G._succ[v].items():
+            slot = self._slot if w == self.out_node else _same
             for key, d in keyed.items():
-                outs.append(_key_bytes(key, d["out"]) + A[w] + U[w] + self.extra(w))
+                outs.append(_key_bytes(slot(key), d["out"]) + A[w] + U[w] + self.extra(w))
         for s in self.order_succs.get(v, ()):
             outs.append(b"before" + A[s] + U[s])
         outs.sort()
         return _h(b"users", *outs)
+
+    def _slot(self, key: tuple[Any, ...]) -> tuple[Any, ...]:
+        """An edge key into the output node, its position replaced by the caller's output slot."""
+        if self.output_slots is None:
+            return key
+        return (self.output_slots[key[0]], *key[1:])
 
     def ancestry(self, v: int) -> bytes:
         """Merkle digest of ``v``'s label and its producers' ancestry, slot by slot."""

@@ -320,6 +320,7 @@ def _canonical_graph(
     where: str,
     input_specs: list[dict[str, Any]] | None,
     profile: Profile,
+    output_specs: list[dict[str, Any]] | None = None,
 ) -> CanonicalGraph:
     """Canonicalize one graph; ``input_specs`` are the signature's (top-level graph only).
 
@@ -365,8 +366,12 @@ def _canonical_graph(
             # A deferred input is known by its kind only: no name, no position.
             where = kinds[nid].kind if nid in deferred else input_rank[nid]
             return canonical_bytes(["input", where, attrs["arg"]])
-        return canonical_bytes(["output", attrs["args"]])
+        if out_slots is None:
+            return canonical_bytes(["output", attrs["args"]])
+        slotted = [[out_slots[i], t] for i, t in enumerate(attrs["args"])]
+        return canonical_bytes(["output", sorted(slotted, key=canonical_bytes)])
 
+    out_slots = _output_slots(output_specs, input_specs, input_rank)
     labels = _LazyMap(label)
     tie = _tie_breaker(G, [*fixed, *sorted(deferred, key=lambda i: (kinds[i].rank, kinds[i].fqn))])
     memo: dict[int, bytes] = {}
@@ -386,9 +391,9 @@ def _canonical_graph(
         fixed,
         labels,
         order_preds,
-        Digests(G, labels, order_preds),
+        Digests(G, labels, order_preds, output_slots=out_slots),
         tie=meta,
-        meta_digests=Digests(G, labels, order_preds, extra=meta),
+        meta_digests=Digests(G, labels, order_preds, extra=meta, output_slots=out_slots),
         deferred=deferred,
         last=fqns_read,
     )
@@ -719,6 +724,40 @@ def _input_kinds(specs: list[dict[str, Any]] | None, n: int) -> list[_InputKind]
     return out
 
 
+def _output_slots(
+    output_specs: list[dict[str, Any]] | None, input_specs: list[dict[str, Any]] | None, input_rank: Mapping[int, int]
+) -> dict[int, Any] | None:
+    """The key of each graph output position in the order's digests (``None``: the positions themselves).
+
+    User outputs, loss outputs and tokens are positional (the k-th of their
+    kind); a user-input mutation or gradient is keyed by its user input's
+    position; mutations of and gradients to parameters and buffers share one
+    key per kind: which state they update is told by the values they read,
+    and their order in the document means nothing.
+    """
+    if output_specs is None or input_specs is None:
+        return None
+    user_input: dict[str, int] = {}
+    for i, spec in enumerate(input_specs):
+        arg = spec.get("user_input", {}).get("arg")
+        if isinstance(arg, dict):
+            for _, _, name, _ in iter_refs(arg):
+                user_input.setdefault(name, input_rank.get(i, -1))
+    counts: dict[str, int] = {}
+    slots: dict[int, tuple[Any, ...]] = {}
+    for i, spec in enumerate(output_specs):
+        ((tag, body),) = spec.items()
+        if tag in ("parameter_mutation", "buffer_mutation", "gradient_to_parameter"):
+            slots[i] = (tag,)
+        elif tag in ("user_input_mutation", "gradient_to_user_input"):
+            slots[i] = (tag, user_input.get(body.get("user_input_name", ""), -1))
+        else:
+            group = "user" if tag in ("user_output", "loss_output") else tag
+            slots[i] = (group, counts.get(group, 0))
+            counts[group] = counts.get(group, 0) + 1
+    return slots
+
+
 def _rank_outputs(specs: list[dict[str, Any]], input_specs: list[dict[str, Any]], input_order: list[int]) -> list[int]:
     """Output positions in canonical order: by kind, then mutations and gradients by their input's position.
 
@@ -820,7 +859,9 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
             f"signature has {len(out_specs)} output specs but the graph has {len(graph['outputs'])} outputs",
             where="graph_module.signature.output_specs",
         )
-    cg = _canonical_graph(graph, where="graph_module.graph", input_specs=in_specs, profile=profile)
+    cg = _canonical_graph(
+        graph, where="graph_module.graph", input_specs=in_specs, profile=profile, output_specs=out_specs
+    )
     in_order = cg.input_order
     out_order = cg.output_order = _rank_outputs(out_specs, in_specs, in_order)
     cg.doc["outputs"] = [cg.doc["outputs"][i] for i in out_order]

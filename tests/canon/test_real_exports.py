@@ -332,3 +332,32 @@ def test_kept_metadata_keys_stay_in_the_canonical_nodes_and_count_in_the_hash(co
     assert pt2canon.hash(str(again), keep_metadata=["nn_module_stack"]) == pt2canon.hash(
         path, keep_metadata=["nn_module_stack"]
     )
+
+
+def test_two_training_batch_norms_registered_in_either_order_canonicalize_alike(tmp_path: Path) -> None:
+    # After run_decompositions the running-statistics updates are buffer-mutation outputs, listed in
+    # registration order; which of them comes first must not decide the canonical order.
+    def export(swap: bool) -> Path:
+        class Two(torch.nn.Module):
+            def __init__(self) -> None:
+                super().__init__()
+                if swap:
+                    self.b, self.a = torch.nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4)
+                else:
+                    self.a, self.b = torch.nn.BatchNorm1d(4), torch.nn.BatchNorm1d(4)
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.a(x) * self.b(x)
+
+        path = tmp_path / f"two{swap}.pt2"
+        torch.export.save(torch.export.export(Two().train(), (torch.randn(3, 4),)).run_decompositions(), path)
+        return path
+
+    pa, pb = export(False), export(True)
+    mutations = [
+        [s["buffer_mutation"]["buffer_name"] for s in read_artifact(p).model.program["graph_module"]["signature"]["output_specs"] if "buffer_mutation" in s]
+        for p in (pa, pb)
+    ]  # fmt: skip
+    assert mutations[0] != mutations[1]  # torch lists them in registration order
+    assert canonical_bytes(pt2canon.canonicalize(str(pa)).doc) == canonical_bytes(pt2canon.canonicalize(str(pb)).doc)
+    assert _hashes(pa) == _hashes(pb)
