@@ -33,6 +33,7 @@ document, never with ``max_diffs``, and nothing is pickled.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -215,9 +216,10 @@ def _rename_expr(text: str, symbols: Mapping[str, str]) -> str:
         return _SYMBOL.sub(lambda m: f"Symbol('{symbols.get(m.group(1), m.group(1))}'", text)
 
 
-#: Aligned compound expressions kept to score symbol pairings, and the most symbols permuted.
+#: Aligned compound expressions kept to score symbol pairings, and the most expression
+#: substitutions a pairing search may do (each is a sympy parse and print).
 _MAX_COMPOUND = 200
-_MAX_PERMUTED = 6
+_MAX_SUBSTITUTIONS = 2_000
 
 
 def _best_pairing(
@@ -225,13 +227,18 @@ def _best_pairing(
 ) -> dict[str, str]:
     """Pair A's symbols with B's (equal ranges) so that the most aligned expressions agree.
 
-    Tries every pairing when there are at most :data:`_MAX_PERMUTED`
-    symbols and some expression mentions them; otherwise pairs in name order.
+    Tries every pairing of the shorter list into the longer one while that
+    takes at most :data:`_MAX_SUBSTITUTIONS` substitutions; the first
+    pairing with the best score wins, name order first. Otherwise, or with
+    nothing to score by, pairs in name order.
     """
-    n = min(len(names_a), len(names_b))
     in_order = dict(zip(names_a, names_b))
     relevant = [(ea, eb) for ea, eb in pairs if any(f"'{k}'" in ea for k in names_a)]
-    if n < 2 or not relevant or len(names_a) > _MAX_PERMUTED or len(names_b) > _MAX_PERMUTED:
+    n = min(len(names_a), len(names_b))
+    if not relevant or n == 0 or (len(names_a) == 1 and len(names_b) == 1):
+        return in_order
+    shorter, longer = (names_a, names_b) if len(names_a) <= len(names_b) else (names_b, names_a)
+    if math.perm(len(longer), n) * len(relevant) > _MAX_SUBSTITUTIONS:
         return in_order
 
     def score(mapping: dict[str, str]) -> int:
@@ -239,8 +246,8 @@ def _best_pairing(
         return sum(_rename_expr(ea, full) == eb for ea, eb in relevant)
 
     best, best_score = in_order, score(in_order)
-    for chosen in itertools.permutations(names_b, n):
-        mapping = dict(zip(names_a, chosen))
+    for chosen in itertools.permutations(longer, n):
+        mapping = dict(zip(shorter, chosen)) if shorter is names_a else dict(zip(chosen, shorter))
         sc = score(mapping)
         if sc > best_score:
             best, best_score = mapping, sc

@@ -649,3 +649,6 @@ def test_symbols_seen_only_inside_expressions_are_paired_so_that_the_expressions
     assert _best_pairing(["s0", "s1"], ["s0", "s1"], {}, [(a, b)]) == {"s0": "s1", "s1": "s0"}
     # Nothing to go by: name order.
     assert _best_pairing(["s0", "s1"], ["s0", "s1"], {}, []) == {"s0": "s0", "s1": "s1"}
+    # More symbols on one side: every one of them is tried.
+    one = f"Add(Mul(Integer(2), {sym('s1')}), Integer(1))"
+    assert _best_pairing(["s0", "s1"], ["s0"], {}, [(one, one.replace("'s1'", "'s0'"))]) == {"s1": "s0"}
