@@ -6,7 +6,7 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import programs
+from strategies import _meta, programs
 
 from pt2canon.canon.program import _emit, canonicalize_program, ordering_edges
 from pt2canon.serde.graph import from_networkx, op_nodes, to_networkx
@@ -72,15 +72,7 @@ def _rand_program() -> dict:
 def _mutating_program(suffix: str) -> dict:
     """``y = x.add_(1)`` on a user input, returned and reported as a user-input mutation."""
     x, y = "x" + suffix, "y" + suffix
-    meta = {
-        "dtype": 7,
-        "sizes": [{"as_int": 3}],
-        "requires_grad": False,
-        "device": {"type": "cpu", "index": None},
-        "strides": [{"as_int": 1}],
-        "storage_offset": {"as_int": 0},
-        "layout": 7,
-    }
+    meta = _meta([{"as_int": 3}])
     add = {
         "target": "torch.ops.aten.add_.Tensor",
         "inputs": [
