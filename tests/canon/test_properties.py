@@ -101,7 +101,10 @@ def _term(doc: dict, value: str) -> str:
     specs = doc["graph_module"]["signature"]["input_specs"]
     for i, inp in enumerate(graph["inputs"]):
         if inp.get("as_tensor", {}).get("name") == value:
-            return f"input{i}:{sorted(specs[i])[0]}"
+            kind = sorted(specs[i])[0]
+            # Parameters and buffers are anonymous in the structure (FQNs belong to the graph level):
+            # reading one or another of the same kind is the same structure.
+            return f"input:{kind}" if kind in ("parameter", "buffer", "tensor_constant") else f"input{i}:{kind}"
     for node in graph["nodes"]:
         outs = [o["as_tensor"]["name"] for o in node["outputs"] if "as_tensor" in o]
         outs += [t["name"] for o in node["outputs"] for t in o.get("as_tensors", [])]
