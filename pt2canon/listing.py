@@ -140,9 +140,12 @@ __all__ = [
     "format_argument",
     "format_meta",
     "format_node",
+    "format_return",
     "format_size",
     "format_tensor_meta",
+    "generate_graph_body",
     "generate_listing",
+    "generate_subgraph_header",
     "listing_json",
     "short_target",
     "write_listing",
@@ -1019,7 +1022,8 @@ def _spec_line(fields: Mapping[str, Any], values: Mapping[str, Any]) -> str:
     return text
 
 
-def _return_line(graph: Mapping[str, Any]) -> str:
+def format_return(graph: Mapping[str, Any]) -> str:
+    """The ``return ...`` line of a serialized graph (a tuple unless the graph returns one tensor)."""
     outs = [format_argument(o) for o in graph.get("outputs") or ()]
     if graph.get("is_single_tensor_return") and len(outs) == 1:
         return f"return {outs[0]}"
@@ -1037,18 +1041,23 @@ def _subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
                 yield str(ga.get("name")), ga["graph"]
 
 
-def _body_lines(graph: Mapping[str, Any], depth: int) -> Iterator[str]:
+def generate_subgraph_header(name: str, graph: Mapping[str, Any], depth: int) -> Iterator[str]:
+    """Yield the ``@name:`` line of a subgraph and one line per input, indented ``depth`` levels."""
+    yield f"{_INDENT * depth}@{name}:"
+    for arg in graph.get("inputs") or ():
+        meta = format_meta(arg, graph)
+        yield f"{_INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
+
+
+def generate_graph_body(graph: Mapping[str, Any], depth: int) -> Iterator[str]:
+    """Yield a graph's node lines, subgraphs nested under their node, and its return line."""
     pad = _INDENT * depth
     for node in graph.get("nodes") or ():
         yield pad + format_node(node, graph)
         for name, sub in _subgraphs(node):
-            yield f"{pad}{_INDENT}@{name}:"
-            inner = pad + _INDENT * 2
-            for arg in sub.get("inputs") or ():
-                meta = format_meta(arg, sub)
-                yield f"{inner}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
-            yield from _body_lines(sub, depth + 2)
-    yield pad + _return_line(graph)
+            yield from generate_subgraph_header(name, sub, depth + 1)
+            yield from generate_graph_body(sub, depth + 2)
+    yield pad + format_return(graph)
 
 
 def _range(v: Any, default: str) -> str:
@@ -1164,7 +1173,7 @@ def generate_listing(
     for spec in signature.get("output_specs") or ():
         yield _INDENT + _spec_line(_spec_fields(spec), graph)
     yield "graph:"
-    yield from _body_lines(graph, 1)
+    yield from generate_graph_body(graph, 1)
     ranges = program.get("range_constraints")
     if isinstance(ranges, Mapping) and ranges:
         yield "range_constraints:"

@@ -35,7 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -48,9 +48,11 @@ from pt2canon.listing import (
     _spec_line,
     expr_to_str,
     format_argument,
-    format_meta,
     format_node,
+    format_return,
     format_tensor_meta,
+    generate_graph_body,
+    generate_subgraph_header,
     short_target,
 )
 
@@ -169,17 +171,8 @@ def _location(al: Alignment, x: int | None, y: int | None, item: str | None = No
 
 def _line(side: GraphSide, v: int) -> str:
     if v == side.out:
-        return _return_line(side.cg.doc)
+        return format_return(side.cg.doc)
     return format_node(side.doc_node(v), side.cg.doc)
-
-
-def _return_line(graph: Mapping[str, Any]) -> str:
-    outs = [format_argument(o) for o in graph.get("outputs") or ()]
-    if graph.get("is_single_tensor_return") and len(outs) == 1:
-        return f"return {outs[0]}"
-    if len(outs) == 1:
-        return f"return ({outs[0]},)"
-    return f"return ({', '.join(outs)})"
 
 
 def _canon_meta(side: GraphSide, v: int, symbols: Mapping[str, str] | None = None) -> list[Any]:
@@ -970,26 +963,6 @@ def compare_program(
 # --------------------------------------------------------------------------- rows
 
 
-def _sub_listing(graph: Mapping[str, Any], depth: int) -> Iterator[str]:
-    pad = _INDENT * depth
-    for node in graph.get("nodes") or ():
-        yield pad + format_node(node, graph)
-        for na in node.get("inputs") or ():
-            arg = na.get("arg") or {}
-            if "as_graph" in arg:
-                ga = arg["as_graph"]
-                yield from _subgraph_header(ga["name"], ga["graph"], depth + 1)
-                yield from _sub_listing(ga["graph"], depth + 2)
-    yield pad + _return_line(graph)
-
-
-def _subgraph_header(name: str, graph: Mapping[str, Any], depth: int) -> Iterator[str]:
-    yield f"{_INDENT * depth}@{name}:"
-    for arg in graph.get("inputs") or ():
-        meta = format_meta(arg, graph)
-        yield f"{_INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
-
-
 def graph_rows(al: Alignment, status: Mapping[Any, Any], depth: int, rows: list[AlignedLine]) -> None:
     """Append the aligned listing of one graph (and its subgraphs) to ``rows``."""
     a, b = al.a, al.b
@@ -1012,7 +985,10 @@ def graph_rows(al: Alignment, status: Mapping[Any, Any], depth: int, rows: list[
             arg = na["arg"]
             if "as_graph" in arg:
                 ga = arg["as_graph"]
-                lines = [*_subgraph_header(ga["name"], ga["graph"], depth + 1), *_sub_listing(ga["graph"], depth + 2)]
+                lines = [
+                    *generate_subgraph_header(ga["name"], ga["graph"], depth + 1),
+                    *generate_graph_body(ga["graph"], depth + 2),
+                ]
                 graph = f"{al.graph}/{name}/{ga['name']}" if al.graph else f"{name}/{ga['name']}"
                 for text in lines:
                     rows.append(
@@ -1048,8 +1024,8 @@ def graph_rows(al: Alignment, status: Mapping[Any, Any], depth: int, rows: list[
             name_a = a.subgraph_names(x)[i]
             name_b = b.subgraph_names(y)[i]
             ga, gb = sal.a.cg.doc, sal.b.cg.doc
-            head_a = list(_subgraph_header(name_a, ga, depth + 1))
-            head_b = list(_subgraph_header(name_b, gb, depth + 1))
+            head_a = list(generate_subgraph_header(name_a, ga, depth + 1))
+            head_b = list(generate_subgraph_header(name_b, gb, depth + 1))
             ss = sub_status.get(sal.graph, {})
             for k in range(max(len(head_a), len(head_b))):
                 ta = head_a[k] if k < len(head_a) else None
