@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import sys
@@ -93,7 +94,7 @@ def _record(folder: Path, output: Path) -> int:
     snap: dict[str, Any] = {"archives": {}, "pairs": {}}
     for name in names:
         snap["archives"][name] = _record_archive(name)
-    for a, b in [*zip(names, names[1:]), *((n, n) for n in names)]:
+    for a, b in [*itertools.pairwise(names), *((n, n) for n in names)]:
         snap["pairs"][f"{a} -> {b}"] = _record_pair(a, b)
     output.write_text(json.dumps(snap, indent=1, sort_keys=True, default=str))
     print(f"recorded {len(names)} archives and {len(snap['pairs'])} pairs into {output}")
