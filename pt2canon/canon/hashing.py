@@ -1,10 +1,10 @@
-"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/2``).
+"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/3``).
 
 A hash is ``sha256:<64 hex>``. It is computed from per-layer digests, each
 the sha256 of the canonical JSON bytes (:func:`pt2canon._json.canonical_bytes`)
 of one part of the canonical document, combined as::
 
-    sha256(canonical_bytes({"spec": "pt2canon-hash/2", "level": LEVEL,
+    sha256(canonical_bytes({"spec": "pt2canon-hash/3", "level": LEVEL,
                             "layers": {name: digest for the level's layers}}))
 
 Layers (``docs/hashing.md`` is the full specification):
@@ -19,9 +19,10 @@ Layers (``docs/hashing.md`` is the full specification):
     argument wiring; *not* ``forward_arg_names``, which change when a user
     renames an argument); named-tuple fields.
 ``tensors``
-    Every graph's value tables: dtype, sizes, strides, storage offset,
-    device, layout, ``requires_grad``; symbolic values (canonical symbols,
-    no example hints); custom object classes.
+    Every graph's value tables: dtype, sizes, strides, device, layout,
+    ``requires_grad`` (not the storage offset, which torch's loader
+    ignores); symbolic values (canonical symbols, no example hints);
+    custom object classes.
 ``constraints``
     Range constraints keyed by canonical symbol.
 ``weights`` / ``constants``
@@ -59,7 +60,7 @@ __all__ = [
 ]
 
 #: Version of the hash specification; part of every combined digest.
-HASH_SPEC = "pt2canon-hash/2"
+HASH_SPEC = "pt2canon-hash/3"
 
 Level = Literal["structure", "graph", "full"]
 

@@ -29,6 +29,10 @@ Steps, per graph (subgraphs first, recursively):
 7. symbols renamed in order of first appearance and expressions re-printed
    (:mod:`pt2canon.canon.symbols`); example-size hints dropped; symbol and
    value names inside runtime-assert messages follow the renaming.
+
+Before step 1 every value's storage offset is set to 0: torch's loader
+ignores it, so torch's own load -> save writes 0 (see
+:func:`_without_storage_offsets`).
 """
 
 from __future__ import annotations
@@ -125,7 +129,8 @@ class CanonicalGraph:
         sha256 hex of the canonical structure (no tensor metadata); computed
         on first use (subgraph names and the diff need it, the hash does not).
     model : networkx.MultiDiGraph
-        The graph model of the *original* graph (metadata intact).
+        The graph model of the *original* graph (metadata intact; storage
+        offsets 0, as torch's loader reads them).
     order : list of int
         Op node ids of ``model`` in canonical order.
     value_names : dict
@@ -308,6 +313,52 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
 
 
 # --------------------------------------------------------------------------- graphs
+
+_ZERO_OFFSET = {"as_int": 0}
+
+
+def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
+    """``graph`` with the storage offset of every value 0, in subgraphs too.
+
+    torch's loader ignores a value's ``storage_offset`` (it rebuilds each
+    value with ``empty_strided``), so ``torch.export.load`` then
+    ``torch.export.save`` writes 0 for every view at an offset (``select``,
+    ``split``, ``unbind``, slices): the offset of a view is determined by
+    its op, and the program's computation never reads it. Objects are new
+    only where an offset changes; the input is never edited.
+    """
+    tables = graph.get("tensor_values")
+    new_tables = None
+    for name, meta in (tables or {}).items():
+        so = meta.get("storage_offset")
+        if so is not None and so != _ZERO_OFFSET:
+            if new_tables is None:
+                new_tables = dict(tables)  # type: ignore[arg-type]
+            new_tables[name] = {**meta, "storage_offset": _ZERO_OFFSET}
+    nodes = graph["nodes"]
+    new_nodes = None
+    for i, node in enumerate(nodes):
+        ins = node["inputs"]
+        for j, na in enumerate(ins):
+            sub = na["arg"].get("as_graph")
+            if sub is None:
+                continue
+            new_sub = _without_storage_offsets(sub["graph"])
+            if new_sub is not sub["graph"]:
+                if new_nodes is None:
+                    new_nodes = list(nodes)
+                if new_nodes[i] is node:
+                    new_nodes[i] = node = {**node, "inputs": list(ins)}
+                    ins = node["inputs"]
+                ins[j] = {**na, "arg": {"as_graph": {**sub, "graph": new_sub}}}
+    if new_tables is None and new_nodes is None:
+        return graph
+    out = dict(graph)
+    if new_tables is not None:
+        out["tensor_values"] = new_tables
+    if new_nodes is not None:
+        out["nodes"] = new_nodes
+    return out
 
 
 def _digest(obj: Any) -> str:
@@ -860,7 +911,11 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
             where="graph_module.signature.output_specs",
         )
     cg = _canonical_graph(
-        graph, where="graph_module.graph", input_specs=in_specs, profile=profile, output_specs=out_specs
+        _without_storage_offsets(graph),
+        where="graph_module.graph",
+        input_specs=in_specs,
+        profile=profile,
+        output_specs=out_specs,
     )
     in_order = cg.input_order
     out_order = cg.output_order = _rank_outputs(out_specs, in_specs, in_order)
