@@ -22,7 +22,14 @@ Naming rules
     * :data:`EFFECTFUL_OPS`: asserts, prints, effect tokens;
     * :data:`VIEW_OPS`: ops whose output aliases their first input;
     * ops outside :data:`KNOWN_NAMESPACES` (custom ops) are treated as
-      effectful: without their schema nothing else is safe.
+      effectful: without their schema nothing else is safe;
+    * Python functions of torch's own modules that a pre-dispatch graph
+      calls (``torch._functorch.predispatch._vmap_increment_nesting``,
+      ``_add_batch_dim``, ``_make_dual``: a dotted path that is not
+      ``torch.ops.*`` and has more than one module level) are effectful:
+      they enter and leave functorch levels, and the ops that wrap or
+      unwrap tensors for a level must stay inside it. (torch 2.13 writes
+      grad-mode and autocast regions as higher-order ops with subgraphs.)
 """
 
 from __future__ import annotations
@@ -164,6 +171,18 @@ EFFECTFUL_OPS = frozenset(
     }
 )  # fmt: skip
 
+
+def _torch_function(target: str) -> str | None:
+    """The function name of a target that is a Python function in a torch module, else ``None``.
+
+    ``"torch._C._set_grad_enabled"`` -> ``"_set_grad_enabled"``; ``"torch.sym_float"``
+    (a top-level torch function, pure) and ``"torch.ops.aten.add.Tensor"`` -> ``None``.
+    """
+    if target.startswith("torch.") and not target.startswith("torch.ops.") and target.count(".") >= 2:
+        return target.rsplit(".", 1)[1]
+    return None
+
+
 #: Ops whose outputs alias (are views of) their first tensor argument.
 VIEW_OPS = frozenset(
     {
@@ -224,7 +243,11 @@ def effects_from_name(target: str) -> OpEffects:
     True
     >>> effects_from_name("torch.ops.mylib.custom.default").effectful
     True
+    >>> effects_from_name("torch._functorch.predispatch._add_batch_dim").effectful
+    True
     """
+    if _torch_function(target) is not None:
+        return OpEffects(effectful=True)
     ns, packet, overload = split_target(target)
     if ns not in KNOWN_NAMESPACES:
         return OpEffects(effectful=True)

@@ -155,3 +155,20 @@ def test_the_weights_config_keeps_the_offset_of_a_weight_that_is_a_view(corpus: 
     assert graph_meta["storage_offset"] == {"as_int": 4}
     canon = pt2canon.canonicalize(str(corpus["aliased_weights"].path)).doc
     assert all(m["storage_offset"] == {"as_int": 0} for m in canon["graph_module"]["graph"]["tensor_values"].values())
+
+
+def test_extra_files_count_at_full_only_and_the_diff_names_the_changed_one(corpus: Corpus, tmp_path: Path) -> None:
+    ep = corpus["mlp"].ep
+    paths = {}
+    for name, extra in {"moo": {"notes.txt": "moo"}, "baa": {"notes.txt": "baa"}, "none": None}.items():
+        paths[name] = tmp_path / f"{name}.pt2"
+        torch.export.save(ep, paths[name], extra_files=extra)
+    graph = {pt2canon.hash(str(p)) for p in paths.values()}
+    full = {name: pt2canon.digest(str(p), level="full") for name, p in paths.items()}
+    assert len(graph) == 1 and len({d.hash for d in full.values()}) == 3
+    moved = [k for k in full["moo"].layers if full["moo"].layers[k] != full["baa"].layers[k]]
+    assert moved == ["extra_files"]
+    changes = pt2canon.diff(str(paths["moo"]), str(paths["baa"]), level="full").changes
+    assert [(c.kind, c.location.item) for c in changes] == [("weight_changed", "extra file notes.txt")]
+    removed = pt2canon.diff(str(paths["moo"]), str(paths["none"]), level="full").changes
+    assert [c.summary for c in removed] == ["extra file notes.txt removed (3 B)"]

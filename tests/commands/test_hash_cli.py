@@ -47,9 +47,18 @@ def test_json_output_has_path_level_hash_and_every_layer(
         "constraints",
         "weights",
         "constants",
+        "extra_files",
         "versions",
     }
-    assert obj["included"] == ["structure", "signature", "tensors", "constraints", "weights", "constants"]
+    assert obj["included"] == [
+        "structure",
+        "signature",
+        "tensors",
+        "constraints",
+        "weights",
+        "constants",
+        "extra_files",
+    ]
 
 
 def test_explain_marks_the_layers_the_level_includes(archives: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
