@@ -135,31 +135,28 @@ def rename_names(
     return walk(doc)  # type: ignore[no-any-return]
 
 
-def _all_graphs(graph: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield graph
-    for node in graph["nodes"]:
-        for na in node["inputs"]:
-            if "as_graph" in na["arg"]:
-                yield from _all_graphs(na["arg"]["as_graph"]["graph"])
-
-
 def stale_messages(doc: dict[str, Any], rnd: random.Random) -> dict[str, Any] | None:
     """``doc`` with each torch assert message quoting another node or a name no node has; ``None`` if none."""
     doc = copy.deepcopy(doc)
-    changed = False
-    for graph in _all_graphs(doc["graph_module"]["graph"]):
+    edits = 0
+
+    def visit(graph: dict[str, Any]) -> None:
+        nonlocal edits
         node_names = [n["name"] for n in graph["nodes"] if n.get("name")]
         for node in graph["nodes"]:
             for na in node["inputs"]:
+                if "as_graph" in na["arg"]:
+                    visit(na["arg"]["as_graph"]["graph"])
                 text = na["arg"].get("as_string")
                 m = TORCH_ASSERT.fullmatch(text) if isinstance(text, str) else None
-                if m is None:
-                    continue
-                others = [n for n in node_names if n != m.group("node")]
-                quoted = rnd.choice(others) if others and rnd.random() < 0.5 else "no_such_node_7"
-                na["arg"] = {"as_string": text[: m.start("node")] + quoted + text[m.end("node") :]}
-                changed = True
-    return doc if changed else None
+                if m is not None:
+                    others = [n for n in node_names if n != m.group("node")]
+                    quoted = rnd.choice(others) if others and rnd.random() < 0.5 else "no_such_node_7"
+                    na["arg"] = {"as_string": text[: m.start("node")] + quoted + text[m.end("node") :]}
+                    edits += 1
+
+    visit(doc["graph_module"]["graph"])
+    return doc if edits else None
 
 
 def valid_orders(doc: dict[str, Any], rnd: random.Random, count: int) -> list[dict[str, Any]]:

@@ -139,6 +139,8 @@ class CanonicalGraph:
         Canonical subgraph name -> :class:`CanonicalGraph`.
     input_order, output_order : list of int
         Positions of the original graph inputs and outputs, in canonical order.
+    has_asserts : bool
+        Whether the graph or a subgraph has a runtime-assert node.
     """
 
     doc: dict[str, Any]
@@ -149,6 +151,7 @@ class CanonicalGraph:
     subgraphs: dict[str, CanonicalGraph] = field(default_factory=dict)
     input_order: list[int] = field(default_factory=list)
     output_order: list[int] = field(default_factory=list)
+    has_asserts: bool = False
 
     @functools.cached_property
     def structure_digest(self) -> str:
@@ -321,14 +324,14 @@ _ZERO_OFFSET = {"as_int": 0}
 
 
 def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
-    """``graph`` with the storage offset of every value 0, in subgraphs too.
+    """``graph`` with the storage offset of each of its values 0 (subgraphs: see :func:`_canonical_graph`).
 
     torch's loader ignores a value's ``storage_offset`` (it rebuilds each
     value with ``empty_strided``), so ``torch.export.load`` then
     ``torch.export.save`` writes 0 for every view at an offset (``select``,
     ``split``, ``unbind``, slices): the offset of a view is determined by
-    its op, and the program's computation never reads it. Objects are new
-    only where an offset changes; the input is never edited.
+    its op, and the program's computation never reads it. A new graph dict
+    and table only where an offset changes; the input is never edited.
     """
     tables = graph.get("tensor_values")
     new_tables = None
@@ -338,30 +341,7 @@ def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
             if new_tables is None:
                 new_tables = dict(tables)  # type: ignore[arg-type]
             new_tables[name] = {**meta, "storage_offset": _ZERO_OFFSET}
-    nodes = graph["nodes"]
-    new_nodes = None
-    for i, node in enumerate(nodes):
-        ins = node["inputs"]
-        for j, na in enumerate(ins):
-            sub = na["arg"].get("as_graph")
-            if sub is None:
-                continue
-            new_sub = _without_storage_offsets(sub["graph"])
-            if new_sub is not sub["graph"]:
-                if new_nodes is None:
-                    new_nodes = list(nodes)
-                if new_nodes[i] is node:
-                    new_nodes[i] = node = {**node, "inputs": list(ins)}
-                    ins = node["inputs"]
-                ins[j] = {**na, "arg": {"as_graph": {**sub, "graph": new_sub}}}
-    if new_tables is None and new_nodes is None:
-        return graph
-    out = dict(graph)
-    if new_tables is not None:
-        out["tensor_values"] = new_tables
-    if new_nodes is not None:
-        out["nodes"] = new_nodes
-    return out
+    return graph if new_tables is None else {**graph, "tensor_values": new_tables}
 
 
 def _digest(obj: Any) -> str:
@@ -381,8 +361,10 @@ def _canonical_graph(
     Inputs named by an FQN (parameters, buffers, tensor constants, custom
     objects) are placed by first use (:func:`pt2canon.canon.order.canonical_order`),
     so their names never decide the order; tokens, user inputs and constant
-    inputs keep their positions; subgraph inputs are positional.
+    inputs keep their positions; subgraph inputs are positional. Storage
+    offsets are 0 first (each subgraph is canonicalized by a call of its own).
     """
+    graph = _without_storage_offsets(graph)
     G = to_networkx(graph, where=where)
     ops = op_nodes(G)
     # 1. subgraphs first: their digests enter their parent node's label.
@@ -476,7 +458,7 @@ def _canonical_graph(
     # 4. per node: subgraphs; then the node names quoted in assert messages.
     seen_sub: dict[str, int] = {}
     subgraphs: dict[str, CanonicalGraph] = {}
-    has_asserts = False
+    own_asserts = False
     for nid, node in zip(order, doc["nodes"]):
         for i, cg in sub_canon.get(nid, {}).items():
             base = f"subgraph_{cg.structure_digest[:12]}"
@@ -485,11 +467,21 @@ def _canonical_graph(
             name = base if n == 0 else f"{base}_{n}"
             subgraphs[name] = cg
             node["inputs"][i] = {**node["inputs"][i], "arg": {"as_graph": {"name": name, "graph": cg.doc}}}
-        has_asserts = has_asserts or is_assert(node["target"])
-    if has_asserts:
+        if is_assert(node["target"]):
+            own_asserts = True
+    if own_asserts:
         name_assert_messages(doc)
+    has_asserts = own_asserts or any(cg.has_asserts for cg in subgraphs.values())
     return CanonicalGraph(
-        doc, G, order, values, node_names, subgraphs, input_order=inputs, output_order=list(range(len(doc["outputs"])))
+        doc,
+        G,
+        order,
+        values,
+        node_names,
+        subgraphs,
+        input_order=inputs,
+        output_order=list(range(len(doc["outputs"]))),
+        has_asserts=has_asserts,
     )
 
 
@@ -656,22 +648,27 @@ def _has_ordered(graph: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------- symbols
 
 
-def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renamer: SymbolRenamer) -> bool:
+def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bool) -> bool:
     """Rename symbols in every value table and range constraint, in canonical order of appearance.
 
     Example hints are dropped, except on expressions with a symbol that has
     no range constraint: torch's loader needs a range or a hint for every
     symbol (``vr must not be None``). Range constraints of symbols that no
     value of any graph mentions are dropped, as torch's loader drops them.
-    Returns whether any hint was kept.
+    With ``messages``, then the symbols of assert messages. Returns whether
+    any hint was kept.
     """
     rc = doc.get("range_constraints") or {}
     # One renamed SymInt object per distinct expression, shared by every place it appears.
     renamed: dict[str, dict[str, Any]] = {}
     hinted: dict[tuple[str, bytes], dict[str, Any]] = {}
+    free: dict[str, bool] = {}
 
     def unconstrained(text: str) -> bool:
-        return any(sym.name not in rc for sym in parse_expr(text).free_symbols)
+        out = free.get(text)
+        if out is None:
+            out = free[text] = any(sym.name not in rc for sym in parse_expr(text).free_symbols)
+        return out
 
     def renamed_expr(e: dict[str, Any]) -> dict[str, Any]:
         text, hint = e["expr_str"], e.get("hint")
@@ -750,7 +747,8 @@ def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renam
     in_graph = set(renamer.mapping)
     # Then the symbols assert messages quote, in canonical order (the ones no value mentions,
     # only a range constraint or a stale message, are named there).
-    rename_message_symbols(graph, renamer)
+    if messages:
+        rename_message_symbols(graph, renamer)
     doc["range_constraints"] = dict(
         sorted(((renamer.mapping[k], v) for k, v in rc.items() if k in in_graph), key=lambda kv: _natural(kv[0]))
     )
@@ -915,11 +913,7 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
             where="graph_module.signature.output_specs",
         )
     cg = _canonical_graph(
-        _without_storage_offsets(graph),
-        where="graph_module.graph",
-        input_specs=in_specs,
-        profile=profile,
-        output_specs=out_specs,
+        graph, where="graph_module.graph", input_specs=in_specs, profile=profile, output_specs=out_specs
     )
     in_order = cg.input_order
     out_order = cg.output_order = _rank_outputs(out_specs, in_specs, in_order)
@@ -955,9 +949,10 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
     renamer = SymbolRenamer()
     hints = False
     if _has_symbols(program, cg):
-        hints = _rename_symbols(doc, [], renamer)
+        hints = _rename_symbols(doc, renamer, messages=cg.has_asserts)
     else:
-        rename_message_symbols(cg.doc, renamer)
+        if cg.has_asserts:
+            rename_message_symbols(cg.doc, renamer)
         doc["range_constraints"] = {}
     return CanonicalProgram(doc=doc, graph=cg, symbols=dict(renamer.mapping), profile=profile, hints=hints)
 

@@ -377,7 +377,7 @@ class Artifact:
         ``byteorder``, ``data_version`` where present.
     extra_files : dict[str, str]
         The archive's extra files (``torch.export.save(..., extra_files=...)``):
-        name under ``extra/`` -> archive member.
+        name under ``extra/`` (``extra_files/`` in the older format) -> archive member.
     """
 
     path: str
@@ -610,7 +610,16 @@ def _read_legacy(src: _ZipSource) -> Artifact:
         constants=MappingProxyType(constants),
         sample_inputs=sample,
     )
-    return Artifact(path=src.label, format="legacy", models={"model": model}, info=info, _zip=src)
+    # torch <= 2.5 wrote extra files at the top: extra_files/<name>.
+    extra = {n[len("extra_files/") :]: n for n in src.infos if n.startswith("extra_files/") and not n.endswith("/")}
+    return Artifact(
+        path=src.label,
+        format="legacy",
+        models={"model": model},
+        info=info,
+        extra_files=dict(sorted(extra.items())),
+        _zip=src,
+    )
 
 
 def read_bytes(data: bytes, *, label: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> Artifact:

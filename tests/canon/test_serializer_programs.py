@@ -196,3 +196,29 @@ def test_a_none_argument_keeps_its_position_in_the_canonical_calling_convention(
     assert main(["canon", str(path), "-o", str(canon)]) == 0
     x, _, z = p.args
     assert_same(torch.export.load(str(canon)).module()(x, None, z), x + z)
+
+
+@pytest.mark.parametrize("name", ["none_input", "unbacked_range", "constraints"])
+def test_a_renamed_constant_input_placeholder_or_a_stale_message_leaves_every_level_unchanged(
+    serializer_programs: Any, name: str, tmp_path: Path
+) -> None:
+    from pt2canon.serde.writer import write_archive
+
+    _, path = _program(serializer_programs, name)
+    art = read_artifact(path)
+    doc = art.model.program
+    rnd = random.Random(0)
+    names, symbols = fresh_names(doc, rnd)
+    variants = {"renamed": rename_names(doc, names, symbols)}
+    stale = stale_messages(doc, rnd)
+    if name == "none_input":
+        (spec,) = [s for s in doc["graph_module"]["signature"]["input_specs"] if "constant_input" in s]
+        assert names[spec["constant_input"]["name"]] in canonical_bytes(variants["renamed"]).decode()
+    else:
+        assert stale is not None
+        variants["stale"] = stale
+    expected = _hashes(path)
+    for label, variant in variants.items():
+        out = tmp_path / f"{label}.pt2"
+        write_archive(out, art, {"model": variant})
+        assert _hashes(out) == expected, label

@@ -267,3 +267,9 @@ def test_extra_files_are_listed_by_their_name_under_extra(corpus: dict[str, Corp
     assert sorted(art.extra_files) == ["cfg/run.json", "notes.txt"]
     assert art.read_member(art.extra_files["notes.txt"]) == b"moo"
     assert read_artifact(entry.path).extra_files == {}
+
+
+def test_the_older_formats_extra_files_are_listed_too(corpus: dict[str, CorpusEntry]) -> None:
+    data = rewrite_zip(legacy_zip_bytes(corpus["mlp"].ep), add={"extra_files/notes.txt": b"moo"})
+    art = read_bytes(data)
+    assert art.format == "legacy" and art.read_member(art.extra_files["notes.txt"]) == b"moo"
