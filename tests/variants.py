@@ -15,6 +15,8 @@ a new one, never editing its argument:
                            side-effect constraints.
 :func:`mutations`          single semantic changes, each with the hash
                            layers it must change.
+
+:func:`differences` lists the JSON paths where two documents differ.
 """
 
 from __future__ import annotations
@@ -31,12 +33,27 @@ from pt2canon.canon.messages import TORCH_ASSERT
 from pt2canon.canon.program import ordering_edges
 from pt2canon.serde.graph import from_networkx, to_networkx
 
-__all__ = ["fresh_names", "mutations", "rename_names", "stale_messages", "valid_orders"]
+__all__ = ["differences", "fresh_names", "mutations", "rename_names", "stale_messages", "valid_orders"]
 
 _TABLES = ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")
 _NAME_KEYS = ("name", "as_name", "user_input_name")
 _SYMBOL = re.compile(r"Symbol\('([A-Za-z_][A-Za-z0-9_]*)'")
 _WORD = re.compile(r"(?<![A-Za-z0-9_])([A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_])")
+
+
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """JSON paths (``a.b[2].c``) where two documents differ, field by field.
+
+    Examples
+    --------
+    >>> differences({"x": [1, {"y": 2}], "z": 3}, {"x": [1, {"y": 5}], "w": 3})
+    ['w', 'x[1].y', 'z']
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [p for k in sorted(set(a) | set(b)) for p in differences(a.get(k), b.get(k), f"{path}.{k}".lstrip("."))]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [p for i, (x, y) in enumerate(zip(a, b, strict=True)) for p in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [path]
 
 
 def _is_name(obj: dict[str, Any], key: str) -> bool:

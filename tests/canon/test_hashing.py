@@ -6,14 +6,14 @@ import copy
 import io
 import json
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from corpus import Corpus
+from corpus import Corpus, member_bytes
 from model_zoo import zoo
+from variants import differences
 
 import pt2canon
 from pt2canon._json import canonical_bytes
@@ -25,25 +25,14 @@ LEVELS = ("structure", "graph", "full")
 _OFFSET_PATH = re.compile(r"graph_module\.graph\.tensor_values\.[^.]+\.storage_offset(\..+)?")
 
 
-def _model_json(archive: bytes) -> dict[str, Any]:
-    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        (member,) = [n for n in zf.namelist() if n.endswith("models/model.json")]
-        return json.loads(zf.read(member))  # type: ignore[no-any-return]
+def _program(archive: bytes) -> dict[str, Any]:
+    return json.loads(member_bytes(archive, "models/model.json"))  # type: ignore[no-any-return]
 
 
 def _torch_round_trip(archive: bytes) -> bytes:
     buf = io.BytesIO()
     torch.export.save(torch.export.load(io.BytesIO(archive)), buf)
     return buf.getvalue()
-
-
-def differences(a: Any, b: Any, path: str = "") -> list[str]:
-    """JSON paths (``a.b.c``) where two documents differ, field by field."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [p for k in sorted(set(a) | set(b)) for p in differences(a.get(k), b.get(k), f"{path}.{k}".lstrip("."))]
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return [p for i, (x, y) in enumerate(zip(a, b, strict=True)) for p in differences(x, y, f"{path}[{i}]")]
-    return [] if a == b else [path]
 
 
 def _layers(doc: dict[str, Any]) -> dict[str, str]:
@@ -69,7 +58,7 @@ def zoo_archives() -> dict[str, bytes]:
 
 def _assert_round_trip_hashes_equal(original: bytes, tmp_path: Path) -> None:
     again = _torch_round_trip(original)
-    diffs = differences(_model_json(original), _model_json(again))
+    diffs = differences(_program(original), _program(again))
     # torch rewrites the offsets of views, and nothing else in the program document.
     assert diffs, "the program has views at nonzero offsets: torch's round trip must rewrite them"
     assert all(_OFFSET_PATH.fullmatch(d) for d in diffs), [d for d in diffs if not _OFFSET_PATH.fullmatch(d)]
@@ -105,7 +94,7 @@ def test_the_canonical_archive_of_a_program_with_views_computes_what_it_computes
 def test_a_changed_dtype_shape_or_stride_changes_the_tensors_layer_and_a_changed_offset_does_not(
     zoo_archives: dict[str, bytes],
 ) -> None:
-    doc = _model_json(zoo_archives["gpt2"])
+    doc = _program(zoo_archives["gpt2"])
     base = _layers(doc)
     values = doc["graph_module"]["graph"]["tensor_values"]
     view = next(n for n, m in values.items() if m["storage_offset"] != {"as_int": 0})

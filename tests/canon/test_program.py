@@ -163,3 +163,29 @@ def test_the_range_of_a_symbol_no_value_mentions_is_dropped_as_torchs_loader_dro
     doc = _rand_program()
     doc["range_constraints"] = {"u7": {"min_val": 0, "max_val": 4}, "u3": {"min_val": 0, "max_val": 4}}
     assert canonicalize_program(doc).doc["range_constraints"] == {}
+
+
+class _Prints(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 3)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        torch.ops.aten._print("before")
+        z = self.lin(x) + y
+        torch.ops.aten._print("after")
+        return z
+
+
+def test_effect_tokens_user_inputs_and_outputs_keep_the_calling_convention(tmp_path: Path) -> None:
+    # run_decompositions threads _print through with_effects and a token input and output.
+    path = tmp_path / "tokens.pt2"
+    torch.export.save(torch.export.export(_Prints(), (torch.randn(2, 3), torch.randn(2, 3))).run_decompositions(), path)
+    sig = read_artifact(path).model.program["graph_module"]["signature"]
+    kinds = ([next(iter(s)) for s in sig["input_specs"]], [next(iter(s)) for s in sig["output_specs"]])
+    canon = pt2canon.canonicalize(str(path)).doc["graph_module"]["signature"]
+    assert kinds[0][0] == "token" and kinds[1][0] == "token"
+    assert ([next(iter(s)) for s in canon["input_specs"]], [next(iter(s)) for s in canon["output_specs"]]) == kinds
+    out = tmp_path / "canon.pt2"
+    assert main(["canon", str(path), "-o", str(out)]) == 0
+    run_and_compare(path, out, (torch.randn(2, 3), torch.randn(2, 3)))

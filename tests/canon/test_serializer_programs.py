@@ -12,17 +12,25 @@ load -> save round trip leaves every hash as it was.
 from __future__ import annotations
 
 import io
+import json
 import random
 import re
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from corpus import assert_same, run_and_compare
+from corpus import assert_same, member_bytes, run_and_compare
 from serializer_programs import SerializerProgram, build, program_names
-from variants import MUTATION_LAYERS, fresh_names, mutations, rename_names, stale_messages, valid_orders
+from variants import (
+    MUTATION_LAYERS,
+    differences,
+    fresh_names,
+    mutations,
+    rename_names,
+    stale_messages,
+    valid_orders,
+)
 
 import pt2canon
 from pt2canon._json import canonical_bytes
@@ -30,6 +38,7 @@ from pt2canon.canon.program import canonicalize_program
 from pt2canon.cli import main
 from pt2canon.errors import GraphError
 from pt2canon.serde.archive import read_artifact
+from pt2canon.serde.writer import write_archive
 
 LEVELS = ("structure", "graph", "full")
 
@@ -134,24 +143,14 @@ _TORCH_REWRITES = [
 ]
 
 
-def _model_json(archive: bytes) -> dict[str, Any]:
-    import json
-
-    with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-        (member,) = [n for n in zf.namelist() if n.endswith("models/model.json")]
-        return json.loads(zf.read(member))  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize("name", program_names())
 def test_torchs_own_load_save_round_trip_leaves_every_hash_as_it_was(serializer_programs: Any, name: str) -> None:
-    from test_hashing import differences
-
     p, path = _program(serializer_programs, name)
     original = path.read_bytes()
     buf = io.BytesIO()
     torch.export.save(torch.export.load(io.BytesIO(original)), buf, extra_files=p.extra_files)
     again = buf.getvalue()
-    a, b = _model_json(original), _model_json(again)
+    a, b = (json.loads(member_bytes(x, "models/model.json")) for x in (original, again))
     diffs = differences(a, b)
     assert all(any(r.fullmatch(d) for r in _TORCH_REWRITES) for d in diffs), diffs
     # torch drops the range of a symbol that no value mentions, and only those.
@@ -202,8 +201,6 @@ def test_a_none_argument_keeps_its_position_in_the_canonical_calling_convention(
 def test_a_renamed_constant_input_placeholder_or_a_stale_message_leaves_every_level_unchanged(
     serializer_programs: Any, name: str, tmp_path: Path
 ) -> None:
-    from pt2canon.serde.writer import write_archive
-
     _, path = _program(serializer_programs, name)
     art = read_artifact(path)
     doc = art.model.program
