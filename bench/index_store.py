@@ -25,7 +25,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import time
+import timeit
 from collections.abc import Callable
 from typing import Any
 
@@ -62,12 +62,7 @@ def records(n: int) -> list[dict[str, Any]]:
 
 
 def _median(fn: Callable[[], object], runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return statistics.median(timeit.repeat(fn, number=1, repeat=runs))
 
 
 _SCHEMA = "CREATE TABLE IF NOT EXISTS archives (path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, record TEXT)"
