@@ -10,13 +10,14 @@ import torch
 from corpus import MLP, rewrite_zip, run_and_compare
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import _meta, programs
 
 import pt2canon
 from pt2canon.canon.program import _emit, canonicalize_program, ordering_edges
 from pt2canon.cli import main
 from pt2canon.serde.archive import read_artifact
 from pt2canon.serde.graph import from_networkx, op_nodes, to_networkx
+from pt2canon.strategies import programs
+from pt2canon.strategies import tensor_meta as _meta
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
