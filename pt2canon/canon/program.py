@@ -662,25 +662,23 @@ def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bo
     # One renamed SymInt object per distinct expression, shared by every place it appears.
     renamed: dict[str, dict[str, Any]] = {}
     hinted: dict[tuple[str, bytes], dict[str, Any]] = {}
-    free: dict[str, bool] = {}
-
-    def unconstrained(text: str) -> bool:
-        out = free.get(text)
-        if out is None:
-            out = free[text] = any(sym.name not in rc for sym in parse_expr(text).free_symbols)
-        return out
+    unconstrained: set[str] = set()  # expressions with a symbol that has no range
 
     def renamed_expr(e: dict[str, Any]) -> dict[str, Any]:
-        text, hint = e["expr_str"], e.get("hint")
-        if hint is not None and unconstrained(text):
-            key = (text, canonical_bytes(hint))
-            out = hinted.get(key)
-            if out is None:
-                out = hinted[key] = {"as_expr": {"expr_str": renamer.expr(text), "hint": hint}}
-            return out
+        text = e["expr_str"]
         out = renamed.get(text)
+        if out is not None:  # the common case: every symbol has a range, and the hint goes
+            return out
+        if text not in unconstrained:
+            if all(sym.name in rc for sym in parse_expr(text).free_symbols):
+                out = renamed[text] = {"as_expr": {"expr_str": renamer.expr(text), "hint": None}}
+                return out
+            unconstrained.add(text)
+        hint = e.get("hint")
+        key = (text, canonical_bytes(hint))
+        out = hinted.get(key)
         if out is None:
-            out = renamed[text] = {"as_expr": {"expr_str": renamer.expr(text), "hint": None}}
+            out = hinted[key] = {"as_expr": {"expr_str": renamer.expr(text), "hint": hint}}
         return out
 
     def sym(s: Any) -> Any:
@@ -752,7 +750,7 @@ def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bo
     doc["range_constraints"] = dict(
         sorted(((renamer.mapping[k], v) for k, v in rc.items() if k in in_graph), key=lambda kv: _natural(kv[0]))
     )
-    return bool(hinted)
+    return any(o["as_expr"]["hint"] is not None for o in hinted.values())
 
 
 # --------------------------------------------------------------------------- program
