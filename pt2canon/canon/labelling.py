@@ -139,7 +139,7 @@ def canonical_labelling(n: int, edges: Sequence[tuple[int, int]], colours: Seque
     comp_edges: list[list[tuple[int, int]]] = [[] for _ in components]
     for u, v in inner:
         comp_edges[comp[u]].append((u, v))
-    igraph = _igraph() if components else None
+    igraph: Any = _igraph() if any(len(m) > 1 for m in components) else None
     labelled = []
     for k, members in enumerate(components):
         local = {v: i for i, v in enumerate(members)}
