@@ -416,7 +416,7 @@ def _canonical_graph(
             labels=labels,
             bindings=binds,
         )
-        inputs = _input_sequence(G, order, fixed, deferred, kinds, key=lambda i: (meta(i), kinds[i].fqn))
+        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=lambda i: (meta(i), kinds[i].fqn))
     except ResidualTie:
         # Refinement cannot tell apart some nodes that are not interchangeable: order by a
         # canonical labelling (BLISS), then let metadata and FQNs choose among automorphisms.
@@ -425,7 +425,7 @@ def _canonical_graph(
         order = canonical_order(
             G, fixed, structural, order_preds, exact=exact.__getitem__, deferred=deferred, output_slots=out_slots
         )
-        inputs = _input_sequence(G, order, fixed, deferred, kinds, key=exact.__getitem__)
+        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=exact.__getitem__)
         inputs, order = arrangement.arrange(
             inputs,
             order,
@@ -473,13 +473,27 @@ def _input_sequence(
     fixed: list[int],
     deferred: set[int],
     kinds: list[_InputKind],
+    bindings: Mapping[int, list[tuple[int, bytes]]],
     *,
     key: Callable[[int], Any],
 ) -> list[int]:
-    """Input node ids in canonical order: by kind; deferred inputs by first use, unread ones by ``key``."""
+    """Input node ids in canonical order, by kind.
+
+    Deferred inputs come by first use; those no op reads but a graph output
+    updates (a buffer only written) by the position of the op whose value
+    updates them; the rest by ``key``.
+    """
     placed = first_uses(G, order, deferred)
-    unused = sorted(deferred.difference(placed), key=lambda i: (kinds[i].rank, key(i)))
-    seq = {nid: k for k, nid in enumerate([*fixed, *placed, *unused])}
+    rank = {v: k for k, v in enumerate(order)}
+    bound: dict[int, tuple[int, bytes]] = {}
+    for v, ts in bindings.items():
+        for t, label in ts:
+            if t in deferred and v in rank:
+                bound[t] = min(bound.get(t, (rank[v], label)), (rank[v], label))
+    rest = deferred.difference(placed)
+    written = sorted((t for t in rest if t in bound), key=lambda t: (kinds[t].rank, bound[t], key(t)))
+    unused = sorted((t for t in rest if t not in bound), key=lambda i: (kinds[i].rank, key(i)))
+    seq = {nid: k for k, nid in enumerate([*fixed, *placed, *written, *unused])}
     return sorted(seq, key=lambda i: (kinds[i].rank, seq[i]))
 
 
