@@ -204,9 +204,7 @@ def oracle_graph(doc: dict[str, Any]) -> nx.MultiDiGraph:
     last_random = None
     for j, n in enumerate(graph["nodes"]):
         node = ("op", j)
-        constants = tuple(
-            (na["name"], repr(na["arg"])) for na in n["inputs"] if not _refs(na["arg"])
-        )
+        constants = tuple((na["name"], repr(na["arg"])) for na in n["inputs"] if not _refs(na["arg"]))
         G.add_node(node, label=(n["target"], constants))
         for na in n["inputs"]:
             for slot, ref in enumerate(_refs(na["arg"])):
@@ -222,8 +220,11 @@ def oracle_graph(doc: dict[str, Any]) -> nx.MultiDiGraph:
                 G.add_edge(last_random, node, label=("after",))
             last_random = node
     G.add_node("output", label=("output",))
-    buffers = {spec["buffer"]["buffer_name"]: ("input", pos)
-               for pos, spec in enumerate(gm["signature"]["input_specs"]) if "buffer" in spec}
+    buffers = {
+        spec["buffer"]["buffer_name"]: ("input", pos)
+        for pos, spec in enumerate(gm["signature"]["input_specs"])
+        if "buffer" in spec
+    }
     user_position = 0
     for pos, (spec, out) in enumerate(zip(gm["signature"]["output_specs"], graph["outputs"])):
         ((tag, body),) = spec.items()
@@ -335,7 +336,7 @@ def rewired(doc: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
         return doc
     defined = [i["as_tensor"]["name"] for i in graph["inputs"] if i["as_tensor"]["name"] == "x"]
     candidates = []
-    for j, n in enumerate(graph["nodes"]):
+    for n in graph["nodes"]:
         for na in n["inputs"]:
             if "as_tensor" in na["arg"] and len(defined) > 1:
                 candidates.append((na, list(defined)))
