@@ -123,15 +123,19 @@ class Arrangement:
         rest = [i for i in range(n_nodes) if self.nodes[i] not in placed]  # the output node
         for k, i in enumerate(rest):
             position[i] = len(sequence) + k
+        # ``keys`` colour the graph for the automorphisms in play, ``labelling`` is a
+        # canonical labelling for them; a skipped level's colours wait in ``pending``.
         keys, labelling = self._keys, self._labelling
+        pending: list[Sequence[bytes]] = []
         classes: list[Hashable] = list(refined)
         for colours in finer:
             seen: dict[Hashable, bytes] = {}
-            if all(seen.setdefault(c, colours[i]) == colours[i] for i, c in enumerate(classes)):
-                keys = [(*k, colours[i] if i < n_nodes else b"") for i, k in enumerate(keys)]
-                classes = [(c, colours[i]) for i, c in enumerate(classes)]
-                continue  # every automorphism of the structure keeps these colours
-            fine = [(*k, colours[i] if i < n_nodes else b"") for i, k in enumerate(keys)]
+            homogeneous = all(seen.setdefault(c, colours[i]) == colours[i] for i, c in enumerate(classes))
+            classes = [(c, colours[i]) for i, c in enumerate(classes)]
+            pending.append(colours)
+            if homogeneous:
+                continue  # every automorphism in play keeps these colours
+            fine = [(*k, *(cs[i] if i < n_nodes else b"" for cs in pending)) for i, k in enumerate(keys)]
             lam = canonical_labelling(self.n, self.edges, dense_colours(fine))
             coarse = dense_colours(keys)
             renumbered = [(lam[u], lam[v]) for u, v in self.edges]
@@ -143,8 +147,7 @@ class Arrangement:
             for i, c in enumerate(labelling):
                 numbered[c] = i
             position = [position[numbered[kappa[lam[i]]]] for i in range(n_nodes)]
-            keys, labelling = fine, lam
-            classes = [(c, colours[i]) for i, c in enumerate(classes)]
+            keys, labelling, pending = fine, lam, []
         arranged = sorted((index[v] for v in sequence), key=position.__getitem__)
         n_in = len(inputs)
         nodes = [self.nodes[i] for i in arranged]

@@ -68,8 +68,9 @@ def canonical_labelling(n: int, edges: Sequence[tuple[int, int]], colours: Seque
     n : int
         Number of vertices, ``0 .. n-1``.
     edges : sequence of (int, int)
-        Directed edges; parallel edges are allowed (edge labels are
-        encoded by the caller as coloured vertices on the edge).
+        Directed edges of a simple digraph: a repeated edge counts once
+        (BLISS has no parallel edges), so callers encode edge labels and
+        multiplicities as coloured vertices on the edge.
     colours : sequence of int
         The colour of each vertex; canonical numberings respect colour order
         only through these numbers (use :func:`dense_colours`).
@@ -107,7 +108,7 @@ def canonical_labelling(n: int, edges: Sequence[tuple[int, int]], colours: Seque
     attach: list[list[tuple[int, int]]] = [[] for _ in range(n)]
     adj: list[list[int]] = [[] for _ in range(n)]
     inner: list[tuple[int, int]] = []
-    for u, v in edges:
+    for u, v in sorted(set(edges)):
         if is_fixed[u] and is_fixed[v]:
             continue
         if is_fixed[u]:

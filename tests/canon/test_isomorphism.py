@@ -33,10 +33,10 @@ from pt2canon.canon.program import canonicalize_program
 T = "torch.ops.aten."
 
 
-def _meta() -> dict[str, Any]:
+def _meta(rows: int = 2) -> dict[str, Any]:
     return {
         "dtype": 7,
-        "sizes": [{"as_int": 2}, {"as_int": 3}],
+        "sizes": [{"as_int": rows}, {"as_int": 3}],
         "requires_grad": False,
         "device": {"type": "cpu", "index": None},
         "strides": [{"as_int": 3}, {"as_int": 1}],
@@ -58,6 +58,7 @@ class _Program:
         self.buffers: list[str] = []
         self.mutations: list[tuple[str, str]] = []  # (value, buffer)
         self.outputs: list[str] = []
+        self.rows: dict[str, int] = {}  # values whose metadata says another number of rows
 
     def value(self, prefix: str) -> str:
         name = f"{prefix}{len(self.values)}"
@@ -88,7 +89,7 @@ class _Program:
             "inputs": [_t(b) for b in self.buffers] + [_t("x")],
             "outputs": [_t(v) for v, _ in self.mutations] + [_t(o) for o in self.outputs],
             "nodes": self.nodes,
-            "tensor_values": {v: _meta() for v in values},
+            "tensor_values": {v: _meta(self.rows.get(v, 2)) for v in values},
             "sym_int_values": {},
             "sym_bool_values": {},
             "sym_float_values": {},
@@ -130,8 +131,12 @@ def _cycles(n: int, rnd: random.Random) -> list[int]:
 
 
 @st.composite
-def symmetric_programs(draw: Any) -> dict[str, Any]:
-    """Programs that colour refinement cannot canonicalize alone (module docstring)."""
+def symmetric_programs(draw: Any, *, varied_metadata: bool = False) -> dict[str, Any]:
+    """Programs that colour refinement cannot canonicalize alone (module docstring).
+
+    With ``varied_metadata`` the buffers and the values that update them
+    have other shapes than the rest, differing between symmetric nodes.
+    """
     rnd = random.Random(draw(st.integers(0, 2**32 - 1)))
     p = _Program()
     size = draw(st.integers(2, 7))
@@ -163,7 +168,10 @@ def symmetric_programs(draw: Any) -> dict[str, Any]:
     for a in adds:
         fate = draw(st.sampled_from(["dead", "dead", "mutation", "output"]))
         if fate == "mutation":
-            p.mutations.append((a, p.buffer()))
+            b = p.buffer()
+            p.mutations.append((a, b))
+            if varied_metadata:
+                p.rows[a] = p.rows[b] = draw(st.sampled_from([2, 4]))
         elif fate == "output":
             p.outputs.append(a)
     if not p.outputs:
@@ -257,9 +265,13 @@ def structure_hash(doc: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- rewrites
 
 
-def reordered(doc: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
+def reordered(doc: dict[str, Any], rnd: random.Random, *, rename_fqns: bool = True) -> dict[str, Any]:
     """An isomorphic copy: another topological order (random ops in place), every name changed,
-    buffers and mutation outputs listed in another order."""
+    buffers and mutation outputs listed in another order.
+
+    Buffer FQNs are renamed too unless ``rename_fqns`` is false (a renamed FQN
+    changes the ``signature`` layer, not the structure).
+    """
     doc = copy.deepcopy(doc)
     gm = doc["graph_module"]
     graph = gm["graph"]
@@ -299,24 +311,23 @@ def reordered(doc: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
     mapping = dict(zip(names, fresh))
     for i, n in enumerate(graph["nodes"]):
         n["name"] = f"renamed_{len(nodes) - i}"
-    text = _rename(doc, mapping)
-    return text
+    return _rename(doc, mapping, rename_fqns)
 
 
-def _rename(obj: Any, mapping: dict[str, str]) -> Any:
+def _rename(obj: Any, mapping: dict[str, str], fqns: bool) -> Any:
     if isinstance(obj, dict):
-        return {mapping.get(k, k) if k in mapping else k: _rename_value(k, v, mapping) for k, v in obj.items()}
+        return {mapping.get(k, k): _rename_value(k, v, mapping, fqns) for k, v in obj.items()}
     if isinstance(obj, list):
-        return [_rename(x, mapping) for x in obj]
+        return [_rename(x, mapping, fqns) for x in obj]
     return obj
 
 
-def _rename_value(key: str, value: Any, mapping: dict[str, str]) -> Any:
+def _rename_value(key: str, value: Any, mapping: dict[str, str], fqns: bool) -> Any:
     if key == "name" and isinstance(value, str):
         return mapping.get(value, value)
-    if key == "buffer_name":
+    if key == "buffer_name" and fqns:
         return "renamed." + value
-    return _rename(value, mapping)
+    return _rename(value, mapping, fqns)
 
 
 def rewired(doc: dict[str, Any], rnd: random.Random) -> dict[str, Any]:
@@ -397,3 +408,36 @@ def test_a_six_cycle_and_two_three_cycles_that_refinement_confuses_hash_apart() 
     assert structure_hash(six) != structure_hash(threes)
     rnd = random.Random(7)
     assert {structure_hash(reordered(six, rnd)) for _ in range(20)} == {structure_hash(six)}
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(symmetric_programs(varied_metadata=True), st.integers(0, 2**32 - 1))
+def test_symmetric_nodes_with_different_metadata_get_one_graph_hash_in_any_order(
+    doc: dict[str, Any], seed: int
+) -> None:
+    rnd = random.Random(seed)
+    hashes = {graph_hash(reordered(doc, rnd, rename_fqns=False)) for _ in range(COPIES)}
+    assert hashes == {graph_hash(doc)}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(symmetric_programs(varied_metadata=True), st.integers(0, 2**32 - 1))
+def test_changing_one_values_metadata_in_a_symmetric_program_leaves_the_structure_layer(
+    doc: dict[str, Any], seed: int
+) -> None:
+    rnd = random.Random(seed)
+    changed = copy.deepcopy(doc)
+    table = changed["graph_module"]["graph"]["tensor_values"]
+    name = rnd.choice(sorted(table))
+    table[name]["sizes"][0] = {"as_int": 7}
+    a, b = layers(doc), layers(reordered(changed, rnd, rename_fqns=False))
+    assert a["structure"] == b["structure"]
+    assert a["tensors"] != b["tensors"]
+
+
+def graph_hash(doc: dict[str, Any]) -> str:
+    return hash_layers({"model": canonicalize_program(copy.deepcopy(doc))}, level="graph").hash
+
+
+def layers(doc: dict[str, Any]) -> dict[str, str]:
+    return hash_layers({"model": canonicalize_program(copy.deepcopy(doc))}, level="graph").layers
