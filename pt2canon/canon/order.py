@@ -257,14 +257,27 @@ class _Tail:
                 return a, b
         return None
 
+    def _complete(self, other: _Tail) -> bool:
+        """Whether both have every key computed (then lists compare in C: twins compare often)."""
+        n = len(self._fns)
+        return len(self._vals) == n and len(other._vals) == n
+
     def same_prefix(self, other: _Tail, upto: int) -> bool:
         """Whether the first ``upto`` keys are equal."""
+        if self._complete(other):
+            return self._vals[:upto] == other._vals[:upto]
         return self._first_difference(other, upto) is None
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Tail) and self._first_difference(other) is None
+        if not isinstance(other, _Tail):
+            return False
+        if self._complete(other):
+            return self._vals == other._vals
+        return self._first_difference(other) is None
 
     def __lt__(self, other: _Tail) -> bool:
+        if self._complete(other):
+            return self._vals < other._vals
         d = self._first_difference(other)
         return d is not None and d[0] < d[1]
 
