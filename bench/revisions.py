@@ -15,6 +15,12 @@ speeds up during the run weighs on both alike; each round times
 ``pt2canon.hash(bytes)`` several times after one warm-up call. The report
 gives, per program, the median of every timing of each revision, the
 range of the per-round medians, and the ratio head / base.
+
+``--instructions`` counts instead, with ``valgrind --tool=callgrind``, the
+instructions one ``pt2canon.hash(bytes)`` call executes (a run that hashes
+minus a run that only imports and reads): repeatable to a fraction of a
+percent whatever else the machine is doing, which timings on a shared
+machine are not.
 """
 
 from __future__ import annotations
@@ -49,6 +55,27 @@ for path in sys.argv[3:]:
     out[path] = times
 print(json.dumps(out))
 """
+
+
+_ONE_CALL = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+import pt2canon, pt2canon.api, pt2canon.canon.program, pt2canon.canon.hashing
+data = open(sys.argv[2], "rb").read()
+if sys.argv[3] == "1":
+    pt2canon.hash(data)
+"""
+
+
+def _instructions(tree: Path, program: Path) -> int:
+    """Instructions executed by one ``pt2canon.hash`` of ``program`` with the package in ``tree``."""
+    counts = []
+    for call in ("1", "0"):
+        cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+        done = subprocess.run([*cmd, "-c", _ONE_CALL, str(tree), str(program), call], capture_output=True, text=True)
+        line = next(x for x in done.stderr.splitlines() if "Collected" in x)
+        counts.append(int(line.split()[-1]))
+    return counts[0] - counts[1]
 
 
 def _extract(rev: str, into: Path) -> Path:
@@ -87,12 +114,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternations of the two revisions")
     parser.add_argument("--repeat", type=int, default=7, help="timed calls per program per round")
     parser.add_argument("--work", type=Path, help="folder for the exported programs (default: temporary)")
+    parser.add_argument("--instructions", action="store_true", help="count instructions with valgrind instead")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pt2canon-revisions-") as tmp:
         work = args.work or Path(tmp) / "programs"
         work.mkdir(parents=True, exist_ok=True)
         programs = _programs(work)
         trees = {"base": _extract(args.base, Path(tmp)), "head": _extract(args.head, Path(tmp))}
+        if args.instructions:
+            print(f"base {args.base}, head {args.head}: instructions of one pt2canon.hash(bytes) (callgrind)")
+            print()
+            print("| program | base | head | head / base |")
+            print("|---|---:|---:|---:|")
+            for name, path in programs.items():
+                b, h = (_instructions(trees[r], path) for r in ("base", "head"))
+                print(f"| {name} | {b / 1e6:.0f} M | {h / 1e6:.0f} M | {h / b:.3f} |")
+            return 0
         times: dict[str, dict[str, list[float]]] = {r: {n: [] for n in programs} for r in trees}
         rounds: dict[str, dict[str, list[float]]] = {r: {n: [] for n in programs} for r in trees}
         for _ in range(args.rounds):

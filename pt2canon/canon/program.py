@@ -396,11 +396,13 @@ def _canonical_graph(
     skeleton_digests = Digests(G, skeletons, order_preds, output_slots=out_slots, bindings=binds)
     digests = Digests(G, labels, order_preds, output_slots=out_slots, bindings=binds)
     meta_digests = Digests(G, labels, order_preds, extra=meta, output_slots=out_slots, bindings=binds)
+    # Labels first (cheap, and a node's own constants rarely tie), then digests of the
+    # skeleton (constants blanked) before full digests: a constant far downstream cannot
+    # reorder branches the skeleton tells apart (Q/K/V projections).
     structural = (
-        skeletons.__getitem__,
+        labels.__getitem__,
         skeleton_digests.ancestry,
         skeleton_digests.users,
-        labels.__getitem__,
         digests.ancestry,
         digests.users,
     )
@@ -611,9 +613,26 @@ def _tie_breaker(G: nx.MultiDiGraph, inputs: list[int]) -> Callable[[int], bytes
         return r
 
     def key(nid: int) -> bytes:
-        return canonical_bytes([_meta_key(v.meta, renamer()) for v in G._node[nid]["values"]])
+        metas = [v.meta for v in G._node[nid]["values"]]
+        if all(_static(m) for m in metas):  # no symbol to name: the metadata as it is
+            return b"static" + canonical_bytes(metas)
+        return canonical_bytes([_meta_key(m, renamer()) for m in metas])
 
     return key
+
+
+def _static(meta: Any) -> bool:
+    """Whether a value's metadata names no shape symbol (plain ints only)."""
+    if not isinstance(meta, dict):
+        return meta is None
+    if "sizes" not in meta:
+        return "as_expr" not in meta
+    so = meta.get("storage_offset")
+    return (
+        all("as_int" in d for d in meta["sizes"])
+        and all("as_int" in d for d in meta["strides"])
+        and (so is None or "as_int" in so)
+    )
 
 
 def _meta_key(meta: Any, r: SymbolRenamer) -> Any:
