@@ -1,10 +1,10 @@
-"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/2``).
+"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/3``).
 
 A hash is ``sha256:<64 hex>``. It is computed from per-layer digests, each
 the sha256 of the canonical JSON bytes (:func:`pt2canon._json.canonical_bytes`)
 of one part of the canonical document, combined as::
 
-    sha256(canonical_bytes({"spec": "pt2canon-hash/2", "level": LEVEL,
+    sha256(canonical_bytes({"spec": "pt2canon-hash/3", "level": LEVEL,
                             "layers": {name: digest for the level's layers}}))
 
 Layers (``docs/hashing.md`` is the full specification):
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Version of the hash specification; part of every combined digest.
-HASH_SPEC = "pt2canon-hash/2"
+HASH_SPEC = "pt2canon-hash/3"
 
 Level = Literal["structure", "graph", "full"]
 
