@@ -38,7 +38,7 @@ def test_json_output_has_path_level_hash_and_every_layer(
 ) -> None:
     assert main(["hash", "--json", "--level", "full", str(archives[0])]) == 0
     obj = json.loads(capsys.readouterr().out)
-    assert obj["path"] == str(archives[0]) and obj["level"] == "full" and obj["spec"] == "pt2canon-hash/2"
+    assert obj["path"] == str(archives[0]) and obj["level"] == "full" and obj["spec"] == "pt2canon-hash/3"
     assert obj["hash"] == pt2canon.hash(str(archives[0]), level="full")
     assert set(obj["layers"]) >= {
         "structure",
