@@ -14,11 +14,12 @@ from pt2canon.serde.metadata import module_path
 
 __all__ = ["Summary", "explore"]
 
+# `!important` where notebook stylesheets outrank one class (see pt2canon.diff.render_html's _STYLE).
 _SUMMARY_STYLE = """
 .pt2canon-summary { font-family: inherit; line-height: 1.4; }
-.pt2canon-summary table { border-collapse: collapse; margin: 0.3em 0 0.9em 0; }
+.pt2canon-summary table { border-collapse: collapse; margin: 0.3em 0 0.9em 0; table-layout: auto; }
 .pt2canon-summary th, .pt2canon-summary td { border: 1px solid rgba(127, 127, 127, 0.35); padding: 2px 6px;
-  text-align: left; vertical-align: top; }
+  text-align: left !important; vertical-align: top; word-break: normal !important; line-height: 1.4; }
 .pt2canon-summary code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 0.9em; }
 .pt2canon-summary h4, .pt2canon-summary h5 { margin: 0.6em 0 0.2em 0; }
 .pt2canon-summary .pt2canon-more { font-style: italic; opacity: 0.7; }
