@@ -5,11 +5,12 @@ canonical node names (``n0, n1, ...`` for ops in canonical order, the
 canonical value name ``v<k>`` for a graph input, ``output``):
 
 * with Graphviz ``dot`` (``dot -Tsvg`` in a subprocess) when it is on the
-  ``PATH``; it gives the best layered layouts;
-* otherwise with networkx and matplotlib, which the ``notebook`` extra
-  installs: nodes are put in layers by topological generation
-  (``networkx.multipartite_layout``), ordered within a layer by the mean
-  position of their neighbours, and drawn to SVG by matplotlib.
+  ``PATH``: curved edges, fine-tuned spacing;
+* otherwise with igraph and matplotlib, which the ``notebook`` extra
+  installs: a layered (Sugiyama) layout by igraph, boxes placed at their
+  real widths and edges routed between the layers and through free slots,
+  so that no edge passes through a box (:mod:`pt2canon.draw.layout`),
+  drawn to SVG by matplotlib (:mod:`pt2canon.draw.mpl`).
 
 Large graphs are collapsed by module path (the innermost ``nn_module_stack``
 entry of each op): with ``collapse_depth=k`` every module whose path has
@@ -47,7 +48,8 @@ matplotlib and ``subprocess`` are imported only when a drawing is made.
 Modules, one concern each: :mod:`~pt2canon.draw.graph` (the canonical
 graph as a ``networkx.DiGraph``), :mod:`~pt2canon.draw.plan` (what is
 drawn: collapse, drill-down, highlight), :mod:`~pt2canon.draw.engines`
-(``dot`` or matplotlib to SVG), :mod:`~pt2canon.draw.view` (the notebook
+(``dot`` or matplotlib to SVG), :mod:`~pt2canon.draw.layout` (the layered
+layout), :mod:`~pt2canon.draw.mpl` (the matplotlib drawing), :mod:`~pt2canon.draw.view` (the notebook
 object), :mod:`~pt2canon.draw.diff` (drawings of a diff),
 :mod:`~pt2canon.draw.summary` (the HTML summary), :mod:`~pt2canon.draw.style`
 (colours and text escaping).
