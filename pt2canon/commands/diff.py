@@ -13,10 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from pt2canon.errors import UsageError
 
-__all__ = ["add_parser", "run", "use_color"]
+if TYPE_CHECKING:  # pragma: no cover
+    from pt2canon.diff.result import Change, DiffResult
+
+__all__ = ["add_parser", "format_stat", "run", "use_color"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -47,6 +51,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     p.add_argument("--ignore-weights", action="store_true", help="ignore weights and constants at --level full")
     p.add_argument("--include-versions", action="store_true", help="let torch/schema/opset version changes count")
     p.add_argument("--model", metavar="NAME", help="compare only this model of multi-model archives")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit status tells")
+    shown.add_argument("--stat", action="store_true", help="changes per module and per kind, like git diff --stat")
     p.add_argument(
         "--color",
         choices=("auto", "always", "never"),
@@ -65,6 +72,62 @@ def use_color(choice: str, stream: object = None) -> bool:
     stream = sys.stdout if stream is None else stream
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
+
+
+_STAT_MARKS = {"node_added": "+", "node_removed": "-"}
+_STAT_GROUPS = {
+    "signature_changed": "(signature)",
+    "constraint_changed": "(range constraints)",
+    "version_changed": "(versions)",
+}
+
+
+def _stat_group(change: Change) -> str:
+    if change.kind in _STAT_GROUPS:
+        return _STAT_GROUPS[change.kind]
+    return change.location.module or "(root)"  # a weight's is the module holding it
+
+
+def format_stat(result: DiffResult, *, width: int = 40) -> str:
+    """Changes per module and per kind, like ``git diff --stat``.
+
+    One line per module path (in the order of the first change in it; a
+    weight counts for the module holding it; ``(root)`` for ops of the root
+    module, ``(signature)``, ``(range constraints)`` and ``(versions)`` for
+    the other kinds): the number of changes and a bar of ``+`` added, ``-``
+    removed and ``~`` changed or rewired nodes, scaled to ``width`` marks.
+    The last line counts the changes of each kind.
+
+    Examples
+    --------
+    >>> from pt2canon.diff.result import Change, DiffResult, Location
+    >>> r = DiffResult("a", "b", "graph", [
+    ...     Change("node_added", Location(b="n3", module="layers.0.act"), "aten.gelu.default"),
+    ...     Change("node_rewired", Location(a="n3", b="n4", module="head"), "input"),
+    ... ])
+    >>> print(format_stat(r), end="")
+     layers.0.act | 1 +
+     head         | 1 ~
+     2 changes at level graph: 1 node added, 1 node rewired
+    """
+    from pt2canon.diff.render import summary_line
+
+    groups: dict[str, list[str]] = {}
+    for c in result.changes:
+        groups.setdefault(_stat_group(c), []).append(_STAT_MARKS.get(c.kind, "~"))
+    lines = []
+    if groups:
+        name_w = min(max(len(g) for g in groups), 60)
+        most = max(len(m) for m in groups.values())
+        for group, marks in groups.items():
+            name = group if len(group) <= name_w else "..." + group[-(name_w - 3) :]
+            bar = ""
+            for mark in "+-~":
+                k = marks.count(mark)
+                bar += mark * (max(1, round(k * width / most)) if k and most > width else k)
+            lines.append(f" {name:<{name_w}} | {len(marks):>{len(str(most))}} {bar}")
+    lines.append(" " + summary_line(result))
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,10 +151,15 @@ def run(args: argparse.Namespace) -> int:
                 context=args.context,
                 model=args.model,
             )
-            options: dict[str, object] = {"context": args.context}
-            if args.format == "text":
-                options["color"] = use_color(args.color)
-            text = render(result, args.format, **options)
+            if args.quiet:
+                return 0 if result.equal else 1
+            if args.stat:
+                text = format_stat(result)
+            else:
+                options: dict[str, object] = {"context": args.context}
+                if args.format == "text":
+                    options["color"] = use_color(args.color)
+                text = render(result, args.format, **options)
         finally:
             b.close()
     finally:
