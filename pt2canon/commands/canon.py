@@ -13,6 +13,7 @@ import argparse
 import os
 
 from pt2canon.errors import UsageError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
 __all__ = ["add_parser", "run"]
 
@@ -33,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         "--keep-metadata", action="append", default=[], metavar="KEY", help="node metadata key to keep (repeatable)"
     )
     p.add_argument("--force", action="store_true", help="allow OUT to be the same file as IN")
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -51,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format or ("json" if args.output.endswith(".json") else "pt2")
     if _same_file(args.input, args.output) and not args.force:
         raise UsageError(f"output {args.output!r} is the input file; pass --force to replace it")
-    artifact = load(args.input)
+    artifact = load(args.input, trust_pickle=args.trust_pickle)
     try:
         canons = canonicalize_all(artifact, keep_metadata=args.keep_metadata)
         if fmt == "json":

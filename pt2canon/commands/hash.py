@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from pt2canon.errors import Pt2CanonError, UsageError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
 __all__ = ["add_parser", "hash_one", "iter_inputs", "run"]
 
@@ -42,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         "--keep-metadata", action="append", default=[], metavar="KEY", help="node metadata key to keep (repeatable)"
     )
     p.add_argument("--no-progress", action="store_true", help="never draw a progress line")
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         "include_versions": args.include_versions,
         "include_sample_inputs": args.include_sample_inputs,
         "keep_metadata": tuple(args.keep_metadata),
+        "trust_pickle": args.trust_pickle,
     }
     if len(files) == 1 and args.debug:
         from pt2canon.api import digest

@@ -14,6 +14,7 @@ import sys
 
 from pt2canon import _json
 from pt2canon.errors import InputError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -30,6 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     p.add_argument("--json", action="store_true", help="print a JSON document instead of the listing")
     p.add_argument("--model", metavar="NAME", help="show only this model of the archive")
     p.add_argument("--no-weights", action="store_true", help="leave out the weights and constants summaries")
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -37,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from pt2canon.api import canonicalize_all, load
     from pt2canon.listing import generate_listing, listing_json
 
-    artifact = load(args.path)
+    artifact = load(args.path, trust_pickle=args.trust_pickle)
     try:
         # Refuse what hash and canon refuse (a dangling reference, a cycle, a signature that
         # disagrees with the graph, an unreadable symbolic expression): a listing of a broken

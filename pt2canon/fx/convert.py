@@ -1,0 +1,555 @@
+"""An FX graph as a serialized-``ExportedProgram`` document: :func:`convert_graph_module`.
+
+The document has the shape ``torch.export.save`` writes (schema 8.x, see
+``torch/_export/serde/schema.py``), so that canonicalization, hashing,
+diffing and the listing work on FX graphs unchanged. Per FX node:
+
+``placeholder``
+    a graph input; its signature kind (user input, parameter, buffer,
+    tensor constant) from :mod:`pt2canon.fx.inputs`; a Python scalar is a
+    ``constant_input``;
+``get_attr``
+    a tensor attribute is a graph input (parameter, buffer or tensor
+    constant by what the module holds, one input per FQN however many
+    ``get_attr`` nodes read it); a ``GraphModule`` attribute passed to a
+    higher-order op is an ``as_graph`` subgraph; a script object a custom
+    object input; a Python constant is inlined where it is used;
+``call_function`` / ``call_method`` / ``call_module``
+    a node whose target is named by :mod:`pt2canon.fx.names`; a
+    ``call_module`` reads its submodule as a custom-object input (class
+    and FQN, placed by first use like a parameter) and carries the
+    submodule's ``__constants__`` and ``training`` flag as keyword
+    arguments; ``operator.getitem`` of a node returning a tuple or list is
+    folded into that node's outputs, as ``torch.export`` does;
+``output``
+    the graph outputs (pytree leaves), all user outputs, except
+    AOTAutograd's ``InputMutationAOTOutput`` outputs, which become
+    parameter, buffer or user-input mutations.
+
+Values take their metadata from ``node.meta["val"]`` (``make_fx``,
+AOTAutograd) or ``node.meta["example_value"]`` (Dynamo): tensors get a
+``TensorMeta``, symbolic ints, floats and bools their expression;
+``range_constraints`` come from the ShapeEnv. A graph without metadata
+(``torch.fx.symbolic_trace``) names every value as a tensor without a
+``tensor_values`` entry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pt2canon.errors import InputError
+from pt2canon.fx.inputs import USER_INPUT, InputKind, input_kind
+from pt2canon.fx.names import KEYWORD, POSITIONAL, bind_arguments, callable_name, module_class_name
+from pt2canon.fx.values import ValueWriter
+
+__all__ = ["Converted", "Payload", "convert_graph_module"]
+
+_MISSING = object()
+
+
+@dataclass
+class Payload:
+    """A tensor the program holds (a weight or constant), kept in memory."""
+
+    tensor: Any
+    kind: str  # "weight" or "constant"
+    is_param: bool = False
+
+
+@dataclass
+class Converted:
+    """The result of :func:`convert_graph_module`.
+
+    Attributes
+    ----------
+    program : dict
+        The serialized-``ExportedProgram`` JSON document.
+    payloads : dict
+        FQN -> :class:`Payload` for every parameter, buffer and tensor constant.
+    dialect : str
+        ``"dynamo"`` (``example_value`` metadata), ``"traced"`` (``val``
+        metadata: ``make_fx``, AOTAutograd) or ``"untyped"`` (none).
+    """
+
+    program: dict[str, Any]
+    payloads: dict[str, Payload] = field(default_factory=dict)
+    dialect: str = "untyped"
+
+
+def _val(node: Any) -> Any:
+    meta = node.meta
+    v = meta.get("val", _MISSING)
+    return meta.get("example_value", _MISSING) if v is _MISSING else v
+
+
+def _resolve(root: Any, target: str, where: str) -> Any:
+    if root is None:
+        raise InputError(
+            f"the graph has no owning module to read attribute {target!r} from; pass the GraphModule", where=where
+        )
+    obj = root
+    for part in target.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise InputError(f"the module has no attribute {target!r}", where=where) from None
+    return obj
+
+
+class _Graph:
+    """Converts one FX graph (the top-level graph, or a subgraph of a higher-order op)."""
+
+    def __init__(self, graph: Any, root: Any, values: ValueWriter, owner: _Program | None, where: str):
+        import torch
+
+        self.torch = torch
+        self.graph = graph
+        self.root = root
+        self.values = values
+        self.owner = owner  # the program, for the top-level graph only
+        self.where = where
+        self.inputs: list[dict[str, Any]] = []
+        self.nodes: list[dict[str, Any]] = []
+        self.outputs: list[dict[str, Any]] = []
+        self.tables: dict[str, dict[str, Any]] = {
+            "tensor_values": {},
+            "sym_int_values": {},
+            "sym_float_values": {},
+            "sym_bool_values": {},
+            "custom_obj_values": {},
+        }
+        self.refs: dict[Any, dict[str, Any]] = {}
+        self.elements: dict[Any, list[dict[str, Any]]] = {}
+
+    # -- values ------------------------------------------------------------------
+    def ref(self, node: Any) -> dict[str, Any]:
+        r = self.refs.get(node)
+        if r is not None:
+            return r
+        elements = self.elements.get(node)
+        if elements is not None:
+            return self.values.sequence(elements)
+        raise InputError(f"node {node.name!r} is used but defines no value", where=self.where)
+
+    def define(self, name: str, val: Any, where: str) -> dict[str, Any]:
+        """The ``Argument`` that defines value ``name`` with example value ``val``; fills the tables."""
+        torch = self.torch
+        if val is _MISSING or val is None:
+            return {"as_tensor": {"name": name}}
+        if isinstance(val, torch.Tensor):
+            try:
+                self.tables["tensor_values"][name] = self.values.tensor_meta(val)
+            except Exception as exc:  # sparse or nested tensors have no strides
+                raise InputError(
+                    f"cannot describe the tensor metadata ({type(exc).__name__}: {exc})", where=where
+                ) from None
+            return {"as_tensor": {"name": name}}
+        for cls, tag, literal, table in (
+            ((torch.SymBool, bool), "as_sym_bool", "as_bool", "sym_bool_values"),
+            ((torch.SymInt, int), "as_sym_int", "as_int", "sym_int_values"),
+            ((torch.SymFloat, float), "as_sym_float", "as_float", "sym_float_values"),
+        ):
+            if isinstance(val, cls):
+                self.tables[table][name] = self.values.sym(val, literal)
+                return {tag: {"as_name": name}}
+        script = getattr(torch, "ScriptObject", ())
+        if isinstance(val, script) or type(val).__name__ == "FakeScriptObject":
+            cls_fqn = _script_class(val)
+            self.tables["custom_obj_values"][name] = {"name": name, "class_fqn": cls_fqn}
+            return {"as_custom_obj": {"name": name, "class_fqn": cls_fqn}}
+        raise InputError(
+            f"value is a {type(val).__module__}.{type(val).__qualname__}, which a graph document cannot describe",
+            where=where,
+        )
+
+    def _element_names(self, node: Any) -> dict[int, str]:
+        names: dict[int, str] = {}
+        for user in node.users:
+            if _is_getitem(user) and user.args[0] is node and type(user.args[1]) is int:
+                names.setdefault(user.args[1], user.name)
+        return names
+
+    def _outputs(self, node: Any, val: Any, where: str) -> list[dict[str, Any]]:
+        """The node's ``outputs``; a tuple or list value is split into elements getitem users fold into."""
+        torch = self.torch
+        if val is _MISSING or val is None:
+            return [self.define(node.name, _MISSING, where)] if node.users else []
+        if not isinstance(val, (list, tuple)):
+            arg = self.define(node.name, val, where)
+            self.refs[node] = arg
+            return [arg]
+        names = self._element_names(node)
+        elements: list[dict[str, Any]] = []
+        for i, v in enumerate(val):
+            name = names.get(i, f"{node.name}.{i}")
+            if v is None:
+                elements.append({"as_none": True})
+            elif isinstance(v, (list, tuple)):
+                if not all(isinstance(t, torch.Tensor) for t in v):
+                    raise InputError(
+                        f"output {i} is a nested {type(v).__name__} of other values than tensors", where=where
+                    )
+                elements.append(
+                    {"as_tensors": [self.define(f"{name}.{j}", t, where)["as_tensor"] for j, t in enumerate(v)]}
+                )
+            elif type(v) in (int, float, bool):  # a static size in a torch.Size
+                elements.append(self.values.argument(v, self.ref, where))
+            else:
+                elements.append(self.define(name, v, where))
+        self.elements[node] = elements
+        if isinstance(val, list) and elements and all("as_tensor" in e for e in elements):
+            return [{"as_tensors": [e["as_tensor"] for e in elements]}]  # "-> Tensor[]", as torch.export writes it
+        return elements
+
+    # -- nodes -------------------------------------------------------------------
+    def convert(self, example_inputs: Sequence[Any] | None = None) -> dict[str, Any]:
+        placeholders = 0
+        for node in self.graph.nodes:
+            where = f"{self.where}: node {node.name!r}"
+            op = node.op
+            if op == "placeholder":
+                real = None
+                if example_inputs is not None and placeholders < len(example_inputs):
+                    real = example_inputs[placeholders]
+                self._placeholder(node, real, where)
+                placeholders += 1
+            elif op == "get_attr":
+                self._get_attr(node, where)
+            elif op == "output":
+                self._output(node, where)
+            elif op in ("call_function", "call_method", "call_module"):
+                self._call(node, where)
+            else:
+                raise InputError(f"unknown FX op {op!r}", where=where)
+        graph: dict[str, Any] = {"inputs": self.inputs, "outputs": self.outputs, "nodes": self.nodes}
+        graph.update({k: v for k, v in self.tables.items() if v})
+        return graph
+
+    def _placeholder(self, node: Any, real: Any, where: str) -> None:
+        val = _val(node)
+        torch = self.torch
+        if type(val) in (int, float, bool, str) and self.owner is not None:
+            arg = self.values.argument(val, self.ref, where)
+            self.inputs.append(arg)
+            self.refs[node] = arg
+            self.owner.input_specs.append({"constant_input": {"name": node.name, "value": arg}})
+            return
+        arg = self.define(node.name, val, where)
+        self.inputs.append(arg)
+        self.refs[node] = arg
+        if self.owner is None:
+            return
+        kind = USER_INPUT
+        if isinstance(val, torch.Tensor):
+            kind = input_kind(node, val, dynamo=self.owner.dialect == "dynamo")
+        tensor = real if isinstance(real, torch.Tensor) else val
+        self.owner.add_input(node, arg, kind, tensor)
+
+    def _get_attr(self, node: Any, where: str) -> None:
+        torch = self.torch
+        target = str(node.target)
+        obj = _resolve(self.root, target, where)
+        if isinstance(obj, torch.fx.GraphModule):
+            sub = _Graph(obj.graph, obj, self.values, None, f"{where} (subgraph {target!r})")
+            self.refs[node] = {"as_graph": {"name": target, "graph": sub.convert()}}
+            return
+        if isinstance(obj, torch.nn.Module):
+            raise InputError(f"attribute {target!r} is a {module_class_name(obj)} module, not a graph", where=where)
+        if isinstance(obj, torch.Tensor) or type(obj).__name__ in ("ScriptObject", "FakeScriptObject"):
+            if self.owner is None:
+                raise InputError(
+                    f"a subgraph reads attribute {target!r}; only the top-level graph may hold tensors "
+                    "(lift it to an input of the higher-order op)",
+                    where=where,
+                )
+            self.refs[node] = self.owner.attr_input(target, obj, where)
+            return
+        self.refs[node] = self.values.argument(obj, self.ref, where)
+
+    def _call(self, node: Any, where: str) -> None:
+        op = node.op
+        target = node.target
+        if _is_getitem(node) and type(node.args[1]) is int and node.args[0] in self.elements:
+            elements = self.elements[node.args[0]]
+            try:
+                element = elements[node.args[1]]
+            except IndexError:
+                raise InputError(f"getitem index {node.args[1]} is out of range", where=where) from None
+            if "as_tensors" in element:  # a list inside the tuple: its elements for the next getitem
+                self.elements[node] = [{"as_tensor": t} for t in element["as_tensors"]]
+            else:
+                self.refs[node] = element
+            return
+        pre: list[tuple[str, Any, int]] = []
+        post: list[tuple[str, Any, int]] = []
+        if op == "call_function":
+            name = callable_name(target, where=where)
+            named = bind_arguments(target, node.args, node.kwargs)
+        elif op == "call_method":
+            name = f"call_method.{target}"
+            named = bind_arguments(None, node.args, node.kwargs, method=True)
+        else:
+            module = _resolve(self.root, str(target), where)
+            if self.owner is None:
+                raise InputError(
+                    f"a subgraph calls submodule {target!r}; pt2canon reads module calls in the top-level graph only",
+                    where=where,
+                )
+            name = module_class_name(module)
+            pre = [("self", self.owner.module_input(str(target), module), POSITIONAL)]
+            named = bind_arguments(module.forward, node.args, node.kwargs)
+            given = {n for n, _, _ in named}
+            for key in sorted({*getattr(type(module), "__constants__", ()), "training"} - given):
+                if hasattr(module, key):
+                    post.append((key, getattr(module, key), KEYWORD))
+        inputs = []
+        for key, value, kind in pre:
+            inputs.append({"name": key, "arg": value, "kind": kind})
+        for key, value, kind in named:
+            arg = self.values.argument(value, self.ref, f"{where} ({name}) argument {key!r}")
+            inputs.append({"name": key, "arg": arg, "kind": kind})
+        for key, value, kind in post:
+            try:
+                arg = self.values.argument(value, self.ref, where)
+            except InputError:
+                continue  # a setting with no stable form (a callable object): left out, documented
+            inputs.append({"name": key, "arg": arg, "kind": kind})
+        doc: dict[str, Any] = {
+            "target": name,
+            "inputs": inputs,
+            "outputs": self._outputs(node, _val(node), where),
+            "name": node.name,
+        }
+        trace = node.meta.get("stack_trace")
+        doc["metadata"] = {"stack_trace": trace} if isinstance(trace, str) else {}
+        self.nodes.append(doc)
+
+    def _output(self, node: Any, where: str) -> None:
+        from torch.utils._pytree import tree_leaves
+
+        leaves = tree_leaves(node.args[0] if node.args else None)
+        outs: list[dict[str, Any]] = []
+        for leaf in leaves:
+            if isinstance(leaf, self.torch.fx.Node) and leaf in self.elements and leaf not in self.refs:
+                outs.extend(self.elements[leaf])
+            else:
+                outs.append(self.values.argument(leaf, self.ref, f"{where} output"))
+        self.outputs = outs
+        if self.owner is not None:
+            descs = node.meta.get("desc")
+            self.owner.output_specs = [
+                self.owner.output_spec(a, descs[i] if isinstance(descs, list) and len(descs) == len(outs) else None)
+                for i, a in enumerate(outs)
+            ]
+
+
+def _is_getitem(node: Any) -> bool:
+    import operator
+
+    return (
+        node.op == "call_function"
+        and node.target is operator.getitem
+        and len(node.args) == 2
+        and type(node.args[0]).__name__ == "Node"
+    )
+
+
+def _script_class(obj: Any) -> str:
+    try:
+        return str(obj._type().qualified_name())  # torch.ScriptObject
+    except Exception:
+        pass
+    name = getattr(obj, "script_class_name", None)  # FakeScriptObject
+    return str(name) if name else f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+class _Program:
+    """The signature and payloads of the top-level graph."""
+
+    def __init__(self, root: Any, dialect: str):
+        import torch
+
+        self.torch = torch
+        self.root = root
+        self.dialect = dialect
+        self.input_specs: list[dict[str, Any]] = []
+        self.output_specs: list[dict[str, Any]] = []
+        self.payloads: dict[str, Payload] = {}
+        self.graph: _Graph | None = None
+        self._attrs: dict[str, dict[str, Any]] = {}
+        self._buffers: dict[str, bool] | None = None
+        self._descs: dict[Any, tuple[str, str | None, str]] = {}  # AOT input desc -> (kind, fqn, value name)
+
+    def add_input(self, node: Any, arg: dict[str, Any], kind: InputKind, tensor: Any) -> None:
+        name = node.name
+        if kind.kind == "user_input" or "as_tensor" not in arg:
+            self.input_specs.append({"user_input": {"arg": arg}})
+            kind = USER_INPUT
+        elif kind.kind == "parameter":
+            self.input_specs.append({"parameter": {"arg": {"name": name}, "parameter_name": kind.fqn}})
+        elif kind.kind == "buffer":
+            self.input_specs.append({"buffer": {"arg": {"name": name}, "buffer_name": kind.fqn, "persistent": True}})
+        else:
+            self.input_specs.append({"tensor_constant": {"arg": {"name": name}, "tensor_constant_name": kind.fqn}})
+        if kind.fqn is not None and tensor is not None:
+            self.payloads.setdefault(
+                kind.fqn,
+                Payload(tensor, "constant" if kind.kind == "tensor_constant" else "weight", kind.kind == "parameter"),
+            )
+        desc = node.meta.get("desc")
+        if desc is not None:
+            with contextlib.suppress(TypeError):
+                self._descs[desc] = (kind.kind, kind.fqn, name)
+
+    def _buffer_table(self) -> dict[str, bool]:
+        if self._buffers is None:
+            table: dict[str, bool] = {}
+            if self.root is not None:
+                for mod_name, mod in self.root.named_modules(remove_duplicate=False):
+                    for b in mod._buffers:
+                        fqn = f"{mod_name}.{b}" if mod_name else b
+                        table[fqn] = b not in mod._non_persistent_buffers_set
+            self._buffers = table
+        return self._buffers
+
+    def attr_input(self, target: str, obj: Any, where: str) -> dict[str, Any]:
+        """The graph input (created on first use) for a tensor or script-object attribute."""
+        arg = self._attrs.get(target)
+        if arg is not None:
+            return arg
+        assert self.graph is not None
+        name = f"attr:{target}"
+        arg = self.graph.define(name, obj, where)
+        self.graph.inputs.append(arg)
+        torch = self.torch
+        if "as_custom_obj" in arg:
+            self.input_specs.append({"custom_obj": {"arg": arg["as_custom_obj"], "custom_obj_name": target}})
+        elif isinstance(obj, torch.nn.Parameter):
+            self.input_specs.append({"parameter": {"arg": {"name": name}, "parameter_name": target}})
+            self.payloads.setdefault(target, Payload(obj, "weight", True))
+        elif target in self._buffer_table():
+            persistent = self._buffer_table()[target]
+            self.input_specs.append(
+                {"buffer": {"arg": {"name": name}, "buffer_name": target, "persistent": persistent}}
+            )
+            self.payloads.setdefault(target, Payload(obj, "weight"))
+        else:
+            self.input_specs.append({"tensor_constant": {"arg": {"name": name}, "tensor_constant_name": target}})
+            self.payloads.setdefault(target, Payload(obj, "constant"))
+        self._attrs[target] = arg
+        return arg
+
+    def module_input(self, target: str, module: Any) -> dict[str, Any]:
+        """The custom-object graph input standing for submodule ``target`` (created on first use)."""
+        arg = self._attrs.get(target)
+        if arg is None:
+            assert self.graph is not None
+            name = f"module:{target}"
+            cls = module_class_name(module)
+            self.graph.tables["custom_obj_values"][name] = {"name": name, "class_fqn": cls}
+            arg = {"as_custom_obj": {"name": name, "class_fqn": cls}}
+            self.graph.inputs.append(arg)
+            self.input_specs.append({"custom_obj": {"arg": arg["as_custom_obj"], "custom_obj_name": target}})
+            self._attrs[target] = arg
+        return arg
+
+    def output_spec(self, arg: dict[str, Any], desc: Any) -> dict[str, Any]:
+        """A user output, or the mutation an AOTAutograd ``InputMutationAOTOutput`` says it is."""
+        if desc is not None and type(desc).__name__ == "InputMutationAOTOutput" and "as_tensor" in arg:
+            try:
+                known = self._descs.get(desc.mutated_input)
+            except TypeError:
+                known = None
+            if known is not None:
+                kind, fqn, name = known
+                out = {"name": arg["as_tensor"]["name"]}
+                if kind == "parameter":
+                    return {"parameter_mutation": {"arg": out, "parameter_name": fqn}}
+                if kind == "buffer":
+                    return {"buffer_mutation": {"arg": out, "buffer_name": fqn}}
+                if kind == "user_input":
+                    return {"user_input_mutation": {"arg": out, "user_input_name": name}}
+        return {"user_output": {"arg": arg}}
+
+    def module_state(self) -> None:
+        """Every parameter and buffer of the root module is a weight (``call_module`` reads them)."""
+        if self.root is None:
+            return
+        torch = self.torch
+        for fqn, p in self.root.named_parameters(remove_duplicate=False):
+            self.payloads.setdefault(fqn, Payload(p, "weight", True))
+        for fqn, b in self.root.named_buffers(remove_duplicate=False):
+            if isinstance(b, torch.Tensor):
+                self.payloads.setdefault(fqn, Payload(b, "weight"))
+
+
+def _dialect(graph: Any) -> str:
+    for node in graph.nodes:
+        meta = node.meta
+        if "example_value" in meta:
+            return "dynamo"
+        if "val" in meta:
+            return "traced"
+    return "untyped"
+
+
+def convert_graph_module(
+    gm: Any, *, example_inputs: Sequence[Any] | None = None, label: str = "<GraphModule>"
+) -> Converted:
+    """Convert a ``torch.fx.GraphModule`` (or ``fx.Graph``) into a program document.
+
+    Parameters
+    ----------
+    gm : torch.fx.GraphModule or torch.fx.Graph
+        The graph; a bare ``Graph`` resolves ``get_attr`` and
+        ``call_module`` through its ``owning_module``.
+    example_inputs : sequence, optional
+        The inputs the graph was captured with, one per placeholder (what a
+        ``torch.compile`` backend receives): real tensors bound to
+        parameter and buffer placeholders are hashed at level ``full``.
+    label : str
+        What error messages call the graph.
+
+    Raises
+    ------
+    InputError
+        Naming the node, for what a document cannot represent.
+    """
+    import torch
+
+    root: Any
+    if isinstance(gm, torch.fx.GraphModule):
+        graph, root = gm.graph, gm
+    elif isinstance(gm, torch.fx.Graph):
+        graph, root = gm, gm.owning_module
+    else:
+        raise InputError(f"expected a torch.fx.GraphModule or torch.fx.Graph, got {type(gm).__name__}", file=label)
+    values = ValueWriter()
+    program = _Program(root, _dialect(graph))
+    top = _Graph(graph, root, values, program, "graph")
+    program.graph = top
+    try:
+        graph_doc = top.convert(example_inputs)
+    except InputError as exc:
+        raise exc.located(file=label) from None
+    program.module_state()
+    from torch._export.serde.schema import SCHEMA_VERSION
+
+    doc = {
+        "graph_module": {
+            "graph": graph_doc,
+            "signature": {"input_specs": program.input_specs, "output_specs": program.output_specs},
+            "module_call_graph": [],
+            "metadata": {},
+        },
+        "opset_version": {},
+        "range_constraints": values.range_constraints(),
+        "schema_version": {"major": SCHEMA_VERSION[0], "minor": SCHEMA_VERSION[1]},
+        "torch_version": torch.__version__,
+        "verifiers": [],
+    }
+    return Converted(doc, program.payloads, program.dialect)
