@@ -42,7 +42,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pt2canon.errors import InputError
-from pt2canon.fx.inputs import USER_INPUT, InputKind, input_kind
+from pt2canon.fx.inputs import (
+    USER_INPUT,
+    InputKind,
+    dynamo_frame_code,
+    frame_argument_positions,
+    input_kind,
+    user_input_key,
+)
 from pt2canon.fx.names import KEYWORD, POSITIONAL, bind_arguments, callable_name, module_class_name
 from pt2canon.fx.values import ValueWriter
 
@@ -159,7 +166,7 @@ class _Graph:
         script = getattr(torch, "ScriptObject", ())
         if isinstance(val, script) or type(val).__name__ == "FakeScriptObject":
             cls_fqn = _script_class(val)
-            self.tables["custom_obj_values"][name] = {"name": name, "class_fqn": cls_fqn}
+            self.tables["custom_obj_values"][name] = _custom_obj_meta(cls_fqn)
             return {"as_custom_obj": {"name": name, "class_fqn": cls_fqn}}
         raise InputError(
             f"value is a {type(val).__module__}.{type(val).__qualname__}, which a graph document cannot describe",
@@ -177,7 +184,9 @@ class _Graph:
         """The node's ``outputs``; a tuple or list value is split into elements getitem users fold into."""
         torch = self.torch
         if val is _MISSING or val is None:
-            return [self.define(node.name, _MISSING, where)] if node.users else []
+            if not node.users:
+                return []
+            val = _MISSING  # used, though its value is unknown (no metadata): a tensor without a meta entry
         if not isinstance(val, (list, tuple)):
             arg = self.define(node.name, val, where)
             self.refs[node] = arg
@@ -358,6 +367,12 @@ def _is_getitem(node: Any) -> bool:
     )
 
 
+def _custom_obj_meta(class_fqn: str) -> dict[str, str]:
+    # The schema's CustomObjArgument; its "name" is left empty: a value's metadata says what it
+    # is (its class), and canonicalization renames the table's keys, not this field.
+    return {"name": "", "class_fqn": class_fqn}
+
+
 def _script_class(obj: Any) -> str:
     try:
         return str(obj._type().qualified_name())  # torch.ScriptObject
@@ -383,10 +398,17 @@ class _Program:
         self._attrs: dict[str, dict[str, Any]] = {}
         self._buffers: dict[str, bool] | None = None
         self._descs: dict[Any, tuple[str, str | None, str]] = {}  # AOT input desc -> (kind, fqn, value name)
+        code = dynamo_frame_code() if dialect == "dynamo" else None
+        self._positions = frame_argument_positions(code) if code is not None else None
+        self._user_keys: dict[int, tuple[int, int, str] | None] = {}  # input position -> frame order key
 
     def add_input(self, node: Any, arg: dict[str, Any], kind: InputKind, tensor: Any) -> None:
         name = node.name
         if kind.kind == "user_input" or "as_tensor" not in arg:
+            if self._positions is not None:
+                self._user_keys[len(self.input_specs)] = user_input_key(
+                    node, self._positions, symbol="as_tensor" not in arg
+                )
             self.input_specs.append({"user_input": {"arg": arg}})
             kind = USER_INPUT
         elif kind.kind == "parameter":
@@ -404,6 +426,17 @@ class _Program:
         if desc is not None:
             with contextlib.suppress(TypeError):
                 self._descs[desc] = (kind.kind, kind.fqn, name)
+
+    def order_user_inputs(self, inputs: list[dict[str, Any]]) -> None:
+        """List Dynamo user inputs in the frame's argument order (see :mod:`pt2canon.fx.inputs`), in place."""
+        keys = self._user_keys
+        if not keys or any(k is None for k in keys.values()):
+            return
+        slots = sorted(keys)
+        order = sorted(slots, key=lambda i: keys[i])  # type: ignore[arg-type,return-value]
+        moved = [(inputs[i], self.input_specs[i]) for i in order]
+        for slot, (arg, spec) in zip(slots, moved):
+            inputs[slot], self.input_specs[slot] = arg, spec
 
     def _buffer_table(self) -> dict[str, bool]:
         if self._buffers is None:
@@ -450,7 +483,7 @@ class _Program:
             assert self.graph is not None
             name = f"module:{target}"
             cls = module_class_name(module)
-            self.graph.tables["custom_obj_values"][name] = {"name": name, "class_fqn": cls}
+            self.graph.tables["custom_obj_values"][name] = _custom_obj_meta(cls)
             arg = {"as_custom_obj": {"name": name, "class_fqn": cls}}
             self.graph.inputs.append(arg)
             self.input_specs.append({"custom_obj": {"arg": arg["as_custom_obj"], "custom_obj_name": target}})
@@ -537,6 +570,7 @@ def convert_graph_module(
     except InputError as exc:
         raise exc.located(file=label) from None
     program.module_state()
+    program.order_user_inputs(graph_doc["inputs"])
     from torch._export.serde.schema import SCHEMA_VERSION
 
     doc = {

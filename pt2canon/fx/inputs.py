@@ -14,8 +14,21 @@ The kind and the FQN come from the first of these that a placeholder has:
 4. an ``nn.Parameter`` example value: a parameter named by the placeholder;
 5. otherwise a user input.
 
-A leading ``self`` (the compiled module) is dropped from FQNs, so that a
-module compiled directly names its weights as its ``state_dict`` does.
+A leading ``self`` or ``fn`` (the compiled module: ``self`` in its
+``forward``, ``fn`` in the wrapper ``torch.compile`` puts around a module
+whose ``forward`` Dynamo does not start a frame in, such as
+``nn.Sequential``) is dropped from FQNs, so that a module compiled directly
+names its weights as its ``state_dict`` does.
+
+Dynamo creates placeholders in the order the code first reads them (a
+size symbol just before the first tensor that has it), so swapping two
+independent statements can swap two inputs. Inside a backend, where the
+sources and the frame are known, user inputs are therefore listed in the
+order of the frame's arguments, each argument's size symbols before it
+(:func:`user_input_key`): the graph then describes the function as it is
+called. A graph read outside a backend (after compilation, or from a
+GraphPickler payload) has no sources left and keeps Dynamo's order; both
+agree whenever the code first reads its arguments in order.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
-__all__ = ["InputKind", "input_kind", "kind_from_source_name"]
+__all__ = ["InputKind", "dynamo_frame_code", "input_kind", "kind_from_source_name", "user_input_key"]
 
 
 class InputKind(NamedTuple):
@@ -35,6 +48,8 @@ class InputKind(NamedTuple):
 
 USER_INPUT = InputKind("user_input")
 
+#: Frame locals that hold the compiled module (see the module docstring).
+_MODULE_ROOTS = frozenset({"self", "fn"})
 _TOKEN = re.compile(r"""\.(\w+)|\[\s*(?:'([^']*)'|"([^"]*)"|(-?\d+))\s*\]""")
 _ROOT = re.compile(r"""^(L|G)\[\s*(?:'([^']*)'|"([^"]*)")\s*\]""")
 
@@ -57,7 +72,7 @@ def kind_from_source_name(name: str, *, is_parameter: bool = False) -> InputKind
     if m is None:
         return InputKind("parameter", name) if is_parameter else USER_INPUT
     scope, root = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
-    parts: list[str] = [] if (scope == "L" and root == "self") else [root]
+    parts: list[str] = [] if (scope == "L" and root in _MODULE_ROOTS) else [root]
     markers: list[str] = []
     pos = m.end()
     for t in _TOKEN.finditer(name, pos):
@@ -75,12 +90,13 @@ def kind_from_source_name(name: str, *, is_parameter: bool = False) -> InputKind
         return InputKind("parameter", fqn)
     if last == "_buffers":
         return InputKind("buffer", fqn)
-    if scope == "G" or (scope == "L" and root == "self"):
+    if scope == "G" or (scope == "L" and root in _MODULE_ROOTS):
         return InputKind("tensor_constant", name if scope == "G" else fqn)
     return USER_INPUT
 
 
 _MANGLED = re.compile(r"_(modules|parameters|buffers)_")
+_NUMBERS = re.compile(r"\d+")
 
 
 def _kind_from_mangled(target: str, is_parameter: bool) -> InputKind | None:
@@ -90,16 +106,19 @@ def _kind_from_mangled(target: str, is_parameter: bool) -> InputKind | None:
     --------
     >>> _kind_from_mangled("L_self_modules_self_attn_parameters_in_proj_weight_", False)
     InputKind(kind='parameter', fqn='self_attn.in_proj_weight')
-    >>> _kind_from_mangled("L_self_buffers_scale_", False), _kind_from_mangled("L_x_", False)
+    >>> _kind_from_mangled("L_fn_buffers_scale_", False), _kind_from_mangled("L_x_", False)
     (InputKind(kind='buffer', fqn='scale'), None)
+    >>> _kind_from_mangled("L_model_modules_0_parameters_bias_", False)
+    InputKind(kind='parameter', fqn='model.0.bias')
     """
-    if not (target.startswith("L_self_") and target.endswith("_")):
+    if not (target.startswith("L_") and target.endswith("_")):
         return None
-    # "_modules_l1_parameters_weight" -> ["", "modules", "l1", "parameters", "weight"]
-    pieces = _MANGLED.split("_" + target[len("L_self_") : -1])
-    if len(pieces) < 3 or pieces[0]:
+    # "_self_modules_l1_parameters_weight" -> ["_self", "modules", "l1", "parameters", "weight"]
+    pieces = _MANGLED.split("_" + target[2:-1])
+    if len(pieces) < 3 or len(pieces[0]) < 2:
         return None
-    names = pieces[2::2]
+    root = pieces[0][1:]
+    names = ([] if root in _MODULE_ROOTS else [root]) + pieces[2::2]
     last = pieces[-2]
     fqn = ".".join(names)
     if is_parameter or last == "parameters":
@@ -137,3 +156,44 @@ def input_kind(node: Any, val: Any, *, dynamo: bool) -> InputKind:
     if is_parameter:
         return InputKind("parameter", str(node.target))
     return USER_INPUT
+
+
+def dynamo_frame_code() -> Any:
+    """The code object of the frame Dynamo is compiling (inside a backend), else ``None``."""
+    try:
+        from torch._dynamo.symbolic_convert import InstructionTranslator
+
+        return InstructionTranslator.current_tx().f_code
+    except Exception:  # not inside Dynamo (a backend called by hand, a graph read later)
+        return None
+
+
+def frame_argument_positions(code: Any) -> dict[str, int]:
+    """Argument name -> position of a code object (positional, keyword-only, ``*args``, ``**kwargs``)."""
+    n = code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)
+    return {name: i for i, name in enumerate(code.co_varnames[:n])}
+
+
+def user_input_key(node: Any, positions: dict[str, int], *, symbol: bool = False) -> tuple[int, int, str] | None:
+    """Where a Dynamo user input goes: its root argument's position, symbols first, then its source name.
+
+    ``None`` when the placeholder has no source.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as NS
+    >>> node = NS(meta={"grapharg": NS(source=NS(name="L['x'].size()[0]"))})
+    >>> user_input_key(node, {"x": 1, "w": 0}, symbol=True)
+    (1, 0, "L['x'].size()[00000000]")
+    """
+    source = getattr(node.meta.get("grapharg"), "source", None)
+    try:
+        name = source.name if source is not None else None
+    except Exception:
+        return None
+    if not isinstance(name, str):
+        return None
+    m = _ROOT.match(name)
+    root = (m.group(2) if m.group(2) is not None else m.group(3)) if m else None
+    position = positions.get(root, len(positions)) if m and m.group(1) == "L" else len(positions) + 1
+    return position, 0 if symbol else 1, _NUMBERS.sub(lambda d: d.group(0).zfill(8), name)  # [10] after [9]

@@ -46,11 +46,10 @@ INDEX = "index.jsonl"
 
 
 def _frame() -> dict[str, Any] | None:
-    try:
-        from torch._dynamo.symbolic_convert import InstructionTranslator
+    from pt2canon.fx.inputs import dynamo_frame_code
 
-        code = InstructionTranslator.current_tx().f_code
-    except Exception:  # not inside Dynamo (a backend called by hand)
+    code = dynamo_frame_code()
+    if code is None:
         return None
     return {"name": getattr(code, "co_qualname", code.co_name), "file": code.co_filename, "line": code.co_firstlineno}
 
