@@ -54,6 +54,11 @@ _TOKEN = re.compile(r"""\.(\w+)|\[\s*(?:'([^']*)'|"([^"]*)"|(-?\d+))\s*\]""")
 _ROOT = re.compile(r"""^(L|G)\[\s*(?:'([^']*)'|"([^"]*)")\s*\]""")
 
 
+def _scope_root(m: re.Match[str]) -> tuple[str, str]:
+    """``("L", "x")`` of a match of ``L['x']`` (either quote)."""
+    return m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
+
+
 def kind_from_source_name(name: str, *, is_parameter: bool = False) -> InputKind:
     """The kind of a Dynamo source, from its name.
 
@@ -71,7 +76,7 @@ def kind_from_source_name(name: str, *, is_parameter: bool = False) -> InputKind
     m = _ROOT.match(name)
     if m is None:
         return InputKind("parameter", name) if is_parameter else USER_INPUT
-    scope, root = m.group(1), m.group(2) if m.group(2) is not None else m.group(3)
+    scope, root = _scope_root(m)
     parts: list[str] = [] if (scope == "L" and root in _MODULE_ROOTS) else [root]
     markers: list[str] = []
     pos = m.end()
@@ -194,6 +199,6 @@ def user_input_key(node: Any, positions: dict[str, int], *, symbol: bool = False
     if not isinstance(name, str):
         return None
     m = _ROOT.match(name)
-    root = (m.group(2) if m.group(2) is not None else m.group(3)) if m else None
-    position = positions.get(root, len(positions)) if m and m.group(1) == "L" else len(positions) + 1
+    scope, root = _scope_root(m) if m else ("", "")
+    position = positions.get(root, len(positions)) if scope == "L" else len(positions) + 1
     return position, 0 if symbol else 1, _NUMBERS.sub(lambda d: d.group(0).zfill(8), name)  # [10] after [9]

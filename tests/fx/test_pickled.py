@@ -33,7 +33,7 @@ def payload_file(tmp_path: Path, graph: tuple) -> Path:
 
 def test_a_graph_pickler_payload_is_refused_without_the_opt_in(graph: tuple, payload_file: Path) -> None:
     for source in (graph[2], payload_file, str(payload_file)):
-        with pytest.raises(UnsafeArchiveError, match="is a pickle.*trust_pickle=True"):
+        with pytest.raises(UnsafeArchiveError, match=r"is a pickle.*trust_pickle=True"):
             pt2canon.load(source)
     with pytest.raises(UnsafeArchiveError):
         pt2canon.hash(graph[2])
@@ -61,7 +61,7 @@ def test_with_the_opt_in_a_payload_hashes_and_diffs_like_the_graph_it_holds(grap
 
 
 def test_a_trusted_pickle_that_holds_no_graph_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="holds a builtins.dict, not a torch.fx.GraphModule"):
+    with pytest.raises(InputError, match=r"holds a builtins\.dict, not a torch\.fx\.GraphModule"):
         pt2canon.load(pickle.dumps({"not": "a graph"}), trust_pickle=True)
     with pytest.raises(InputError, match=r"GraphPickler.loads cannot load it"):
         pt2canon.load(b"\x80\x04" + b"garbage", trust_pickle=True)
