@@ -75,7 +75,7 @@ def test_pt2canon_diff_of_two_run_folders_exits_1_on_a_difference_and_0_when_equ
 
 
 def test_a_folder_without_an_index_is_an_input_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(InputError, match="not a recorded run: no index.jsonl"):
+    with pytest.raises(InputError, match=r"not a recorded run: no index\.jsonl"):
         pt2canon.fx.diff_runs(tmp_path, tmp_path)
     assert main(["diff", str(tmp_path), str(tmp_path)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
