@@ -11,7 +11,9 @@ diffing and the listing work on FX graphs unchanged. Per FX node:
 ``get_attr``
     a tensor attribute is a graph input (parameter, buffer or tensor
     constant by what the module holds, one input per FQN however many
-    ``get_attr`` nodes read it); a ``GraphModule`` attribute passed to a
+    ``get_attr`` nodes read it; a ``GraphModule`` registers every plain
+    tensor attribute as a buffer, except the ``_tensor_constant<N>`` FX
+    lifts out of traced code, which are tensor constants); a ``GraphModule`` attribute passed to a
     higher-order op is an ``as_graph`` subgraph; a script object a custom
     object input; a Python constant is inlined where it is used;
 ``call_function`` / ``call_method`` / ``call_module``
@@ -37,6 +39,7 @@ AOTAutograd) or ``node.meta["example_value"]`` (Dynamo): tensors get a
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +59,9 @@ from pt2canon.fx.values import ValueWriter
 __all__ = ["Converted", "Payload", "convert_graph_module"]
 
 _MISSING = object()
+# FX names the tensors it lifts out of traced code ``_tensor_constant0``, ... and registers them as
+# buffers of the GraphModule; they are constants of the program, as torch.export makes them.
+_LIFTED_CONSTANT = re.compile(r"^_tensor_constant\d+$")
 
 
 @dataclass
@@ -464,7 +470,7 @@ class _Program:
         elif isinstance(obj, torch.nn.Parameter):
             self.input_specs.append({"parameter": {"arg": {"name": name}, "parameter_name": target}})
             self.payloads.setdefault(target, Payload(obj, "weight", True))
-        elif target in self._buffer_table():
+        elif target in self._buffer_table() and not _LIFTED_CONSTANT.match(target.rsplit(".", 1)[-1]):
             persistent = self._buffer_table()[target]
             self.input_specs.append(
                 {"buffer": {"arg": {"name": name}, "buffer_name": target, "persistent": persistent}}
