@@ -13,7 +13,7 @@ it unchanged. Modules, one concern each::
     convert     the graph walk: the program document
     artifact    FxArtifact: the document, weights and constants served from memory
     pickled     GraphPickler payloads: refused unless trusted; what audit says of them
-    recorder    a torch.compile backend that records every graph it is handed
+    recording   a torch.compile backend that records every graph it is handed
     runs        the diff of two recorded runs: graphs new, gone or changed
 
 ``import pt2canon.fx`` does not import torch; the functions below do.
@@ -43,7 +43,7 @@ _LAZY = {
     "FxArtifact": "pt2canon.fx.artifact",
     "from_graph_module": "pt2canon.fx.artifact",
     "load_graph_pickle": "pt2canon.fx.pickled",
-    "recorder": "pt2canon.fx.recorder",
+    "recorder": "pt2canon.fx.recording",
     "RunDiff": "pt2canon.fx.runs",
     "diff_runs": "pt2canon.fx.runs",
 }
@@ -51,7 +51,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.fx.artifact import FxArtifact, from_graph_module
     from pt2canon.fx.pickled import load_graph_pickle
-    from pt2canon.fx.recorder import recorder
+    from pt2canon.fx.recording import recorder
     from pt2canon.fx.runs import RunDiff, diff_runs
 
 

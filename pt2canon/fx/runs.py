@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pt2canon.errors import InputError, UsageError
-from pt2canon.fx.recorder import INDEX
+from pt2canon.fx.recording import INDEX
 
 __all__ = ["GraphPair", "RunDiff", "diff_runs", "read_index"]
 

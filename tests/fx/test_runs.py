@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_recorder import MODEL_V1, MODEL_V2, MODEL_V3, record
+from test_recording import MODEL_V1, MODEL_V2, MODEL_V3, record
 
 import pt2canon.fx
 from pt2canon.cli import main
