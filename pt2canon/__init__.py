@@ -17,6 +17,9 @@ The pipeline, one stage per module::
       -> listing         the FX-like one-line-per-node listing (``show``)
       -> cli             ``pt2canon show|hash|canon|diff|audit``
       -> serde.writer    deterministic, atomic JSON and .pt2 output
+    torch.fx GraphModule (torch.compile, AOTAutograd, make_fx, symbolic_trace)
+      -> fx              the same program document, then the stages above;
+                         a recording backend and the diff of two recorded runs
 
 Quick use::
 

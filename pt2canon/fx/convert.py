@@ -28,7 +28,7 @@ diffing and the listing work on FX graphs unchanged. Per FX node:
     AOTAutograd's ``InputMutationAOTOutput`` outputs, which become
     parameter, buffer or user-input mutations.
 
-Values take their metadata from ``node.meta["val"]`` (``make_fx``,
+The document's ``verifiers`` is ``[FX_DIALECT]``. Values take their metadata from ``node.meta["val"]`` (``make_fx``,
 AOTAutograd) or ``node.meta["example_value"]`` (Dynamo): tensors get a
 ``TensorMeta``, symbolic ints, floats and bools their expression;
 ``range_constraints`` come from the ShapeEnv. A graph without metadata
@@ -56,7 +56,12 @@ from pt2canon.fx.inputs import (
 from pt2canon.fx.names import KEYWORD, POSITIONAL, bind_arguments, callable_name, module_class_name
 from pt2canon.fx.values import ValueWriter
 
-__all__ = ["Converted", "Payload", "convert_graph_module"]
+__all__ = ["FX_DIALECT", "Converted", "Payload", "convert_graph_module"]
+
+#: The ``verifiers`` entry of every converted document: its dialect and the version of these
+#: conventions. It is part of the hash's structure layer, so FX documents never hash like
+#: exported programs, and a change of convention changes their hashes.
+FX_DIALECT = "pt2canon.fx/1"
 
 _MISSING = object()
 # FX names the tensors it lifts out of traced code ``_tensor_constant0``, ... and registers them as
@@ -590,6 +595,6 @@ def convert_graph_module(
         "range_constraints": values.range_constraints(),
         "schema_version": {"major": SCHEMA_VERSION[0], "minor": SCHEMA_VERSION[1]},
         "torch_version": torch.__version__,
-        "verifiers": [],
+        "verifiers": [FX_DIALECT],
     }
     return Converted(doc, program.payloads, program.dialect)
