@@ -34,7 +34,6 @@ Examples
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["FxArtifact", "RunDiff", "diff_runs", "from_graph_module", "load_graph_pickle", "recorder"]
@@ -56,9 +55,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pt2canon.fx' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    from pt2canon._lazy import lazy_attribute
+
+    return lazy_attribute(globals(), _LAZY, __name__, name)

@@ -61,9 +61,10 @@ class FxArtifact(Artifact):
         fqn, t = self._tensor(member)
         if _is_fake(t):
             raise UsageError(
-                f"level='full' hashes weights by content, but {fqn!r} is a {type(t).__name__} without data (a graph "
-                "looked at after compilation, or an AOTAutograd graph): load the graph with example_inputs=... inside "
-                "the backend (pt2canon.fx.recorder does), or hash at level='graph'",
+                f"{fqn!r} is a {type(t).__name__} without data (a graph looked at after compilation, or an "
+                "AOTAutograd graph), so its bytes cannot be read, as level='full' and writing an archive need: "
+                "load the graph with example_inputs=... inside the backend (pt2canon.fx.recorder does), or hash at "
+                "level='graph'",
                 file=self.path,
             )
         t = t.detach()
