@@ -9,11 +9,13 @@ interpreter:
 ``capture``   a 48-layer transformer (``tests/corpus.py`` ``transformer_stack``):
               Dynamo's capture time (``torch.compile`` with a backend that
               only keeps the graph, first call) against pt2canon's
-              ``load`` + ``hash`` of the captured graph; medians;
+              ``load`` + ``hash`` of the captured graph, in the same process;
+              three processes, medians;
 ``recorder``  the same compile with ``backend=pt2canon.fx.recorder(...,
-              then="eager")`` against ``backend="eager"``, alternating, and
-              the time spent inside the recorder; and a 2-layer stack
-              compiled by Inductor with and without the recorder;
+              then="eager")`` against ``backend="eager"``, and a 2-layer
+              stack compiled by Inductor with and without the recorder:
+              each compile in its own process, in ABBA order, the time
+              spent inside the recorder measured in the compile itself;
 ``cachekey``  equivalent variants of one function compiled by Inductor: how
               many distinct Inductor FX graph cache keys
               (``torch._inductor.codecache.compiled_fx_graph_hash``, recorded
@@ -31,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -78,99 +79,102 @@ def _capture_once(module: Any, x: Any) -> tuple[float, Any, list[Any]]:
     return seconds, gm, inputs
 
 
-def bench_capture(quick: bool) -> dict[str, Any]:
-    import pt2canon
+def _one(kind: str, layers: int, quick: bool) -> dict[str, Any]:
+    """One measurement in this (fresh) process: a capture and its hashing, or one compile."""
+    import torch
 
-    layers, repeat = (2, 1) if quick else (48, 3)
+    import pt2canon
+    import pt2canon.fx
+
     module, x = _transformer(layers)
     _warm_up()
-    captures = [_capture_once(module, x) for _ in range(repeat)]
-    _, gm, inputs = captures[-1]
+    if kind == "capture":
+        seconds, gm, inputs = _capture_once(module, x)
+        pt2canon.hash(pt2canon.load(gm, example_inputs=inputs))  # first call: imports
+        hashes, converts = [], []
+        for _ in range(1 if quick else 7):
+            t = time.perf_counter()
+            pt2canon.hash(pt2canon.load(gm, example_inputs=inputs))
+            hashes.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            art = pt2canon.load(gm, example_inputs=inputs)
+            converts.append(time.perf_counter() - t)
+        return {
+            "capture": seconds,
+            "hash": _median(hashes),
+            "convert": _median(converts),
+            "fx_nodes": len(gm.graph.nodes),
+            "op_nodes": len(art.model.program["graph_module"]["graph"]["nodes"]),
+        }
+    recorded, then = kind.split("-")
+    if then == "inductor":
+        torch._inductor.config.fx_graph_cache = False  # every compile does the whole work
+        torch._functorch.config.enable_autograd_cache = False
+    spent: list[float] = []
+    backend: Any = then
+    with tempfile.TemporaryDirectory() as tmp:
+        if recorded == "recorded":
+            rec = pt2canon.fx.recorder(tmp, then=then)
+            record = rec.record
 
-    def hash_it() -> str:
-        return pt2canon.hash(pt2canon.load(gm, example_inputs=inputs))
+            def timed(gm: Any, example_inputs: Any = None) -> Any:
+                t = time.perf_counter()
+                try:
+                    return record(gm, example_inputs)
+                finally:
+                    spent.append(time.perf_counter() - t)
 
-    def convert_only() -> Any:
-        return pt2canon.load(gm, example_inputs=inputs)
-
-    hash_it()  # first call: imports
-    hashes, converts = [], []
-    for _ in range(1 if quick else 7):
+            rec.record = timed  # type: ignore[method-assign]
+            backend = rec
+        torch._dynamo.reset()
         t = time.perf_counter()
-        hash_it()
-        hashes.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        convert_only()
-        converts.append(time.perf_counter() - t)
-    art = convert_only()
-    capture = _median([c[0] for c in captures])
+        torch.compile(module, backend=backend)(x)
+        seconds = time.perf_counter() - t
+    return {"compile": seconds, "recorder": sum(spent)}
+
+
+def _fresh(kind: str, layers: int, quick: bool) -> dict[str, Any]:
+    """:func:`_one` in a new interpreter, so that no measurement inherits another's caches or heap."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "one.json"
+        cmd = [sys.executable, __file__, "--one", kind, "--layers", str(layers), "--section-out", str(out)]
+        subprocess.run([*cmd, *(["--quick"] if quick else [])], check=True)
+        return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def bench_capture(quick: bool) -> dict[str, Any]:
+    layers, repeat = (2, 1) if quick else (48, 3)
+    runs = [_fresh("capture", layers, quick) for _ in range(repeat)]
     return {
         "layers": layers,
-        "fx_nodes": len(gm.graph.nodes),
-        "op_nodes": len(art.model.program["graph_module"]["graph"]["nodes"]),
-        "capture_seconds": capture,
-        "capture_runs": [c[0] for c in captures],
-        "hash_seconds": _median(hashes),
-        "convert_seconds": _median(converts),
-        "ratio": _median(hashes) / capture,
+        "fx_nodes": runs[0]["fx_nodes"],
+        "op_nodes": runs[0]["op_nodes"],
+        "capture_seconds": _median([r["capture"] for r in runs]),
+        "hash_seconds": _median([r["hash"] for r in runs]),
+        "convert_seconds": _median([r["convert"] for r in runs]),
+        "ratio": _median([r["hash"] / r["capture"] for r in runs]),  # side by side, per process
+        "runs": runs,
     }
 
 
-def _compile_seconds(module: Any, x: Any, backend: Any) -> float:
-    import torch
-
-    torch._dynamo.reset()
-    t = time.perf_counter()
-    torch.compile(module, backend=backend)(x)
-    return time.perf_counter() - t
-
-
 def bench_recorder(quick: bool) -> dict[str, Any]:
-    import torch
-
-    import pt2canon.fx
-
     out: dict[str, Any] = {}
-    _warm_up()
-    for label, layers, then, repeat in (
-        ("eager", 2 if quick else 48, "eager", 1 if quick else 3),
-        ("inductor", 1 if quick else 2, "inductor", 1 if quick else 2),
-    ):
-        module, x = _transformer(layers)
+    plan = (("eager", 2 if quick else 48, 1 if quick else 3), ("inductor", 1 if quick else 2, 1 if quick else 2))
+    for then, layers, pairs in plan:
         if then == "inductor":
-            torch._inductor.config.fx_graph_cache = False  # every compile does the whole work
-            _compile_seconds(module, x, "inductor")  # warm-up: Inductor's own imports and kernels
-        plain, recorded, inside = [], [], []
-        with tempfile.TemporaryDirectory() as tmp:
-            for r in range(repeat):
-                plain.append(_compile_seconds(module, x, then))
-                rec = pt2canon.fx.recorder(Path(tmp) / str(r), then=then)
-                record = rec.record
-                spent: list[float] = []
-
-                def timed(
-                    gm: Any,
-                    example_inputs: Any = None,
-                    _record: Callable[..., Any] = record,
-                    _spent: list[float] = spent,
-                ) -> Any:
-                    t = time.perf_counter()
-                    try:
-                        return _record(gm, example_inputs)
-                    finally:
-                        _spent.append(time.perf_counter() - t)
-
-                rec.record = timed  # type: ignore[method-assign]
-                recorded.append(_compile_seconds(module, x, rec))
-                inside.append(sum(spent))
-        out[label] = {
+            _fresh("plain-inductor", layers, quick)  # warm-up: Inductor's kernel caches on disk
+        order = [("plain", "recorded") if i % 2 == 0 else ("recorded", "plain") for i in range(pairs)]  # ABBA
+        runs: dict[str, list[dict[str, Any]]] = {"plain": [], "recorded": []}
+        for pair in order:
+            for which in pair:
+                runs[which].append(_fresh(f"{which}-{then}", layers, quick))
+        out[then] = {
             "layers": layers,
-            "plain_seconds": _median(plain),
-            "recorded_seconds": _median(recorded),
-            "recorder_seconds": _median(inside),
-            "overhead": _median(inside) / _median(plain),
-            "plain_runs": plain,
-            "recorded_runs": recorded,
+            "plain_seconds": _median([r["compile"] for r in runs["plain"]]),
+            "recorded_seconds": _median([r["compile"] for r in runs["recorded"]]),
+            "recorder_seconds": _median([r["recorder"] for r in runs["recorded"]]),
+            "overhead": _median([r["recorder"] / r["compile"] for r in runs["recorded"]]),
+            "runs": runs,
         }
     return out
 
@@ -198,6 +202,14 @@ def step(inp, wa, wb):
 def step(x, w1, w2):
     b = torch.sigmoid(x @ w2)
     a = torch.relu(x @ w1)
+    return a * b + a.sum()
+""",
+    "swapped activations": """
+def step(x, w1, w2):
+    u = x @ w1
+    v = x @ w2
+    b = torch.sigmoid(v)
+    a = torch.relu(u)
     return a * b + a.sum()
 """,
     "helper function": """
@@ -236,6 +248,8 @@ def bench_cachekey(quick: bool) -> dict[str, Any]:
         return key, lines
 
     codecache.compiled_fx_graph_hash = recording_hash  # type: ignore[assignment]
+    # AOTAutograd's own cache, keyed on the Dynamo graph, would skip Inductor (and its key) on a hit.
+    torch._functorch.config.enable_autograd_cache = False
     rows = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -374,7 +388,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, choices=SECTIONS, help="sections to run (default: all)")
     parser.add_argument("--markdown", type=Path, help="rewrite the FX section of this report (e.g. BENCHMARKS.md)")
     parser.add_argument("--section-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # one measurement in this process (internal)
+    parser.add_argument("--layers", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.one is not None:
+        args.section_out.write_text(json.dumps(_one(args.one, args.layers, args.quick)))
+        return 0
     sections = [s for s in SECTIONS if s in (args.only or SECTIONS)]
     if args.section_out is not None:
         (section,) = sections

@@ -10,6 +10,7 @@ it unchanged. Modules, one concern each::
     names       stable names of targets and arguments (no id(), no addresses)
     inputs      which signature kind a placeholder is (Dynamo sources, AOT descriptors)
     values      tensor metadata, symbolic values, constants as schema JSON
+    signature   the signature: parameters, buffers, constants, modules, mutations
     convert     the graph walk: the program document
     artifact    FxArtifact: the document, weights and constants served from memory
     pickled     GraphPickler payloads: refused unless trusted; what audit says of them
