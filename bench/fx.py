@@ -367,6 +367,14 @@ def markdown(results: dict[str, Any]) -> str:
             f"| **sharing the base's** | **{s['inductor_key']} of {n}** | **{s['dynamo_graph']} of {n}** | **{s['inductor_graph']} of {n}** |",
             f"| distinct values | {d['inductor_key']} | {d['dynamo_graph']} | {d['inductor_graph']} |",
             "",
+            "Why they differ where they do: Inductor's key pickles the graph it is handed, so any change of node order "
+            "changes it; AOTAutograd renames nodes and inputs, so renamed locals and arguments do not. pt2canon's "
+            "canonical order removes node order; its hash of the Dynamo graph also lists user inputs in the frame's "
+            "argument order (Dynamo creates them in first-read order, which the statement swap changes), while the "
+            "graph Inductor is handed no longer knows the frame, so there the input order stays part of the program "
+            "(it is the calling convention). Spelling a call `torch.matmul` instead of `@` is another target in the "
+            "Dynamo graph (pt2canon names Python callables as written), the same ATen op after AOTAutograd.",
+            "",
         ]
     lines.append(END)
     return "\n".join(lines)
@@ -388,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, choices=SECTIONS, help="sections to run (default: all)")
     parser.add_argument("--markdown", type=Path, help="rewrite the FX section of this report (e.g. BENCHMARKS.md)")
     parser.add_argument("--section-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--report-only", action="store_true", help="rewrite --markdown from the last results, no runs")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # one measurement in this process (internal)
     parser.add_argument("--layers", type=int, default=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -395,6 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         args.section_out.write_text(json.dumps(_one(args.one, args.layers, args.quick)))
         return 0
     sections = [s for s in SECTIONS if s in (args.only or SECTIONS)]
+    folder = HERE / "results"
+    if args.report_only:
+        write_markdown(json.loads((folder / ("fx-quick.json" if args.quick else "fx.json")).read_text()), args.markdown)
+        return 0
     if args.section_out is not None:
         (section,) = sections
         args.section_out.write_text(json.dumps(run_section(section, args.quick)))
@@ -414,7 +427,6 @@ def main(argv: list[str] | None = None) -> int:
             ]
             subprocess.run(cmd, check=True)
             results[section] = json.loads(out.read_text())
-    folder = HERE / "results"
     folder.mkdir(exist_ok=True)
     (folder / ("fx-quick.json" if args.quick else "fx.json")).write_text(json.dumps(results, indent=2, sort_keys=True))
     if args.markdown:
