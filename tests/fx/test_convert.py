@@ -309,3 +309,47 @@ def test_python_constants_without_a_schema_tag_get_stand_ins_that_tell_them_apar
     keys = [(Ellipsis, slice(1, 2)), (Ellipsis, slice(1, 3)), (slice(1, 2), Ellipsis), {"a": 1}, {1: "a"}]
     assert len({indexed(k) for k in keys}) == len(keys)
     assert indexed((Ellipsis, slice(1, 2))) == indexed((Ellipsis, slice(1, 2)))
+
+
+def _branchy(x: torch.Tensor) -> torch.Tensor:
+    def positive(t: torch.Tensor) -> torch.Tensor:
+        return t.sin() + 1
+
+    def negative(t: torch.Tensor) -> torch.Tensor:
+        return t.cos()
+
+    return torch.cond(x.sum() > 0, positive, negative, (x,))
+
+
+def _branchy_renamed(inp: torch.Tensor) -> torch.Tensor:
+    def when_true(u: torch.Tensor) -> torch.Tensor:
+        return u.sin() + 1
+
+    def when_false(u: torch.Tensor) -> torch.Tensor:
+        return u.cos()
+
+    return torch.cond(inp.sum() > 0, when_true, when_false, (inp,))
+
+
+def _branchy_swapped(x: torch.Tensor) -> torch.Tensor:
+    def positive(t: torch.Tensor) -> torch.Tensor:
+        return t.cos()
+
+    def negative(t: torch.Tensor) -> torch.Tensor:
+        return t.sin() + 1
+
+    return torch.cond(x.sum() > 0, positive, negative, (x,))
+
+
+def test_the_branches_of_a_higher_order_op_are_subgraph_arguments() -> None:
+    (a,), (b,), (c,) = (capture(f, torch.randn(3)) for f in (_branchy, _branchy_renamed, _branchy_swapped))
+    cond = next(n for n in _graph(a.artifact)["nodes"] if n["target"] == "torch.ops.higher_order.cond")
+    branches = [na["arg"]["as_graph"]["graph"] for na in cond["inputs"] if "as_graph" in na["arg"]]
+    assert len(branches) == 2
+    assert [[n["target"] for n in g["nodes"]] for g in branches] == [
+        ["call_method.sin", "_operator.add"],
+        ["call_method.cos"],
+    ]
+    assert all(len(g["inputs"]) == 1 and "tensor_values" in g for g in branches)
+    assert pt2canon.hash(a.artifact) == pt2canon.hash(b.artifact)
+    assert pt2canon.hash(a.artifact) != pt2canon.hash(c.artifact)
