@@ -54,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
     if _same_file(args.input, args.output) and not args.force:
         raise UsageError(f"output {args.output!r} is the input file; pass --force to replace it")
     artifact = load(args.input, trust_pickle=args.trust_pickle)
+    if fmt == "pt2" and artifact.format == "fx":
+        artifact.close()
+        raise UsageError(
+            f"{args.input}: an FX graph's canonical form is a program document whose targets torch.export.load "
+            "cannot run; write it as JSON (-o OUT.json)"
+        )
     try:
         canons = canonicalize_all(artifact, keep_metadata=args.keep_metadata)
         if fmt == "json":

@@ -49,6 +49,11 @@ def test_the_command_line_refuses_a_payload_in_one_line_unless_trust_pickle_is_g
     assert capsys.readouterr().out.split()[0] == pt2canon.hash(graph[0])
     assert main(["show", str(payload_file), "--trust-pickle"]) == 0
     assert "torch._C._nn.linear" in capsys.readouterr().out
+    out = payload_file.with_suffix(".json")
+    assert main(["canon", str(payload_file), "-o", str(out), "--trust-pickle"]) == 0
+    assert capsys.readouterr().out.split()[0] == pt2canon.hash(out) == pt2canon.hash(graph[0])
+    assert main(["canon", str(payload_file), "-o", str(out.with_suffix(".pt2")), "--trust-pickle"]) == 2
+    assert "write it as JSON" in capsys.readouterr().err
 
 
 def test_with_the_opt_in_a_payload_hashes_and_diffs_like_the_graph_it_holds(graph: tuple) -> None:
