@@ -4,7 +4,7 @@
 (with its FakeTensor metadata, SymInts and ops) as a pickle; torch's
 compile caches and parallel compile store these. A pickle is a program:
 ``pickle.loads`` imports and calls whatever it names. pt2canon therefore
-refuses a pickle (:class:`~pt2canon.errors.UnsafeArchiveError`) unless the
+refuses a pickle (an :class:`~pt2canon.errors.InputError`, before reading it) unless the
 caller passes ``trust_pickle=True`` (``--trust-pickle`` on the command
 line); then :func:`load_graph_pickle` unpickles it with
 ``GraphPickler.loads`` into a fresh ``FakeTensorMode`` and reads the graph
@@ -47,8 +47,8 @@ def is_pickle(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
-def _refuse(label: str) -> UnsafeArchiveError:
-    return UnsafeArchiveError(
+def _refuse(label: str) -> InputError:
+    return InputError(
         "is a pickle, not a .pt2 archive or model JSON; unpickling runs the code it names, so pt2canon "
         "refuses it. If it is a GraphPickler payload of an FX graph (torch.fx._graph_pickler) and you trust "
         "where it came from, pass trust_pickle=True (--trust-pickle); `pt2canon audit` lists what it would import",
@@ -74,10 +74,8 @@ def load_graph_pickle(data: bytes, *, trust_pickle: bool = False, label: str = "
 
     Raises
     ------
-    UnsafeArchiveError
-        Without ``trust_pickle``.
     InputError
-        If torch cannot unpickle it, or it holds no ``GraphModule``.
+        Without ``trust_pickle``; if torch cannot unpickle it, or it holds no ``GraphModule``.
     """
     if not trust_pickle:
         raise _refuse(label)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -91,6 +92,9 @@ def test_recording_the_same_program_twice_gives_the_same_index_apart_from_paths(
     assert strip == [{k: v for k, v in e.items() if k != "frame"} for e in index(b)]
 
 
+@pytest.mark.skipif(
+    shutil.which("g++") is None and shutil.which("clang++") is None, reason="Inductor needs a C++ compiler"
+)
 def test_the_recorder_hands_the_graph_to_inductor_by_default(tmp_path: Path) -> None:
     torch._dynamo.reset()
     backend = pt2canon.fx.recorder(tmp_path / "run")
