@@ -53,7 +53,7 @@ import networkx as nx
 
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.arrange import Arrangement
-from pt2canon.canon.effects import TRAINING_FLAG_OPS, OpEffects, effects_from_name, effects_of_node, split_target
+from pt2canon.canon.effects import OpEffects, effects_from_name, effects_of_node, needs_node_args
 from pt2canon.canon.messages import is_assert, name_assert_messages, rename_message_symbols
 from pt2canon.canon.order import Digests, ResidualTie, canonical_order, first_uses, node_label, skeleton_label
 from pt2canon.canon.symbols import SymbolRenamer, parse_expr
@@ -230,7 +230,7 @@ def _effects(G: nx.MultiDiGraph, nid: int, sub_ordered: bool) -> OpEffects:
     attrs = G._node[nid]
     target = attrs["target"]
     eff = effects_from_name(target)
-    if eff.mutates and split_target(target)[1] in TRAINING_FLAG_OPS:
+    if needs_node_args(target):
         eff = effects_of_node(target, {na.get("name"): na["arg"] for na in attrs["args"]})
     if sub_ordered and not eff.ordered:
         return OpEffects(mutates=frozenset({"*"}), effectful=True)

@@ -25,6 +25,7 @@ import sys
 import tempfile
 
 from pt2canon.errors import UsageError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
 __all__ = ["add_parser", "run"]
 
@@ -57,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         help="copy the sample inputs into the archive (default: leave them out, so that re-exports give equal bytes)",
     )
     p.add_argument("--force", action="store_true", help="allow OUT to be the same file as IN")
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -78,7 +80,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("-o -: refusing to write a binary archive to a terminal; redirect it (-o - > OUT.pt2)")
     if not to_stdout and _same_file(args.input, args.output) and not args.force:
         raise UsageError(f"output {args.output!r} is the input file; pass --force to replace it")
-    artifact = load(args.input)
+    artifact = load(args.input, trust_pickle=args.trust_pickle)
+    if fmt == "pt2" and artifact.format == "fx":
+        artifact.close()
+        raise UsageError(
+            f"{args.input}: an FX graph's canonical form is a program document whose targets torch.export.load "
+            "cannot run; write it as JSON (-o OUT.json)"
+        )
     with tempfile.TemporaryDirectory(prefix="pt2canon-") if to_stdout else contextlib.nullcontext("") as folder:
         target = os.path.join(folder, f"canonical.{fmt}") if to_stdout else args.output
         try:

@@ -16,6 +16,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from pt2canon.errors import UsageError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.diff.result import Change, DiffResult
@@ -33,8 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
             "0 when equal at the chosen level, 1 when different, 2 on error."
         ),
     )
-    p.add_argument("a", metavar="A", help="the old program: .pt2 archive, older-format zip or model JSON")
-    p.add_argument("b", metavar="B", help="the new program")
+    p.add_argument(
+        "a",
+        metavar="A",
+        help="the old program: .pt2 archive, older-format zip, model JSON, or a pt2canon.fx.recorder folder",
+    )
+    p.add_argument("b", metavar="B", help="the new program (a recorder folder when A is one)")
     p.add_argument(
         "--level",
         choices=("structure", "graph", "full"),
@@ -60,6 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         default="auto",
         help="colour the text format: auto = on a terminal unless NO_COLOR is set (default: auto)",
     )
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -137,9 +143,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.context < 0:
         raise UsageError(f"--context={args.context}: needs a number of lines >= 0")
-    a = load(args.a)
+    if os.path.isdir(args.a) and os.path.isdir(args.b):  # two runs of pt2canon.fx.recorder
+        from pt2canon.fx.runs import diff_runs
+
+        kw = {"ignore_shapes": args.ignore_shapes, "include_versions": args.include_versions, "context": args.context}
+        runs = diff_runs(args.a, args.b, level=args.level, ignore_weights=args.ignore_weights, **kw)
+        text = runs.render(args.format, **({"color": use_color(args.color)} if args.format == "text" else {}))
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0 if runs.equal else 1
+    a = load(args.a, trust_pickle=args.trust_pickle)
     try:
-        b = load(args.b)
+        b = load(args.b, trust_pickle=args.trust_pickle)
         try:
             result = diff_programs(
                 a,

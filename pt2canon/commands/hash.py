@@ -26,6 +26,7 @@ from typing import Any
 
 from pt2canon.commands._progress import Progress
 from pt2canon.errors import Pt2CanonError, UsageError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
 __all__ = ["STDIN", "add_parser", "explain_difference", "hash_all", "hash_one", "iter_inputs", "options_of", "run"]
 
@@ -71,6 +72,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     check.add_argument("-c", "--check", metavar="SUMS", help="verify the hash lines in SUMS (- for stdin)")
     check.add_argument("--quiet", action="store_true", help="with --check: print only the FAILED lines")
     check.add_argument("--status", action="store_true", help="with --check: print nothing; the exit status tells")
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -141,6 +143,7 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
         "include_versions": args.include_versions,
         "include_sample_inputs": args.include_sample_inputs,
         "keep_metadata": tuple(args.keep_metadata),
+        "trust_pickle": args.trust_pickle,
     }
 
 

@@ -19,6 +19,7 @@ import sys
 
 from pt2canon import _json
 from pt2canon.errors import InputError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
 __all__ = ["LARGEST", "add_parser", "run"]
 
@@ -47,6 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     weights.add_argument(
         "--all-weights", action="store_true", help=f"list every weight and constant, not the {LARGEST} largest"
     )
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from pt2canon.api import canonicalize_all, load
     from pt2canon.listing import generate_listing, listing_json
 
-    artifact = load(args.path)
+    artifact = load(args.path, trust_pickle=args.trust_pickle)
     try:
         # Refuse what hash and canon refuse (a dangling reference, a cycle, a signature that
         # disagrees with the graph, an unreadable symbolic expression): a listing of a broken
