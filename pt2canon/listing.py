@@ -127,6 +127,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pt2canon.serde.tags import REF_KINDS, VALUE_TABLES, iter_refs
+
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.serde.archive import Artifact, Payload
 
@@ -227,20 +229,8 @@ _STRIDED = 7
 _KEYWORD = 2
 _INDENT = "    "
 _NONFINITE = {"Infinity": "inf", "-Infinity": "-inf", "NaN": "nan"}
-_VALUE_TABLE = {
-    "as_tensor": "tensor_values",
-    "as_tensors": "tensor_values",
-    "as_optional_tensor": "tensor_values",
-    "as_optional_tensors": "tensor_values",
-    "as_nested_tensors": "tensor_values",
-    "as_sym_int": "sym_int_values",
-    "as_sym_ints": "sym_int_values",
-    "as_sym_float": "sym_float_values",
-    "as_sym_floats": "sym_float_values",
-    "as_sym_bool": "sym_bool_values",
-    "as_sym_bools": "sym_bool_values",
-    "as_custom_obj": "custom_obj_values",
-}
+#: Union tag -> the graph table holding the metadata of the value it names.
+_VALUE_TABLE = {tag: VALUE_TABLES[kind] for tag, kind in REF_KINDS.items() if kind in VALUE_TABLES}
 
 
 # --------------------------------------------------------------------------
@@ -1234,54 +1224,13 @@ def _shape(meta: Any) -> list[int | str] | None:
     return out
 
 
-def _refs(arg: Any) -> Iterator[tuple[str, str]]:
-    """``(name, value table)`` of each value an ``Argument`` names (tokens: table ``""``)."""
-    if not isinstance(arg, Mapping) or not arg:
-        return
-    tag, v = next(iter(arg.items()))
-    table = _VALUE_TABLE.get(tag, "")
-    if tag in ("as_tensor", "as_custom_obj", "as_token"):
-        items = [v]
-    elif tag in ("as_tensors", "as_sym_ints", "as_sym_floats", "as_sym_bools"):
-        items = list(v) if isinstance(v, list) else []
-    elif tag in ("as_sym_int", "as_sym_float", "as_sym_bool"):
-        items = [v]
-    elif tag == "as_optional_tensor":
-        items = [v.get("as_tensor")] if isinstance(v, Mapping) else []
-    elif tag == "as_optional_tensors":
-        items = [t.get("as_tensor") for t in v if isinstance(t, Mapping)] if isinstance(v, list) else []
-    elif tag == "as_nested_tensors":
-        items = [t for row in v if isinstance(row, list) for t in row] if isinstance(v, list) else []
-    elif tag == "as_string_to_argument":
-        for sub in v.values() if isinstance(v, Mapping) else ():
-            yield from _refs(sub)
-        return
-    else:
-        return
-    for item in items:
-        if isinstance(item, Mapping):
-            name = item.get("as_name", item.get("name"))
-            if isinstance(name, str):
-                yield name, table
-
-
-_TABLE_KIND = {
-    "tensor_values": "tensor",
-    "sym_int_values": "sym_int",
-    "sym_float_values": "sym_float",
-    "sym_bool_values": "sym_bool",
-    "custom_obj_values": "custom_obj",
-    "": "token",
-}
-
-
 def _values_json(arg: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The values an argument names, each with its kind and metadata."""
     out: list[dict[str, Any]] = []
-    for name, table_name in _refs(arg):
+    for _, _, name, kind in iter_refs(dict(arg)):
+        table_name = VALUE_TABLES.get(kind, "")
         table = values.get(table_name) if table_name else None
         meta = table.get(name) if isinstance(table, Mapping) else None
-        kind = _TABLE_KIND.get(table_name, "?")
         entry: dict[str, Any] = {"name": name, "kind": kind}
         entry["meta"] = "token" if kind == "token" else _value_meta(table_name, meta)
         if kind == "tensor" and isinstance(meta, Mapping):

@@ -9,8 +9,8 @@ access. Unknown keys are tolerated (forward compatibility, as torch's own
 reader does) and reported in one :class:`UnknownFieldsWarning`; an unknown
 union tag or a newer schema major version is an error.
 
-The union tags are listed here once; :mod:`pt2canon.serde.graph` uses
-:data:`REF_TAGS` to tell value references from constant arguments.
+The union tags come from :mod:`pt2canon.serde.tags` (arguments) and
+:mod:`pt2canon.serde.spec` (signature specs), which every stage reads.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ import warnings
 from typing import Any
 
 from pt2canon.errors import SchemaError, UnsupportedVersionError
+from pt2canon.serde.spec import INPUT_TAGS, OUTPUT_TAGS
+from pt2canon.serde.tags import ARGUMENT_TAGS
+from pt2canon.serde.tags import CONSTANT_TAGS as _OPAQUE_TAGS
+from pt2canon.serde.tags import LIST_TAGS as _LIST_TAGS
 
 __all__ = [
     "ARGUMENT_TAGS",
@@ -34,26 +38,9 @@ __all__ = [
 #: The schema major version pt2canon reads (torch 2.13 writes 8.20).
 SUPPORTED_SCHEMA_MAJOR = 8
 
-#: ``Argument`` union tags (schema.py ``class Argument``).
-ARGUMENT_TAGS = frozenset(
-    {
-        "as_none", "as_tensor", "as_tensors", "as_int", "as_ints", "as_float", "as_floats",
-        "as_string", "as_strings", "as_sym_int", "as_sym_ints", "as_scalar_type",
-        "as_memory_format", "as_layout", "as_device", "as_bool", "as_bools", "as_sym_bool",
-        "as_sym_bools", "as_graph", "as_optional_tensors", "as_custom_obj", "as_operator",
-        "as_sym_float", "as_sym_floats", "as_optional_tensor", "as_complex",
-        "as_nested_tensors", "as_int_lists", "as_string_to_argument", "as_float_lists",
-        "as_token",
-    }
-)  # fmt: skip
-
-#: ``InputSpec`` union tags, in torch's canonical rank order.
-INPUT_SPEC_TAGS = ("token", "parameter", "buffer", "tensor_constant", "custom_obj", "user_input", "constant_input")
-#: ``OutputSpec`` union tags, in torch's canonical rank order.
-OUTPUT_SPEC_TAGS = (
-    "token", "parameter_mutation", "buffer_mutation", "user_input_mutation", "user_output",
-    "loss_output", "gradient_to_parameter", "gradient_to_user_input",
-)  # fmt: skip
+#: ``InputSpec`` / ``OutputSpec`` union tags.
+INPUT_SPEC_TAGS = INPUT_TAGS
+OUTPUT_SPEC_TAGS = OUTPUT_TAGS
 
 _NODE_KEYS = frozenset({"target", "inputs", "outputs", "metadata", "is_hop_single_tensor_return", "name"})
 _GRAPH_KEYS = frozenset(
@@ -311,27 +298,6 @@ class _Checker:
                 self.str_(item, f"{key}[{i}]")
         self.keys(doc, _PROGRAM_KEYS, "$")
         self.keys(gm, _GM_KEYS, "graph_module")
-
-
-# Argument tags whose value _Checker.argument does not look into.
-_OPAQUE_TAGS = frozenset(
-    {
-        "as_none",
-        "as_int",
-        "as_float",
-        "as_bool",
-        "as_scalar_type",
-        "as_memory_format",
-        "as_layout",
-        "as_device",
-        "as_operator",
-        "as_complex",
-    }
-)
-
-
-# Argument tags whose value _Checker.argument only checks to be a list.
-_LIST_TAGS = frozenset({"as_ints", "as_floats", "as_strings", "as_bools", "as_int_lists", "as_float_lists"})
 
 
 def _dims(seq: Any) -> bool:
