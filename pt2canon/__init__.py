@@ -5,6 +5,7 @@ The pipeline, one stage per module::
     .pt2 archive / model.json / ExportedProgram
       -> serde.archive   read the zip safely; weights stay in it (Artifact, Model)
       -> serde.schema    check the JSON's shape (torch schema 8.x)
+      -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
       -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON
       -> canon.effects   which ops mutate, draw random numbers or assert
       -> canon.order     rank-based topological order (structural, no index ties)

@@ -127,6 +127,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pt2canon.errors import SchemaError
+from pt2canon.serde.expr import parse_tree
+
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.serde.archive import Artifact, Payload
 
@@ -468,24 +471,18 @@ def expr_to_str(expr: str) -> str:
     >>> expr_to_str("__import__('os').system('x')")  # never evaluated
     "__import__('os').system('x')"
     """
-    if len(expr) > _MAX_EXPR_CHARS:
-        return expr
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
-        return _render(tree.body)[0]
-    except (_Unparsable, SyntaxError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
+        return _render(parse_tree(expr, max_chars=_MAX_EXPR_CHARS).body)[0]
+    except (_Unparsable, SchemaError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
         return expr
 
 
 @functools.lru_cache(maxsize=4096)
 def _monomial(expr: str) -> tuple[Fraction, tuple[tuple[str, int], ...]] | None:
     """``coef * prod(sym**k)`` of an srepr product of symbols, or ``None``."""
-    if len(expr) > _MAX_EXPR_CHARS:
-        return None
     try:
-        node = ast.parse(expr.strip(), mode="eval").body
-        return _mono(node)
-    except (_Unparsable, SyntaxError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
+        return _mono(parse_tree(expr, max_chars=_MAX_EXPR_CHARS).body)
+    except (_Unparsable, SchemaError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
         return None
 
 
