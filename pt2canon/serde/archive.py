@@ -6,19 +6,8 @@ chunks, by :meth:`Artifact.iter_payload`. Member names with absolute paths or
 ``..`` are refused, and declared and actual decompressed sizes are bounded by
 :class:`Limits`.
 
-Layout of a current archive (``torch.export.save``, torch >= 2.6)::
-
-    <root>/archive_format                       b"pt2"
-    <root>/models/<model>.json                  one per model
-    <root>/data/weights/<model>_weights_config.json   FQN -> weight_N
-    <root>/data/weights/weight_N                raw tensor storage
-    <root>/data/constants/<model>_constants_config.json
-    <root>/data/constants/tensor_N ...
-    <root>/data/sample_inputs/<model>.pt        a pickle (never loaded)
-
-The older format (torch <= 2.5) holds ``serialized_exported_program.json``,
-``serialized_state_dict.pt``, ``serialized_constants.pt``,
-``serialized_example_inputs.pt`` and ``version`` at the top of the zip.
+The layout of an archive (current and older formats) is described, once,
+in :mod:`pt2canon.serde.layout`.
 """
 
 from __future__ import annotations
@@ -35,6 +24,25 @@ from typing import IO, Any, Literal
 
 from pt2canon import _json
 from pt2canon.errors import ArchiveError, InputError, SchemaError, UnsafeArchiveError
+from pt2canon.serde.layout import (
+    CONSTANTS_CONFIG,
+    CONSTANTS_DIR,
+    DEFAULT_LIMITS,
+    INFO_MEMBERS,
+    LEGACY_BLOBS,
+    LEGACY_CONSTANTS_BLOB,
+    LEGACY_PROGRAM,
+    LEGACY_VERSION,
+    LEGACY_WEIGHTS_BLOB,
+    MODEL_JSON,
+    MODELS_DIR,
+    SAMPLE_INPUTS,
+    WEIGHTS_CONFIG,
+    WEIGHTS_DIR,
+    Limits,
+    find_roots,
+    member_name_problem,
+)
 from pt2canon.serde.schema import check_payload_config, check_program
 
 __all__ = [
@@ -47,43 +55,7 @@ __all__ = [
     "sniff",
 ]
 
-_LEGACY_PROGRAM = "serialized_exported_program.json"
-_LEGACY_BLOBS = {
-    "state_dict": ("serialized_state_dict.pt", "serialized_state_dict.json"),
-    "constants": ("serialized_constants.pt", "serialized_constants.json"),
-    "example_inputs": ("serialized_example_inputs.pt",),
-}
 _CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds that keep a hostile archive from exhausting memory or time.
-
-    Parameters
-    ----------
-    max_json_bytes : int
-        Largest JSON member (``model.json``, configs) read into memory.
-    max_member_bytes : int
-        Largest declared size of any one member (weights are streamed, but a
-        member declared larger than this is refused).
-    max_total_bytes : int
-        Largest sum of declared member sizes.
-    max_members : int
-        Most members in one archive.
-    max_ratio : int
-        Largest compression ratio of a compressed member (zip bombs); torch
-        writes members uncompressed, so a high ratio means a crafted file.
-    """
-
-    max_json_bytes: int = 1 << 30
-    max_member_bytes: int = 64 << 30
-    max_total_bytes: int = 256 << 30
-    max_members: int = 200_000
-    max_ratio: int = 200
-
-
-DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True)
@@ -342,17 +314,9 @@ class _ZipSource:
 
 def check_member_name(name: str, label: str) -> None:
     """Refuse member names that could escape an extraction folder."""
-    bad = None
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        bad = "is an absolute path"
-    elif "\\" in name:
-        bad = "contains a backslash"
-    elif ".." in name.split("/"):
-        bad = "contains a '..' component"
-    elif "\x00" in name:
-        bad = "contains a NUL byte"
-    if bad:
-        raise UnsafeArchiveError(f"member name {name!r} {bad}; refusing the archive", file=label, member=name)
+    problem = member_name_problem(name)
+    if problem:
+        raise UnsafeArchiveError(f"member name {name!r} {problem[1]}; refusing the archive", file=label, member=name)
 
 
 @dataclass
@@ -492,15 +456,7 @@ def _payloads(
 
 def _find_root(src: _ZipSource) -> str | None:
     """The root folder of a current-format archive, ``None`` if there is none."""
-    roots = set()
-    for name in src.infos:
-        parts = name.split("/")
-        if parts[-1] == "archive_format" and len(parts) <= 2:
-            roots.add(parts[0] + "/" if len(parts) == 2 else "")
-        elif len(parts) == 3 and parts[1] == "models" and parts[2].endswith(".json"):
-            roots.add(parts[0] + "/")
-        elif len(parts) == 2 and parts[0] == "models" and parts[1].endswith(".json"):
-            roots.add("")
+    roots = find_roots(src.infos)
     if len(roots) > 1:
         raise ArchiveError(
             f"archive has {len(roots)} root folders ({', '.join(sorted(repr(r) for r in roots))}); "
@@ -514,21 +470,19 @@ def _read_pt2(src: _ZipSource, root: str) -> Artifact:
     model_members = sorted(
         n
         for n in src.infos
-        if n.startswith(f"{root}models/") and n.endswith(".json") and n.count("/") == root.count("/") + 1
+        if n.startswith(f"{root}{MODELS_DIR}") and n.endswith(".json") and n.count("/") == root.count("/") + 1
     )
     if not model_members:
-        raise ArchiveError(f"archive has no model: no member {root}models/<name>.json", file=src.label)
+        raise ArchiveError(f"archive has no model: no member {root}{MODEL_JSON.format('<name>')}", file=src.label)
     models: dict[str, Model] = {}
     for member in model_members:
-        name = member[len(f"{root}models/") : -len(".json")]
+        name = member[len(f"{root}{MODELS_DIR}") : -len(".json")]
         program = _program_from_json(src.read(member), src.label, member)
-        weights = _payloads(src, root, f"{root}data/weights/{name}_weights_config.json", "data/weights/", "weight")
-        constants = _payloads(
-            src, root, f"{root}data/constants/{name}_constants_config.json", "data/constants/", "constant"
-        )
+        weights = _payloads(src, root, f"{root}{WEIGHTS_CONFIG.format(name)}", WEIGHTS_DIR, "weight")
+        constants = _payloads(src, root, f"{root}{CONSTANTS_CONFIG.format(name)}", CONSTANTS_DIR, "constant")
         # torch <= 2.5 inside the current layout: whole pickled blobs.
-        for folder, kind in (("data/weights/", "state_dict"), ("data/constants/", "constants")):
-            legacy = f"{root}{folder}{name}.pt"
+        for blob_format, kind in ((LEGACY_WEIGHTS_BLOB, "state_dict"), (LEGACY_CONSTANTS_BLOB, "constants")):
+            legacy = f"{root}{blob_format.format(name)}"
             if legacy in src.infos:
                 blob = Payload(
                     fqn=f"<{kind}>",
@@ -542,7 +496,7 @@ def _read_pt2(src: _ZipSource, root: str) -> Artifact:
                     weights = MappingProxyType({**weights, blob.fqn: blob})
                 else:
                     constants = MappingProxyType({**constants, blob.fqn: blob})
-        sample = f"{root}data/sample_inputs/{name}.pt"
+        sample = f"{root}{SAMPLE_INPUTS.format(name)}"
         models[name] = Model(
             name=name,
             program=program,
@@ -552,12 +506,7 @@ def _read_pt2(src: _ZipSource, root: str) -> Artifact:
             sample_inputs=sample if sample in src.infos else None,
         )
     info = {}
-    for key, member in (
-        ("archive_format", "archive_format"),
-        ("archive_version", "archive_version"),
-        ("byteorder", "byteorder"),
-        ("data_version", ".data/version"),
-    ):
+    for key, member in INFO_MEMBERS.items():
         full = f"{root}{member}"
         if full in src.infos and src.size(full) <= 4096:
             info[key] = src.read(full).decode("utf-8", "replace").strip()
@@ -565,11 +514,11 @@ def _read_pt2(src: _ZipSource, root: str) -> Artifact:
 
 
 def _read_legacy(src: _ZipSource) -> Artifact:
-    program = _program_from_json(src.read(_LEGACY_PROGRAM), src.label, _LEGACY_PROGRAM)
+    program = _program_from_json(src.read(LEGACY_PROGRAM), src.label, LEGACY_PROGRAM)
     weights: dict[str, Payload] = {}
     constants: dict[str, Payload] = {}
     sample = None
-    for blob, candidates in _LEGACY_BLOBS.items():
+    for blob, candidates in LEGACY_BLOBS.items():
         for member in candidates:
             if member in src.infos:
                 if blob == "example_inputs":
@@ -586,12 +535,12 @@ def _read_legacy(src: _ZipSource) -> Artifact:
                     (weights if blob == "state_dict" else constants)[p.fqn] = p
                 break
     info = {}
-    if "version" in src.infos and src.size("version") <= 4096:
-        info["data_version"] = src.read("version").decode("utf-8", "replace").strip()
+    if LEGACY_VERSION in src.infos and src.size(LEGACY_VERSION) <= 4096:
+        info["data_version"] = src.read(LEGACY_VERSION).decode("utf-8", "replace").strip()
     model = Model(
         name="model",
         program=program,
-        member=_LEGACY_PROGRAM,
+        member=LEGACY_PROGRAM,
         weights=MappingProxyType(weights),
         constants=MappingProxyType(constants),
         sample_inputs=sample,
@@ -669,7 +618,7 @@ def _read(data: bytes | None, path: str | None, label: str, limits: Limits) -> A
         root = _find_root(src)
         if root is not None:
             return _read_pt2(src, root)
-        if _LEGACY_PROGRAM in src.infos:
+        if LEGACY_PROGRAM in src.infos:
             return _read_legacy(src)
         raise ArchiveError(
             "zip holds no exported program: neither <root>/models/<name>.json nor serialized_exported_program.json",

@@ -33,6 +33,21 @@ from typing import IO, Any
 from pt2canon import _json
 from pt2canon.errors import ArchiveError, Pt2CanonError, UsageError
 from pt2canon.serde.archive import Artifact, Model, Payload
+from pt2canon.serde.layout import (
+    ARCHIVE_FORMAT,
+    ARCHIVE_VERSION,
+    CONSTANT_PREFIXES,
+    CONSTANTS_CONFIG,
+    CONSTANTS_DIR,
+    DATA_VERSION,
+    LEGACY_CONSTANTS_BLOB,
+    LEGACY_WEIGHTS_BLOB,
+    MODEL_JSON,
+    SAMPLE_INPUTS,
+    WEIGHT_PREFIX,
+    WEIGHTS_CONFIG,
+    WEIGHTS_DIR,
+)
 
 __all__ = [
     "ALIGNMENT",
@@ -45,22 +60,11 @@ __all__ = [
 
 #: Data alignment of archive members (torch's ``kFieldAlignment``).
 ALIGNMENT = 64
-#: ``<root>/archive_format`` as torch 2.13 writes it.
-ARCHIVE_FORMAT = b"pt2"
-#: ``<root>/archive_version`` as torch 2.13 writes it (``load_pt2`` insists on it).
-ARCHIVE_VERSION = b"0"
-#: ``<root>/.data/version``: the zip container version torch's ``PT2ArchiveWriter`` sets
-#: (``set_min_version(6)``); ``PyTorchFileReader`` refuses an archive without it.
-DATA_VERSION = b"6\n"
 
 _DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644  # a regular file, rw-r--r--
 _PAD_ID = b"FB"  # the extra-field id torch's writer pads with
 _CHUNK = 1 << 20
-# Constant file prefixes torch 2.13 writes (torch/csrc/export/pt2_archive_constants.h):
-# tensors, TorchScript objects and opaque (pickled Python) objects.
-_CONSTANT_PREFIXES = ("tensor_", "custom_obj_", "opaque_obj_")
-_WEIGHT_PREFIX = "weight_"
 # Signature input kinds whose value comes from a weight or constant file, and the key naming it.
 _STATE_INPUTS = {
     "parameter": "parameter_name",
@@ -237,7 +241,7 @@ def _check_model_name(name: str, file: str) -> None:
 
 
 def _constant_prefix(path_name: str) -> str:
-    for prefix in _CONSTANT_PREFIXES:
+    for prefix in CONSTANT_PREFIXES:
         if path_name.startswith(prefix):
             return prefix
     # A prefix this torch does not know: keep it (less its number) so that a
@@ -358,28 +362,28 @@ def _plan_archive(
                 )
 
         program_bytes = _json_bytes(program, indent=None, what=f"the program of {where}", file=file)
-        add(_bytes_member(f"{pre}models/{name}.json", program_bytes))
+        add(_bytes_member(f"{pre}{MODEL_JSON.format(name)}", program_bytes))
 
-        for kind, folder, payloads, renamer, config_name in (
-            ("weights", "data/weights/", weight_payloads, weights, f"{name}_weights_config.json"),
-            ("constants", "data/constants/", constant_payloads, constants, f"{name}_constants_config.json"),
+        for kind, folder, payloads, renamer, config_name, blob_name in (
+            ("weights", WEIGHTS_DIR, weight_payloads, weights, WEIGHTS_CONFIG, LEGACY_WEIGHTS_BLOB),
+            ("constants", CONSTANTS_DIR, constant_payloads, constants, CONSTANTS_CONFIG, LEGACY_CONSTANTS_BLOB),
         ):
             blob = blobs.get(kind)
             if blob is not None:
-                add(copy_member(f"{pre}{folder}{name}.pt", blob.member, blob.size))
+                add(copy_member(f"{pre}{blob_name.format(name)}", blob.member, blob.size))
             if blob is not None and not payloads:
                 continue
             config: dict[str, Any] = {}
             for fqn in sorted(payloads):
                 p = payloads[fqn]
-                prefix = _WEIGHT_PREFIX if kind == "weights" else _constant_prefix(p.path_name)
+                prefix = WEIGHT_PREFIX if kind == "weights" else _constant_prefix(p.path_name)
                 new, fresh = renamer.name(p.member, prefix)
                 if fresh:
                     add(copy_member(f"{pre}{folder}{new}", p.member, p.size))
                 config[fqn] = _payload_meta(p, new)
-            add(_bytes_member(f"{pre}{folder}{config_name}", _json.canonical_bytes({"config": config})))
+            add(_bytes_member(f"{pre}{config_name.format(name)}", _json.canonical_bytes({"config": config})))
 
-        sample = f"{pre}data/sample_inputs/{name}.pt"
+        sample = f"{pre}{SAMPLE_INPUTS.format(name)}"
         if model.sample_inputs is not None:
             add(copy_member(sample, model.sample_inputs, artifact.member_size(model.sample_inputs)))
         else:
