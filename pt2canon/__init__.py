@@ -3,6 +3,7 @@
 The pipeline, one stage per module::
 
     .pt2 archive / model.json / ExportedProgram
+      -> serde.layout    the archive layout, once: member names, configs, limits
       -> serde.archive   read the zip safely; weights stay in it (Artifact, Model)
       -> serde.schema    check the JSON's shape (torch schema 8.x)
       -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
@@ -18,6 +19,7 @@ The pipeline, one stage per module::
       -> listing         the FX-like one-line-per-node listing (``show``)
       -> cli             ``pt2canon show|hash|canon|diff|audit``
       -> serde.writer    deterministic, atomic JSON and .pt2 output
+      -> audit           a static scan of an archive's pickles and members (``audit``)
 
 Quick use::
 
