@@ -127,7 +127,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TextIO
 
-from pt2canon.errors import SchemaError
+from pt2canon.errors import SchemaError, printable
 from pt2canon.serde.expr import parse_tree
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -252,7 +252,6 @@ _VALUE_TABLE = {
 
 # sympy's printing precedences (sympy/printing/precedence.py).
 _P_OR, _P_AND, _P_REL, _P_ADD, _P_MUL, _P_POW, _P_FUNC, _P_NOT, _P_ATOM = 20, 30, 35, 40, 50, 60, 70, 100, 1000
-_MAX_EXPR_CHARS = 20_000
 _RELATIONS = {
     "StrictLessThan": "<",
     "LessThan": "<=",
@@ -472,7 +471,7 @@ def expr_to_str(expr: str) -> str:
     "__import__('os').system('x')"
     """
     try:
-        return _render(parse_tree(expr, max_chars=_MAX_EXPR_CHARS).body)[0]
+        return _render(parse_tree(expr).body)[0]
     except (_Unparsable, SchemaError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
         return expr
 
@@ -481,7 +480,7 @@ def expr_to_str(expr: str) -> str:
 def _monomial(expr: str) -> tuple[Fraction, tuple[tuple[str, int], ...]] | None:
     """``coef * prod(sym**k)`` of an srepr product of symbols, or ``None``."""
     try:
-        return _mono(parse_tree(expr, max_chars=_MAX_EXPR_CHARS).body)
+        return _mono(parse_tree(expr).body)
     except (_Unparsable, SchemaError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
         return None
 
@@ -934,13 +933,13 @@ def format_node(node: Mapping[str, Any], values: Mapping[str, Any] | None) -> st
     call = f"{short_target(target) if isinstance(target, str) else _unknown('target', target)}({', '.join(call_args)})"
     outputs = [o for o in node.get("outputs") or () if isinstance(o, Mapping)]
     if not outputs:
-        return call
+        return printable(call)
     results = ", ".join(format_argument(o) for o in outputs)
     metas = [format_meta(o, values) for o in outputs]
     line = f"{results} = {call}"
     if any(m is not None for m in metas):
         line += "  # " + ", ".join(m if m is not None else "-" for m in metas)
-    return line
+    return printable(line)
 
 
 # --------------------------------------------------------------------------
@@ -1023,10 +1022,10 @@ def format_return(graph: Mapping[str, Any]) -> str:
     """The ``return ...`` line of a serialized graph (a tuple unless the graph returns one tensor)."""
     outs = [format_argument(o) for o in graph.get("outputs") or ()]
     if graph.get("is_single_tensor_return") and len(outs) == 1:
-        return f"return {outs[0]}"
+        return printable(f"return {outs[0]}")
     if len(outs) == 1:
-        return f"return ({outs[0]},)"
-    return f"return ({', '.join(outs)})"
+        return printable(f"return ({outs[0]},)")
+    return printable(f"return ({', '.join(outs)})")
 
 
 def _subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -1040,10 +1039,12 @@ def _subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
 
 def generate_subgraph_header(name: str, graph: Mapping[str, Any], depth: int) -> Iterator[str]:
     """Yield the ``@name:`` line of a subgraph and one line per input, indented ``depth`` levels."""
-    yield f"{_INDENT * depth}@{name}:"
+    yield printable(f"{_INDENT * depth}@{name}:")
     for arg in graph.get("inputs") or ():
         meta = format_meta(arg, graph)
-        yield f"{_INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
+        yield printable(
+            f"{_INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
+        )
 
 
 def generate_graph_body(graph: Mapping[str, Any], depth: int) -> Iterator[str]:
@@ -1101,6 +1102,9 @@ def generate_listing(
 ) -> Iterator[str]:
     """Yield the lines of a whole program's listing (grammar in the module docstring).
 
+    Control characters in archive text (names, targets, versions) are
+    escaped (:func:`pt2canon.errors.printable`): every line is one line.
+
     Parameters
     ----------
     program : dict
@@ -1120,7 +1124,6 @@ def generate_listing(
     ------
     str
         One line at a time, without line ends.
-
     Examples
     --------
     >>> from pt2canon.serde.archive import Payload
@@ -1152,6 +1155,20 @@ def generate_listing(
     weights: 1 entry, 12 B
         w: f32[3]  12 B
     """
+    for line in _listing_lines(program, weights=weights, constants=constants, info=info, name=name, largest=largest):
+        yield printable(line)
+
+
+def _listing_lines(
+    program: Mapping[str, Any],
+    *,
+    weights: Mapping[str, Payload] | None = None,
+    constants: Mapping[str, Payload] | None = None,
+    info: Mapping[str, str] | None = None,
+    name: str = "model",
+    largest: int = 5,
+) -> Iterator[str]:
+    """The lines of :func:`generate_listing`, before escaping."""
     graph, signature = _graph_module(program)
     torch_version, schema, opset = _version(program)
     yield f"model: {name}"
