@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from pt2canon.serde.expr import expression_error, parse_expr, sympy_module
+from pt2canon.serde.expr import ExpressionBudget, expression_error, parse_expr, sympy_module
 
 __all__ = ["SymbolRenamer", "parse_expr", "substitute", "symbol_prefix"]
 
@@ -77,6 +77,8 @@ class SymbolRenamer:
         self._cache: dict[str, str] = {}
         #: When set, unknown symbols print as ``<prefix>_`` instead of getting a name.
         self.frozen = False
+        #: CPU time all the expressions of this document may take (serde.expr.EXPRESSION_SECONDS).
+        self.budget = ExpressionBudget()
 
     def name(self, old: str) -> str:
         """The canonical name of symbol ``old``, assigning the next free one on first sight."""
@@ -95,19 +97,23 @@ class SymbolRenamer:
         out = self._cache.get(text)
         if out is not None:
             return out
-        sympy = sympy_module()
-        e = parse_expr(text)
-        if not isinstance(e, sympy.Basic):
-            raise expression_error(text, "not a symbolic expression")
-        # Free symbols in order of appearance in the text, for a stable first-seen order.
-        syms = {s.name: s for s in e.atoms(sympy.Symbol)}
-        ordered = sorted(syms, key=lambda n: _first_index(text, n))
-        sub = {syms[n]: sympy.Symbol(self.name(n), **dict(sorted(syms[n]._assumptions_orig.items()))) for n in ordered}
-        renamed = e.xreplace(sub) if sub else e
-        try:
-            out = self._cache[text] = _repr().doprint(renamed)
-        except ValueError as exc:  # an integer past Python's 4,300-digit printing limit
-            raise expression_error(text, str(exc)) from None
+        self.budget.check(text)
+        with self.budget:
+            sympy = sympy_module()
+            e = parse_expr(text)
+            if not isinstance(e, sympy.Basic):
+                raise expression_error(text, "not a symbolic expression")
+            # Free symbols in order of appearance in the text, for a stable first-seen order.
+            syms = {s.name: s for s in e.atoms(sympy.Symbol)}
+            first = _first_indices(text)
+            ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(text, n))
+            mapping = {n: self.name(n) for n in ordered}
+            renamed = parse_expr(text, rename=mapping) if any(k != v for k, v in mapping.items()) else e
+            try:
+                out = self._cache[text] = _repr().doprint(renamed)
+            except ValueError as exc:  # an integer past Python's 4,300-digit printing limit
+                raise expression_error(text, str(exc)) from None
+        self.budget.check(text)
         return out
 
     def text(self, s: str) -> str:
@@ -132,15 +138,22 @@ def substitute(text: str, mapping: Mapping[str, str]) -> str:
     e = parse_expr(text)
     if not isinstance(e, sympy.Basic):
         raise expression_error(text, "not a symbolic expression")
-    sub = {
-        s: sympy.Symbol(mapping[s.name], **dict(sorted(s._assumptions_orig.items())))
-        for s in e.atoms(sympy.Symbol)
-        if s.name in mapping
-    }
-    return _repr().doprint(e.xreplace(sub) if sub else e)  # type: ignore[no-any-return]
+    used = {s.name for s in e.atoms(sympy.Symbol)} & set(mapping)
+    return _repr().doprint(parse_expr(text, rename={n: mapping[n] for n in used}) if used else e)  # type: ignore[no-any-return]
 
 
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+
+
+_RUN = re.compile(r"[A-Za-z0-9_]+")
+
+
+def _first_indices(text: str) -> dict[str, int]:
+    """Where each run of name characters first stands alone in ``text`` (one pass, for every symbol at once)."""
+    first: dict[str, int] = {}
+    for m in _RUN.finditer(text):
+        first.setdefault(m.group(0), m.start())
+    return first
 
 
 def _first_index(text: str, name: str) -> int:

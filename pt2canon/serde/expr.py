@@ -10,20 +10,60 @@ a :class:`~pt2canon.errors.SchemaError`. Function names torch defines
 (``FloorDiv``, ``ModularIndexing``, ``PythonMod``, ...) become opaque sympy
 functions of the same name, so they print back unchanged and are never
 simplified. sympy is imported only when an expression is read.
+
+Every expression is bounded before sympy sees it (:func:`inspect_expr`, the
+same check ``pt2canon audit`` runs): its length (:data:`MAX_EXPR_CHARS`), its
+syntax-tree nodes and nesting (:data:`MAX_EXPR_NODES`, :data:`MAX_EXPR_DEPTH`),
+its distinct symbols (:data:`MAX_EXPR_SYMBOLS`; sympy orders a sum in time
+terms x symbols), the bits of every number in it, literal, float precision
+or power (:data:`MAX_NUMBER_BITS`), and the arguments of the functions sympy
+evaluates pairwise (Max/Min, And/Or/Xor, Piecewise). Relations are built
+unevaluated: sympy never tries to decide ``Eq(a, b)``. Last, a document's
+expressions share a budget of CPU time (:data:`EXPRESSION_SECONDS`, checked
+between sympy calls) in :class:`ExpressionBudget`.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
+import contextvars
 import re
+import time
+from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
 from pt2canon.errors import SchemaError
 
-__all__ = ["expression_error", "parse_expr", "parse_tree", "sympy_module"]
+__all__ = [
+    "EXPRESSION_SECONDS",
+    "MAX_EXPR_CHARS",
+    "MAX_EXPR_DEPTH",
+    "MAX_EXPR_NODES",
+    "MAX_EXPR_SYMBOLS",
+    "MAX_NUMBER_BITS",
+    "ExpressionBudget",
+    "expression_error",
+    "inspect_expr",
+    "parse_expr",
+    "parse_tree",
+    "sympy_module",
+]
 
-_MAX_EXPR_CHARS = 100_000
+#: Longest expression text read.
+MAX_EXPR_CHARS = 100_000
+#: Most syntax-tree nodes in one expression (torch's are tens).
+MAX_EXPR_NODES = 10_000
+#: Deepest nesting of the syntax tree.
+MAX_EXPR_DEPTH = 64
+#: Most distinct symbols in one expression.
+MAX_EXPR_SYMBOLS = 256
+#: Most bits of all the numbers one expression holds or computes: integer literals, float
+#: precisions, and the results of powers of numbers.
+MAX_NUMBER_BITS = 1 << 16
+#: CPU seconds all the expressions of one document may take to read and print.
+EXPRESSION_SECONDS = 5.0
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # sympy constructors that are safe to call with literal arguments.
@@ -48,7 +88,21 @@ _MAX_EXPONENT = 1024
 _MAX_POWER_BITS = 1 << 14
 # sympy's Max and Min compare every pair of arguments (~1 ms a pair; Max of 400 symbols takes
 # minutes, and nested Max calls flatten into one): bound their arguments in one expression.
+# And, Or, Xor and Piecewise simplify their arguments against each other likewise.
 _MAX_MINMAX_ARGS = 8
+_MAX_BOOL_ARGS = 64
+_MAX_PIECEWISE_PAIRS = 16
+_RELATIONS = frozenset(
+    {
+        "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "Equality", "Unequality", "StrictLessThan", "LessThan",
+        "StrictGreaterThan", "GreaterThan",
+    }
+)  # fmt: skip
+_BOOLEAN = frozenset({"And", "Or", "Xor", "Not", "ITE"})
+_NUMBERS = frozenset({"Integer", "Rational", "Float"})
+_S_ATTRS = frozenset({"true", "false", "Zero", "One", "Half", "NegativeOne", "Infinity", "NegativeInfinity"})
+# Names torch's reader (sympy.sympify, which adds Python's builtin functions) would call as Python.
+_PYTHON_CALLS = frozenset(n for n, v in vars(builtins).items() if callable(v)) - {"abs", "max", "min"}
 _CONSTANTS = {
     "true": "true",
     "false": "false",
@@ -59,6 +113,59 @@ _CONSTANTS = {
     "False": False,
     "None": None,
 }
+
+
+_DEADLINE: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar(
+    "pt2canon_expr_deadline", default=None
+)
+
+
+class ExpressionBudget:
+    """CPU time the expressions of one document may take, shared by every read (a last resort).
+
+    Examples
+    --------
+    >>> budget = ExpressionBudget(seconds=5.0)
+    >>> with budget:
+    ...     e = parse_expr("Add(Symbol('s0'), Integer(1))")
+    >>> budget.spent < 5.0
+    True
+    """
+
+    def __init__(self, seconds: float = EXPRESSION_SECONDS) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+        self._start = 0.0
+        self._token: contextvars.Token[tuple[float, float] | None] | None = None
+
+    def __enter__(self) -> ExpressionBudget:
+        self._start = time.thread_time()
+        self._token = _DEADLINE.set((self._start + self.seconds - self.spent, self.seconds))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.spent += time.thread_time() - self._start
+        if self._token is not None:
+            _DEADLINE.reset(self._token)
+            self._token = None
+
+    def check(self, text: str) -> None:
+        """Refuse ``text`` if the budget is spent (called between reads)."""
+        if self.spent > self.seconds:
+            raise expression_error(text, _over_budget(self.seconds))
+
+
+def _over_budget(seconds: float) -> str:
+    return (
+        f"the program's symbolic expressions take more than {seconds:g} s of CPU to read "
+        "(EXPRESSION_SECONDS, a last-resort budget)"
+    )
+
+
+def _tick(text: str) -> None:
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.thread_time() > deadline[0]:
+        raise expression_error(text, _over_budget(deadline[1]))
 
 
 @lru_cache(maxsize=1)
@@ -94,7 +201,17 @@ def _operand(v: Any, text: str) -> Any:
     )
 
 
-def _pow(a: Any, b: Any, text: str, **kwargs: Any) -> Any:
+class _State:
+    """One read: the symbol names to build with, and the bits of the powers of numbers so far."""
+
+    __slots__ = ("bits", "rename")
+
+    def __init__(self, rename: dict[str, str]) -> None:
+        self.bits = 0
+        self.rename = rename
+
+
+def _pow(a: Any, b: Any, text: str, st: _State, **kwargs: Any) -> Any:
     """``Pow(a, b)``, refused when sympy would compute an enormous number."""
     sympy = sympy_module()
     a, b = _operand(a, text), _operand(b, text)
@@ -108,6 +225,12 @@ def _pow(a: Any, b: Any, text: str, **kwargs: Any) -> Any:
             and e * max(int(coeff.p).bit_length(), int(coeff.q).bit_length()) > _MAX_POWER_BITS
         ):
             raise expression_error(text, f"a power with more than {_MAX_POWER_BITS} bits")
+        if isinstance(coeff, sympy.Rational):
+            st.bits += e * max(int(coeff.p).bit_length(), int(coeff.q).bit_length())
+            if st.bits > MAX_NUMBER_BITS:
+                raise expression_error(
+                    text, f"powers of numbers with more than {MAX_NUMBER_BITS} bits (MAX_NUMBER_BITS)"
+                )
     return sympy.Pow(a, b, **kwargs)
 
 
@@ -133,10 +256,11 @@ def _number(name: str, args: list[Any], kwargs: dict[str, Any], text: str) -> An
     return getattr(sympy, name)(*args)
 
 
-def _build(node: ast.AST, text: str) -> Any:
+def _build(node: ast.AST, text: str, st: _State) -> Any:
+    _tick(text)
     sympy = sympy_module()
     if isinstance(node, ast.Expression):
-        return _build(node.body, text)
+        return _build(node.body, text, st)
     if isinstance(node, ast.Constant):
         v = node.value
         if v is None or isinstance(v, (bool, str)):
@@ -151,13 +275,13 @@ def _build(node: ast.AST, text: str) -> Any:
             return getattr(sympy, c) if isinstance(c, str) else c
         if node.id in ("S",):
             return sympy.S
-        return sympy.Symbol(node.id, integer=True)
+        return sympy.Symbol(st.rename.get(node.id, node.id), integer=True)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
-        v = _operand(_build(node.operand, text), text)
+        v = _operand(_build(node.operand, text, st), text)
         return -v if isinstance(node.op, ast.USub) else (sympy.Not(v) if isinstance(node.op, ast.Not) else v)
     if isinstance(node, ast.BinOp):
         # Operands are sympy objects: '9' * Integer(10**9) would repeat a string.
-        a, b = _operand(_build(node.left, text), text), _operand(_build(node.right, text), text)
+        a, b = _operand(_build(node.left, text, st), text), _operand(_build(node.right, text, st), text)
         op = type(node.op)
         if op is ast.Add:
             return a + b
@@ -166,7 +290,7 @@ def _build(node: ast.AST, text: str) -> Any:
         if op is ast.Mult:
             return a * b
         if op is ast.Pow:
-            return _pow(a, b, text)
+            return _pow(a, b, text, st)
         if op is ast.Div:
             return a / b
         if op is ast.FloorDiv:
@@ -174,7 +298,7 @@ def _build(node: ast.AST, text: str) -> Any:
         if op is ast.Mod:
             return _function("PythonMod")(a, b)
     if isinstance(node, ast.Compare) and len(node.ops) == 1:
-        a, b = _operand(_build(node.left, text), text), _operand(_build(node.comparators[0], text), text)
+        a, b = _operand(_build(node.left, text, st), text), _operand(_build(node.comparators[0], text, st), text)
         rel = {
             ast.Eq: sympy.Eq,
             ast.NotEq: sympy.Ne,
@@ -187,16 +311,16 @@ def _build(node: ast.AST, text: str) -> Any:
         if fn is not None:
             return fn(a, b, evaluate=False)
     if isinstance(node, ast.BoolOp):
-        vals = [_operand(_build(v, text), text) for v in node.values]
+        vals = [_operand(_build(v, text, st), text) for v in node.values]
         return sympy.And(*vals) if isinstance(node.op, ast.And) else sympy.Or(*vals)
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and _IDENT.match(node.func.id):
         name = node.func.id
-        args = [_build(a, text) for a in node.args]
+        args = [_build(a, text, st) for a in node.args]
         kwargs = {}
         for kw in node.keywords:
             if kw.arg is None:
                 break
-            v = _build(kw.value, text)
+            v = _build(kw.value, text, st)
             if not isinstance(v, (bool, int, str)) and v is not None:
                 v = bool(v) if v in (sympy.true, sympy.false) else v
             kwargs[kw.arg] = v
@@ -208,14 +332,21 @@ def _build(node: ast.AST, text: str) -> Any:
                     or not all(isinstance(v, bool) for v in kwargs.values())
                 ):
                     raise expression_error(text, "Symbol() takes a name and boolean assumptions")
-                return sympy.Symbol(args[0], **kwargs)
+                return sympy.Symbol(st.rename.get(args[0], args[0]), **kwargs)
             if name in ("Integer", "Rational", "Float"):
                 return _number(name, args, kwargs, text)
             args = [_operand(a, text) for a in args]
+            if name in _RELATIONS:
+                # Never decided: Eq((s0 + 1)**1000, 5) makes sympy expand and solve for minutes.
+                return getattr(sympy, name)(*args, evaluate=False)
+            if name in ("Piecewise", "ExprCondPair"):
+                from sympy.functions.elementary.piecewise import ExprCondPair, Piecewise
+
+                return Piecewise(*args, evaluate=False) if name == "Piecewise" else ExprCondPair(*args)
             if name in _CORE:
                 kwargs = {k: bool(v) for k, v in kwargs.items() if k == "evaluate"}
                 if name == "Pow" and len(args) == 2:
-                    return _pow(args[0], args[1], text, **kwargs)
+                    return _pow(args[0], args[1], text, st, **kwargs)
                 return getattr(sympy, name)(*args, **kwargs)
             if kwargs:
                 raise expression_error(text, f"keyword arguments to {name}()")
@@ -230,36 +361,189 @@ def _build(node: ast.AST, text: str) -> Any:
     raise expression_error(text, f"unsupported syntax {type(node).__name__}")
 
 
+class _Refused(Exception):
+    """An expression the reader refuses before sympy sees it: ``kind`` is ``code`` or ``cost``."""
+
+    def __init__(self, kind: str, why: str) -> None:
+        super().__init__(why)
+        self.kind = kind
+        self.why = why
+
+
+_BIN_OPS = (ast.Add, ast.Sub, ast.Mult, ast.Pow, ast.Div, ast.FloorDiv, ast.Mod)
+_CMP_OPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
+_STRING_PLACES = frozenset({"Symbol", "Dummy", *_NUMBERS})
+
+
+def _scan(tree: ast.Expression) -> None:
+    """Check an expression's syntax tree against the allowlist and the bounds, without sympy.
+
+    Raises :class:`_Refused` of kind ``code`` for what torch's reader would run as Python
+    (attributes, subscripts, lambdas, calls of Python builtins, strings it would parse),
+    ``cost`` for what is over a bound.
+    """
+    nodes = bits = minmax = boolean = pairs = 0
+    symbols: set[str] = set()
+    stack: list[tuple[ast.AST, int, str | None]] = [(tree.body, 1, None)]
+    while stack:
+        node, depth, where = stack.pop()
+        nodes += 1
+        if nodes > MAX_EXPR_NODES:
+            raise _Refused("cost", f"more than {MAX_EXPR_NODES} syntax nodes (MAX_EXPR_NODES)")
+        if depth > MAX_EXPR_DEPTH:
+            raise _Refused("cost", f"nested more than {MAX_EXPR_DEPTH} levels (MAX_EXPR_DEPTH)")
+        if isinstance(node, ast.Constant):
+            v = node.value
+            if isinstance(v, str):
+                if where not in _STRING_PLACES:
+                    raise _Refused(
+                        "code", f"a string where a number or expression belongs ({v[:40]!r}); sympify would run it"
+                    )
+                if where in ("Symbol", "Dummy"):
+                    symbols.add(v)
+                elif where != "Float":
+                    bits += len(v) * 10 // 3 + 1
+            elif isinstance(v, bool) or v is None:
+                pass
+            elif isinstance(v, int):
+                bits += v.bit_length()
+            elif isinstance(v, float):
+                bits += 64
+            else:
+                raise _Refused("code", f"a {type(v).__name__} constant")
+        elif isinstance(node, ast.Name):
+            if node.id.startswith("__"):
+                raise _Refused("code", f"the Python name {node.id}")
+            if node.id not in _CONSTANTS and node.id != "S":
+                symbols.add(node.id)
+        elif isinstance(node, ast.Call):
+            func = node.func
+            if not (isinstance(func, ast.Name) and _IDENT.match(func.id)):
+                raise _Refused("code", "a call of something that is not a plain function name")
+            name = func.id
+            if name in _PYTHON_CALLS or name.startswith("_"):
+                raise _Refused("code", f"a call of Python's {name}(); sympify would run it")
+            if any(isinstance(a, ast.Starred) for a in node.args):
+                raise _Refused("code", "a *argument")
+            if name == "Float":
+                prec = next((k.value for k in node.keywords if k.arg == "precision"), None)
+                bits += (
+                    prec.value
+                    if isinstance(prec, ast.Constant) and isinstance(prec.value, int) and prec.value > 0
+                    else 53
+                )
+            if name in ("Max", "Min"):
+                minmax += len(node.args)
+            elif name in _BOOLEAN:
+                boolean += len(node.args)
+            elif name == "Piecewise":
+                pairs += len(node.args)
+            for kw in node.keywords:
+                if kw.arg is None:
+                    raise _Refused("code", "a **argument")
+                stack.append((kw.value, depth + 1, None))
+            stack.extend((a, depth + 1, name) for a in node.args)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
+            boolean += isinstance(node.op, ast.Not)
+            stack.append((node.operand, depth + 1, None))
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, _BIN_OPS):
+            stack += [(node.left, depth + 1, None), (node.right, depth + 1, None)]
+        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], _CMP_OPS):
+            stack += [(node.left, depth + 1, None), (node.comparators[0], depth + 1, None)]
+        elif isinstance(node, ast.BoolOp):
+            boolean += len(node.values)
+            stack.extend((v, depth + 1, None) for v in node.values)
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "S":
+            if node.attr not in _S_ATTRS:
+                raise _Refused("code", f"the attribute S.{node.attr}")
+        else:
+            raise _Refused("code", f"unsupported syntax {type(node).__name__}")
+    for count, limit, what in (
+        (len(symbols), MAX_EXPR_SYMBOLS, "distinct symbols (MAX_EXPR_SYMBOLS)"),
+        (bits, MAX_NUMBER_BITS, "bits of numbers (MAX_NUMBER_BITS)"),
+        (minmax, _MAX_MINMAX_ARGS, "arguments to Max/Min"),
+        (boolean, _MAX_BOOL_ARGS, "arguments to And/Or/Xor/Not"),
+        (pairs, _MAX_PIECEWISE_PAIRS, "Piecewise pairs"),
+    ):
+        if count > limit:
+            raise _Refused("cost", f"{count} {what}, over the limit of {limit}")
+
+
+def inspect_expr(text: str) -> tuple[str, str] | None:
+    """Why the safe reader refuses ``text`` before any sympy call, or ``None`` if it reads it.
+
+    Returns ``(kind, why)``: ``kind`` is ``"code"`` when torch's own reader
+    (``sympy.sympify``) would run Python from the text, ``"cost"`` when the
+    expression is over a bound (torch's reader may take minutes or memory),
+    ``"syntax"`` when it is not an expression. sympy is not imported: this is
+    what ``pt2canon audit`` checks for every expression in an archive.
+
+    Examples
+    --------
+    >>> inspect_expr("Add(Symbol('s0', integer=True), Integer(1))") is None
+    True
+    >>> inspect_expr("__import__('os').system('true')")
+    ('code', 'a call of something that is not a plain function name')
+    >>> inspect_expr("Max(" + ", ".join(f"Symbol('s{i}')" for i in range(9)) + ")")
+    ('cost', '9 arguments to Max/Min, over the limit of 8')
+    """
+    try:
+        _parse(text)
+    except SchemaError as exc:
+        return "syntax", exc.message.rpartition(": ")[2]
+    except _Refused as r:
+        return r.kind, r.why
+    return None
+
+
 def expression_error(text: str, why: str) -> SchemaError:
     """The error for an expression that cannot be read: the text (cut at 80 characters) and why."""
     shown = text if len(text) <= 80 else text[:77] + "..."
     return SchemaError(f"cannot read symbolic expression {shown!r}: {why}")
 
 
-def parse_tree(text: str, *, max_chars: int = _MAX_EXPR_CHARS) -> ast.Expression:
-    """The Python syntax tree of an expression's text, parsed without evaluating anything.
+def _parse(text: str) -> ast.Expression:
+    if len(text) > MAX_EXPR_CHARS:
+        raise _Refused("cost", f"longer than {MAX_EXPR_CHARS} characters (MAX_EXPR_CHARS)")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        raise expression_error(text, "not an expression") from None
+    _scan(tree)
+    return tree
+
+
+def parse_tree(text: str) -> ast.Expression:
+    """The Python syntax tree of an expression's text, checked against the allowlist and the bounds.
+
+    Nothing is evaluated and sympy is not imported; the listing's printer
+    walks this tree, :func:`parse_expr` builds sympy objects from it.
 
     Raises
     ------
     SchemaError
-        If the text is longer than ``max_chars`` or is not a Python expression.
+        If the text is not an expression, holds what torch's reader would run
+        as code, or is over a bound (:func:`inspect_expr` says which).
 
     Examples
     --------
     >>> type(parse_tree("Add(Symbol('s0'), Integer(1))").body).__name__
     'Call'
     """
-    if len(text) > max_chars:
-        raise expression_error(text, f"longer than {max_chars} characters")
     try:
-        return ast.parse(text.strip(), mode="eval")
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise expression_error(text, "not an expression") from None
+        return _parse(text)
+    except _Refused as r:
+        raise expression_error(text, r.why) from None
 
 
-@lru_cache(maxsize=65536)
-def parse_expr(text: str) -> Any:
+def parse_expr(text: str, *, rename: Mapping[str, str] | None = None) -> Any:
     """Parse a serialized symbolic expression into sympy without evaluating code.
+
+    ``rename`` maps symbol names to the names to build them with (all at
+    once, so ``{"s0": "s1", "s1": "s0"}`` swaps them). Renaming while
+    building, rather than substituting afterwards, keeps relations
+    unevaluated: ``xreplace`` would rebuild ``Ne(a, b)`` and let sympy try to
+    decide it.
 
     Examples
     --------
@@ -271,18 +555,18 @@ def parse_expr(text: str) -> Any:
     >>> parse_expr("__import__('os').system('true')")
     Traceback (most recent call last):
     ...
-    pt2canon.errors.SchemaError: cannot read symbolic expression "__import__('os').system('true')": unsupported syntax Call
+    pt2canon.errors.SchemaError: cannot read symbolic expression "__import__('os').system('true')": a call of something that is not a plain function name
+    >>> str(parse_expr("Add(s0, Mul(Integer(2), s1))", rename={"s0": "s1", "s1": "s0"}))
+    '2*s0 + s1'
     """
+    return _parse_expr(text, tuple(sorted(rename.items())) if rename else ())
+
+
+@lru_cache(maxsize=65536)
+def _parse_expr(text: str, rename: tuple[tuple[str, str], ...]) -> Any:
     tree = parse_tree(text)
-    minmax = sum(
-        len(n.args)
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("Max", "Min")
-    )
-    if minmax > _MAX_MINMAX_ARGS:
-        raise expression_error(text, f"{minmax} arguments to Max/Min, over the limit of {_MAX_MINMAX_ARGS}")
     try:
-        return _build(tree, text)
+        return _build(tree, text, _State(dict(rename)))
     except SchemaError:
         raise
     except RecursionError:
