@@ -126,15 +126,30 @@ class Limits:
         Largest sum of declared member sizes.
     max_members : int
         Most members in one archive.
+    max_inflated_bytes : int
+        Largest declared size of one compressed member: what decompressing it
+        may produce (a member never inflates past its declared size). torch
+        writes members stored, so only archives rewritten by other tools have
+        compressed members at all.
+    max_total_inflated_bytes : int
+        Largest sum of the declared sizes of the compressed members.
+    max_depth : int
+        Deepest nesting of objects and arrays in a JSON member. Every later
+        stage (canonical form, diff, writers) can then walk a document
+        without running out of stack.
     max_ratio : int
-        Largest compression ratio of a compressed member (zip bombs); torch
-        writes members uncompressed, so a high ratio means a crafted file.
+        Compression ratio above which ``pt2canon audit`` reports a member as a
+        possible zip bomb (``compression-ratio``); the reader bounds what it
+        decompresses in bytes instead (``max_inflated_bytes``).
     """
 
     max_json_bytes: int = 1 << 30
     max_member_bytes: int = 64 << 30
     max_total_bytes: int = 256 << 30
     max_members: int = 200_000
+    max_inflated_bytes: int = 1 << 30
+    max_total_inflated_bytes: int = 4 << 30
+    max_depth: int = 100
     max_ratio: int = 200
 
 

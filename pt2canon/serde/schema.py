@@ -18,7 +18,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from pt2canon.errors import SchemaError, UnsupportedVersionError
+from pt2canon.errors import GraphError, SchemaError, UnsupportedVersionError
+from pt2canon.serde.layout import DEFAULT_LIMITS
 
 __all__ = [
     "ARGUMENT_TAGS",
@@ -85,9 +86,39 @@ class UnknownFieldsWarning(UserWarning):
     """The document has keys this schema version does not know; they were ignored."""
 
 
+#: Deepest nesting of objects and arrays a document may have (``Limits.max_depth``).
+DEFAULT_MAX_DEPTH = DEFAULT_LIMITS.max_depth
+_SCALARS = (str, int, float, bool, type(None))
+
+
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
         self.unknown: list[str] = []
+        self.max_depth = max_depth
+
+    def shallow(self, obj: Any, depth: int, path: str) -> None:
+        """Refuse ``obj`` (itself at nesting ``depth``) if it nests past ``max_depth``.
+
+        Called on every value the checks do not walk themselves (metadata,
+        unknown keys, opaque arguments), so no later stage meets deeper data.
+        """
+        if type(obj) not in (dict, list):
+            return
+        limit = self.max_depth
+        stack = [(obj, depth)]
+        while stack:
+            x, d = stack.pop()
+            if d > limit:
+                raise self.fail(path, f"data nested more than {limit} levels deep, over the limit max_depth={limit}")
+            for v in x.values() if type(x) is dict else x:
+                if type(v) is dict or type(v) is list:
+                    stack.append((v, d + 1))
+
+    def deeper(self, depth: int, path: str) -> None:
+        if depth > self.max_depth:
+            raise self.fail(
+                path, f"data nested more than {self.max_depth} levels deep, over the limit max_depth={self.max_depth}"
+            )
 
     def fail(self, path: str, msg: str) -> SchemaError:
         return SchemaError(msg, where=path)
@@ -118,11 +149,13 @@ class _Checker:
             raise self.fail(path, f"expected an integer, got {_kind(obj)}")
         return obj
 
-    def keys(self, obj: dict[str, Any], known: frozenset[str], path: str) -> None:
+    def keys(self, obj: dict[str, Any], known: frozenset[str], path: str, depth: int) -> None:
         if len(obj) > len(known) or not known.issuperset(obj):
             extra = sorted(set(obj) - known)
             if extra:
                 self.unknown.append(f"{path}: {', '.join(extra)}")
+                for key in extra:
+                    self.shallow(obj[key], depth + 1, f"{path}.{key}")
 
     def union(self, obj: Any, tags: frozenset[str] | tuple[str, ...], path: str, what: str) -> tuple[str, Any]:
         if not isinstance(obj, dict) or len(obj) != 1:
@@ -133,13 +166,14 @@ class _Checker:
         return tag, value
 
     # -- values ---------------------------------------------------------
-    def sym(self, obj: Any, path: str, literal: str) -> None:
+    def sym(self, obj: Any, path: str, literal: str, depth: int) -> None:
         tag, value = self.union(obj, frozenset({"as_expr", literal}), path, "symbolic value")
+        self.shallow(value, depth + 1, f"{path}.{tag}")
         if tag == "as_expr":
             value = self.dict_(value, f"{path}.as_expr")
             self.str_(self.req(value, "expr_str", f"{path}.as_expr"), f"{path}.as_expr.expr_str")
 
-    def tensor_meta(self, obj: Any, path: str) -> None:
+    def tensor_meta(self, obj: Any, path: str, depth: int) -> None:
         if _fast_tensor_meta(obj):
             return
         meta = self.dict_(obj, path)
@@ -148,16 +182,20 @@ class _Checker:
             for i, s in enumerate(self.list_(self.req(meta, key, path), f"{path}.{key}")):
                 if type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int:
                     continue  # fast path for the common static dimension
-                self.sym(s, f"{path}.{key}[{i}]", "as_int")
+                self.sym(s, f"{path}.{key}[{i}]", "as_int", depth + 2)
         if "storage_offset" in meta:
-            self.sym(meta["storage_offset"], f"{path}.storage_offset", "as_int")
-        self.dict_(self.req(meta, "device", path), f"{path}.device")
-        self.keys(meta, _TENSOR_META_KEYS, path)
+            self.sym(meta["storage_offset"], f"{path}.storage_offset", "as_int", depth + 1)
+        self.shallow(self.dict_(self.req(meta, "device", path), f"{path}.device"), depth + 1, f"{path}.device")
+        self.keys(meta, _TENSOR_META_KEYS, path, depth)
 
     # -- arguments ------------------------------------------------------
-    def argument(self, obj: Any, path: str) -> None:
+    def argument(self, obj: Any, path: str, depth: int) -> None:
         tag, v = self.union(obj, ARGUMENT_TAGS, path, "Argument")
         p = f"{path}.{tag}"
+        if tag not in ("as_graph", "as_string_to_argument"):
+            self.shallow(v, depth + 1, p)
+        else:
+            self.deeper(depth + 2, p)
         if tag in ("as_tensor", "as_token"):
             self.str_(self.req(self.dict_(v, p), "name", p), f"{p}.name")
         elif tag == "as_custom_obj":
@@ -184,10 +222,11 @@ class _Checker:
         elif tag == "as_graph":
             d = self.dict_(v, p)
             self.str_(self.req(d, "name", p), f"{p}.name")
-            self.graph(self.req(d, "graph", p), f"{p}.graph")
+            self.shallow(d.get("name"), depth + 2, f"{p}.name")
+            self.graph(self.req(d, "graph", p), f"{p}.graph", depth + 2)
         elif tag == "as_string_to_argument":
             for k, a in self.dict_(v, p).items():
-                self.argument(a, f"{p}[{k!r}]")
+                self.argument(a, f"{p}[{k!r}]", depth + 2)
         elif tag in _LIST_TAGS:
             self.list_(v, p)
         elif tag == "as_string":
@@ -207,30 +246,32 @@ class _Checker:
             self.str_(v, f"{path}.as_name")
 
     # -- graph ------------------------------------------------------------
-    def graph(self, obj: Any, path: str) -> None:
+    def graph(self, obj: Any, path: str, depth: int) -> None:
+        self.deeper(depth + 5, path)  # a graph's node arguments are five levels below it
         g = self.dict_(obj, path)
         for key in ("inputs", "outputs"):
             for i, a in enumerate(self.list_(self.req(g, key, path), f"{path}.{key}")):
-                self.argument(a, f"{path}.{key}[{i}]")
+                self.argument(a, f"{path}.{key}[{i}]", depth + 2)
         # The fast checks first: a JSON path is built only for what they are unsure of.
         for i, node in enumerate(self.list_(self.req(g, "nodes", path), f"{path}.nodes")):
             if not _fast_node(node):
-                self.node(node, f"{path}.nodes[{i}]")
+                self.node(node, f"{path}.nodes[{i}]", depth + 2)
         for name, meta in self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items():
             if not _fast_tensor_meta(meta):
-                self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]")
+                self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]", depth + 2)
         for key, literal in (
             ("sym_int_values", "as_int"),
             ("sym_float_values", "as_float"),
             ("sym_bool_values", "as_bool"),
         ):
             for name, s in self.dict_(g.get(key, {}), f"{path}.{key}").items():
-                self.sym(s, f"{path}.{key}[{name!r}]", literal)
+                self.sym(s, f"{path}.{key}[{name!r}]", literal, depth + 2)
         for name, c in self.dict_(g.get("custom_obj_values", {}), f"{path}.custom_obj_values").items():
-            self.dict_(c, f"{path}.custom_obj_values[{name!r}]")
-        self.keys(g, _GRAPH_KEYS, path)
+            q = f"{path}.custom_obj_values[{name!r}]"
+            self.shallow(self.dict_(c, q), depth + 2, q)
+        self.keys(g, _GRAPH_KEYS, path, depth)
 
-    def node(self, obj: Any, path: str) -> None:
+    def node(self, obj: Any, path: str, depth: int) -> None:
         if _fast_node(obj):
             return
         n = self.dict_(obj, path)
@@ -239,24 +280,27 @@ class _Checker:
             q = f"{path}.inputs[{i}]"
             d = self.dict_(inp, q)
             self.str_(self.req(d, "name", q), f"{q}.name")
-            self.argument(self.req(d, "arg", q), f"{q}.arg")
-            self.keys(d, _ARG_KEYS, q)
+            self.argument(self.req(d, "arg", q), f"{q}.arg", depth + 3)
+            self.shallow(d.get("kind"), depth + 3, f"{q}.kind")
+            self.keys(d, _ARG_KEYS, q, depth + 2)
         for i, out in enumerate(self.list_(self.req(n, "outputs", path), f"{path}.outputs")):
             if not _fast_argument(out):
-                self.argument(out, f"{path}.outputs[{i}]")
+                self.argument(out, f"{path}.outputs[{i}]", depth + 2)
         if "metadata" in n:
-            self.dict_(n["metadata"], f"{path}.metadata")
+            self.shallow(self.dict_(n["metadata"], f"{path}.metadata"), depth + 1, f"{path}.metadata")
         name = n.get("name")
         if name is not None:
             self.str_(name, f"{path}.name")
-        self.keys(n, _NODE_KEYS, path)
+        self.shallow(n.get("is_hop_single_tensor_return"), depth + 1, f"{path}.is_hop_single_tensor_return")
+        self.keys(n, _NODE_KEYS, path, depth)
 
     # -- program ----------------------------------------------------------
-    def signature(self, obj: Any, path: str) -> None:
+    def signature(self, obj: Any, path: str, depth: int) -> None:
         sig = self.dict_(obj, path)
         for key, tags in (("input_specs", INPUT_SPEC_TAGS), ("output_specs", OUTPUT_SPEC_TAGS)):
             for i, spec in enumerate(self.list_(self.req(sig, key, path), f"{path}.{key}")):
                 q = f"{path}.{key}[{i}]"
+                self.shallow(spec, depth + 2, q)
                 tag, v = self.union(spec, tags, q, "spec")
                 d = self.dict_(v, f"{q}.{tag}")
                 if tag == "constant_input":
@@ -267,7 +311,7 @@ class _Checker:
                 if fqn_key is not None and fqn_key in d:  # FQNs are sort keys: they must be strings
                     self.str_(d[fqn_key], f"{q}.{tag}.{fqn_key}")
                 if tag in ("user_input", "user_output"):
-                    self.argument(arg, f"{q}.{tag}.arg")
+                    self.argument(arg, f"{q}.{tag}.arg", depth + 4)
                 else:
                     self.str_(self.req(arg, "name", f"{q}.{tag}.arg"), f"{q}.{tag}.arg.name")
 
@@ -284,33 +328,85 @@ class _Checker:
                     where="schema_version",
                 )
         gm = self.dict_(self.req(doc, "graph_module", "$"), "graph_module")
-        self.graph(self.req(gm, "graph", "graph_module"), "graph_module.graph")
-        self.signature(self.req(gm, "signature", "graph_module"), "graph_module.signature")
+        self.graph(self.req(gm, "graph", "graph_module"), "graph_module.graph", 3)
+        self.signature(self.req(gm, "signature", "graph_module"), "graph_module.signature", 3)
+        _check_wiring(gm["graph"], gm["signature"])
+        self.shallow(sv, 2, "schema_version")
         for i, entry in enumerate(self.list_(gm.get("module_call_graph", []), "graph_module.module_call_graph")):
             q = f"graph_module.module_call_graph[{i}]"
             e = self.dict_(entry, q)
+            self.shallow(e, 4, q)
             self.str_(self.req(e, "fqn", q), f"{q}.fqn")
             s = e.get("signature")
             if s is not None:
                 s = self.dict_(s, f"{q}.signature")
                 for key in ("inputs", "outputs"):
                     for j, a in enumerate(self.list_(s.get(key, []), f"{q}.signature.{key}")):
-                        self.argument(a, f"{q}.signature.{key}[{j}]")
-        self.dict_(gm.get("metadata", {}), "graph_module.metadata")
+                        self.argument(a, f"{q}.signature.{key}[{j}]", 7)
+        self.shallow(self.dict_(gm.get("metadata", {}), "graph_module.metadata"), 3, "graph_module.metadata")
         for name, rc in self.dict_(doc.get("range_constraints", {}), "range_constraints").items():
             r = self.dict_(rc, f"range_constraints[{name!r}]")
+            self.shallow(r, 3, f"range_constraints[{name!r}]")
             for key in ("min_val", "max_val"):
                 v = r.get(key)
                 if v is not None and not isinstance(v, (int, float, str)):
                     raise self.fail(
                         f"range_constraints[{name!r}].{key}", f"expected an integer or null, got {_kind(v)}"
                     )
-        self.dict_(doc.get("opset_version", {}), "opset_version")
+        self.shallow(self.dict_(doc.get("opset_version", {}), "opset_version"), 2, "opset_version")
         for key in ("verifiers", "guards_code"):  # lists of strings, sorted when canonicalized
             for i, item in enumerate(self.list_(doc.get(key, []), key)):
                 self.str_(item, f"{key}[{i}]")
-        self.keys(doc, _PROGRAM_KEYS, "$")
-        self.keys(gm, _GM_KEYS, "graph_module")
+        self.keys(doc, _PROGRAM_KEYS, "$", 1)
+        self.keys(gm, _GM_KEYS, "graph_module", 2)
+
+
+def _value_name(arg: Any) -> str | None:
+    """The value an ``Argument`` union refers to (a tensor, symbol, object or token), ``None`` for a constant."""
+    if type(arg) is not dict or len(arg) != 1:
+        return None
+    ((tag, v),) = arg.items()
+    if type(v) is not dict:
+        return None
+    name = v.get("as_name") if tag in ("as_sym_int", "as_sym_float", "as_sym_bool") else v.get("name")
+    return name if type(name) is str else None
+
+
+def _spec_value(tag: str, body: dict[str, Any]) -> str | None:
+    """The value a signature spec names (``None`` for a constant input, which names none)."""
+    if tag == "constant_input":
+        return None
+    arg = body.get("arg")
+    if tag in ("user_input", "user_output"):
+        return _value_name(arg)
+    name = arg.get("name") if type(arg) is dict else None
+    return name if type(name) is str else None
+
+
+def _check_wiring(graph: dict[str, Any], signature: dict[str, Any]) -> None:
+    """Refuse a signature whose specs name other values than the graph inputs and outputs they stand for.
+
+    torch keeps ``input_specs[i]`` for ``graph.inputs[i]`` and ``output_specs[j]``
+    for ``graph.outputs[j]`` (``ExportedProgram`` verifies it); a spec naming a
+    value the graph does not have there would be written into a canonical archive.
+    """
+    for key, side in (("input_specs", "inputs"), ("output_specs", "outputs")):
+        values, specs = graph[side], signature[key]
+        if len(specs) != len(values):
+            continue  # the canonical form reports the count (pt2canon.canon.program)
+        for i, spec in enumerate(specs):
+            ((tag, body),) = spec.items()
+            want = _spec_value(tag, body)
+            if want is None:
+                continue
+            have = _value_name(values[i])
+            if have != want:
+                what = f"value {have!r}" if have is not None else "a constant"
+                raise GraphError(
+                    f"{tag} spec names value {want!r}, but graph {side[:-1]} {i} is {what}; "
+                    f"the signature and the graph disagree",
+                    where=f"graph_module.signature.{key}[{i}]",
+                )
 
 
 # Argument tags whose value _Checker.argument does not look into.
@@ -343,8 +439,20 @@ def _dims(seq: Any) -> bool:
             return False
         if type(s.get("as_int")) is not int:
             e = s.get("as_expr")  # a symbolic dimension
-            if type(e) is not dict or type(e.get("expr_str")) is not str:
+            if type(e) is not dict or type(e.get("expr_str")) is not str or not _flat(e):
                 return False
+    return True
+
+
+def _flat(d: dict[str, Any]) -> bool:
+    """True when every value of ``d`` is a scalar or a dict of scalars (``SymExpr.hint``, a device)."""
+    for v in d.values():
+        t = type(v)
+        if t is dict:
+            if not all(type(x) in _SCALARS for x in v.values()):
+                return False
+        elif t not in _SCALARS:
+            return False
     return True
 
 
@@ -355,6 +463,9 @@ def _fast_tensor_meta(meta: Any) -> bool:
     return (
         type(meta["dtype"]) is int
         and type(meta["device"]) is dict
+        and _flat(meta["device"])
+        and type(meta["requires_grad"]) in _SCALARS
+        and type(meta["layout"]) in _SCALARS
         and _dims(meta["sizes"])
         and _dims(meta["strides"])
         and _dims([meta["storage_offset"]])
@@ -376,6 +487,7 @@ def _fast_node(n: Any) -> bool:
             type(inp) is not dict
             or type(inp.get("name")) is not str
             or not inp.keys() <= _ARG_KEYS
+            or type(inp.get("kind")) not in _SCALARS
             or not _fast_argument(inp.get("arg"))
         ):
             return False
@@ -383,7 +495,12 @@ def _fast_node(n: Any) -> bool:
         if not _fast_argument(o):
             return False
     md, name = n.get("metadata", _NO_METADATA), n.get("name")
-    return type(md) is dict and (name is None or type(name) is str)
+    return (
+        type(md) is dict
+        and all(type(v) is str for v in md.values())  # torch writes metadata as strings
+        and (name is None or type(name) is str)
+        and type(n.get("is_hop_single_tensor_return")) in _SCALARS
+    )
 
 
 _NO_METADATA: dict[str, Any] = {}
@@ -398,12 +515,14 @@ def _fast_argument(arg: Any) -> bool:
         return False
     t = arg.get("as_tensor")
     if t is not None:
-        return type(t) is dict and type(t.get("name")) is str
+        return type(t) is dict and len(t) == 1 and type(t.get("name")) is str
     ((tag, value),) = arg.items()
     if tag in _OPAQUE_TAGS:
-        return True
+        return type(value) in _SCALARS or (type(value) is dict and _flat(value))
     if tag in _LIST_TAGS:
-        return type(value) is list
+        return type(value) is list and all(
+            type(x) in _SCALARS or (type(x) is list and all(type(y) in _SCALARS for y in x)) for x in value
+        )
     if tag == "as_sym_ints":  # sizes of a view with symbolic dimensions
         return type(value) is list and all(_fast_sym_int(s) for s in value)
     if tag == "as_sym_int":
@@ -439,8 +558,11 @@ def _warn(checker: _Checker) -> None:
         )
 
 
-def check_program(doc: Any) -> None:
+def check_program(doc: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     """Check that ``doc`` has the shape of a serialized ``ExportedProgram``.
+
+    Objects and arrays may nest at most ``max_depth`` levels (the document
+    itself is level 1), so that no later stage recurses past it.
 
     Raises
     ------
@@ -456,7 +578,7 @@ def check_program(doc: Any) -> None:
     ...
     pt2canon.errors.SchemaError: graph_module.graph.nodes: expected an array, got an integer
     """
-    c = _Checker()
+    c = _Checker(max_depth)
     try:
         c.program(doc)
     except RecursionError:
@@ -464,16 +586,17 @@ def check_program(doc: Any) -> None:
     _warn(c)
 
 
-def check_graph(graph: Any, path: str = "graph") -> None:
+def check_graph(graph: Any, path: str = "graph", *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     """Check one serialized ``Graph`` (nodes, arguments, value tables)."""
-    c = _Checker()
-    c.graph(graph, path)
+    c = _Checker(max_depth)
+    c.graph(graph, path, 1)
     _warn(c)
 
 
-def check_payload_config(doc: Any) -> None:
+def check_payload_config(doc: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     """Check a ``*_weights_config.json`` / ``*_constants_config.json`` document."""
-    c = _Checker()
+    c = _Checker(max_depth)
+    c.shallow(doc, 1, "$")
     cfg = c.dict_(c.req(c.dict_(doc, "$"), "config", "$"), "config")
     for fqn, meta in cfg.items():
         p = f"config[{fqn!r}]"
@@ -481,4 +604,4 @@ def check_payload_config(doc: Any) -> None:
         c.str_(c.req(m, "path_name", p), f"{p}.path_name")
         tm = m.get("tensor_meta")
         if tm is not None:
-            c.tensor_meta(tm, f"{p}.tensor_meta")
+            c.tensor_meta(tm, f"{p}.tensor_meta", 4)

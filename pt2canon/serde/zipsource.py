@@ -1,0 +1,391 @@
+"""A zip archive read as untrusted input: :class:`ZipSource` and :func:`open_regular`.
+
+:mod:`zipfile` parses the central directory; everything else is checked and
+read here, so that a hostile archive cannot make pt2canon hang, exhaust
+memory or see other bytes than the ones the directory names:
+
+* only regular files are opened (a FIFO, a device or a socket would block
+  or never end);
+* every member's raw name is read from the central directory (zipfile cuts
+  names at a NUL byte) and refused if it holds a NUL or another control
+  character or is not UTF-8, or could escape a folder
+  (:func:`pt2canon.serde.layout.member_name_problem`);
+* a member that is encrypted, or compressed with another method than
+  stored or deflate (the two torch's reader, miniz, supports), is refused
+  by name; duplicates, overlapping data and stored members whose
+  compressed size is not their size are refused;
+* declared sizes are bounded by :class:`~pt2canon.serde.layout.Limits`
+  (one member, all members, what is decompressed per member and in all);
+* a member is read in chunks, deflate is inflated in bounded steps, and
+  the bytes read must be exactly the declared size with the declared CRC-32
+  (checked as the last chunk is read): corruption is an error, never a
+  different program.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import struct
+import zipfile
+import zlib
+from collections.abc import Iterator
+from typing import IO
+
+from pt2canon.errors import ArchiveError, InputError, UnsafeArchiveError
+from pt2canon.serde.layout import Limits, member_name_problem
+
+__all__ = ["METHOD_NAMES", "ZipSource", "open_regular"]
+
+_CHUNK = 1 << 20
+_READ = 1 << 16  # compressed bytes fed to the decompressor at a time
+_LOCAL_HEADER = 30
+
+#: Zip compression methods by number (APPNOTE 4.4.5), for messages.
+METHOD_NAMES = {
+    0: "stored", 1: "shrink", 2: "reduce-1", 3: "reduce-2", 4: "reduce-3", 5: "reduce-4", 6: "implode",
+    8: "deflate", 9: "deflate64", 10: "PKWARE DCL implode", 12: "bzip2", 14: "LZMA", 16: "IBM z/OS CMPSC",
+    18: "IBM TERSE", 19: "IBM LZ77", 20: "zstd (old number)", 93: "zstd", 94: "MP3", 95: "xz", 96: "JPEG",
+    97: "WavPack", 98: "PPMd", 99: "AES encryption",
+}  # fmt: skip
+_SUPPORTED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+
+
+def open_regular(path: str, *, what: str = "an archive") -> IO[bytes]:
+    """Open ``path`` for reading if it is a regular file; the project's error otherwise.
+
+    The file is opened without blocking and checked with ``fstat`` before
+    anything is read, so a FIFO, a device or a socket is refused instead of
+    blocking or reading forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, not {what}", file=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"is a directory, not {what}", file=path)
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a named pipe (FIFO)"
+                if stat.S_ISFIFO(mode)
+                else "a socket"
+                if stat.S_ISSOCK(mode)
+                else "a device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file"
+            )
+            raise InputError(f"is {kind}, not {what}; give a regular file", file=path)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:
+    """``(raw name, flags)`` of each central-directory record, in order."""
+    fh.seek(start)
+    out = []
+    for _ in range(count):
+        head = fh.read(46)
+        if len(head) != 46 or head[:4] != b"PK\x01\x02":
+            raise ArchiveError("central directory is truncated or corrupt", file=label)
+        flags = struct.unpack("<H", head[8:10])[0]
+        n, m, k = struct.unpack("<3H", head[28:34])
+        name = fh.read(n)
+        fh.seek(m + k, os.SEEK_CUR)
+        out.append((name, flags))
+    return out
+
+
+def _name_problem(raw: bytes) -> str | None:
+    if b"\x00" in raw:
+        return "contains a NUL byte (zip readers cut the name there, so they disagree on it)"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not valid UTF-8 (torch reads member names as UTF-8)"
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+        return "contains a control character"
+    return None
+
+
+class ZipSource:
+    """A zip file opened once, with safety checks and bounded, verified member reads."""
+
+    def __init__(self, data: bytes | None, path: str | None, label: str, limits: Limits):
+        self.label = label
+        self.path = path
+        self.limits = limits
+        self._data = data
+        self._fileobj: IO[bytes] = io.BytesIO(data) if data is not None else open_regular(path or label)
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        #: For each member, the offset its data may not run past (the next member's header).
+        self._bounds: dict[str, int] = {}
+        self._raw: dict[str, bytes] = {}
+        try:
+            try:
+                self.zip = zipfile.ZipFile(self._fileobj, metadata_encoding="utf-8")
+                infos = self.zip.infolist()
+            except UnicodeDecodeError:
+                raise UnsafeArchiveError(
+                    "a member name is not valid UTF-8 (torch reads member names as UTF-8); refusing the archive",
+                    file=label,
+                ) from None
+            except Exception as exc:  # BadZipFile, LargeZipFile, OSError, EOFError, struct.error, ...
+                raise ArchiveError(
+                    f"not a readable zip archive ({type(exc).__name__}: {exc})"
+                    if not isinstance(exc, zipfile.BadZipFile)
+                    else f"not a readable zip archive ({exc})",
+                    file=label,
+                ) from None
+            self._check(infos)
+        except BaseException:
+            self._fileobj.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------------------
+    def _check(self, infos: list[zipfile.ZipInfo]) -> None:
+        lim, label = self.limits, self.label
+        if len(infos) > lim.max_members:
+            raise UnsafeArchiveError(
+                f"archive has {len(infos)} members, over the limit max_members={lim.max_members}", file=label
+            )
+        raw = _raw_names(self._fileobj, self.zip.start_dir, len(infos), label)
+        total = inflated = 0
+        for info, (raw_name, _flags) in zip(infos, raw, strict=True):
+            name = info.filename
+            why = _name_problem(raw_name)
+            if why:
+                raise UnsafeArchiveError(
+                    f"member name {raw_name.decode('utf-8', 'backslashreplace')!r} {why}; refusing the archive",
+                    file=label,
+                    member=name,
+                )
+            problem = member_name_problem(name)
+            if problem:
+                raise UnsafeArchiveError(
+                    f"member name {name!r} {problem[1]}; refusing the archive", file=label, member=name
+                )
+            if name in self.infos:
+                raise UnsafeArchiveError("member name appears twice in the archive", file=label, member=name)
+            if info.flag_bits & 0x1:
+                raise UnsafeArchiveError(
+                    "member is encrypted; torch never encrypts members and pt2canon cannot check it",
+                    file=label,
+                    member=name,
+                )
+            if info.compress_type not in _SUPPORTED:
+                method = METHOD_NAMES.get(info.compress_type, "an unknown method")
+                raise ArchiveError(
+                    f"member is compressed with {method} (method {info.compress_type}); torch's archive reader "
+                    "(and pt2canon) read only stored and deflate members: re-save the program with torch.export.save",
+                    file=label,
+                    member=name,
+                )
+            if info.file_size > lim.max_member_bytes:
+                raise UnsafeArchiveError(
+                    f"member declares {info.file_size} bytes, over the limit max_member_bytes={lim.max_member_bytes}",
+                    file=label,
+                    member=name,
+                )
+            if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+                raise UnsafeArchiveError(
+                    f"stored member declares {info.file_size} bytes but {info.compress_size} stored bytes; "
+                    "a stored member's sizes are equal (a crafted or corrupt directory)",
+                    file=label,
+                    member=name,
+                )
+            if info.compress_type != zipfile.ZIP_STORED:
+                if info.file_size > lim.max_inflated_bytes:
+                    raise UnsafeArchiveError(
+                        f"compressed member declares {info.file_size} bytes, over the limit "
+                        f"max_inflated_bytes={lim.max_inflated_bytes} for one decompressed member (a zip bomb?)",
+                        file=label,
+                        member=name,
+                    )
+                inflated += info.file_size
+            total += info.file_size
+            self.infos[name] = info
+            self._raw[name] = raw_name
+        if total > lim.max_total_bytes:
+            raise UnsafeArchiveError(
+                f"members declare {total} bytes in all, over the limit max_total_bytes={lim.max_total_bytes}",
+                file=label,
+            )
+        if inflated > lim.max_total_inflated_bytes:
+            raise UnsafeArchiveError(
+                f"compressed members declare {inflated} bytes in all, over the limit "
+                f"max_total_inflated_bytes={lim.max_total_inflated_bytes} (a zip bomb?)",
+                file=label,
+            )
+        # Members whose data overlap (several names for one stretch of bytes) multiply the work of
+        # reading a file without growing it. Each member's header, name and data must end before
+        # the next member's header (or the central directory) starts.
+        ordered = sorted(infos, key=lambda i: i.header_offset)
+        for k, info in enumerate(ordered):
+            after = ordered[k + 1] if k + 1 < len(ordered) else None
+            end = after.header_offset if after is not None else self.zip.start_dir
+            if info.header_offset + _LOCAL_HEADER + len(self._raw[info.filename]) + info.compress_size > end:
+                raise UnsafeArchiveError(
+                    f"member's data overlaps {'member ' + repr(after.filename) if after else 'the central directory'} "
+                    "(a zip bomb or a corrupt directory)",
+                    file=label,
+                    member=info.filename,
+                )
+            self._bounds[info.filename] = end
+
+    # -- reading ---------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return list(self.infos)
+
+    def size(self, name: str) -> int:
+        return self.infos[name].file_size
+
+    def _info(self, name: str) -> zipfile.ZipInfo:
+        info = self.infos.get(name)
+        if info is None:
+            raise ArchiveError("member is missing from the archive", file=self.label, member=name)
+        return info
+
+    def read(self, name: str, *, limit: int | None = None) -> bytes:
+        """Read a whole member, refusing more than ``limit`` bytes (default ``max_json_bytes``)."""
+        limit = self.limits.max_json_bytes if limit is None else limit
+        info = self._info(name)
+        if info.file_size > limit:
+            raise UnsafeArchiveError(
+                f"member declares {info.file_size} bytes, over the limit of {limit} for members read whole",
+                file=self.label,
+                member=name,
+            )
+        return b"".join(self.iter_chunks(name))
+
+    def _open_private(self) -> IO[bytes]:
+        # Each reader gets its own handle, so members can be read from
+        # several threads (hashing) or in alternation without seeking races.
+        if self.path is not None:
+            return open_regular(self.path)
+        return io.BytesIO(self._data or b"")
+
+    def _data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
+        fh.seek(info.header_offset)
+        header = fh.read(_LOCAL_HEADER)
+        if len(header) != _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
+            raise ArchiveError("member's local header is missing or corrupt", file=self.label, member=info.filename)
+        method = struct.unpack("<H", header[8:10])[0]
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        local_name = fh.read(name_len)
+        if local_name != self._raw[info.filename]:
+            shown = local_name.decode("utf-8", "backslashreplace")
+            raise UnsafeArchiveError(
+                f"member's local header names {shown!r}: zip readers disagree on what this member is",
+                file=self.label,
+                member=info.filename,
+            )
+        if method != info.compress_type:
+            raise UnsafeArchiveError(
+                f"member's local header says method {method}, the directory {info.compress_type}",
+                file=self.label,
+                member=info.filename,
+            )
+        start = info.header_offset + _LOCAL_HEADER + name_len + extra_len
+        if start + info.compress_size > self._bounds[info.filename]:
+            raise UnsafeArchiveError(
+                "member's data overlaps the next member (a zip bomb or a corrupt archive)",
+                file=self.label,
+                member=info.filename,
+            )
+        return start
+
+    def iter_chunks(self, name: str, *, chunk: int = _CHUNK) -> Iterator[bytes]:
+        """Yield a member's bytes in chunks of at most ``chunk``; the CRC-32 is checked with the last one."""
+        info = self._info(name)
+        try:
+            with self._open_private() as fh:
+                fh.seek(self._data_start(fh, info))
+                raw = self._raw_blocks(fh, info, chunk)
+                blocks = raw if info.compress_type == zipfile.ZIP_STORED else self._inflate(raw, info, chunk)
+                crc = 0
+                done = 0
+                for block in blocks:
+                    done += len(block)
+                    crc = zlib.crc32(block, crc)
+                    if done == info.file_size and crc != info.CRC:
+                        raise ArchiveError(
+                            f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
+                            file=self.label,
+                            member=name,
+                        )
+                    yield block
+                if done != info.file_size:  # pragma: no cover - _raw_blocks and _inflate guarantee it
+                    raise ArchiveError(f"member has {done} of {info.file_size} bytes", file=self.label, member=name)
+        except (ArchiveError, InputError):
+            raise
+        except (OSError, ValueError, OverflowError, zlib.error) as exc:  # a corrupt offset, a bad stream
+            raise ArchiveError(
+                f"cannot read member ({type(exc).__name__}: {exc})", file=self.label, member=name
+            ) from None
+
+    def _raw_blocks(self, fh: IO[bytes], info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
+        remaining = info.compress_size
+        while remaining:
+            block = fh.read(min(chunk, remaining))
+            if not block:
+                raise ArchiveError(
+                    f"member is truncated: {remaining} of {info.compress_size} bytes missing",
+                    file=self.label,
+                    member=info.filename,
+                )
+            remaining -= len(block)
+            yield block
+
+    def _inflate(self, raw: Iterator[bytes], info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
+        """Inflate in steps of at most ``chunk`` output bytes, never past the declared size."""
+        d = zlib.decompressobj(-15)
+        left = info.file_size
+        for block in raw:
+            data = block
+            while not d.eof:
+                want = min(chunk, left + 1)
+                out = d.decompress(data, want)
+                data = d.unconsumed_tail
+                if len(out) > left:
+                    raise UnsafeArchiveError(
+                        f"member inflates past its declared size of {info.file_size} bytes (a zip bomb?)",
+                        file=self.label,
+                        member=info.filename,
+                    )
+                left -= len(out)
+                if out:
+                    yield out
+                if not data and len(out) < want:  # this block is used up and nothing is pending
+                    break
+            if d.eof:
+                break
+        if not d.eof or left:
+            raise ArchiveError(
+                f"member is corrupt: its deflate stream ends after {info.file_size - left} of the "
+                f"{info.file_size} bytes the archive declares",
+                file=self.label,
+                member=info.filename,
+            )
+
+    def sha256(self, name: str, *, chunk: int = 4 << 20) -> str:
+        """``sha256:<hex>`` of a member's bytes, streamed (thread-safe); the CRC-32 is checked too."""
+        h = hashlib.sha256()
+        for block in self.iter_chunks(name, chunk=chunk):
+            h.update(block)
+        return "sha256:" + h.hexdigest()
+
+    def close(self) -> None:
+        self.zip.close()
+        self._fileobj.close()
