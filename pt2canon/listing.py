@@ -733,6 +733,8 @@ def _contiguous(sizes: list[Any]) -> list[tuple[Fraction, tuple[tuple[str, int],
     for s in reversed(sizes):
         out.append(acc)
         acc = None if acc is None else _mono_product([acc, _sym_mono(s)])
+        if acc is not None and abs(acc[0].numerator) >> 64:
+            acc = None  # no real stride is past 2**64: stop multiplying (linear in the rank)
     return out[::-1]
 
 

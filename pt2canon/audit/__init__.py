@@ -44,6 +44,7 @@ from pt2canon.audit.report import SEVERITIES, AuditReport, Finding
 from pt2canon.audit.scan import SNIFF, Auditor
 from pt2canon.errors import ArchiveError, InputError
 from pt2canon.serde.archive import DEFAULT_LIMITS, Limits, sniff
+from pt2canon.serde.zipsource import open_regular
 
 __all__ = [
     "ALLOWED_GLOBALS",
@@ -85,12 +86,13 @@ def audit_path(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS)
         raise InputError("file is empty; expected a .pt2 archive", file=label)
     auditor = Auditor(label, limits)
     if head.startswith(b"PK"):
-        try:
-            zf = zipfile.ZipFile(label)
-        except Exception as exc:  # BadZipFile, LargeZipFile, OSError, EOFError, ValueError, ...
-            raise ArchiveError(f"not a readable zip archive ({type(exc).__name__}: {exc})", file=label) from None
-        with zf:
-            auditor.audit_zip(zf)
+        with open_regular(label) as fh:
+            try:
+                zf = zipfile.ZipFile(fh)
+            except Exception as exc:  # BadZipFile, LargeZipFile, OSError, EOFError, ValueError, ...
+                raise ArchiveError(f"not a readable zip archive ({type(exc).__name__}: {exc})", file=label) from None
+            with zf:
+                auditor.audit_zip(zf, fh)
         return auditor.finish()
     if head.lstrip()[:1] in (b"{", b"["):
         auditor.report.format = "json"
@@ -98,7 +100,7 @@ def audit_path(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS)
     auditor.report.format = "pickle"
     if not (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5) and not _parses(label, size):
         raise InputError("not a .pt2 archive, zip, JSON document or pickle", file=label)
-    with open(label, "rb") as fh:
+    with open_regular(label) as fh:
         auditor.report.pickles.append(label)
         scan_pickle_stream(auditor.add, Reader(fh, size), None, "torch.load", count=0)
     return auditor.finish()

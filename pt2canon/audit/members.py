@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pt2canon import _json
@@ -47,8 +48,16 @@ _TORCH_ZIP_MEMBERS = re.compile(
 class MemberKinds:
     """Which members of an archive hold what, from its structure and payload configs."""
 
-    def __init__(self, auditor: Auditor, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> None:
+    def __init__(
+        self,
+        auditor: Auditor,
+        zf: zipfile.ZipFile,
+        infos: list[zipfile.ZipInfo],
+        read: Callable[[zipfile.ZipInfo, int], bytes | None],
+    ) -> None:
         self.auditor = auditor
+        self._read = read
+        self.programs: set[str] = set()
         self.findings: list[tuple[Any, ...]] = []
         self.kinds: dict[str, str] = {}
         names = [i.filename for i in infos]
@@ -83,6 +92,10 @@ class MemberKinds:
                 "and is not a torch.save file (<dir>/data.pkl)",
                 file=auditor.label,
             )
+
+    def is_program(self, name: str) -> bool:
+        """Whether the member is a serialized program (``models/<name>.json``, the older format's JSON)."""
+        return name in self.programs or name == LEGACY_PROGRAM
 
     def kind(self, name: str) -> str:
         if name.endswith("/"):
@@ -119,6 +132,7 @@ class MemberKinds:
             elif m := MODEL_PATTERN.fullmatch(rel):
                 kinds[name] = "json"
                 models.add(m.group(1))
+                self.programs.add(name)
             elif CONFIG_PATTERN.fullmatch(rel):
                 kinds[name] = "json"
             elif any(p.fullmatch(rel) for p in TORCH_LOAD_PATTERNS):
@@ -157,17 +171,13 @@ class MemberKinds:
         folder = WEIGHTS_DIR if f"/{WEIGHTS_DIR}" in f"/{config[len(root) :]}" else CONSTANTS_DIR
         info = zf.getinfo(config)
         lim = self.auditor.limits
-        if (
-            info.file_size > lim.max_json_bytes
-            or info.flag_bits & 0x1
-            or (
-                info.compress_type != zipfile.ZIP_STORED and info.file_size > lim.max_ratio * max(info.compress_size, 1)
-            )
-        ):
+        if info.compress_type != zipfile.ZIP_STORED and info.file_size > lim.max_ratio * max(info.compress_size, 1):
+            return
+        data = self._read(info, lim.max_json_bytes)  # never more than it declares, nor than the limit
+        if data is None:
             return
         try:
-            with zf.open(info) as fh:
-                doc = _json.loads(fh.read(lim.max_json_bytes + 1))
+            doc = _json.loads(data)
             entries = doc["config"].items()
         except Exception as exc:
             self.findings.append(

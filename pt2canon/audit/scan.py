@@ -8,6 +8,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import IO, Any
 
+from pt2canon.audit.expressions import scan_program
+from pt2canon.audit.integrity import Integrity
 from pt2canon.audit.members import MemberKinds
 from pt2canon.audit.pickles import Loader, Reader, scan_pickle_stream
 from pt2canon.audit.report import AuditReport, Finding, Severity
@@ -217,8 +219,6 @@ class Auditor:
             )
         elif "\\" in name:
             self.add("medium", "backslash-name", name, "member name contains a backslash, a path separator on Windows")
-        if "\x00" in name:
-            self.add("medium", "nul-in-name", name, "member name contains a NUL byte")
         mode = info.external_attr >> 16
         if info.create_system == 3 and stat.S_ISLNK(mode):
             self.add(
@@ -229,7 +229,7 @@ class Auditor:
             )
 
     # the archive -------------------------------------------------------------------
-    def audit_zip(self, zf: zipfile.ZipFile) -> None:
+    def audit_zip(self, zf: zipfile.ZipFile, fh: IO[bytes]) -> None:
         lim = self.limits
         infos = zf.infolist()
         if len(infos) > lim.max_members:
@@ -267,7 +267,8 @@ class Auditor:
                 limit=lim.max_total_bytes,
             )
 
-        layout = MemberKinds(self, zf, infos)
+        integrity = Integrity(self, zf, fh)
+        layout = MemberKinds(self, zf, infos, integrity.read)
         self.report.format = layout.format
         for info in infos:
             self.check_name(info)
@@ -275,6 +276,8 @@ class Auditor:
             if name.endswith("/"):
                 continue
             budget = self.check_member(info, name)
+            if budget is not None:
+                integrity.verify(info)
             kind = layout.kind(name)
             if kind == "json" and info.file_size > lim.max_json_bytes:
                 self.add(
@@ -285,9 +288,13 @@ class Auditor:
                 )
             if kind == "unknown":
                 self.add("low", "unknown-member", name, "member is not part of the .pt2 layout; torch ignores it")
-            if budget is None or kind in ("json", "text", "raw", "dir"):
+            if kind == "json" and layout.is_program(name):
+                data = integrity.read(info, lim.max_json_bytes)
+                if data is not None:
+                    scan_program(self.add, name, data)
+            if budget is None or kind in ("json", "text", "raw", "dir") or not integrity.readable(info):
                 continue
-            opener = _member_opener(zf, info)
+            opener = integrity.opener(info)
             try:
                 if kind in ("torch.load", "pickle", "torchscript"):
                     self.scan_blob(opener, budget, name, kind, whole=budget == info.file_size)  # type: ignore[arg-type]
@@ -297,10 +304,3 @@ class Auditor:
                 self.add("medium", "member-unreadable", name, f"cannot read member ({type(exc).__name__}: {exc})")
         for finding in layout.findings:
             self.add(*finding)
-
-
-def _member_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], AbstractContextManager[IO[bytes]]]:
-    def opener() -> AbstractContextManager[IO[bytes]]:
-        return zf.open(info)
-
-    return opener

@@ -98,8 +98,8 @@ class SymbolRenamer:
         if out is not None:
             return out
         self.budget.check(text)
+        sympy = sympy_module()  # imported outside the budget
         with self.budget:
-            sympy = sympy_module()
             e = parse_expr(text)
             if not isinstance(e, sympy.Basic):
                 raise expression_error(text, "not a symbolic expression")

@@ -220,7 +220,7 @@ def _parse_json(data: bytes, label: str, member: str | None) -> Any:
 def _program_from_json(data: bytes, label: str, member: str | None, limits: Limits) -> dict[str, Any]:
     doc = _parse_json(data, label, member)
     try:
-        check_program(doc, max_depth=limits.max_depth)
+        check_program(doc, limits=limits)
     except (SchemaError, GraphError) as exc:
         raise exc.located(file=label, member=member) from None
     return doc  # type: ignore[no-any-return]
@@ -233,7 +233,7 @@ def _payloads(
         return MappingProxyType({})
     doc = _parse_json(src.read(config_member), src.label, config_member)
     try:
-        check_payload_config(doc, max_depth=src.limits.max_depth)
+        check_payload_config(doc, limits=src.limits)
     except SchemaError as exc:
         raise exc.located(file=src.label, member=config_member) from None
     out: dict[str, Payload] = {}

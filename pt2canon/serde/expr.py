@@ -63,7 +63,7 @@ MAX_EXPR_SYMBOLS = 256
 #: precisions, and the results of powers of numbers.
 MAX_NUMBER_BITS = 1 << 16
 #: CPU seconds all the expressions of one document may take to read and print.
-EXPRESSION_SECONDS = 5.0
+EXPRESSION_SECONDS = 2.0
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 # sympy constructors that are safe to call with literal arguments.

@@ -137,6 +137,12 @@ class Limits:
         Deepest nesting of objects and arrays in a JSON member. Every later
         stage (canonical form, diff, writers) can then walk a document
         without running out of stack.
+    max_node_values : int
+        Most values one node takes and gives: its inputs and outputs, every
+        element of a list argument counted (``cat`` of many tensors). Every
+        stage is linear in it, the diff with a large constant.
+    max_tensor_rank : int
+        Most dimensions of one tensor.
     max_ratio : int
         Compression ratio above which ``pt2canon audit`` reports a member as a
         possible zip bomb (``compression-ratio``); the reader bounds what it
@@ -150,6 +156,8 @@ class Limits:
     max_inflated_bytes: int = 1 << 30
     max_total_inflated_bytes: int = 4 << 30
     max_depth: int = 100
+    max_node_values: int = 10_000
+    max_tensor_rank: int = 1_000
     max_ratio: int = 200
 
 

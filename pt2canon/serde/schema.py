@@ -19,7 +19,7 @@ import warnings
 from typing import Any
 
 from pt2canon.errors import GraphError, SchemaError, UnsupportedVersionError
-from pt2canon.serde.layout import DEFAULT_LIMITS
+from pt2canon.serde.layout import DEFAULT_LIMITS, Limits
 
 __all__ = [
     "ARGUMENT_TAGS",
@@ -86,15 +86,17 @@ class UnknownFieldsWarning(UserWarning):
     """The document has keys this schema version does not know; they were ignored."""
 
 
-#: Deepest nesting of objects and arrays a document may have (``Limits.max_depth``).
-DEFAULT_MAX_DEPTH = DEFAULT_LIMITS.max_depth
+# What the fast checks accept without counting: a node with more values, a tensor of higher
+# rank goes through the full checks, which count against the limits.
+_FAST_VALUES = 64
 _SCALARS = (str, int, float, bool, type(None))
 
 
 class _Checker:
-    def __init__(self, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.unknown: list[str] = []
-        self.max_depth = max_depth
+        self.max_depth = limits.max_depth
+        self.limits = limits
 
     def shallow(self, obj: Any, depth: int, path: str) -> None:
         """Refuse ``obj`` (itself at nesting ``depth``) if it nests past ``max_depth``.
@@ -113,6 +115,26 @@ class _Checker:
             for v in x.values() if type(x) is dict else x:
                 if type(v) is dict or type(v) is list:
                     stack.append((v, d + 1))
+
+    def count_values(self, n: dict[str, Any], path: str) -> None:
+        """Refuse a node taking and giving more than ``max_node_values`` values (list elements counted)."""
+        limit = self.limits.max_node_values
+        ins, outs = n.get("inputs"), n.get("outputs")
+        args = [i.get("arg") if type(i) is dict else i for i in (ins if type(ins) is list else ())]
+        args += outs if type(outs) is list else []
+        count = 0
+        for a in args:
+            count += 1
+            if type(a) is dict and len(a) == 1:
+                v = next(iter(a.values()))
+                if type(v) in (list, dict):
+                    count += len(v)
+        if count > limit:
+            raise self.fail(
+                path,
+                f"node takes and gives {count} values, over the limit max_node_values={limit} "
+                "(raise it with Limits(max_node_values=...))",
+            )
 
     def deeper(self, depth: int, path: str) -> None:
         if depth > self.max_depth:
@@ -179,7 +201,13 @@ class _Checker:
         meta = self.dict_(obj, path)
         self.int_(self.req(meta, "dtype", path), f"{path}.dtype")
         for key in ("sizes", "strides"):
-            for i, s in enumerate(self.list_(self.req(meta, key, path), f"{path}.{key}")):
+            dims = self.list_(self.req(meta, key, path), f"{path}.{key}")
+            if len(dims) > self.limits.max_tensor_rank:
+                raise self.fail(
+                    f"{path}.{key}",
+                    f"{len(dims)} dimensions, over the limit max_tensor_rank={self.limits.max_tensor_rank}",
+                )
+            for i, s in enumerate(dims):
                 if type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int:
                     continue  # fast path for the common static dimension
                 self.sym(s, f"{path}.{key}[{i}]", "as_int", depth + 2)
@@ -276,6 +304,7 @@ class _Checker:
             return
         n = self.dict_(obj, path)
         self.str_(self.req(n, "target", path), f"{path}.target")
+        self.count_values(n, path)
         for i, inp in enumerate(self.list_(self.req(n, "inputs", path), f"{path}.inputs")):
             q = f"{path}.inputs[{i}]"
             d = self.dict_(inp, q)
@@ -432,7 +461,7 @@ _LIST_TAGS = frozenset({"as_ints", "as_floats", "as_strings", "as_bools", "as_in
 
 def _dims(seq: Any) -> bool:
     """True for a list of ``SymInt``: ``{"as_int": int}`` or ``{"as_expr": {"expr_str": str, ...}}``."""
-    if type(seq) is not list:
+    if type(seq) is not list or len(seq) > _FAST_VALUES:
         return False
     for s in seq:
         if type(s) is not dict or len(s) != 1:
@@ -480,7 +509,7 @@ def _fast_node(n: Any) -> bool:
     if type(n) is not dict or type(n.get("target")) is not str or not n.keys() <= _NODE_KEYS:
         return False
     ins, outs = n.get("inputs"), n.get("outputs")
-    if type(ins) is not list or type(outs) is not list:
+    if type(ins) is not list or type(outs) is not list or len(ins) + len(outs) > _FAST_VALUES:
         return False
     for inp in ins:
         if (
@@ -520,11 +549,13 @@ def _fast_argument(arg: Any) -> bool:
     if tag in _OPAQUE_TAGS:
         return type(value) in _SCALARS or (type(value) is dict and _flat(value))
     if tag in _LIST_TAGS:
-        return type(value) is list and all(
-            type(x) in _SCALARS or (type(x) is list and all(type(y) in _SCALARS for y in x)) for x in value
+        return (
+            type(value) is list
+            and len(value) <= _FAST_VALUES
+            and all(type(x) in _SCALARS or (type(x) is list and all(type(y) in _SCALARS for y in x)) for x in value)
         )
     if tag == "as_sym_ints":  # sizes of a view with symbolic dimensions
-        return type(value) is list and all(_fast_sym_int(s) for s in value)
+        return type(value) is list and len(value) <= _FAST_VALUES and all(_fast_sym_int(s) for s in value)
     if tag == "as_sym_int":
         return _fast_sym_int(value)
     if tag == "as_string":
@@ -558,11 +589,13 @@ def _warn(checker: _Checker) -> None:
         )
 
 
-def check_program(doc: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+def check_program(doc: Any, *, limits: Limits = DEFAULT_LIMITS) -> None:
     """Check that ``doc`` has the shape of a serialized ``ExportedProgram``.
 
-    Objects and arrays may nest at most ``max_depth`` levels (the document
-    itself is level 1), so that no later stage recurses past it.
+    Objects and arrays may nest at most ``limits.max_depth`` levels (the
+    document itself is level 1), so that no later stage recurses past it; a
+    node may take and give at most ``limits.max_node_values`` values and a
+    tensor have at most ``limits.max_tensor_rank`` dimensions.
 
     Raises
     ------
@@ -578,7 +611,7 @@ def check_program(doc: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     ...
     pt2canon.errors.SchemaError: graph_module.graph.nodes: expected an array, got an integer
     """
-    c = _Checker(max_depth)
+    c = _Checker(limits)
     try:
         c.program(doc)
     except RecursionError:
@@ -586,16 +619,16 @@ def check_program(doc: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
     _warn(c)
 
 
-def check_graph(graph: Any, path: str = "graph", *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+def check_graph(graph: Any, path: str = "graph", *, limits: Limits = DEFAULT_LIMITS) -> None:
     """Check one serialized ``Graph`` (nodes, arguments, value tables)."""
-    c = _Checker(max_depth)
+    c = _Checker(limits)
     c.graph(graph, path, 1)
     _warn(c)
 
 
-def check_payload_config(doc: Any, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+def check_payload_config(doc: Any, *, limits: Limits = DEFAULT_LIMITS) -> None:
     """Check a ``*_weights_config.json`` / ``*_constants_config.json`` document."""
-    c = _Checker(max_depth)
+    c = _Checker(limits)
     c.shallow(doc, 1, "$")
     cfg = c.dict_(c.req(c.dict_(doc, "$"), "config", "$"), "config")
     for fqn, meta in cfg.items():

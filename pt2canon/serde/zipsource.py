@@ -37,7 +37,15 @@ from typing import IO
 from pt2canon.errors import ArchiveError, InputError, UnsafeArchiveError
 from pt2canon.serde.layout import Limits, member_name_problem
 
-__all__ = ["METHOD_NAMES", "ZipSource", "open_regular"]
+__all__ = [
+    "METHOD_NAMES",
+    "ZipSource",
+    "data_bounds",
+    "open_regular",
+    "raw_name_problem",
+    "raw_names",
+    "read_member",
+]
 
 _CHUNK = 1 << 20
 _READ = 1 << 16  # compressed bytes fed to the decompressor at a time
@@ -91,7 +99,7 @@ def open_regular(path: str, *, what: str = "an archive") -> IO[bytes]:
         raise
 
 
-def _raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:
+def raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:
     """``(raw name, flags)`` of each central-directory record, in order."""
     fh.seek(start)
     out = []
@@ -107,7 +115,8 @@ def _raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[
     return out
 
 
-def _name_problem(raw: bytes) -> str | None:
+def raw_name_problem(raw: bytes) -> str | None:
+    """What is wrong with a member's raw name bytes (NUL, not UTF-8, a control character), or ``None``."""
     if b"\x00" in raw:
         return "contains a NUL byte (zip readers cut the name there, so they disagree on it)"
     try:
@@ -117,6 +126,42 @@ def _name_problem(raw: bytes) -> str | None:
     if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
         return "contains a control character"
     return None
+
+
+def data_bounds(
+    infos: list[zipfile.ZipInfo],
+    raw: dict[str, bytes],
+    start_dir: int,
+    label: str,
+    *,
+    problems: list[UnsafeArchiveError] | None = None,
+) -> dict[str, int]:
+    """For each member, the offset its data may not run past: the next member's header, or the directory.
+
+    Raises
+    ------
+    UnsafeArchiveError
+        If a member's header, name and data run into the next member (several names for one
+        stretch of bytes multiply the work of reading a file without growing it); with
+        ``problems`` given, every such error is appended to it instead.
+    """
+    bounds = {}
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for k, info in enumerate(ordered):
+        after = ordered[k + 1] if k + 1 < len(ordered) else None
+        end = after.header_offset if after is not None else start_dir
+        if info.header_offset + _LOCAL_HEADER + len(raw[info.filename]) + info.compress_size > end:
+            err = UnsafeArchiveError(
+                f"member's data overlaps {'member ' + repr(after.filename) if after else 'the central directory'} "
+                "(a zip bomb or a corrupt directory)",
+                file=label,
+                member=info.filename,
+            )
+            if problems is None:
+                raise err
+            problems.append(err)
+        bounds[info.filename] = end
+    return bounds
 
 
 class ZipSource:
@@ -160,11 +205,11 @@ class ZipSource:
             raise UnsafeArchiveError(
                 f"archive has {len(infos)} members, over the limit max_members={lim.max_members}", file=label
             )
-        raw = _raw_names(self._fileobj, self.zip.start_dir, len(infos), label)
+        raw = raw_names(self._fileobj, self.zip.start_dir, len(infos), label)
         total = inflated = 0
         for info, (raw_name, _flags) in zip(infos, raw, strict=True):
             name = info.filename
-            why = _name_problem(raw_name)
+            why = raw_name_problem(raw_name)
             if why:
                 raise UnsafeArchiveError(
                     f"member name {raw_name.decode('utf-8', 'backslashreplace')!r} {why}; refusing the archive",
@@ -228,21 +273,8 @@ class ZipSource:
                 f"max_total_inflated_bytes={lim.max_total_inflated_bytes} (a zip bomb?)",
                 file=label,
             )
-        # Members whose data overlap (several names for one stretch of bytes) multiply the work of
-        # reading a file without growing it. Each member's header, name and data must end before
-        # the next member's header (or the central directory) starts.
-        ordered = sorted(infos, key=lambda i: i.header_offset)
-        for k, info in enumerate(ordered):
-            after = ordered[k + 1] if k + 1 < len(ordered) else None
-            end = after.header_offset if after is not None else self.zip.start_dir
-            if info.header_offset + _LOCAL_HEADER + len(self._raw[info.filename]) + info.compress_size > end:
-                raise UnsafeArchiveError(
-                    f"member's data overlaps {'member ' + repr(after.filename) if after else 'the central directory'} "
-                    "(a zip bomb or a corrupt directory)",
-                    file=label,
-                    member=info.filename,
-                )
-            self._bounds[info.filename] = end
+        for name, end in data_bounds(infos, self._raw, self.zip.start_dir, label).items():
+            self._bounds[name] = end
 
     # -- reading ---------------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -276,108 +308,11 @@ class ZipSource:
             return open_regular(self.path)
         return io.BytesIO(self._data or b"")
 
-    def _data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
-        fh.seek(info.header_offset)
-        header = fh.read(_LOCAL_HEADER)
-        if len(header) != _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
-            raise ArchiveError("member's local header is missing or corrupt", file=self.label, member=info.filename)
-        method = struct.unpack("<H", header[8:10])[0]
-        name_len, extra_len = struct.unpack("<HH", header[26:30])
-        local_name = fh.read(name_len)
-        if local_name != self._raw[info.filename]:
-            shown = local_name.decode("utf-8", "backslashreplace")
-            raise UnsafeArchiveError(
-                f"member's local header names {shown!r}: zip readers disagree on what this member is",
-                file=self.label,
-                member=info.filename,
-            )
-        if method != info.compress_type:
-            raise UnsafeArchiveError(
-                f"member's local header says method {method}, the directory {info.compress_type}",
-                file=self.label,
-                member=info.filename,
-            )
-        start = info.header_offset + _LOCAL_HEADER + name_len + extra_len
-        if start + info.compress_size > self._bounds[info.filename]:
-            raise UnsafeArchiveError(
-                "member's data overlaps the next member (a zip bomb or a corrupt archive)",
-                file=self.label,
-                member=info.filename,
-            )
-        return start
-
     def iter_chunks(self, name: str, *, chunk: int = _CHUNK) -> Iterator[bytes]:
         """Yield a member's bytes in chunks of at most ``chunk``; the CRC-32 is checked with the last one."""
         info = self._info(name)
-        try:
-            with self._open_private() as fh:
-                fh.seek(self._data_start(fh, info))
-                raw = self._raw_blocks(fh, info, chunk)
-                blocks = raw if info.compress_type == zipfile.ZIP_STORED else self._inflate(raw, info, chunk)
-                crc = 0
-                done = 0
-                for block in blocks:
-                    done += len(block)
-                    crc = zlib.crc32(block, crc)
-                    if done == info.file_size and crc != info.CRC:
-                        raise ArchiveError(
-                            f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
-                            file=self.label,
-                            member=name,
-                        )
-                    yield block
-                if done != info.file_size:  # pragma: no cover - _raw_blocks and _inflate guarantee it
-                    raise ArchiveError(f"member has {done} of {info.file_size} bytes", file=self.label, member=name)
-        except (ArchiveError, InputError):
-            raise
-        except (OSError, ValueError, OverflowError, zlib.error) as exc:  # a corrupt offset, a bad stream
-            raise ArchiveError(
-                f"cannot read member ({type(exc).__name__}: {exc})", file=self.label, member=name
-            ) from None
-
-    def _raw_blocks(self, fh: IO[bytes], info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
-        remaining = info.compress_size
-        while remaining:
-            block = fh.read(min(chunk, remaining))
-            if not block:
-                raise ArchiveError(
-                    f"member is truncated: {remaining} of {info.compress_size} bytes missing",
-                    file=self.label,
-                    member=info.filename,
-                )
-            remaining -= len(block)
-            yield block
-
-    def _inflate(self, raw: Iterator[bytes], info: zipfile.ZipInfo, chunk: int) -> Iterator[bytes]:
-        """Inflate in steps of at most ``chunk`` output bytes, never past the declared size."""
-        d = zlib.decompressobj(-15)
-        left = info.file_size
-        for block in raw:
-            data = block
-            while not d.eof:
-                want = min(chunk, left + 1)
-                out = d.decompress(data, want)
-                data = d.unconsumed_tail
-                if len(out) > left:
-                    raise UnsafeArchiveError(
-                        f"member inflates past its declared size of {info.file_size} bytes (a zip bomb?)",
-                        file=self.label,
-                        member=info.filename,
-                    )
-                left -= len(out)
-                if out:
-                    yield out
-                if not data and len(out) < want:  # this block is used up and nothing is pending
-                    break
-            if d.eof:
-                break
-        if not d.eof or left:
-            raise ArchiveError(
-                f"member is corrupt: its deflate stream ends after {info.file_size - left} of the "
-                f"{info.file_size} bytes the archive declares",
-                file=self.label,
-                member=info.filename,
-            )
+        with self._open_private() as fh:
+            yield from read_member(fh, info, self._raw[name], self._bounds[name], self.label, chunk=chunk)
 
     def sha256(self, name: str, *, chunk: int = 4 << 20) -> str:
         """``sha256:<hex>`` of a member's bytes, streamed (thread-safe); the CRC-32 is checked too."""
@@ -389,3 +324,125 @@ class ZipSource:
     def close(self) -> None:
         self.zip.close()
         self._fileobj.close()
+
+
+def _data_start(fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str) -> int:
+    fh.seek(info.header_offset)
+    header = fh.read(_LOCAL_HEADER)
+    if len(header) != _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
+        raise ArchiveError("member's local header is missing or corrupt", file=label, member=info.filename)
+    flags, method = struct.unpack("<HH", header[6:10])
+    crc, csize, size = struct.unpack("<3L", header[14:26])
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    described = flags & 0x8 or 0xFFFFFFFF in (csize, size)  # sizes in a data descriptor or zip64 field
+    if not described and (crc, csize, size) != (info.CRC, info.compress_size, info.file_size):
+        raise UnsafeArchiveError(
+            f"member's local header declares {size} bytes ({csize} stored, CRC {crc:08x}), the directory "
+            f"{info.file_size} ({info.compress_size} stored, CRC {info.CRC:08x}): zip readers disagree on it",
+            file=label,
+            member=info.filename,
+        )
+    local_name = fh.read(name_len)
+    if local_name != raw_name:
+        shown = local_name.decode("utf-8", "backslashreplace")
+        raise UnsafeArchiveError(
+            f"member's local header names {shown!r}: zip readers disagree on what this member is",
+            file=label,
+            member=info.filename,
+        )
+    if method != info.compress_type:
+        raise UnsafeArchiveError(
+            f"member's local header says method {method}, the directory {info.compress_type}",
+            file=label,
+            member=info.filename,
+        )
+    start = info.header_offset + _LOCAL_HEADER + name_len + extra_len
+    if start + info.compress_size > bound:
+        raise UnsafeArchiveError(
+            "member's data overlaps the next member (a zip bomb or a corrupt archive)",
+            file=label,
+            member=info.filename,
+        )
+    return start
+
+
+def read_member(
+    fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str, *, chunk: int = _CHUNK
+) -> Iterator[bytes]:
+    """Yield a member's bytes from ``fh`` in chunks, verified.
+
+    The local header must name ``raw_name`` with the directory's method and
+    sizes, the data must end before ``bound``, deflate is inflated in steps
+    of at most ``chunk`` bytes and never past the declared size, and the
+    CRC-32 is checked as the last chunk is read. ``pt2canon audit`` reads
+    members through this too.
+    """
+    name = info.filename
+    try:
+        fh.seek(_data_start(fh, info, raw_name, bound, label))
+        raw = _raw_blocks(fh, info, chunk, label)
+        blocks = raw if info.compress_type == zipfile.ZIP_STORED else _inflate(raw, info, chunk, label)
+        crc = 0
+        done = 0
+        for block in blocks:
+            done += len(block)
+            crc = zlib.crc32(block, crc)
+            if done == info.file_size and crc != info.CRC:
+                raise ArchiveError(
+                    f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
+                    file=label,
+                    member=name,
+                )
+            yield block
+        if done != info.file_size:  # pragma: no cover - _raw_blocks and _inflate guarantee it
+            raise ArchiveError(f"member has {done} of {info.file_size} bytes", file=label, member=name)
+    except (ArchiveError, InputError):
+        raise
+    except (OSError, ValueError, OverflowError, zlib.error) as exc:  # a corrupt offset, a bad stream
+        raise ArchiveError(f"cannot read member ({type(exc).__name__}: {exc})", file=label, member=name) from None
+
+
+def _raw_blocks(fh: IO[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
+    remaining = info.compress_size
+    while remaining:
+        block = fh.read(min(chunk, remaining))
+        if not block:
+            raise ArchiveError(
+                f"member is truncated: {remaining} of {info.compress_size} bytes missing",
+                file=label,
+                member=info.filename,
+            )
+        remaining -= len(block)
+        yield block
+
+
+def _inflate(raw: Iterator[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
+    """Inflate in steps of at most ``chunk`` output bytes, never past the declared size."""
+    d = zlib.decompressobj(-15)
+    left = info.file_size
+    for block in raw:
+        data = block
+        while not d.eof:
+            want = min(chunk, left + 1)
+            out = d.decompress(data, want)
+            data = d.unconsumed_tail
+            if len(out) > left:
+                raise UnsafeArchiveError(
+                    f"member inflates past its declared size of {info.file_size} bytes (a zip bomb?)",
+                    file=label,
+                    member=info.filename,
+                )
+            left -= len(out)
+            if out:
+                yield out
+            if not data and len(out) < want:  # this block is used up and nothing is pending
+                break
+        if d.eof:
+            break
+    if not d.eof or left:
+        raise ArchiveError(
+            f"member is corrupt: its deflate stream ends after {info.file_size - left} of the "
+            f"{info.file_size} bytes the archive declares",
+            file=label,
+            member=info.filename,
+        )
