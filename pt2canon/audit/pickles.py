@@ -17,7 +17,7 @@ from typing import IO, Any, Literal
 
 from pt2canon.audit.globals import HARMLESS_GLOBALS, global_allowed, is_dangerous
 
-__all__ = ["AddFinding", "Loader", "Machine", "Reader", "report_machine", "scan_pickle_stream"]
+__all__ = ["AddFinding", "Loader", "Machine", "Reader", "report_machine", "resolve_global", "scan_pickle_stream"]
 
 #: Which unpickler reads a member: ``torch.load``, :func:`pickle.loads` or TorchScript's.
 Loader = Literal["torch.load", "pickle", "torchscript"]
@@ -124,7 +124,7 @@ _OTHER = object()
 _RESULT = _Result()
 
 
-def _resolve(module: str, name: str, proto: int) -> str:
+def resolve_global(module: str, name: str, proto: int) -> str:
     """``module.name`` as :class:`pickle.Unpickler` resolves it (``fix_imports`` for protocol < 3)."""
     if proto < 3:
         import _compat_pickle
@@ -220,7 +220,7 @@ class Machine:
             self.stack.append(self.memo.get(arg, _OTHER))
         elif name == "GLOBAL":
             module, _, attr = str(arg).partition(" ")
-            self.stack.append(self._import(_resolve(module, attr, self.proto), name, pos))
+            self.stack.append(self._import(resolve_global(module, attr, self.proto), name, pos))
         elif name == "STACK_GLOBAL":
             attr, module = self.pop(), self.pop()
             if (
@@ -229,14 +229,14 @@ class Machine:
                 and module.text is not None
                 and attr.text is not None
             ):
-                self.stack.append(self._import(_resolve(module.text, attr.text, self.proto), name, pos))
+                self.stack.append(self._import(resolve_global(module.text, attr.text, self.proto), name, pos))
             else:
                 self.unresolved.append((name, pos, "its module and name are not plain strings on the stack"))
                 self.stack.append(_Global(None))
         elif name == "INST":
             module, _, attr = str(arg).partition(" ")
             self.pop_mark()
-            g = self._import(_resolve(module, attr, self.proto), name, pos)
+            g = self._import(resolve_global(module, attr, self.proto), name, pos)
             self._call(g, name, pos)
             self.stack.append(_RESULT)
         elif name == "OBJ":

@@ -7,7 +7,9 @@ chunks, by :meth:`Artifact.iter_payload`. Member names with absolute paths or
 :class:`Limits`.
 
 The layout of an archive (current and older formats) is described, once,
-in :mod:`pt2canon.serde.layout`.
+in :mod:`pt2canon.serde.layout`. The older format's state dict and
+constants are read per tensor, without unpickling, by
+:mod:`pt2canon.serde.legacy`.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ class Payload:
     fqn : str
         Fully qualified name (``"encoder.layers.0.linear1.weight"``).
     kind : {"weight", "constant", "blob"}
-        ``"blob"`` is a whole pickled state dict of the older format.
+        ``"blob"`` is a whole pickle kept as bytes: ``data/weights/<model>.pt``,
+        or an older-format constants pickle holding more than plain tensors.
     path_name : str
         File name inside ``data/weights`` or ``data/constants``.
     member : str
@@ -350,7 +353,9 @@ def _read_legacy(src: ZipSource) -> Artifact:
         constants=MappingProxyType(constants),
         sample_inputs=sample,
     )
-    return Artifact(path=src.label, format="legacy", models={"model": model}, info=info, _zip=src)
+    from pt2canon.serde.legacy import legacy_artifact  # the pickled state dict, read per tensor
+
+    return legacy_artifact(src, {"model": model}, info)
 
 
 def _not_a_program(src: ZipSource) -> InputError:

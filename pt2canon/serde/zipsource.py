@@ -172,7 +172,7 @@ class ZipSource:
         self.path = path
         self.limits = limits
         self._data = data
-        self._fileobj: IO[bytes] = io.BytesIO(data) if data is not None else open_regular(path or label)
+        self._fileobj: IO[bytes] = self._open_private()
         self.infos: dict[str, zipfile.ZipInfo] = {}
         #: For each member, the offset its data may not run past (the next member's header).
         self._bounds: dict[str, int] = {}
@@ -300,6 +300,10 @@ class ZipSource:
                 member=name,
             )
         return b"".join(self.iter_chunks(name))
+
+    def data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
+        """Where a member's data starts in ``fh``, after checking its local header against the directory."""
+        return _data_start(fh, info, self._raw[info.filename], self._bounds[info.filename], self.label)
 
     def _open_private(self) -> IO[bytes]:
         # Each reader gets its own handle, so members can be read from
