@@ -24,10 +24,13 @@ import json
 import math
 import os
 import re
+import signal
+import stat
 import struct
 import tempfile
+import threading
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from pt2canon import _json
@@ -92,26 +95,35 @@ def _default_mode() -> int:
 def _atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> None:
     """Call ``fill(fh)`` on a temporary file beside ``path``, then move it over ``path``.
 
-    On any error (including ``KeyboardInterrupt``) the temporary file is
-    removed and ``path`` is untouched.
+    On any error (including ``KeyboardInterrupt``, and SIGTERM or SIGHUP when
+    they would end the process) the temporary file is removed and ``path`` is
+    untouched. The new file gets the old one's permission bits, never its
+    setuid, setgid or sticky bits. A ``path`` that is a device, a pipe or a
+    socket (``/dev/null``, a FIFO) is written into, not replaced.
     """
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     try:
-        mode = os.stat(target).st_mode & 0o7777
+        st: os.stat_result | None = os.stat(target)
     except OSError:
-        mode = _default_mode()
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError("is a directory; give a file name to write", file=target)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        _write_special(target, fill)
+        return
+    mode = st.st_mode & 0o777 if st is not None else _default_mode()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(folder, os.path.basename(target)), suffix=".tmp", dir=folder)
     except OSError as exc:
         raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
     try:
-        with os.fdopen(fd, "w+b") as fh:
+        with _removed_on_termination(tmp), os.fdopen(fd, "w+b") as fh:
             fill(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -119,6 +131,59 @@ def _atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], obje
             raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
         raise
     _fsync_dir(folder)
+
+
+def _write_special(target: str, fill: Callable[[IO[bytes]], object]) -> None:
+    """Write into a device, a FIFO or a socket: built in an unnamed temporary file, then copied."""
+    try:
+        with tempfile.TemporaryFile() as tmp:
+            fill(tmp)
+            tmp.seek(0)
+            with open(target, "wb") as out:
+                while block := tmp.read(_CHUNK):
+                    out.write(block)
+    except OSError as exc:
+        raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
+
+
+def _temp_prefix(folder: str, name: str) -> str:
+    """``.<name>.`` for a temporary file beside ``name``, cut so the whole temporary name fits the folder's limit."""
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    room = name_max - len(".") - len(".") - 8 - len(".tmp")  # mkstemp adds 8 random characters
+    raw = os.fsencode(name)
+    if len(raw) > room:
+        name = os.fsdecode(raw[:room].decode("utf-8", "ignore").encode("utf-8")) if room > 0 else ""
+    return f".{name}."
+
+
+@contextlib.contextmanager
+def _removed_on_termination(tmp: str) -> Iterator[None]:
+    """Remove ``tmp`` if SIGTERM or SIGHUP ends the process meanwhile (then let the signal do so)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    installed: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        for s, previous in installed.items():
+            signal.signal(s, previous)
+        os.kill(os.getpid(), signum)  # the default action again: the process ends as it would have
+
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            installed[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, previous in installed.items():
+            if signal.getsignal(signum) is handler:
+                signal.signal(signum, previous)
 
 
 def _fsync_dir(folder: str) -> None:
