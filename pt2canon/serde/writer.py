@@ -113,23 +113,26 @@ def _atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], obje
         _write_special(target, fill)
         return
     mode = st.st_mode & 0o777 if st is not None else _default_mode()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(folder, os.path.basename(target)), suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
-    try:
-        with _removed_on_termination(tmp), os.fdopen(fd, "w+b") as fh:
-            fill(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+    with _removed_on_termination() as temporary:  # installed before the file exists: no window
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(folder, os.path.basename(target)), suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
+        temporary.append(tmp)
+        try:
+            with os.fdopen(fd, "w+b") as fh:
+                fill(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
             os.chmod(tmp, mode)
             os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
-        raise
+            temporary.clear()
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
+            raise
     _fsync_dir(folder)
 
 
@@ -160,16 +163,23 @@ def _temp_prefix(folder: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def _removed_on_termination(tmp: str) -> Iterator[None]:
-    """Remove ``tmp`` if SIGTERM or SIGHUP ends the process meanwhile (then let the signal do so)."""
+def _removed_on_termination() -> Iterator[list[str]]:
+    """Remove the files put in the yielded list if SIGTERM or SIGHUP ends the process meanwhile.
+
+    Only signals whose action is the default (end the process) are caught;
+    the handler removes the files, restores the previous action and sends
+    the signal again, so the process still ends by it.
+    """
+    files: list[str] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield files
         return
     installed: dict[int, Any] = {}
 
     def handler(signum: int, frame: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
+        for tmp in files:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         for s, previous in installed.items():
             signal.signal(s, previous)
         os.kill(os.getpid(), signum)  # the default action again: the process ends as it would have
@@ -179,7 +189,7 @@ def _removed_on_termination(tmp: str) -> Iterator[None]:
         if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
             installed[signum] = signal.signal(signum, handler)
     try:
-        yield
+        yield files
     finally:
         for signum, previous in installed.items():
             if signal.getsignal(signum) is handler:
