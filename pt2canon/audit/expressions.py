@@ -13,12 +13,13 @@ path of its first use and how many places use it.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from pt2canon import _json
 from pt2canon.errors import printable
-from pt2canon.serde.expr import inspect_expr
+from pt2canon.serde.expr import EXPRESSION_SECONDS, inspect_expr
 
 __all__ = ["scan_program"]
 
@@ -44,10 +45,21 @@ def scan_program(add: Callable[..., None], member: str, data: bytes) -> None:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return  # torch cannot load it either; the reader reports the malformed JSON
     seen: dict[str, list[Any]] = {}
+    deadline = time.thread_time() + EXPRESSION_SECONDS
     for path, text in _paths(doc):
         if text in seen:
             seen[text][1] += 1
             continue
+        if time.thread_time() > deadline:
+            add(
+                "medium",
+                "expressions-not-checked",
+                member,
+                f"{path}: checking the symbolic expressions took more than {EXPRESSION_SECONDS:g} s of CPU "
+                "(EXPRESSION_SECONDS); this one and the rest were not checked",
+                path=path,
+            )
+            break
         seen[text] = [path, 1, inspect_expr(text)]
     for text, (path, uses, verdict) in seen.items():
         if verdict is None or verdict[0] == "syntax":

@@ -798,8 +798,11 @@ CODE_SPELLINGS = {
 
 def _audit_expression_cases() -> Iterator[Case]:
     for name, spelling in CODE_SPELLINGS.items():
+        # A string where a numeral belongs: pt2canon refuses it; torch's Integer(str) calls int() on it,
+        # which fails without running it, so audit need not flag it.
+        audit = "any" if name == "integer_argument" else "flag"
         code = (lambda s: lambda folder: s.format(_touch(folder)))(spelling) if "{" in spelling else spelling
-        yield Case("audit_expression", name, _size_expr(code), refuse=CANONICALIZES, audit="flag", error="SchemaError")
+        yield Case("audit_expression", name, _size_expr(code), refuse=CANONICALIZES, audit=audit, error="SchemaError")
 
     yield Case(
         "audit_expression",
