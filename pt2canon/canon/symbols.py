@@ -79,6 +79,7 @@ class SymbolRenamer:
         self.frozen = False
         #: CPU time all the expressions of this document may take (serde.expr.EXPRESSION_SECONDS).
         self.budget = ExpressionBudget()
+        self._facts: dict[str, tuple[tuple[str, bool], ...]] = {}
 
     def name(self, old: str) -> str:
         """The canonical name of symbol ``old``, assigning the next free one on first sight."""
@@ -104,9 +105,22 @@ class SymbolRenamer:
             if not isinstance(e, sympy.Basic):
                 raise expression_error(text, "not a symbolic expression")
             # Free symbols in order of appearance in the text, for a stable first-seen order.
-            syms = {s.name: s for s in e.atoms(sympy.Symbol)}
-            first = _first_indices(text)
-            ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(text, n))
+            syms = {}
+            for sym in e.atoms(sympy.Symbol):
+                facts = tuple(sorted(sym._assumptions_orig.items()))
+                if self._facts.setdefault(sym.name, facts) != facts or sym.name in syms:
+                    raise expression_error(
+                        text,
+                        f"symbol {sym.name!r} appears with two sets of assumptions; torch's loader would merge "
+                        "them into one symbol",
+                    )
+                syms[sym.name] = sym
+            # First appearance in sympy's own (sorted) printing, not in the text as written: an
+            # infix "(s0 + s1)*s1" prints s1 first, and so does its canonical form, so that
+            # canonicalizing twice names the symbols alike.
+            printed = _repr().doprint(e)
+            first = _first_indices(printed)
+            ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(printed, n))
             mapping = {n: self.name(n) for n in ordered}
             renamed = parse_expr(text, rename=mapping) if any(k != v for k, v in mapping.items()) else e
             try:

@@ -496,6 +496,22 @@ def inspect_expr(text: str) -> tuple[str, str] | None:
     return None
 
 
+# A Float prints as a numeral the reader reads back only with a decimal exponent of at most
+# 4 digits (_FLOAT_TEXT): 2**Float('1e300') evaluates to one with 30 billion.
+_MAX_FLOAT_BINARY_EXPONENT = int(9999 / 0.30103)
+
+
+def _printable_floats(e: Any, text: str) -> Any:
+    """``e``, refused if it holds a float too large or too small to be printed and read back."""
+    sympy = sympy_module()
+    if isinstance(e, sympy.Basic):
+        for f in e.atoms(sympy.Float):
+            mpf = f._mpf_
+            if mpf[1] and abs(mpf[2] + mpf[3]) > _MAX_FLOAT_BINARY_EXPONENT:  # a finite, nonzero float
+                raise expression_error(text, "it computes a float past 1e+9999 or below 1e-9999")
+    return e
+
+
 def expression_error(text: str, why: str) -> SchemaError:
     """The error for an expression that cannot be read: the text (cut at 80 characters) and why."""
     shown = text if len(text) <= 80 else text[:77] + "..."
@@ -566,7 +582,7 @@ def parse_expr(text: str, *, rename: Mapping[str, str] | None = None) -> Any:
 def _parse_expr(text: str, rename: tuple[tuple[str, str], ...]) -> Any:
     tree = parse_tree(text)
     try:
-        return _build(tree, text, _State(dict(rename)))
+        return _printable_floats(_build(tree, text, _State(dict(rename))), text)
     except SchemaError:
         raise
     except RecursionError:

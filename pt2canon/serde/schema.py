@@ -199,6 +199,7 @@ class _Checker:
         if _fast_tensor_meta(obj):
             return
         meta = self.dict_(obj, path)
+        self.shallow(meta, depth, path)  # small: every field, known or not, within max_depth
         self.int_(self.req(meta, "dtype", path), f"{path}.dtype")
         for key in ("sizes", "strides"):
             dims = self.list_(self.req(meta, key, path), f"{path}.{key}")
@@ -296,7 +297,10 @@ class _Checker:
                 self.sym(s, f"{path}.{key}[{name!r}]", literal, depth + 2)
         for name, c in self.dict_(g.get("custom_obj_values", {}), f"{path}.custom_obj_values").items():
             q = f"{path}.custom_obj_values[{name!r}]"
-            self.shallow(self.dict_(c, q), depth + 2, q)
+            self.dict_(c, q)
+        for key, v in g.items():  # everything but the two big tables, whose checks bound themselves
+            if key not in ("nodes", "tensor_values"):
+                self.shallow(v, depth + 1, f"{path}.{key}")
         self.keys(g, _GRAPH_KEYS, path, depth)
 
     def node(self, obj: Any, path: str, depth: int) -> None:
@@ -386,6 +390,12 @@ class _Checker:
         for key in ("verifiers", "guards_code"):  # lists of strings, sorted when canonicalized
             for i, item in enumerate(self.list_(doc.get(key, []), key)):
                 self.str_(item, f"{key}[{i}]")
+        for key, v in doc.items():  # everything but the graph module is small: bounded whole
+            if key != "graph_module":
+                self.shallow(v, 2, key)
+        for key, v in gm.items():
+            if key != "graph":
+                self.shallow(v, 3, f"graph_module.{key}")
         self.keys(doc, _PROGRAM_KEYS, "$", 1)
         self.keys(gm, _GM_KEYS, "graph_module", 2)
 
