@@ -24,6 +24,7 @@ memory or see other bytes than the ones the directory names:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -75,28 +76,34 @@ def open_regular(path: str, *, what: str = "an archive") -> IO[bytes]:
     except IsADirectoryError:
         raise InputError(f"is a directory, not {what}", file=path) from None
     except OSError as exc:
+        with contextlib.suppress(OSError):  # a socket cannot even be opened: say what it is
+            _check_regular(os.stat(path).st_mode, path, what)
         raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise InputError(f"is a directory, not {what}", file=path)
-        if not stat.S_ISREG(mode):
-            kind = (
-                "a named pipe (FIFO)"
-                if stat.S_ISFIFO(mode)
-                else "a socket"
-                if stat.S_ISSOCK(mode)
-                else "a device"
-                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                else "not a regular file"
-            )
-            raise InputError(f"is {kind}, not {what}; give a regular file", file=path)
+        _check_regular(os.fstat(fd).st_mode, path, what)
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
         raise
+
+
+def _check_regular(mode: int, path: str, what: str) -> None:
+    """Refuse what is not a regular file, saying what it is."""
+    if stat.S_ISDIR(mode):
+        raise InputError(f"is a directory, not {what}", file=path)
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file"
+        )
+        raise InputError(f"is {kind}, not {what}; give a regular file", file=path)
 
 
 def raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from corpus import (
+    Corpus,
     CorpusEntry,
     ep_signature,
     json_signature,
@@ -19,11 +20,12 @@ from corpus import (
     rewrite_zip,
     save,
 )
+from rawzip import Entry, compress, entries, raw_zip, with_entry
 from torch._export.serde import schema as torch_schema
 from torch._export.serde.serialize import _bytes_to_dataclass, _dataclass_to_dict
 
 from pt2canon.errors import ArchiveError, InputError, SchemaError, UnsafeArchiveError
-from pt2canon.serde.archive import read_artifact, read_bytes
+from pt2canon.serde.archive import Limits, read_artifact, read_bytes
 
 # -- every corpus entry ---------------------------------------------------------------
 
@@ -258,3 +260,183 @@ def test_a_weights_config_naming_a_missing_file_is_an_archive_error(corpus: dict
         read_bytes(data, label="nofile.pt2")
     assert exc.value.member == "mlp/data/weights/model_weights_config.json"
     assert str(exc.value).startswith("nofile.pt2:mlp/data/weights/model_weights_config.json: ")
+
+
+# -- untrusted containers (issue 13) ----------------------------------------------------------
+
+
+def _mlp(corpus: Corpus) -> bytes:
+    return corpus["mlp"].path.read_bytes()
+
+
+def test_a_fifo_a_socket_and_a_device_are_refused_before_anything_is_read(tmp_path: Path) -> None:
+    import socket
+
+    fifo = tmp_path / "pipe.pt2"
+    os.mkfifo(fifo)  # open() would block here until a writer came
+    sock = tmp_path / "sock.pt2"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock))
+    s.close()
+    zero = tmp_path / "zero.pt2"
+    zero.symlink_to("/dev/zero")  # read() would never end
+    for path, kind in ((fifo, "a named pipe (FIFO)"), (sock, "a socket"), (zero, "a device")):
+        with pytest.raises(InputError) as info:
+            read_artifact(path)
+        assert str(info.value) == f"{path}: is {kind}, not an archive or JSON file; give a regular file"
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("zip", "a torch.save file (a checkpoint"),
+        ("legacy", "a torch.save file (the legacy"),
+        ("torchscript", "TorchScript archive"),
+    ],
+)
+def test_a_torch_save_or_torchscript_file_is_named_as_such(kind: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "weights.pt"
+    if kind == "torchscript":
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+    else:
+        torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=kind == "zip")
+    with pytest.raises(InputError) as info:
+        read_artifact(path)
+    assert says in str(info.value)
+    assert "not a torch.export archive" in str(info.value)
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_byte_changed_after_the_crc_was_computed_is_an_archive_error_not_another_program(
+    method: int, corpus: Corpus
+) -> None:
+    import zlib
+
+    items = entries(_mlp(corpus))
+    (model,) = [e for e in items if e.name.endswith(b"models/model.json")]
+    changed = (model.plain or b"").replace(b"aten.relu.default", b"aten.tanh.default")
+    data = raw_zip(
+        with_entry(
+            items,
+            "models/model.json",
+            data=compress(changed, method),
+            plain=changed,
+            method=method,
+            crc=zlib.crc32(model.plain or b""),
+        )
+    )
+    with pytest.raises(ArchiveError, match="member is corrupt: its CRC-32 is"):
+        read_bytes(data)
+
+
+def test_a_weight_changed_after_the_crc_was_computed_fails_the_full_hash(corpus: Corpus) -> None:
+    import zlib
+
+    import pt2canon
+
+    items = entries(_mlp(corpus))
+    (w,) = [e for e in items if e.name.endswith(b"weights/weight_0")]
+    plain = bytes([w.plain[0] ^ 1]) + w.plain[1:]  # type: ignore[index]
+    data = raw_zip(with_entry(items, "weights/weight_0", data=plain, plain=plain, crc=zlib.crc32(w.plain or b"")))
+    assert pt2canon.hash(data) == pt2canon.hash(_mlp(corpus))  # the graph does not read weights
+    with pytest.raises(ArchiveError, match="mlp/data/weights/weight_0: member is corrupt"):
+        pt2canon.hash(data, level="full")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        (b"mlp/models/model.json\x00.bak", "contains a NUL byte"),
+        (b"mlp/extra/\xff\xfe", "not valid UTF-8"),
+        (b"mlp/extra/a\x1b[2Jb", "contains a control character"),
+    ],
+)
+def test_raw_member_names_with_nul_invalid_utf8_or_control_characters_are_refused(
+    name: bytes, why: str, corpus: Corpus
+) -> None:
+    data = raw_zip([*entries(_mlp(corpus)), Entry(name, b"x")])
+    with pytest.raises(UnsafeArchiveError) as info:
+        read_bytes(data)
+    assert why in str(info.value)
+    assert "\x1b" not in str(info.value) and "\x00" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "fragment"),
+    [
+        ({"method": 12}, ArchiveError, "compressed with bzip2 (method 12)"),
+        ({"method": 9}, ArchiveError, "deflate64"),
+        ({"flags": 1}, UnsafeArchiveError, "member is encrypted"),
+        ({"csize": 0}, UnsafeArchiveError, "stored member declares"),
+        ({"local_name": b"mlp/models/other.json"}, UnsafeArchiveError, "local header names 'mlp/models/other.json'"),
+        ({"local_size": 10}, UnsafeArchiveError, "local header declares 10 bytes"),
+    ],
+)
+def test_members_whose_directory_entry_cannot_be_trusted_are_refused_by_name(
+    changes: dict[str, object], error: type[Exception], fragment: str, corpus: Corpus
+) -> None:
+    data = raw_zip(with_entry(entries(_mlp(corpus)), "models/model.json", **changes))  # type: ignore[arg-type]
+    with pytest.raises(error) as info:
+        read_bytes(data)
+    assert fragment in str(info.value)
+    assert "mlp/models/model.json" in str(info.value)
+
+
+def test_several_names_for_one_stretch_of_data_are_refused_however_small_they_say_they_are(corpus: Corpus) -> None:
+    items = entries(_mlp(corpus))
+    target = b"mlp/data/weights/weight_0"
+    (w,) = [e for e in items if e.name == target]
+    aliases = [
+        Entry(f"mlp/data/weights/weight_{100 + i}".encode(), b"", w.plain, alias_of=target, csize=0) for i in range(3)
+    ]
+    with pytest.raises(UnsafeArchiveError, match="stored member declares 512 bytes but 0 stored bytes"):
+        read_bytes(raw_zip([*items, *aliases]))
+    honest = [Entry(e.name, b"", w.plain, alias_of=target, csize=len(w.plain or b"")) for e in aliases]
+    with pytest.raises(UnsafeArchiveError, match="member's data overlaps member"):
+        read_bytes(raw_zip([*items, *honest]))
+
+
+def test_json_nested_past_max_depth_is_refused_on_reading_and_at_the_limit_reads(corpus: Corpus) -> None:
+    import pt2canon
+
+    doc = json.loads(member_bytes(_mlp(corpus), "models/model.json"))
+
+    def nested(depth: int) -> bytes:
+        d = json.loads(json.dumps(doc))
+        value: object = 1
+        for _ in range(depth):
+            value = [value]
+        d["graph_module"]["graph"]["nodes"][0]["metadata"]["custom"] = "x"
+        d["future_field"] = value  # an unknown key: ignored, but bounded
+        return rewrite_zip(_mlp(corpus), replace={"models/model.json": json.dumps(d).encode()})
+
+    limit = Limits().max_depth
+    assert pt2canon.hash(nested(limit - 1)) == pt2canon.hash(_mlp(corpus))  # the document itself is level 1
+    with pytest.raises(SchemaError, match=f"future_field: data nested more than {limit} levels deep"):
+        read_bytes(nested(limit))
+
+
+def test_a_node_with_more_values_than_the_limit_is_refused_naming_the_node(corpus: Corpus) -> None:
+    doc = json.loads(member_bytes(_mlp(corpus), "models/model.json"))
+    doc["graph_module"]["graph"]["nodes"][1]["inputs"].append(
+        {"name": "many", "arg": {"as_ints": list(range(Limits().max_node_values))}, "kind": 2}
+    )
+    data = rewrite_zip(_mlp(corpus), replace={"models/model.json": json.dumps(doc).encode()})
+    with pytest.raises(SchemaError, match=r"graph_module.graph.nodes\[1\]: node takes and gives 10003 values"):
+        read_bytes(data)
+    assert read_bytes(data, limits=Limits(max_node_values=20_000)).model
+
+
+def test_the_archive_a_writer_makes_has_only_members_the_layout_knows(corpus: Corpus, tmp_path: Path) -> None:
+    # One layout for reader, writer and auditor: what the writer writes, the auditor recognizes.
+    from pt2canon.audit import audit_path
+    from pt2canon.serde.layout import find_roots
+    from pt2canon.serde.writer import write_archive
+
+    out = tmp_path / "canonical.pt2"
+    with read_artifact(corpus["aliased_weights"].path) as art:
+        write_archive(out, art)
+    with zipfile.ZipFile(out) as zf:
+        assert find_roots(zf.namelist()) == {"archive/"}
+    report = audit_path(out)
+    assert [f.code for f in report.findings] == []
