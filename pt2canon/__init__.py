@@ -4,7 +4,8 @@ The pipeline, one stage per module::
 
     .pt2 archive / model.json / ExportedProgram
       -> serde.layout    the archive layout, once: member names, configs, limits
-      -> serde.archive   read the zip safely; weights stay in it (Artifact, Model)
+      -> serde.zipsource read a zip as untrusted input: regular files, raw names, CRC, bounded inflation
+      -> serde.archive   read the archive's members; weights stay in it (Artifact, Model)
       -> serde.schema    check the JSON's shape (torch schema 8.x)
       -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
       -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON

@@ -4,7 +4,9 @@ Expressions are read by :func:`pt2canon.serde.expr.parse_expr`, the safe
 reader (an AST walk over an allowlist of sympy constructors, never
 ``sympify``); it is re-exported here.
 
-Symbols are renamed in order of first appearance, keeping torch's prefix
+Symbols are renamed in order of first appearance (within an expression, in
+sympy's sorted printing of it, so that the text's own order does not
+matter), keeping torch's prefix
 (``s`` backed sizes, ``u`` unbacked ints, ``zf`` floats, ...: torch reads a
 symbol's kind from its prefix), and every expression is re-printed with
 ``sympy.srepr``, so that ``s54 + s3`` and ``s3 + s54`` renamed alike print
@@ -67,8 +69,8 @@ class SymbolRenamer:
     >>> r = SymbolRenamer()
     >>> r.expr("Add(Symbol('s54', integer=True, positive=True), Symbol('s3', integer=True, positive=True))")
     "Add(Symbol('s0', integer=True, positive=True), Symbol('s1', integer=True, positive=True))"
-    >>> r.mapping
-    {'s54': 's0', 's3': 's1'}
+    >>> r.mapping  # first appearance in sympy's printing: s3 + s54, however the text was ordered
+    {'s3': 's0', 's54': 's1'}
     """
 
     def __init__(self) -> None:
@@ -99,34 +101,18 @@ class SymbolRenamer:
         if out is not None:
             return out
         self.budget.check(text)
-        sympy = sympy_module()  # imported outside the budget
+        sympy_module()  # imported outside the budget
         with self.budget:
-            e = parse_expr(text)
-            if not isinstance(e, sympy.Basic):
-                raise expression_error(text, "not a symbolic expression")
-            # Free symbols in order of appearance in the text, for a stable first-seen order.
-            syms = {}
-            for sym in e.atoms(sympy.Symbol):
-                facts = tuple(sorted(sym._assumptions_orig.items()))
-                if self._facts.setdefault(sym.name, facts) != facts or sym.name in syms:
+            symbols = _symbols(text)
+            for name, facts in symbols:
+                if self._facts.setdefault(name, facts) != facts:
                     raise expression_error(
                         text,
-                        f"symbol {sym.name!r} appears with two sets of assumptions; torch's loader would merge "
+                        f"symbol {name!r} appears with two sets of assumptions; torch's loader would merge "
                         "them into one symbol",
                     )
-                syms[sym.name] = sym
-            # First appearance in sympy's own (sorted) printing, not in the text as written: an
-            # infix "(s0 + s1)*s1" prints s1 first, and so does its canonical form, so that
-            # canonicalizing twice names the symbols alike.
-            printed = _repr().doprint(e)
-            first = _first_indices(printed)
-            ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(printed, n))
-            mapping = {n: self.name(n) for n in ordered}
-            renamed = parse_expr(text, rename=mapping) if any(k != v for k, v in mapping.items()) else e
-            try:
-                out = self._cache[text] = _repr().doprint(renamed)
-            except ValueError as exc:  # an integer past Python's 4,300-digit printing limit
-                raise expression_error(text, str(exc)) from None
+            mapping = tuple((name, self.name(name)) for name, _ in symbols)
+            out = self._cache[text] = _renamed(text, mapping)
         self.budget.check(text)
         return out
 
@@ -135,6 +121,43 @@ class SymbolRenamer:
         if not self.mapping:
             return s
         return _WORD.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), s)
+
+
+@lru_cache(maxsize=65536)
+def _symbols(text: str) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
+    """``(name, assumptions)`` of an expression's free symbols, in the order of first appearance.
+
+    First appearance in sympy's own (sorted) printing, not in the text as
+    written: an infix ``(s0 + s1)*s1`` prints ``s1`` first, and so does its
+    canonical form, so that canonicalizing twice names the symbols alike.
+    """
+    sympy = sympy_module()
+    e = parse_expr(text)
+    if not isinstance(e, sympy.Basic):
+        raise expression_error(text, "not a symbolic expression")
+    syms: dict[str, tuple[tuple[str, bool], ...]] = {}
+    for sym in e.atoms(sympy.Symbol):
+        if sym.name in syms:
+            raise expression_error(
+                text,
+                f"symbol {sym.name!r} appears with two sets of assumptions; torch's loader would merge them "
+                "into one symbol",
+            )
+        syms[sym.name] = tuple(sorted(sym._assumptions_orig.items()))
+    printed = _repr().doprint(e)
+    first = _first_indices(printed)
+    ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(printed, n))
+    return tuple((n, syms[n]) for n in ordered)
+
+
+@lru_cache(maxsize=65536)
+def _renamed(text: str, mapping: tuple[tuple[str, str], ...]) -> str:
+    """The canonical ``srepr`` of ``text`` with its symbols renamed by ``mapping``."""
+    e = parse_expr(text, rename=dict(mapping)) if any(a != b for a, b in mapping) else parse_expr(text)
+    try:
+        return _repr().doprint(e)  # type: ignore[no-any-return]
+    except ValueError as exc:  # an integer past Python's 4,300-digit printing limit
+        raise expression_error(text, str(exc)) from None
 
 
 def substitute(text: str, mapping: Mapping[str, str]) -> str:

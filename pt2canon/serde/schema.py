@@ -103,18 +103,24 @@ class _Checker:
 
         Called on every value the checks do not walk themselves (metadata,
         unknown keys, opaque arguments), so no later stage meets deeper data.
+        Walked level by level: no tuple per value.
         """
-        if type(obj) not in (dict, list):
+        if type(obj) is not dict and type(obj) is not list:
             return
-        limit = self.max_depth
-        stack = [(obj, depth)]
-        while stack:
-            x, d = stack.pop()
-            if d > limit:
-                raise self.fail(path, f"data nested more than {limit} levels deep, over the limit max_depth={limit}")
-            for v in x.values() if type(x) is dict else x:
-                if type(v) is dict or type(v) is list:
-                    stack.append((v, d + 1))
+        level = [obj]
+        while level:
+            if depth > self.max_depth:
+                raise self.fail(
+                    path,
+                    f"data nested more than {self.max_depth} levels deep, over the limit max_depth={self.max_depth}",
+                )
+            below = []
+            for x in level:
+                for v in x.values() if type(x) is dict else x:
+                    if type(v) is dict or type(v) is list:
+                        below.append(v)
+            level = below
+            depth += 1
 
     def count_values(self, n: dict[str, Any], path: str) -> None:
         """Refuse a node taking and giving more than ``max_node_values`` values (list elements counted)."""

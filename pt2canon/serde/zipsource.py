@@ -24,10 +24,12 @@ memory or see other bytes than the ones the directory names:
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import hashlib
 import io
 import os
+import re
 import stat
 import struct
 import zipfile
@@ -60,6 +62,7 @@ METHOD_NAMES = {
     97: "WavPack", 98: "PPMd", 99: "AES encryption",
 }  # fmt: skip
 _SUPPORTED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def open_regular(path: str, *, what: str = "an archive") -> IO[bytes]:
@@ -130,7 +133,7 @@ def raw_name_problem(raw: bytes) -> str | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return "is not valid UTF-8 (torch reads member names as UTF-8)"
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in text):
+    if _CONTROL.search(text):
         return "contains a control character"
     return None
 
@@ -327,9 +330,34 @@ class ZipSource:
 
     def sha256(self, name: str, *, chunk: int = 4 << 20) -> str:
         """``sha256:<hex>`` of a member's bytes, streamed (thread-safe); the CRC-32 is checked too."""
+        info = self._info(name)
         h = hashlib.sha256()
-        for block in self.iter_chunks(name, chunk=chunk):
-            h.update(block)
+        if info.compress_type != zipfile.ZIP_STORED:
+            for block in self.iter_chunks(name, chunk=chunk):
+                h.update(block)
+            return "sha256:" + h.hexdigest()
+        # Stored (what torch writes): one reused buffer, no copy per chunk.
+        buf = bytearray(min(chunk, max(info.file_size, 1)))
+        view = memoryview(buf)
+        crc = 0
+        try:
+            with self._open_private() as fh:
+                fh.seek(self.data_start(fh, info))
+                remaining = info.file_size
+                while remaining:
+                    n = fh.readinto(view[: min(len(buf), remaining)])  # type: ignore[attr-defined]
+                    if not n:
+                        raise ArchiveError(
+                            f"member is truncated: {remaining} of {info.file_size} bytes missing",
+                            file=self.label,
+                            member=name,
+                        )
+                    h.update(view[:n])
+                    crc = binascii.crc32(view[:n], crc)
+                    remaining -= n
+        except (OSError, ValueError, OverflowError) as exc:  # a corrupt offset: negative or past 2**63
+            raise ArchiveError(f"cannot read member ({exc})", file=self.label, member=name) from None
+        _check_crc(crc, info, self.label)
         return "sha256:" + h.hexdigest()
 
     def close(self) -> None:
@@ -397,20 +425,27 @@ def read_member(
         done = 0
         for block in blocks:
             done += len(block)
-            crc = zlib.crc32(block, crc)
-            if done == info.file_size and crc != info.CRC:
-                raise ArchiveError(
-                    f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
-                    file=label,
-                    member=name,
-                )
+            crc = binascii.crc32(block, crc)
+            if done == info.file_size:
+                _check_crc(crc, info, label)
             yield block
+        if info.file_size == 0:
+            _check_crc(0, info, label)
         if done != info.file_size:  # pragma: no cover - _raw_blocks and _inflate guarantee it
             raise ArchiveError(f"member has {done} of {info.file_size} bytes", file=label, member=name)
     except (ArchiveError, InputError):
         raise
     except (OSError, ValueError, OverflowError, zlib.error) as exc:  # a corrupt offset, a bad stream
         raise ArchiveError(f"cannot read member ({type(exc).__name__}: {exc})", file=label, member=name) from None
+
+
+def _check_crc(crc: int, info: zipfile.ZipInfo, label: str) -> None:
+    if crc != info.CRC:
+        raise ArchiveError(
+            f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
+            file=label,
+            member=info.filename,
+        )
 
 
 def _raw_blocks(fh: IO[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
