@@ -21,6 +21,9 @@ The pipeline, one stage per module::
       -> cli             ``pt2canon show|hash|canon|diff|audit``
       -> serde.writer    deterministic, atomic JSON and .pt2 output
       -> audit           a static scan of an archive's pickles and members (``audit``)
+    torch.fx GraphModule (torch.compile, AOTAutograd, make_fx, symbolic_trace)
+      -> fx              the same program document, then the stages above;
+                         a recording backend and the diff of two recorded runs
 
 Quick use::
 
@@ -64,11 +67,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pt2canon' has no attribute {name!r}")
-    import importlib
+    from pt2canon._lazy import lazy_attribute
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(globals(), _LAZY, __name__, name)

@@ -1,10 +1,10 @@
-"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/2``).
+"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/3``).
 
 A hash is ``sha256:<64 hex>``. It is computed from per-layer digests, each
 the sha256 of the canonical JSON bytes (:func:`pt2canon._json.canonical_bytes`)
 of one part of the canonical document, combined as::
 
-    sha256(canonical_bytes({"spec": "pt2canon-hash/2", "level": LEVEL,
+    sha256(canonical_bytes({"spec": "pt2canon-hash/3", "level": LEVEL,
                             "layers": {name: digest for the level's layers}}))
 
 Layers (``docs/hashing.md`` is the full specification):
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 #: Version of the hash specification; part of every combined digest.
-HASH_SPEC = "pt2canon-hash/2"
+HASH_SPEC = "pt2canon-hash/3"
 
 Level = Literal["structure", "graph", "full"]
 
@@ -155,6 +155,36 @@ def _spec_kind(spec: Mapping[str, Any]) -> Any:
     return tag
 
 
+def _output_kinds(sig: Mapping[str, Any]) -> list[Any]:
+    """Output spec kinds; a mutation or gradient also names the position of the input it updates.
+
+    Which input an output updates is structure (a buffer updated by one
+    value or another is another program) and needs no FQN: the canonical
+    position of the input says it.
+    """
+    position: dict[Any, int] = {}
+    for i, spec in enumerate(sig["input_specs"]):
+        ((tag, body),) = spec.items()
+        for key in ("parameter_name", "buffer_name"):
+            if key in body:
+                position.setdefault((key, body[key]), i)
+        arg = body.get("arg")
+        if tag == "user_input" and isinstance(arg, dict):
+            name = (arg.get("as_tensor") or {}).get("name")
+            if name is not None:
+                position.setdefault(("user_input_name", name), i)
+    out = []
+    for spec in sig["output_specs"]:
+        ((_, body),) = spec.items()
+        kind = _spec_kind(spec)
+        for key in ("parameter_name", "buffer_name", "user_input_name"):
+            if key in body:
+                kind = [kind, position.get((key, body[key]))]
+                break
+        out.append(kind)
+    return out
+
+
 def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
     """The layer objects (before hashing) of a canonical program's document."""
     doc = canon.doc
@@ -170,7 +200,7 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
         "structure": {
             "graph": structure_view(gm["graph"]),
             "inputs": [_spec_kind(s) for s in sig["input_specs"]],
-            "outputs": [_spec_kind(s) for s in sig["output_specs"]],
+            "outputs": _output_kinds(sig),
             "verifiers": sorted(doc.get("verifiers", [])),
         },
         "signature": {

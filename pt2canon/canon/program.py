@@ -44,8 +44,9 @@ from typing import Any, NamedTuple
 import networkx as nx
 
 from pt2canon._json import canonical_bytes
-from pt2canon.canon.effects import TRAINING_FLAG_OPS, OpEffects, effects_from_name, effects_of_node, split_target
-from pt2canon.canon.order import Digests, canonical_order, first_uses, node_label
+from pt2canon.canon.arrange import Arrangement
+from pt2canon.canon.effects import OpEffects, effects_from_name, effects_of_node, needs_node_args
+from pt2canon.canon.order import Digests, ResidualTie, canonical_order, first_uses, node_label, skeleton_label
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.errors import GraphError
 from pt2canon.serde.graph import (
@@ -218,7 +219,7 @@ def _effects(G: nx.MultiDiGraph, nid: int, sub_ordered: bool) -> OpEffects:
     attrs = G._node[nid]
     target = attrs["target"]
     eff = effects_from_name(target)
-    if eff.mutates and split_target(target)[1] in TRAINING_FLAG_OPS:
+    if needs_node_args(target):
         eff = effects_of_node(target, {na.get("name"): na["arg"] for na in attrs["args"]})
     if sub_ordered and not eff.ordered:
         return OpEffects(mutates=frozenset({"*"}), effectful=True)
@@ -386,22 +387,56 @@ def _canonical_graph(
         # The last resort between ops that differ only in which same-shaped parameters they read.
         return canonical_bytes([kinds[u].fqn for u in G._pred[nid] if u in deferred])
 
-    order = canonical_order(
-        G,
-        fixed,
-        labels,
-        order_preds,
-        Digests(G, labels, order_preds, output_slots=out_slots),
-        tie=meta,
-        meta_digests=Digests(G, labels, order_preds, extra=meta, output_slots=out_slots),
-        deferred=deferred,
-        last=fqns_read,
+    skeletons = _LazyMap(
+        lambda nid: (
+            skeleton_label(G._node[nid], sub_digests.get(nid, {})) if G._node[nid]["kind"] == "op" else labels[nid]
+        )
     )
-    # Deferred inputs by first use; the ones no op reads last, by FQN.
-    placed = first_uses(G, order, deferred)
-    unused = sorted(deferred.difference(placed), key=lambda i: (kinds[i].rank, kinds[i].fqn, i))
-    seq = {nid: k for k, nid in enumerate([*placed, *unused])}
-    inputs = sorted(range(n_in), key=lambda i: (kinds[i].rank, seq.get(i, i)))
+    binds = _bindings(G, output_specs, input_specs)
+    skeleton_digests = Digests(G, skeletons, order_preds, output_slots=out_slots, bindings=binds)
+    digests = Digests(G, labels, order_preds, output_slots=out_slots, bindings=binds)
+    meta_digests = Digests(G, labels, order_preds, extra=meta, output_slots=out_slots, bindings=binds)
+    # Labels first (cheap, and a node's own constants rarely tie), then digests of the
+    # skeleton (constants blanked) before full digests: a constant far downstream cannot
+    # reorder branches the skeleton tells apart (Q/K/V projections).
+    structural = (
+        labels.__getitem__,
+        skeleton_digests.ancestry,
+        skeleton_digests.users,
+        digests.ancestry,
+        digests.users,
+    )
+    try:
+        order = canonical_order(
+            G,
+            fixed,
+            structural,
+            order_preds,
+            refining=(meta, meta_digests.ancestry, meta_digests.users, fqns_read),
+            deferred=deferred,
+            output_slots=out_slots,
+            labels=labels,
+            bindings=binds,
+        )
+        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=lambda i: (meta(i), kinds[i].fqn))
+    except ResidualTie:
+        # Refinement cannot tell apart some nodes that are not interchangeable: order by a
+        # canonical labelling (BLISS), then let metadata and FQNs choose among automorphisms.
+        arrangement = Arrangement(G, order_preds, out_slots, structure=[labels[v] for v in G], bindings=binds)
+        exact = arrangement.structure_labelling
+        order = canonical_order(
+            G, fixed, structural, order_preds, exact=exact.__getitem__, deferred=deferred, output_slots=out_slots
+        )
+        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=exact.__getitem__)
+        inputs, order = arrangement.arrange(
+            inputs,
+            order,
+            refined=[labels[v] + digests.ancestry(v) + digests.users(v) for v in G],
+            finer=(
+                [meta(v) for v in G],
+                [kinds[v].fqn.encode() if v in deferred else b"" for v in G],
+            ),
+        )
     # 3. names: values v0, v1, ... in input then op order; nodes n0, n1, ...
     values: dict[str, str] = {}
     node_attrs = G._node
@@ -432,6 +467,36 @@ def _canonical_graph(
     return CanonicalGraph(
         doc, G, order, values, node_names, subgraphs, input_order=inputs, output_order=list(range(len(doc["outputs"])))
     )
+
+
+def _input_sequence(
+    G: nx.MultiDiGraph,
+    order: list[int],
+    fixed: list[int],
+    deferred: set[int],
+    kinds: list[_InputKind],
+    bindings: Mapping[int, list[tuple[int, bytes]]],
+    *,
+    key: Callable[[int], Any],
+) -> list[int]:
+    """Input node ids in canonical order, by kind.
+
+    Deferred inputs come by first use; those no op reads but a graph output
+    updates (a buffer only written) by the position of the op whose value
+    updates them; the rest by ``key``.
+    """
+    placed = first_uses(G, order, deferred)
+    rank = {v: k for k, v in enumerate(order)}
+    bound: dict[int, tuple[int, bytes]] = {}
+    for v, ts in bindings.items():
+        for t, label in ts:
+            if t in deferred and v in rank:
+                bound[t] = min(bound.get(t, (rank[v], label)), (rank[v], label))
+    rest = deferred.difference(placed)
+    written = sorted((t for t in rest if t in bound), key=lambda t: (kinds[t].rank, bound[t], key(t)))
+    unused = sorted((t for t in rest if t not in bound), key=lambda i: (kinds[i].rank, key(i)))
+    seq = {nid: k for k, nid in enumerate([*fixed, *placed, *written, *unused])}
+    return sorted(seq, key=lambda i: (kinds[i].rank, seq[i]))
 
 
 class _LazyMap(dict):  # type: ignore[type-arg]
@@ -548,9 +613,26 @@ def _tie_breaker(G: nx.MultiDiGraph, inputs: list[int]) -> Callable[[int], bytes
         return r
 
     def key(nid: int) -> bytes:
-        return canonical_bytes([_meta_key(v.meta, renamer()) for v in G._node[nid]["values"]])
+        metas = [v.meta for v in G._node[nid]["values"]]
+        if all(_static(m) for m in metas):  # no symbol to name: the metadata as it is
+            return b"static" + canonical_bytes(metas)
+        return canonical_bytes([_meta_key(m, renamer()) for m in metas])
 
     return key
+
+
+def _static(meta: Any) -> bool:
+    """Whether a value's metadata names no shape symbol (plain ints only)."""
+    if not isinstance(meta, dict):
+        return meta is None
+    if "sizes" not in meta:
+        return "as_expr" not in meta
+    so = meta.get("storage_offset")
+    return (
+        all("as_int" in d for d in meta["sizes"])
+        and all("as_int" in d for d in meta["strides"])
+        and (so is None or "as_int" in so)
+    )
 
 
 def _meta_key(meta: Any, r: SymbolRenamer) -> Any:
@@ -721,6 +803,56 @@ def _input_kinds(specs: list[dict[str, Any]] | None, n: int) -> list[_InputKind]
         fqn_key = _INPUT_FQN.get(tag)
         kind = f"buffer/{body.get('persistent')}" if tag == "buffer" else tag
         out.append(_InputKind(kind, _INPUT_RANK[tag], body.get(fqn_key, "") if fqn_key else "", fqn_key is not None))
+    return out
+
+
+_BINDING_TAGS = {
+    "parameter_mutation": "parameter_name",
+    "buffer_mutation": "buffer_name",
+    "gradient_to_parameter": "parameter_name",
+    "user_input_mutation": "user_input_name",
+    "gradient_to_user_input": "user_input_name",
+}
+
+
+def _bindings(
+    G: nx.MultiDiGraph, output_specs: list[dict[str, Any]] | None, input_specs: list[dict[str, Any]] | None
+) -> dict[int, list[tuple[int, bytes]]]:
+    """Which graph input each mutation or gradient output updates, as labelled edges.
+
+    Returns ``{producer node: [(input node, label)]}``: the node whose value
+    is the ``k``-th graph output updates input ``t`` (found by FQN or by
+    user-input name); the label is the spec tag and which of the producer's
+    values it is. This relation is structure: a buffer mutated by one value
+    or by another is another program, whatever the buffers are named.
+    """
+    if output_specs is None or input_specs is None:
+        return {}
+    by_name: dict[tuple[str, str], int] = {}
+    for i, spec in enumerate(input_specs):
+        ((tag, body),) = spec.items()
+        fqn_key = _INPUT_FQN.get(tag)
+        if fqn_key is not None:
+            by_name.setdefault((fqn_key, body.get(fqn_key, "")), i)
+        arg = body.get("arg")
+        if tag == "user_input" and isinstance(arg, dict):
+            for _, _, name, _ in iter_refs(arg):
+                by_name.setdefault(("user_input_name", name), i)
+    producers: dict[int, tuple[int, int]] = {}
+    for u, keyed in G._pred[G.graph["output"]].items():
+        for key, d in keyed.items():
+            producers[key[0]] = (u, d["out"])
+    out: dict[int, list[tuple[int, bytes]]] = {}
+    for i, spec in enumerate(output_specs):
+        ((tag, body),) = spec.items()
+        field_name = _BINDING_TAGS.get(tag)
+        if field_name is None or i not in producers:
+            continue
+        target = by_name.get((field_name, body.get(field_name, "")))
+        if target is None:
+            continue
+        u, k = producers[i]
+        out.setdefault(u, []).append((target, canonical_bytes([tag, k])))
     return out
 
 

@@ -137,8 +137,9 @@ class Artifact:
     ----------
     path : str
         The file it was read from, or ``"<ExportedProgram>"`` / ``"<bytes>"``.
-    format : {"pt2", "legacy", "json"}
-        Which container the program came in.
+    format : {"pt2", "legacy", "json", "fx"}
+        Which container the program came in (``"fx"``: an FX graph in
+        memory, :class:`pt2canon.fx.FxArtifact`).
     models : dict[str, Model]
         The programs, keyed by model name.
     root : str
@@ -149,7 +150,7 @@ class Artifact:
     """
 
     path: str
-    format: Literal["pt2", "legacy", "json"]
+    format: Literal["pt2", "legacy", "json", "fx"]
     models: dict[str, Model]
     root: str = ""
     info: dict[str, str] = field(default_factory=dict)

@@ -377,6 +377,7 @@ def _plan_archive(
     programs: Mapping[str, dict[str, Any]] | None,
     root: str,
     file: str,
+    sample_inputs: bool = True,
 ) -> list[_Member]:
     """Every member of the archive to write, sorted by name; nothing is read yet."""
     programs = dict(programs or {})
@@ -459,7 +460,7 @@ def _plan_archive(
             add(_bytes_member(f"{pre}{config_name.format(name)}", _json.canonical_bytes({"config": config})))
 
         sample = f"{pre}{SAMPLE_INPUTS.format(name)}"
-        if model.sample_inputs is not None:
+        if model.sample_inputs is not None and sample_inputs:
             add(copy_member(sample, model.sample_inputs, artifact.member_size(model.sample_inputs)))
         else:
             # torch.export.load reads this member unconditionally; empty means "no sample inputs".
@@ -514,6 +515,7 @@ def write_archive(
     programs: Mapping[str, dict[str, Any]] | None = None,
     *,
     root: str = "archive",
+    sample_inputs: bool = True,
 ) -> None:
     """Write ``artifact``'s models as a deterministic ``.pt2`` archive, atomically.
 
@@ -531,6 +533,11 @@ def write_archive(
     root : str
         The archive's root folder (torch derives it from the file name;
         pt2canon fixes it so that the file name does not change the bytes).
+    sample_inputs : bool
+        Copy each model's sample inputs (the pickled example batch, as
+        bytes). ``False`` writes the empty member ``torch.export.load``
+        reads as "no sample inputs", so that two exports of one program
+        with other example batches give the same bytes.
 
     Notes
     -----
@@ -557,7 +564,7 @@ def write_archive(
     """
     target = os.fspath(path)
     _check_root(root)
-    members = _plan_archive(artifact, programs, root, target)
+    members = _plan_archive(artifact, programs, root, target, sample_inputs)
 
     def fill(fh: IO[bytes]) -> None:
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
