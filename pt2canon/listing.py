@@ -1163,52 +1163,40 @@ def generate_listing(
     weights: 1 entry, 12 B
         w: f32[3]  12 B
     """
-    for line in _listing_lines(
-        program, weights=weights, constants=constants, info=info, name=name, largest=largest, more_hint=more_hint
-    ):
+
+    def lines() -> Iterator[str]:
+        graph, signature = _graph_module(program)
+        torch_version, schema, opset = _version(program)
+        yield f"model: {name}"
+        yield f"torch: {torch_version}"
+        yield f"schema: {schema}"
+        yield f"opset: {opset}"
+        verifiers = program.get("verifiers")
+        if verifiers:
+            yield f"verifiers: {', '.join(str(v) for v in verifiers)}"
+        if info:
+            yield "archive: " + " ".join(f"{k}={v}" for k, v in info.items())
+        yield "inputs:"
+        for spec in signature.get("input_specs") or ():
+            yield _INDENT + _spec_line(_spec_fields(spec), graph)
+        yield "outputs:"
+        for spec in signature.get("output_specs") or ():
+            yield _INDENT + _spec_line(_spec_fields(spec), graph)
+        yield "graph:"
+        yield from generate_graph_body(graph, 1)
+        ranges = program.get("range_constraints")
+        if isinstance(ranges, Mapping) and ranges:
+            yield "range_constraints:"
+            for sym, rc in ranges.items():
+                rc = rc if isinstance(rc, Mapping) else {}
+                yield f"{_INDENT}{expr_to_str(sym)}: [{_range(rc.get('min_val'), '-int_oo')}, {_range(rc.get('max_val'), 'int_oo')}]"
+        if weights is not None:
+            yield from _payload_lines("weights", weights, largest, more_hint)
+        if constants:
+            yield from _payload_lines("constants", constants, largest, more_hint)
+
+    for line in lines():
         yield printable(line)
-
-
-def _listing_lines(
-    program: Mapping[str, Any],
-    *,
-    weights: Mapping[str, Payload] | None = None,
-    constants: Mapping[str, Payload] | None = None,
-    info: Mapping[str, str] | None = None,
-    name: str = "model",
-    largest: int | None = 5,
-    more_hint: str = "",
-) -> Iterator[str]:
-    """The lines of :func:`generate_listing`, before escaping."""
-    graph, signature = _graph_module(program)
-    torch_version, schema, opset = _version(program)
-    yield f"model: {name}"
-    yield f"torch: {torch_version}"
-    yield f"schema: {schema}"
-    yield f"opset: {opset}"
-    verifiers = program.get("verifiers")
-    if verifiers:
-        yield f"verifiers: {', '.join(str(v) for v in verifiers)}"
-    if info:
-        yield "archive: " + " ".join(f"{k}={v}" for k, v in info.items())
-    yield "inputs:"
-    for spec in signature.get("input_specs") or ():
-        yield _INDENT + _spec_line(_spec_fields(spec), graph)
-    yield "outputs:"
-    for spec in signature.get("output_specs") or ():
-        yield _INDENT + _spec_line(_spec_fields(spec), graph)
-    yield "graph:"
-    yield from generate_graph_body(graph, 1)
-    ranges = program.get("range_constraints")
-    if isinstance(ranges, Mapping) and ranges:
-        yield "range_constraints:"
-        for sym, rc in ranges.items():
-            rc = rc if isinstance(rc, Mapping) else {}
-            yield f"{_INDENT}{expr_to_str(sym)}: [{_range(rc.get('min_val'), '-int_oo')}, {_range(rc.get('max_val'), 'int_oo')}]"
-    if weights is not None:
-        yield from _payload_lines("weights", weights, largest, more_hint)
-    if constants:
-        yield from _payload_lines("constants", constants, largest, more_hint)
 
 
 def write_listing(program: Mapping[str, Any], file: TextIO, **kwargs: Any) -> None:

@@ -10,50 +10,20 @@ the archive was written shows as ``member-corrupt``, whatever the member.
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 from pt2canon.errors import Pt2CanonError, UnsafeArchiveError
-from pt2canon.serde.zipsource import METHOD_NAMES, data_bounds, raw_name_problem, raw_names, read_member
+from pt2canon.serde.zipsource import METHOD_NAMES, Window, data_bounds, raw_name_problem, raw_names, read_member
 
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.audit.scan import Auditor
 
-__all__ = ["Integrity", "Window"]
+__all__ = ["Integrity"]
 
 _READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
-
-
-class Window(io.RawIOBase):
-    """A seekable, read-only view of ``size`` bytes of ``fh`` from ``start`` (a stored member's data)."""
-
-    def __init__(self, fh: IO[bytes], start: int, size: int) -> None:
-        self._fh, self._start, self._size, self._pos = fh, start, size, 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = min(max(base + offset, 0), self._size)
-        return self._pos
-
-    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        n = min(len(buffer), self._size - self._pos)
-        if n <= 0:
-            return 0
-        self._fh.seek(self._start + self._pos)
-        data = self._fh.read(n)
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
 
 
 class Integrity:
@@ -133,9 +103,8 @@ class Integrity:
                 self.fh.seek(info.header_offset + 26)
                 n, m = int.from_bytes(self.fh.read(2), "little"), int.from_bytes(self.fh.read(2), "little")
                 start = info.header_offset + 30 + n + m
-                return io.BufferedReader(
-                    Window(self.fh, start, min(info.file_size, self.bounds[info.filename] - start))
-                )
+                fd, size = self.fh.fileno(), min(info.file_size, self.bounds[info.filename] - start)
+                return io.BufferedReader(Window(lambda off, n: os.pread(fd, n, start + off), size))
             return self.zf.open(info)
 
         return open_member

@@ -33,12 +33,11 @@ import pickletools
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from pt2canon.errors import ArchiveError, Pt2CanonError, UnsafeArchiveError
-from pt2canon.serde.zipsource import ZipSource
+from pt2canon.serde.zipsource import Window, ZipSource
 
 __all__ = ["NestedSource", "TensorRecord", "read_tensor_records", "relocated"]
 
@@ -337,36 +336,6 @@ def _walk(data: bytes) -> Any:
 # -- the nested zip --------------------------------------------------------------------
 
 
-class _Window(io.RawIOBase):
-    """A read-only, seekable view of ``size`` bytes read through ``pread(offset, n)``."""
-
-    def __init__(self, pread: Callable[[int, int], bytes], size: int) -> None:
-        self._pread = pread
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        n = max(0, min(len(buffer), self._size - self._pos))
-        data = self._pread(self._pos, n) if n else b""
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-
 class NestedSource(ZipSource):
     """A zip-format member of an archive (a ``torch.save`` file), read in place with the archive's checks.
 
@@ -406,7 +375,7 @@ class NestedSource(ZipSource):
             raise
 
     def _open_private(self) -> IO[bytes]:
-        return _Window(self._pread, self._window_size)  # type: ignore[return-value]
+        return Window(self._pread, self._window_size)  # type: ignore[return-value]
 
     def _release(self) -> None:
         if self._fd is not None:

@@ -34,14 +34,15 @@ import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
-from typing import IO
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 
 from pt2canon.errors import ArchiveError, InputError, UnsafeArchiveError
 from pt2canon.serde.layout import Limits, member_name_problem
 
 __all__ = [
     "METHOD_NAMES",
+    "Window",
     "ZipSource",
     "data_bounds",
     "open_regular",
@@ -107,6 +108,36 @@ def _check_regular(mode: int, path: str, what: str) -> None:
             else "not a regular file"
         )
         raise InputError(f"is {kind}, not {what}; give a regular file", file=path)
+
+
+class Window(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes read through ``pread(offset, n)``."""
+
+    def __init__(self, pread: Callable[[int, int], bytes], size: int) -> None:
+        self._pread = pread
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = max(0, min(len(buffer), self._size - self._pos))
+        data = self._pread(self._pos, n) if n else b""
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 def raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:
