@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         default=[],
         metavar="NAME=VALUE",
         help=(
-            "change one size limit (repeatable): max_json_bytes, max_member_bytes, max_total_bytes, "
-            "max_members, max_ratio; sizes take K, M, G suffixes (powers of 1024), e.g. --limit max_member_bytes=2G"
+            f"change one limit (repeatable): {', '.join(f.name for f in dataclasses.fields(Limits))}; "
+            "sizes take K, M, G suffixes (powers of 1024), e.g. --limit max_member_bytes=2G"
         ),
     )
     return p
