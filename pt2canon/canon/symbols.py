@@ -4,9 +4,7 @@ Expressions are read by :func:`pt2canon.serde.expr.parse_expr`, the safe
 reader (an AST walk over an allowlist of sympy constructors, never
 ``sympify``); it is re-exported here.
 
-Symbols are renamed in order of first appearance (within an expression, in
-sympy's sorted printing of it, so that the text's own order does not
-matter), keeping torch's prefix
+Symbols are renamed in order of first appearance, keeping torch's prefix
 (``s`` backed sizes, ``u`` unbacked ints, ``zf`` floats, ...: torch reads a
 symbol's kind from its prefix), and every expression is re-printed with
 ``sympy.srepr``, so that ``s54 + s3`` and ``s3 + s54`` renamed alike print
@@ -69,8 +67,8 @@ class SymbolRenamer:
     >>> r = SymbolRenamer()
     >>> r.expr("Add(Symbol('s54', integer=True, positive=True), Symbol('s3', integer=True, positive=True))")
     "Add(Symbol('s0', integer=True, positive=True), Symbol('s1', integer=True, positive=True))"
-    >>> r.mapping  # first appearance in sympy's printing: s3 + s54, however the text was ordered
-    {'s3': 's0', 's54': 's1'}
+    >>> r.mapping
+    {'s54': 's0', 's3': 's1'}
     """
 
     def __init__(self) -> None:
@@ -125,12 +123,7 @@ class SymbolRenamer:
 
 @lru_cache(maxsize=65536)
 def _symbols(text: str) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
-    """``(name, assumptions)`` of an expression's free symbols, in the order of first appearance.
-
-    First appearance in sympy's own (sorted) printing, not in the text as
-    written: an infix ``(s0 + s1)*s1`` prints ``s1`` first, and so does its
-    canonical form, so that canonicalizing twice names the symbols alike.
-    """
+    """``(name, assumptions)`` of an expression's free symbols, in the order of first appearance in the text."""
     sympy = sympy_module()
     e = parse_expr(text)
     if not isinstance(e, sympy.Basic):
@@ -144,9 +137,8 @@ def _symbols(text: str) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
                 "into one symbol",
             )
         syms[sym.name] = tuple(sorted(sym._assumptions_orig.items()))
-    printed = _repr().doprint(e)
-    first = _first_indices(printed)
-    ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(printed, n))
+    first = _first_indices(text)
+    ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(text, n))
     return tuple((n, syms[n]) for n in ordered)
 
 

@@ -60,8 +60,9 @@ MAX_EXPR_DEPTH = 64
 #: Most distinct symbols in one expression.
 MAX_EXPR_SYMBOLS = 256
 #: Most bits of all the numbers one expression holds or computes: integer literals, float
-#: precisions, and the results of powers of numbers.
-MAX_NUMBER_BITS = 1 << 16
+#: precisions, and the results of powers of numbers (so any number in it prints within
+#: Python's 4,300-digit limit).
+MAX_NUMBER_BITS = 1 << 13
 #: CPU seconds all the expressions of one document may take to read and print.
 EXPRESSION_SECONDS = 2.0
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,7 +86,7 @@ _MAX_PRECISION = 4096  # bits of a Float (torch writes 53)
 # A power of a number is computed at once: 10**(10**10) never ends. Bound the exponent of
 # anything but a bare symbol, and the size of a number raised to a power.
 _MAX_EXPONENT = 1024
-_MAX_POWER_BITS = 1 << 14
+_MAX_POWER_BITS = MAX_NUMBER_BITS
 # sympy's Max and Min compare every pair of arguments (~1 ms a pair; Max of 400 symbols takes
 # minutes, and nested Max calls flatten into one): bound their arguments in one expression.
 # And, Or, Xor and Piecewise simplify their arguments against each other likewise.
