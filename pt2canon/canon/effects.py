@@ -22,7 +22,11 @@ Naming rules
     * :data:`EFFECTFUL_OPS`: asserts, prints, effect tokens;
     * :data:`VIEW_OPS`: ops whose output aliases their first input;
     * ops outside :data:`KNOWN_NAMESPACES` (custom ops) are treated as
-      effectful: without their schema nothing else is safe.
+      effectful: without their schema nothing else is safe;
+    * the functions of ``torch._functorch.predispatch`` a pre-dispatch graph
+      calls (``_vmap_increment_nesting``, ``_add_batch_dim``, ``_make_dual``)
+      are effectful: they enter and leave functorch levels, and the ops that
+      wrap or unwrap tensors for a level must stay inside it.
 
 Python-level targets of FX graphs (:mod:`pt2canon.fx`: ``torch.nn.functional.dropout``,
 ``call_method.add_``, ``_operator.setitem``, ``torch.nn.modules.dropout.Dropout``) follow
@@ -215,6 +219,11 @@ EFFECTFUL_OPS = frozenset(
     }
 )  # fmt: skip
 
+
+#: The module of the functions pre-dispatch graphs call to enter and leave functorch levels.
+_PREDISPATCH = "torch._functorch.predispatch."
+
+
 #: Ops whose outputs alias (are views of) their first tensor argument.
 VIEW_OPS = frozenset(
     {
@@ -316,7 +325,11 @@ def effects_from_name(target: str) -> OpEffects:
     True
     >>> effects_from_name("torch.ops.mylib.custom.default").effectful
     True
+    >>> effects_from_name("torch._functorch.predispatch._add_batch_dim").effectful
+    True
     """
+    if target.startswith(_PREDISPATCH):
+        return OpEffects(effectful=True)
     ns, packet, overload = split_target(target)
     if ns not in KNOWN_NAMESPACES:
         return OpEffects(effectful=True)

@@ -19,21 +19,26 @@ Layers (``docs/hashing.md`` is the full specification):
     argument wiring; *not* ``forward_arg_names``, which change when a user
     renames an argument); named-tuple fields.
 ``tensors``
-    Every graph's value tables: dtype, sizes, strides, storage offset,
-    device, layout, ``requires_grad``; symbolic values (canonical symbols,
-    no example hints); custom object classes.
+    Every graph's value tables: dtype, sizes, strides, device, layout,
+    ``requires_grad`` (not the storage offset, which torch's loader
+    ignores); symbolic values (canonical symbols, no example hints);
+    custom object classes.
 ``constraints``
     Range constraints keyed by canonical symbol.
 ``weights`` / ``constants``
     For each FQN: sha256 of the payload bytes, the payload's tensor
     metadata, ``is_param``/``use_pickle``, and which FQNs share a file.
+``extra_files``
+    For each of the archive's extra files (``extra/<name>``): its sha256
+    and size (the same for every model of an archive).
 ``sample_inputs`` (only with ``include_sample_inputs``)
     sha256 of the pickled sample-input bytes (never unpickled).
 ``versions`` (only with ``include_versions``)
     torch version, schema version, opset versions.
 
 Levels: ``structure`` = [structure]; ``graph`` (default) = structure +
-signature + tensors + constraints; ``full`` = graph + weights + constants.
+signature + tensors + constraints; ``full`` = graph + weights + constants +
+extra_files.
 An artifact with several models hashes each and combines the per-layer
 digests keyed by model name.
 """
@@ -54,6 +59,7 @@ __all__ = [
     "HASH_SPEC",
     "LEVELS",
     "HashResult",
+    "extra_file_digests",
     "hash_layers",
     "payload_digests",
 ]
@@ -67,7 +73,7 @@ Level = Literal["structure", "graph", "full"]
 LEVELS: dict[str, tuple[str, ...]] = {
     "structure": ("structure",),
     "graph": ("structure", "signature", "tensors", "constraints"),
-    "full": ("structure", "signature", "tensors", "constraints", "weights", "constants"),
+    "full": ("structure", "signature", "tensors", "constraints", "weights", "constants", "extra_files"),
 }
 
 
@@ -136,16 +142,26 @@ def _graphs(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
                 yield from _graphs(na["arg"]["as_graph"]["graph"])
 
 
-def _tensor_tree(graph: Mapping[str, Any]) -> list[Any]:
+def _tensor_tree(graph: Mapping[str, Any], *, hints: bool = False) -> list[Any]:
     out = []
     for g in _graphs(graph):
-        out.append(
-            {
-                t: g.get(t, {})
-                for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")
-            }
-        )
+        tables = {
+            t: g.get(t, {})
+            for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")
+        }
+        out.append(_without_hints(tables) if hints else tables)
     return out
+
+
+def _without_hints(obj: Any) -> Any:
+    """``obj`` with every symbolic expression's example hint ``None`` (hints are never hashed)."""
+    if isinstance(obj, dict):
+        if "expr_str" in obj and obj.get("hint") is not None:
+            return {**obj, "hint": None}
+        return {k: _without_hints(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_hints(v) for v in obj]
+    return obj
 
 
 def _spec_kind(spec: Mapping[str, Any]) -> Any:
@@ -209,7 +225,7 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
             "module_call_graph": mcg,
             "treespec_namedtuple_fields": gm.get("treespec_namedtuple_fields", {}),
         },
-        "tensors": _tensor_tree(gm["graph"]),
+        "tensors": _tensor_tree(gm["graph"], hints=canon.hints),
         "constraints": doc.get("range_constraints", {}),
         "versions": {
             "torch_version": doc.get("torch_version"),
@@ -265,6 +281,15 @@ def payload_digests(
     return out
 
 
+def extra_file_digests(artifact: Any, *, cache: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{name: {"sha256", "size"}}`` of the archive's extra files (``extra/<name>``), streamed."""
+    cache = {} if cache is None else cache
+    files = getattr(artifact, "extra_files", None) or {}
+    members = [files[n] for n in sorted(files)]
+    _hash_members(artifact, members, [artifact.member_size(m) for m in members], cache)
+    return {n: {"sha256": cache[files[n]], "size": artifact.member_size(files[n])} for n in sorted(files)}
+
+
 def hash_layers(
     canons: Mapping[str, CanonicalProgram],
     *,
@@ -309,6 +334,7 @@ def hash_layers(
             if "weights" in wanted:
                 digests["weights"] = _sha(payload_digests(artifact, model.weights, cache=cache))
                 digests["constants"] = _sha(payload_digests(artifact, model.constants, cache=cache))
+                digests["extra_files"] = _sha(extra_file_digests(artifact, cache=cache))
             if include_sample_inputs:
                 digests["sample_inputs"] = (
                     artifact.sha256_member(model.sample_inputs) if model.sample_inputs else _sha(None)
@@ -332,6 +358,7 @@ def hash_layers(
             "constraints",
             "weights",
             "constants",
+            "extra_files",
             "sample_inputs",
             "versions",
         )

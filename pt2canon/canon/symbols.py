@@ -14,13 +14,16 @@ alike. sympy is imported only when a program has symbolic expressions.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
+from pt2canon.errors import SchemaError
 from pt2canon.serde.expr import ExpressionBudget, expression_error, parse_expr, sympy_module
 
 __all__ = ["SymbolRenamer", "parse_expr", "substitute", "symbol_prefix"]
+
+_T = TypeVar("_T")
 
 # A name less its trailing digits, so that renaming is idempotent: "fc1x" -> "fc1x0" -> "fc1x0".
 _PREFIX = re.compile(r"^(.*?)(\d+)\Z", re.DOTALL)
@@ -98,19 +101,34 @@ class SymbolRenamer:
         out = self._cache.get(text)
         if out is not None:
             return out
+        symbols = self._within_budget(text, _symbols)
+        for name, facts in symbols:
+            if self._facts.setdefault(name, facts) != facts:
+                raise expression_error(
+                    text,
+                    f"symbol {name!r} appears with two sets of assumptions; torch's loader would merge "
+                    "them into one symbol",
+                )
+        mapping = tuple((name, self.name(name)) for name, _ in symbols)
+        out = self._cache[text] = self._within_budget(text, lambda t: _renamed(t, mapping))
+        return out
+
+    def symbol_names(self, text: str) -> tuple[str, ...]:
+        """The names of a serialized expression's free symbols, in order of first appearance.
+
+        Examples
+        --------
+        >>> SymbolRenamer().symbol_names("Add(Symbol('s9'), Symbol('s1'))")
+        ('s9', 's1')
+        """
+        return tuple(name for name, _ in self._within_budget(text, _symbols))
+
+    def _within_budget(self, text: str, read: Callable[[str], _T]) -> _T:
+        """``read(text)``, timed against the document's budget (sympy is imported outside it)."""
         self.budget.check(text)
-        sympy_module()  # imported outside the budget
+        sympy_module()
         with self.budget:
-            symbols = _symbols(text)
-            for name, facts in symbols:
-                if self._facts.setdefault(name, facts) != facts:
-                    raise expression_error(
-                        text,
-                        f"symbol {name!r} appears with two sets of assumptions; torch's loader would merge "
-                        "them into one symbol",
-                    )
-            mapping = tuple((name, self.name(name)) for name, _ in symbols)
-            out = self._cache[text] = _renamed(text, mapping)
+            out = read(text)
         self.budget.check(text)
         return out
 
@@ -119,6 +137,31 @@ class SymbolRenamer:
         if not self.mapping:
             return s
         return _WORD.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), s)
+
+    def infix(self, text: str) -> str:
+        """Rename the symbols of an expression printed by sympy's ``str`` and print it the same way.
+
+        For the expressions torch quotes in assert messages. Symbols not
+        seen yet get the next free names, in order of appearance in
+        ``text``; text that does not parse as an expression only has its
+        known symbols renamed, as words.
+
+        Examples
+        --------
+        >>> r = SymbolRenamer()
+        >>> r.name("s77")
+        's0'
+        >>> r.infix("Eq(Mod(u9, 2), 0)"), r.infix("u9 + s77 >= 4"), r.mapping["u9"]
+        ('Eq(Mod(u0, 2), 0)', 's0 + u0 >= 4', 'u0')
+        """
+        try:
+            symbols = self._within_budget(text, _symbols)
+        except SchemaError:
+            self.budget.check(text)  # a spent budget is an error, not text to keep
+            return self.text(text)
+        mapping = {name: self.name(name) for name, _ in symbols}
+        # Renamed while building (never xreplace): relations stay unevaluated.
+        return self._within_budget(text, lambda t: str(parse_expr(t, rename=mapping)))
 
 
 @lru_cache(maxsize=65536)

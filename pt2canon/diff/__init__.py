@@ -53,6 +53,7 @@ _FALLBACK_KIND = {
     "constraints": "constraint_changed",
     "weights": "weight_changed",
     "constants": "weight_changed",
+    "extra_files": "weight_changed",
 }
 
 
@@ -72,13 +73,16 @@ class _Side:
     """One artifact's models: canonical programs, layer digests, payload digests."""
 
     def __init__(self, artifact: Artifact, names: list[str], level: str, weights: bool, include_versions: bool):
-        from pt2canon.canon.hashing import _sha, payload_digests, program_layers
+        from pt2canon.canon.hashing import _sha, extra_file_digests, payload_digests, program_layers
 
         self.artifact = artifact
         self.canons: dict[str, CanonicalProgram] = {}
         self.layers: dict[str, dict[str, str]] = {}
         self.payloads: dict[str, dict[str, dict[str, Any]]] = {}
         cache: dict[str, str] = {}
+        self.extra_files: dict[str, Any] = {}
+        if level == "full" or weights:
+            self.extra_files = extra_file_digests(artifact, cache=cache)
         for name in names:
             model = artifact.models.get(name)
             if model is None:
@@ -90,6 +94,7 @@ class _Side:
                 pw = payload_digests(artifact, model.weights, cache=cache)
                 pc = payload_digests(artifact, model.constants, cache=cache)
                 digests["weights"], digests["constants"] = _sha(pw), _sha(pc)
+                digests["extra_files"] = _sha(self.extra_files)
                 self.payloads[name] = {"weights": pw, "constants": pc}
             self.canons[name] = canon
             self.layers[name] = digests
@@ -194,6 +199,7 @@ def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) ->
     from pt2canon.diff.align import align_programs
     from pt2canon.diff.compare import (
         Options,
+        compare_extra_files,
         compare_payloads,
         compare_program,
         compare_versions,
@@ -234,6 +240,8 @@ def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) ->
                 pa, pb = sa.payloads[name], sb.payloads[name]
                 model_changes += compare_payloads("weights", pa["weights"], pb["weights"], prefix)
                 model_changes += compare_payloads("constants", pa["constants"], pb["constants"], prefix)
+                if name == names[0]:  # the archive's, not a model's: itemized once
+                    model_changes += compare_extra_files(sa.extra_files, sb.extra_files, prefix)
             if not model_changes:
                 for layer in differing:
                     model_changes.append(

@@ -59,6 +59,7 @@ from pt2canon.listing import (
 __all__ = [
     "Options",
     "compare_constraints",
+    "compare_extra_files",
     "compare_graph",
     "compare_payloads",
     "compare_program",
@@ -103,7 +104,7 @@ class Options:
         if self.meta:
             out += ["tensors", "constraints"]
         if self.weights:
-            out += ["weights", "constants"]
+            out += ["weights", "constants", "extra_files"]
         return tuple(out)
 
 
@@ -900,6 +901,23 @@ def compare_payloads(section: str, da: Mapping[str, Any], db: Mapping[str, Any],
                     parts.append(f"{k}: {a.get(k)} -> {b.get(k)}")
             summary = f"{word} {fqn}: " + "; ".join(parts or ["changed"])
         out.append(Change("weight_changed", loc, summary, details))
+    return out
+
+
+def compare_extra_files(da: Mapping[str, Any], db: Mapping[str, Any], graph: str = "") -> list[Change]:
+    """``weight_changed`` per extra file (``extra/<name>``) of :func:`extra_file_digests` that differs."""
+    out: list[Change] = []
+    for name in sorted(set(da) | set(db)):
+        a, b = da.get(name), db.get(name)
+        if a == b:
+            continue
+        if a is None or b is None:
+            how = "added" if a is None else "removed"
+            summary = f"extra file {name} {how} ({(a or b)['size']} B)"  # type: ignore[index]
+        else:
+            summary = f"extra file {name}: content {a['sha256'][7:19]}… -> {b['sha256'][7:19]}…"
+        details = {"section": "extra_files", "name": name, **({"old": a} if a else {}), **({"new": b} if b else {})}
+        out.append(Change("weight_changed", Location(graph=graph, item=f"extra file {name}"), summary, details))
     return out
 
 

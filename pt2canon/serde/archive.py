@@ -26,9 +26,11 @@ from pt2canon.serde.layout import (
     CONSTANTS_CONFIG,
     CONSTANTS_DIR,
     DEFAULT_LIMITS,
+    EXTRA_DIR,
     INFO_MEMBERS,
     LEGACY_BLOBS,
     LEGACY_CONSTANTS_BLOB,
+    LEGACY_EXTRA_DIR,
     LEGACY_PROGRAM,
     LEGACY_VERSION,
     LEGACY_WEIGHTS_BLOB,
@@ -38,6 +40,7 @@ from pt2canon.serde.layout import (
     WEIGHTS_CONFIG,
     WEIGHTS_DIR,
     Limits,
+    extra_files,
     find_roots,
     member_name_problem,
 )
@@ -147,6 +150,9 @@ class Artifact:
     info : dict[str, str]
         Small archive facts: ``archive_format``, ``archive_version``,
         ``byteorder``, ``data_version`` where present.
+    extra_files : dict[str, str]
+        The archive's extra files (``torch.export.save(..., extra_files=...)``):
+        name under ``extra/`` (``extra_files/`` in the older format) -> archive member.
     """
 
     path: str
@@ -154,6 +160,7 @@ class Artifact:
     models: dict[str, Model]
     root: str = ""
     info: dict[str, str] = field(default_factory=dict)
+    extra_files: dict[str, str] = field(default_factory=dict)
     _zip: ZipSource | None = field(default=None, repr=False)
 
     @property
@@ -319,7 +326,15 @@ def _read_pt2(src: ZipSource, root: str) -> Artifact:
         full = f"{root}{member}"
         if full in src.infos and src.size(full) <= 4096:
             info[key] = src.read(full).decode("utf-8", "replace").strip()
-    return Artifact(path=src.label, format="pt2", models=models, root=root, info=info, _zip=src)
+    return Artifact(
+        path=src.label,
+        format="pt2",
+        models=models,
+        root=root,
+        info=info,
+        extra_files=extra_files(src.infos, f"{root}{EXTRA_DIR}"),
+        _zip=src,
+    )
 
 
 def _read_legacy(src: ZipSource) -> Artifact:
@@ -356,7 +371,9 @@ def _read_legacy(src: ZipSource) -> Artifact:
     )
     from pt2canon.serde.legacy import legacy_artifact  # the pickled state dict, read per tensor
 
-    return legacy_artifact(src, {"model": model}, info)
+    art = legacy_artifact(src, {"model": model}, info)
+    art.extra_files = extra_files(src.infos, LEGACY_EXTRA_DIR)
+    return art
 
 
 def _not_a_program(src: ZipSource) -> InputError:

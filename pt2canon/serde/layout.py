@@ -15,12 +15,13 @@ take the archive's shape from here. The names follow torch 2.13's
     <root>/data/constants/<model>_constants_config.json
     <root>/data/constants/{tensor_,custom_obj_,opaque_obj_}N
     <root>/data/sample_inputs/<model>.pt                a pickle (never loaded)
-    <root>/extra/...                                    extra files
+    <root>/extra/<name>                                 torch.export.save(..., extra_files=...)
     <root>/data/aotinductor/<model>/..., data/executorch/, data/mtia/, xl_model_weights/
 
 The older format (torch <= 2.5) holds ``serialized_exported_program.json``,
 ``serialized_state_dict.pt``, ``serialized_constants.pt``,
-``serialized_example_inputs.pt`` and ``version`` at the top of the zip.
+``serialized_example_inputs.pt``, ``version`` and ``extra_files/<name>`` at
+the top of the zip.
 
 Examples
 --------
@@ -30,6 +31,8 @@ Examples
 ('dotdot', "contains a '..' component")
 >>> member_name_problem("m/models/model.json") is None
 True
+>>> extra_files(["m/extra/notes.txt", "m/extra/cfg/", "m/models/model.json"], "m/extra/")
+{'notes.txt': 'm/extra/notes.txt'}
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ __all__ = [
     "CONSTANT_PREFIXES",
     "DATA_VERSION",
     "DEFAULT_LIMITS",
+    "EXTRA_DIR",
     "LEGACY_BLOBS",
+    "LEGACY_EXTRA_DIR",
     "LEGACY_PROGRAM",
     "MODELS_DIR",
     "SAMPLE_INPUTS",
@@ -55,6 +60,7 @@ __all__ = [
     "WEIGHTS_DIR",
     "WEIGHT_PREFIX",
     "Limits",
+    "extra_files",
     "find_roots",
     "member_name_problem",
 ]
@@ -81,6 +87,7 @@ SAMPLE_INPUTS = "data/sample_inputs/{}.pt"
 #: torch <= 2.5 inside the current layout: a whole pickled state dict / constants dict.
 LEGACY_WEIGHTS_BLOB = "data/weights/{}.pt"
 LEGACY_CONSTANTS_BLOB = "data/constants/{}.pt"
+#: ``torch.export.save(..., extra_files={name: text})`` writes ``<root>/extra/<name>``.
 EXTRA_DIR = "extra/"
 AOTINDUCTOR_DIR = "data/aotinductor/"
 #: Folders of other backends torch.export.load leaves alone.
@@ -108,6 +115,7 @@ LEGACY_BLOBS = {
     "example_inputs": ("serialized_example_inputs.pt",),
 }
 LEGACY_VERSION = "version"
+#: The older format's extra files: ``extra_files/<name>`` at the top of the zip.
 LEGACY_EXTRA_DIR = "extra_files/"
 
 
@@ -183,6 +191,17 @@ def find_roots(names: Iterable[str]) -> set[str]:
         elif len(parts) == 2 and parts[0] == "models" and parts[1].endswith(".json"):
             roots.add("")
     return roots
+
+
+def extra_files(names: Iterable[str], folder: str) -> dict[str, str]:
+    """The extra files below ``folder`` (``<root>/extra/``, or ``extra_files/``): name -> member, sorted by name.
+
+    Folder entries (names ending in ``/``) are not files. The members
+    themselves were checked like every other member when the zip was opened
+    (names, sizes, methods, overlaps), and are read only through the same
+    bounded, CRC-checked reads.
+    """
+    return dict(sorted((n[len(folder) :], n) for n in names if n.startswith(folder) and not n.endswith("/")))
 
 
 def is_absolute(name: str) -> bool:

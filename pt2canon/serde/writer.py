@@ -43,6 +43,7 @@ from pt2canon.serde.layout import (
     CONSTANTS_CONFIG,
     CONSTANTS_DIR,
     DATA_VERSION,
+    EXTRA_DIR,
     LEGACY_CONSTANTS_BLOB,
     LEGACY_WEIGHTS_BLOB,
     MODEL_JSON,
@@ -466,6 +467,8 @@ def _plan_archive(
             # torch.export.load reads this member unconditionally; empty means "no sample inputs".
             add(_bytes_member(sample, b""))
 
+    for name, member in artifact.extra_files.items():
+        add(copy_member(f"{pre}{EXTRA_DIR}{name}", member, artifact.member_size(member)))
     byteorder = artifact.info.get("byteorder") or "little"
     if byteorder not in ("little", "big"):
         byteorder = "little"
@@ -546,7 +549,8 @@ def write_archive(
     ``data/constants/{tensor_,custom_obj_,opaque_obj_}N`` (numbered in
     sorted-FQN order, across models in sorted name order; FQNs that shared a
     file still share one, so aliasing survives), the two payload configs
-    pointing at the new names, and its sample inputs copied verbatim. An
+    pointing at the new names, and its sample inputs copied verbatim; the
+    archive's extra files are copied verbatim under ``extra/``. An
     artifact of the older format (torch <= 2.5) is written in the current
     format with its pickled state dict and constants kept whole as
     ``data/weights/<name>.pt`` and ``data/constants/<name>.pt``, which

@@ -26,7 +26,10 @@ def test_srepr_and_infix_spellings_parse_to_the_same_expression() -> None:
 
 def test_torch_functions_survive_as_opaque_functions_that_print_back_unchanged() -> None:
     text = f"FloorDiv({_s('s0')}, Integer(2))"
-    assert sympy.srepr(parse_expr(text)) == text
+    assert type(parse_expr(text)).__name__ == "FloorDiv"
+    # The canonical print (sympy's srepr, assumptions sorted: sympy's cache may hand back an
+    # equal symbol built earlier with its assumptions in another order).
+    assert SymbolRenamer().expr(text) == text
     assert str(parse_expr(f"ModularIndexing({_s('s0')}, Integer(1), Integer(4))")) == "ModularIndexing(s0, 1, 4)"
 
 

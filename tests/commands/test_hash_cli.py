@@ -41,16 +41,9 @@ def test_json_output_has_path_level_hash_and_every_layer(
     obj = json.loads(capsys.readouterr().out)
     assert obj["path"] == str(archives[0]) and obj["level"] == "full" and obj["spec"] == "pt2canon-hash/3"
     assert obj["hash"] == pt2canon.hash(str(archives[0]), level="full")
-    assert set(obj["layers"]) >= {
-        "structure",
-        "signature",
-        "tensors",
-        "constraints",
-        "weights",
-        "constants",
-        "versions",
-    }
-    assert obj["included"] == ["structure", "signature", "tensors", "constraints", "weights", "constants"]
+    full = ["structure", "signature", "tensors", "constraints", "weights", "constants", "extra_files"]
+    assert set(obj["layers"]) >= {*full, "versions"}
+    assert obj["included"] == full
 
 
 def test_explain_marks_the_layers_the_level_includes(archives: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
