@@ -223,10 +223,7 @@ class ZipSource:
                 self.zip = zipfile.ZipFile(self._fileobj, metadata_encoding="utf-8")
                 infos = self.zip.infolist()
             except UnicodeDecodeError:
-                raise UnsafeArchiveError(
-                    "a member name is not valid UTF-8 (torch reads member names as UTF-8); refusing the archive",
-                    file=label,
-                ) from None
+                raise self._undecodable_name() from None
             except Exception as exc:  # BadZipFile, LargeZipFile, OSError, EOFError, struct.error, ...
                 raise ArchiveError(
                     f"not a readable zip archive ({type(exc).__name__}: {exc})"
@@ -240,6 +237,22 @@ class ZipSource:
             raise
 
     # -- opening -------------------------------------------------------------------------------
+    def _undecodable_name(self) -> UnsafeArchiveError:
+        """The error for a member name that is not UTF-8, naming the member (its bytes escaped) where found."""
+        raw: list[tuple[bytes, int]] = []
+        # The directory as zipfile reads it undecoded; if even that fails, no name.
+        with contextlib.suppress(Exception), zipfile.ZipFile(self._fileobj) as zf:
+            raw = raw_names(self._fileobj, zf.start_dir, len(zf.infolist()), self.label)
+        bad = next((name for name, _ in raw if raw_name_problem(name)), None)
+        shown = bad.decode("utf-8", "backslashreplace") if bad is not None else None
+        return UnsafeArchiveError(
+            f"member name {shown!r} is not valid UTF-8 (torch reads member names as UTF-8); refusing the archive"
+            if shown is not None
+            else "a member name is not valid UTF-8 (torch reads member names as UTF-8); refusing the archive",
+            file=self.label,
+            member=shown,
+        )
+
     def _check(self, infos: list[zipfile.ZipInfo]) -> None:
         lim, label = self.limits, self.label
         if len(infos) > lim.max_members:
@@ -252,11 +265,8 @@ class ZipSource:
             name = info.filename
             why = raw_name_problem(raw_name)
             if why:
-                raise UnsafeArchiveError(
-                    f"member name {raw_name.decode('utf-8', 'backslashreplace')!r} {why}; refusing the archive",
-                    file=label,
-                    member=name,
-                )
+                shown = raw_name.decode("utf-8", "backslashreplace")  # not zipfile's name, cut at a NUL
+                raise UnsafeArchiveError(f"member name {shown!r} {why}; refusing the archive", file=label, member=shown)
             problem = member_name_problem(name)
             if problem:
                 raise UnsafeArchiveError(

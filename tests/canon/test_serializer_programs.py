@@ -48,6 +48,8 @@ TORCH_CANNOT_LOAD = {
     "fake_tensor_constant": "its lifted constant is a fake tensor with a symbolic size (Only as_int is supported)",
     "custom_class_instance": "the custom object argument is neither lifted nor saved",
 }
+
+
 @pytest.fixture(scope="session")
 def serializer_programs(
     tmp_path_factory: pytest.TempPathFactory,

@@ -109,3 +109,18 @@ def test_free_text_follows_the_symbol_renaming_on_word_boundaries() -> None:
     assert r.text("Runtime assertion failed for expression Eq(s77, 8) on node 's770'") == (
         "Runtime assertion failed for expression Eq(s0, 8) on node 's770'"
     )
+
+
+@pytest.mark.parametrize("text", ["True", "False", "None"])
+def test_text_that_is_not_a_symbolic_expression_is_a_schema_error_when_its_symbols_are_asked(text: str) -> None:
+    with pytest.raises(SchemaError, match="not a symbolic expression"):
+        SymbolRenamer().symbol_names(text)
+
+
+def test_an_assert_message_is_renamed_within_the_budget_and_a_spent_budget_is_an_error_not_kept_text() -> None:
+    r = SymbolRenamer()
+    assert r.infix("u9 + s77 >= 4") == "s0 + u0 >= 4"  # symbols named in order of appearance, by prefix
+    assert r.infix("not an expression: s77") == "not an expression: s0"  # free text: known words renamed
+    r.budget.spent = r.budget.seconds + 1
+    with pytest.raises(SchemaError, match="EXPRESSION_SECONDS"):
+        r.infix("s77 + 1")
