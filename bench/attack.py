@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         report["seconds"] = round(time.monotonic() - start, 1)
         report["scale"] = args.scale
         report["timeout"] = args.timeout
+        report["outcomes"] = [o.__dict__ for o in outcomes]  # every run: seconds and peak RSS too
     t = report["total"]
     print(
         f"{report['cases']} cases, {report['runs']} runs in {report['seconds']} s: "

@@ -95,17 +95,10 @@ class Auditor:
     def scan_nested_zip(
         self, opener: Callable[[], AbstractContextManager[IO[bytes]]], outer: str, loader: Loader, *, sniff: bool
     ) -> None:
-        lim = self.limits
         try:
             with opener() as fh, zipfile.ZipFile(fh) as inner:  # type: ignore[arg-type]
                 infos = inner.infolist()
-                if len(infos) > lim.max_members:
-                    self.add(
-                        "medium",
-                        "too-many-members",
-                        outer,
-                        f"nested zip has {len(infos)} members, over the limit max_members={lim.max_members}; not checked",
-                    )
+                if self.too_many_members(infos, outer, "nested zip"):
                     return
                 names = [i.filename for i in infos]
                 if (
@@ -228,19 +221,26 @@ class Auditor:
                 "member is a symbolic link: extracting it can point files outside the target folder",
             )
 
+    def too_many_members(self, infos: list[zipfile.ZipInfo], member: str | None, what: str) -> bool:
+        """Report a zip (``what``: ``"archive"``, ``"nested zip"``) with more than ``max_members`` members."""
+        limit = self.limits.max_members
+        if len(infos) <= limit:
+            return False
+        self.add(
+            "medium",
+            "too-many-members",
+            member,
+            f"{what} has {len(infos)} members, over the limit max_members={limit}; contents not checked",
+            count=len(infos),
+            limit=limit,
+        )
+        return True
+
     # the archive -------------------------------------------------------------------
     def audit_zip(self, zf: zipfile.ZipFile, fh: IO[bytes]) -> None:
         lim = self.limits
         infos = zf.infolist()
-        if len(infos) > lim.max_members:
-            self.add(
-                "medium",
-                "too-many-members",
-                None,
-                f"archive has {len(infos)} members, over the limit max_members={lim.max_members}; contents not checked",
-                count=len(infos),
-                limit=lim.max_members,
-            )
+        if self.too_many_members(infos, None, "archive"):
             for info in infos:
                 self.check_name(info)
             return

@@ -1021,18 +1021,10 @@ def _deflated_sample_inputs(bases: Bases) -> bytes:
 
 
 def _sym_ite(bases: Bases) -> bytes:
-    import io
+    from serializer_programs import sym_ite  # torch's own serializer test program
 
-    import torch
-
-    class M(torch.nn.Module):
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x * torch.sym_ite(x.shape[0] > 4, x.shape[0], 2 * x.shape[0])
-
-    ep = torch.export.export(M(), (torch.ones(6, 3),), dynamic_shapes={"x": {0: torch.export.Dim("b", min=2, max=64)}})
-    buf = io.BytesIO()
-    torch.export.save(ep, buf)
-    return buf.getvalue()
+    with tempfile.TemporaryDirectory() as folder:
+        return sym_ite().save(Path(folder) / "sym_ite.pt2").read_bytes()
 
 
 def _non_ascii_root(bases: Bases, folder: Path) -> Path:

@@ -278,6 +278,13 @@ def _refused(exc: BaseException, cls: type[Exception], where: str, says: str) ->
     assert "\n" not in str(exc)
 
 
+def _refuses(data: bytes, cls: type[Exception], where: str, says: str, *, limits: Limits | None = None) -> None:
+    """Reading ``data``, labelled with the file part of ``where``, raises exactly ``cls`` (see :func:`_refused`)."""
+    with pytest.raises(cls) as info:
+        read_bytes(data, label=where.split(":")[0], limits=limits or Limits())
+    _refused(info.value, cls, where, says)
+
+
 def _model_json(corpus: Corpus, name: str = "mlp") -> dict[str, Any]:
     return json.loads(member_bytes(corpus[name].path, "models/model.json"))  # type: ignore[no-any-return]
 
@@ -349,9 +356,7 @@ def test_a_byte_changed_after_the_crc_was_computed_is_an_archive_error_not_anoth
             crc=zlib.crc32(model.plain or b""),
         )
     )
-    with pytest.raises(ArchiveError) as info:
-        read_bytes(data, label="flip.pt2")
-    _refused(info.value, ArchiveError, "flip.pt2:mlp/models/model.json", "member is corrupt: its CRC-32 is")
+    _refuses(data, ArchiveError, "flip.pt2:mlp/models/model.json", "member is corrupt: its CRC-32 is")
 
 
 def test_a_weight_changed_after_the_crc_was_computed_fails_the_full_hash(corpus: Corpus, tmp_path: Path) -> None:
@@ -409,9 +414,7 @@ def test_members_whose_directory_entry_cannot_be_trusted_are_refused_by_name(
     changes: dict[str, object], error: type[Exception], fragment: str, corpus: Corpus
 ) -> None:
     data = raw_zip(with_entry(entries(_mlp(corpus)), "models/model.json", **changes))  # type: ignore[arg-type]
-    with pytest.raises(error) as info:
-        read_bytes(data, label="dir.pt2")
-    _refused(info.value, error, "dir.pt2:mlp/models/model.json", fragment)
+    _refuses(data, error, "dir.pt2:mlp/models/model.json", fragment)
 
 
 def test_a_bzip2_bomb_is_refused_by_its_method_before_a_byte_is_decompressed(corpus: Corpus) -> None:
@@ -420,9 +423,7 @@ def test_a_bzip2_bomb_is_refused_by_its_method_before_a_byte_is_decompressed(cor
     # 64 MiB of zeros in 50 bytes of bzip2; the directory declares its true size.
     bomb = bz2.compress(b"\0" * (64 << 20), 9)
     data = raw_zip([*entries(_mlp(corpus)), Entry(b"mlp/extra/bomb", bomb, b"", method=12, size=64 << 20, crc=0)])
-    with pytest.raises(ArchiveError) as info:
-        read_bytes(data, label="bomb.pt2")
-    _refused(info.value, ArchiveError, "bomb.pt2:mlp/extra/bomb", "compressed with bzip2 (method 12)")
+    _refuses(data, ArchiveError, "bomb.pt2:mlp/extra/bomb", "compressed with bzip2 (method 12)")
 
 
 def test_a_deflated_member_that_inflates_past_its_declared_size_is_refused_as_a_bomb(corpus: Corpus) -> None:
@@ -437,10 +438,8 @@ def test_a_deflated_member_that_inflates_past_its_declared_size_is_refused_as_a_
             items, "models/model.json", data=compress(longer, 8), method=8, size=len(plain), crc=zlib.crc32(plain)
         )
     )
-    with pytest.raises(UnsafeArchiveError) as info:
-        read_bytes(data, label="bomb.pt2")
-    _refused(
-        info.value,
+    _refuses(
+        data,
         UnsafeArchiveError,
         "bomb.pt2:mlp/models/model.json",
         f"member inflates past its declared size of {len(plain)} bytes (a zip bomb?)",
@@ -467,18 +466,16 @@ def test_declared_sizes_and_counts_over_the_limits_are_refused_before_anything_i
     items = entries(_mlp(corpus))
     (model,) = [e for e in items if e.name.endswith(b"models/model.json")]
     data = raw_zip(with_entry(items, "models/model.json", data=compress(model.plain or b"", 8), method=8))
-    with pytest.raises(UnsafeArchiveError) as info:
-        read_bytes(data, label="lim.pt2", limits=limits)
-    _refused(info.value, UnsafeArchiveError, where, says)
+    _refuses(data, UnsafeArchiveError, where, says, limits=limits)
     assert read_bytes(data).model.program  # the same archive reads under the default limits
 
 
 def test_a_json_member_or_file_over_max_json_bytes_is_refused_before_it_is_read(corpus: Corpus, tmp_path: Path) -> None:
     size = len(member_bytes(_mlp(corpus), "models/model.json"))
     small = Limits(max_json_bytes=size - 1)
-    with pytest.raises(UnsafeArchiveError) as info:
-        read_bytes(_mlp(corpus), label="big.pt2", limits=small)
-    _refused(info.value, UnsafeArchiveError, "big.pt2:mlp/models/model.json", f"member declares {size} bytes")
+    _refuses(
+        _mlp(corpus), UnsafeArchiveError, "big.pt2:mlp/models/model.json", f"member declares {size} bytes", limits=small
+    )
     path = _write(tmp_path, "model.json", member_bytes(_mlp(corpus), "models/model.json"))
     with pytest.raises(UnsafeArchiveError) as info:
         read_artifact(path, limits=small)
@@ -498,9 +495,7 @@ def test_one_name_given_to_two_members_is_refused_whatever_their_contents(corpus
 
 def test_two_root_folders_are_an_archive_error_naming_both(corpus: Corpus) -> None:
     data = rewrite_zip(_mlp(corpus), add={"other/models/model.json": member_bytes(_mlp(corpus), "models/model.json")})
-    with pytest.raises(ArchiveError) as info:
-        read_bytes(data, label="roots.pt2")
-    _refused(info.value, ArchiveError, "roots.pt2", "archive has 2 root folders ('mlp/', 'other/')")
+    _refuses(data, ArchiveError, "roots.pt2", "archive has 2 root folders ('mlp/', 'other/')")
 
 
 def test_several_names_for_one_stretch_of_data_are_refused_however_small_they_say_they_are(corpus: Corpus) -> None:
@@ -510,10 +505,8 @@ def test_several_names_for_one_stretch_of_data_are_refused_however_small_they_sa
     aliases = [
         Entry(f"mlp/data/weights/weight_{100 + i}".encode(), b"", w.plain, alias_of=target, csize=0) for i in range(3)
     ]
-    with pytest.raises(UnsafeArchiveError) as info:
-        read_bytes(raw_zip([*items, *aliases]), label="amp.pt2")
-    _refused(
-        info.value,
+    _refuses(
+        raw_zip([*items, *aliases]),
         UnsafeArchiveError,
         "amp.pt2:mlp/data/weights/weight_100",
         "stored member declares 512 bytes but 0 stored bytes",
@@ -542,10 +535,11 @@ def test_json_nested_past_max_depth_is_refused_on_reading_and_at_the_limit_reads
     limit = Limits().max_depth
     with pytest.warns(UserWarning, match="future_field"):
         assert pt2canon.hash(nested(limit - 1)) == pt2canon.hash(_mlp(corpus))  # the document itself is level 1
-    with pytest.raises(SchemaError) as info:
-        read_bytes(nested(limit), label="deep.pt2")
-    _refused(
-        info.value, SchemaError, "deep.pt2:mlp/models/model.json", f"future_field: data nested more than {limit} levels"
+    _refuses(
+        nested(limit),
+        SchemaError,
+        "deep.pt2:mlp/models/model.json",
+        f"future_field: data nested more than {limit} levels",
     )
 
 
@@ -555,10 +549,8 @@ def test_a_node_with_more_values_than_the_limit_is_refused_naming_the_node(corpu
         {"name": "many", "arg": {"as_ints": list(range(Limits().max_node_values))}, "kind": 2}
     )
     data = _with_program(corpus, doc)
-    with pytest.raises(SchemaError) as info:
-        read_bytes(data, label="wide.pt2")
-    _refused(
-        info.value,
+    _refuses(
+        data,
         SchemaError,
         "wide.pt2:mlp/models/model.json: graph_module.graph.nodes[1]",
         "node takes and gives 10003 values",
@@ -571,10 +563,8 @@ def test_a_tensor_with_more_dimensions_than_the_limit_is_refused_naming_the_valu
     meta = doc["graph_module"]["graph"]["tensor_values"]["p_fc1_weight"]
     rank = Limits().max_tensor_rank + 1
     meta["sizes"] = meta["strides"] = [{"as_int": 1}] * rank
-    with pytest.raises(SchemaError) as info:
-        read_bytes(_with_program(corpus, doc), label="rank.pt2")
-    _refused(
-        info.value,
+    _refuses(
+        _with_program(corpus, doc),
         SchemaError,
         "rank.pt2:mlp/models/model.json: graph_module.graph.tensor_values['p_fc1_weight'].sizes",
         f"{rank} dimensions, over the limit max_tensor_rank={rank - 1}",
@@ -586,10 +576,8 @@ def test_a_signature_naming_a_value_the_graph_lacks_is_refused_naming_the_spec_a
 ) -> None:
     doc = _model_json(corpus)
     doc["graph_module"]["signature"]["input_specs"][0]["parameter"]["arg"]["name"] = "ghost"
-    with pytest.raises(GraphError) as info:
-        read_bytes(_with_program(corpus, doc), label="ghost.pt2")
-    _refused(
-        info.value,
+    _refuses(
+        _with_program(corpus, doc),
         GraphError,
         "ghost.pt2:mlp/models/model.json: graph_module.signature.input_specs[0]",
         "parameter spec names value 'ghost', but graph input 0 is value 'p_fc1_weight'",
