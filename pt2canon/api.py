@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from pt2canon._gc import gc_paused
 from pt2canon.errors import InputError, Pt2CanonError
-from pt2canon.serde.archive import Artifact, Limits, Model, read_artifact
+from pt2canon.serde.archive import Artifact, Limits, Model, read_artifact, select_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.canon.hashing import HashResult
@@ -149,12 +149,7 @@ def canonicalize(
         ``.doc`` is the canonical ``ExportedProgram`` JSON.
     """
     artifact = load(source, trust_pickle=trust_pickle)
-    m = artifact.models.get(model) if model else artifact.model
-    if m is None:
-        raise InputError(
-            f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}", file=artifact.path
-        )
-    return _canonicalize_model(artifact, m, _profile(keep_metadata))
+    return _canonicalize_model(artifact, select_model(artifact, model), _profile(keep_metadata))
 
 
 @gc_paused

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from pt2canon.draw.style import _esc
-from pt2canon.errors import UsageError
 from pt2canon.serde.metadata import module_path
+from pt2canon.serde.model import nodes as graph_nodes
 
 __all__ = ["Summary", "explore"]
 
@@ -93,12 +93,11 @@ class Summary:
         from pt2canon.api import canonicalize_all
         from pt2canon.canon.hashing import hash_layers
         from pt2canon.listing import listing_json
+        from pt2canon.serde.archive import select_model
 
         artifact = pt2canon.load(source)
         self.artifact = artifact
-        m = artifact.models.get(model) if model else artifact.model
-        if m is None:
-            raise UsageError(f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}")
+        m = select_model(artifact, model)
         self.path = artifact.path
         self.format = artifact.format
         self.model = m.name
@@ -131,7 +130,7 @@ class Summary:
         self.op_counts: dict[str, int] = dict(Counter(n["op"] or "?" for n in nodes).most_common())
         G = self.canonical.graph.model
         self.modules: dict[str, int] = dict(
-            Counter(module_path(a.get("metadata")) or "" for a in G._node.values() if a["kind"] == "op").most_common()
+            Counter(module_path(n.metadata) or "" for n in graph_nodes(G, "op")).most_common()
         )
 
     def listing(self, *, canonical: bool = True) -> str:
