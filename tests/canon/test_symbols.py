@@ -133,3 +133,15 @@ def test_an_assert_message_is_renamed_within_the_budget_and_a_spent_budget_is_an
     r.budget.spent = r.budget.seconds + 1
     with pytest.raises(SchemaError, match="EXPRESSION_SECONDS"):
         r.infix("s77 + 1")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known, on main too: symbols are named by first appearance in the text, and sympy's print may put "
+    "them in another order (a symbol before a function of another), so a second pass renames again "
+    "(found by test_fuzz's expression mutations)",
+)
+def test_canonicalizing_a_canonical_expression_changes_nothing_even_when_sympy_reorders_its_terms() -> None:
+    text = f"(FloorDiv({_s('s1')}, Integer(2)) + {_s('s0')})"
+    once = SymbolRenamer().expr(text)
+    assert SymbolRenamer().expr(once) == once
