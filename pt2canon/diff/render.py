@@ -41,7 +41,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult
-from pt2canon.errors import UsageError
+from pt2canon.errors import UsageError, printable
 
 __all__ = ["FORMATS", "in_listing", "render", "render_json", "render_text", "summary_line"]
 
@@ -133,6 +133,7 @@ def summary_line(result: DiffResult) -> str:
 
 
 def _paint(text: str, key: str, color: bool) -> str:
+    text = printable(text)  # archive text (names, targets, strings) never carries a control character out
     return f"{_COLORS[key]}{text}{_RESET}" if color else text
 
 
@@ -186,7 +187,7 @@ def render_text(result: DiffResult, *, color: bool = False, context: int | None 
         out.append(_paint(f"@@ -{a_no[lo]},{ca} +{b_no[lo]},{cb} @@ {where}", "@", color))
         for r in chunk:
             if r.status == " ":
-                out.append(f"  {r.b_line if r.b_line is not None else r.a_line}")
+                out.append(printable(f"  {r.b_line if r.b_line is not None else r.a_line}"))
             elif r.status == "-":
                 out.append(_paint(f"- {r.a_line}", "-", color))
             elif r.status == "+":
@@ -201,5 +202,5 @@ def render_text(result: DiffResult, *, color: bool = False, context: int | None 
     if others:
         for c in others:
             out.append(_paint(f"~ [{c.kind}] {c.summary}", "~", color))
-    out.append(summary_line(result))
+    out.append(printable(summary_line(result)))
     return "\n".join(out)
