@@ -8,11 +8,18 @@ Symbols are renamed in order of first appearance, keeping torch's prefix
 (``s`` backed sizes, ``u`` unbacked ints, ``zf`` floats, ...: torch reads a
 symbol's kind from its prefix), and every expression is re-printed with
 ``sympy.srepr``, so that ``s54 + s3`` and ``s3 + s54`` renamed alike print
-alike. sympy is imported only when a program has symbolic expressions.
+alike. Where one expression introduces several new symbols (up to
+:data:`MAX_ORDERED_FRESH`), they are named in the order that makes its
+re-printed text least, not in the order the original text had them: the
+original order depends on the original names (sympy sorts terms by them),
+the least text does not, and canonicalizing twice changes nothing. sympy is
+imported only when a program has symbolic expressions.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections.abc import Callable, Mapping
 from functools import lru_cache
@@ -21,7 +28,11 @@ from typing import Any, TypeVar
 from pt2canon.errors import SchemaError
 from pt2canon.serde.expr import ExpressionBudget, expression_error, parse_expr, sympy_module
 
-__all__ = ["SymbolRenamer", "parse_expr", "substitute", "symbol_prefix"]
+__all__ = ["MAX_ORDERED_FRESH", "SymbolRenamer", "parse_expr", "substitute", "symbol_prefix"]
+
+#: New symbols of one expression that are named in printed order (all their orders are tried:
+#: 5! = 120 prints); with more, they are named in order of first appearance in the text.
+MAX_ORDERED_FRESH = 5
 
 _T = TypeVar("_T")
 
@@ -109,9 +120,39 @@ class SymbolRenamer:
                     f"symbol {name!r} appears with two sets of assumptions; torch's loader would merge "
                     "them into one symbol",
                 )
+        fresh = [name for name, _ in symbols if name not in self.mapping]
+        if len(fresh) > 1 and not self.frozen and len(fresh) <= MAX_ORDERED_FRESH:
+            self._name_in_printed_order(text, [name for name, _ in symbols], fresh)
         mapping = tuple((name, self.name(name)) for name, _ in symbols)
         out = self._cache[text] = self._within_budget(text, lambda t: _renamed(t, mapping))
         return out
+
+    def _name_in_printed_order(self, text: str, names: list[str], fresh: list[str]) -> None:
+        """Name the ``fresh`` symbols of one expression so that its re-printed text is the least one.
+
+        sympy prints terms in an order of its own (a symbol before a function
+        of another), so naming by first appearance in the *original* text
+        would give names that a second canonicalization changes again. Of
+        all orders of the fresh symbols, the one whose printed text is least
+        is the same whatever the original names; orders that print alike
+        keep the order of first appearance.
+        """
+        best: tuple[str, tuple[str, ...]] | None = None
+        for order in itertools.permutations(fresh):
+            trial = dict(self.mapping)
+            counts = dict(self._counts)
+            for old in order:
+                prefix = symbol_prefix(old)
+                n = counts.get(prefix, 0)
+                counts[prefix] = n + 1
+                trial[old] = f"{prefix}{n}"
+            mapping = tuple((n, trial[n]) for n in names)
+            printed = self._within_budget(text, functools.partial(_rename_text, mapping=mapping))
+            if best is None or printed < best[0]:
+                best = (printed, order)
+        assert best is not None
+        for old in best[1]:
+            self.name(old)
 
     def symbol_names(self, text: str) -> tuple[str, ...]:
         """The names of a serialized expression's free symbols, in order of first appearance.
@@ -183,6 +224,10 @@ def _symbols(text: str) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
     first = _first_indices(text)
     ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(text, n))
     return tuple((n, syms[n]) for n in ordered)
+
+
+def _rename_text(text: str, *, mapping: tuple[tuple[str, str], ...]) -> str:
+    return _renamed(text, mapping)
 
 
 @lru_cache(maxsize=65536)
