@@ -240,7 +240,25 @@ class _ZipSource:
                 file=self.label,
                 member=name,
             )
+        if info.compress_type == zipfile.ZIP_STORED and info.flag_bits & 0x1 == 0:
+            # One read into one buffer: chunks and their join would hold the member twice.
+            return self._read_stored(info)
         return b"".join(self.iter_chunks(name, limit=limit))
+
+    def _read_stored(self, info: zipfile.ZipInfo) -> bytes:
+        try:
+            with self._open_private() as fh:
+                fh.seek(self._data_start(fh, info))
+                data = fh.read(info.file_size)
+        except (OSError, ValueError, OverflowError) as exc:  # a corrupt offset: negative or past 2**63
+            raise ArchiveError(f"cannot read member ({exc})", file=self.label, member=info.filename) from None
+        if len(data) != info.file_size:
+            raise ArchiveError(
+                f"member is truncated: {info.file_size - len(data)} of {info.file_size} bytes missing",
+                file=self.label,
+                member=info.filename,
+            )
+        return data
 
     def iter_chunks(self, name: str, *, chunk: int = _CHUNK, limit: int | None = None) -> Iterator[bytes]:
         """Yield a member's bytes in chunks; stored members are read at their offset."""
