@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -47,6 +48,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+
+from fx import splice  # noqa: E402
 
 # A worker: reads one command per line from stdin, prints one JSON line per command.
 _WORKER = r"""
@@ -219,20 +222,86 @@ def bench_cold(work: Path, repeat: int) -> dict[str, Any]:
     cmds = {k: [sys.executable, "-m", "pt2canon", "hash", str(p)] for k, p in paths.items()}
     cmds["python -c pass"] = [sys.executable, "-c", "pass"]
     times: dict[str, list[float]] = {k: [] for k in cmds}
+    cpu: dict[str, list[float]] = {k: [] for k in cmds}
     for cmd in cmds.values():
         subprocess.run(cmd, check=True, capture_output=True)  # warm the file cache
     for _ in range(repeat):
         for k, cmd in cmds.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             subprocess.run(cmd, check=True, capture_output=True)
             times[k].append(time.perf_counter() - t)
-    out = {k: _summary(v) for k, v in times.items()}
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu[k].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    out = {k: {"wall": _summary(times[k]), "cpu": _summary(cpu[k])} for k in cmds}
     print(
         "cold: "
-        + "  ".join(f"{k} {s['median']:.3f} s ({s['min']:.3f}-{s['max']:.3f})" for k, s in out.items()),
+        + "  ".join(
+            f"{k} {s['wall']['median']:.3f} s wall ({s['wall']['min']:.3f}-{s['wall']['max']:.3f}), "
+            f"{s['cpu']['median']:.3f} s CPU"
+            for k, s in out.items()
+        ),
         flush=True,
     )
     return out
+
+
+BEGIN, END = "<!-- floor:begin -->", "<!-- floor:end -->"
+
+
+def _range(s: dict[str, float], scale: float, fmt: str) -> str:
+    return f"{s['median'] * scale:{fmt}} ({s['min'] * scale:{fmt}}-{s['max'] * scale:{fmt}})"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The report's section for these results, between :data:`BEGIN` and :data:`END`."""
+    lines = [
+        BEGIN,
+        "## Against the floor and torch, one interleaved run",
+        "",
+        "Command: `python bench/floor.py --markdown BENCHMARKS.md` (see its docstring). CPU time "
+        "(`time.process_time`), medians with the min-max range over the rounds; the machine is shared "
+        "(2 cores, several sessions), so absolute figures drift between runs and the ratios, measured "
+        "side by side, are the figures to compare.",
+        "",
+    ]
+    if "canon" in results:
+        lines += [
+            "| program | floor: zip read + `orjson.loads` + sha256 | pt2canon `hash(path)` | torch deserialize + "
+            "`canonicalize` | pt2canon / floor | torch / pt2canon |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for name, r in results["canon"].items():
+            lines.append(
+                f"| {name} | {_range(r['floor'], 1e3, '.1f')} ms | {_range(r['pt2canon'], 1e3, '.1f')} ms | "
+                f"{_range(r['torch'], 1e3, '.0f')} ms | **{r['pt2canon_over_floor']:.2f}x** | "
+                f"**{r['torch_over_pt2canon']:.0f}x** |"
+            )
+        lines.append("")
+    if "million" in results:
+        m = results["million"]
+        f, o = m["floor"], m["pt2canon"]
+        lines += [
+            f"{m['nodes']:,}-node synthetic program (`bench/synthetic.py`), {m['json_bytes'] / 2**20:.0f} MiB of "
+            "JSON in a `.pt2` archive, each side in a fresh process:",
+            "",
+            "| | CPU | peak RSS |",
+            "|---|---:|---:|",
+            f"| floor: read the member + `orjson.loads` | {f['cpu']['median']:.1f} s | "
+            f"{f['peak_rss']['median'] / 2**30:.2f} GiB |",
+            f"| pt2canon `hash(path)` | {o['cpu']['median']:.1f} s | {o['peak_rss']['median'] / 2**30:.2f} GiB |",
+            f"| pt2canon / floor | {o['cpu']['median'] / f['cpu']['median']:.2f}x | "
+            f"{o['peak_rss']['median'] / f['peak_rss']['median']:.2f}x |",
+            "",
+        ]
+    if "cold" in results:
+        lines += ["Cold `python -m pt2canon hash` on the 48-layer archive, a fresh process each:", ""]
+        lines += ["| | wall | CPU (user + system) |", "|---|---:|---:|"]
+        for k, r in results["cold"].items():
+            lines.append(f"| {k} | {_range(r['wall'], 1, '.3f')} s | {_range(r['cpu'], 1, '.3f')} s |")
+        lines.append("")
+    lines.append(END)
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,8 +313,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--million-repeat", type=int, default=1, help="fresh processes per side, million section")
     parser.add_argument("--cold-repeat", type=int, default=9)
     parser.add_argument("--json", type=Path, help="write the figures here")
+    parser.add_argument("--markdown", type=Path, help="rewrite this section of the report (e.g. BENCHMARKS.md)")
+    parser.add_argument("--from-json", type=Path, help="report the figures of an earlier --json run, no runs")
     args = parser.parse_args(argv)
     sections = args.only or ["canon", "million", "cold"]
+    if args.from_json is not None:
+        results = json.loads(args.from_json.read_text())
+        if args.markdown:
+            splice(args.markdown, markdown(results), BEGIN, END)
+        return 0
     with tempfile.TemporaryDirectory(prefix="pt2canon-floor-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -258,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             results["cold"] = bench_cold(work, args.cold_repeat)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+    if args.markdown:
+        splice(args.markdown, markdown(results), BEGIN, END)
     return 0
 
 
