@@ -380,14 +380,18 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(results: dict[str, Any], path: Path) -> None:
+def splice(path: Path, block: str, begin: str, end: str) -> None:
+    """Put ``block`` (which starts with ``begin`` and ends with ``end``) in place of the one in ``path``, or at its end."""
     old = path.read_text() if path.exists() else ""
-    block = markdown(results)
-    if BEGIN in old and END in old:
-        text = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :]
+    if begin in old and end in old:
+        text = old[: old.index(begin)] + block + old[old.index(end) + len(end) :]
     else:
         text = old.rstrip("\n") + "\n\n" + block + "\n"
     path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+def write_markdown(results: dict[str, Any], path: Path) -> None:
+    splice(path, markdown(results), BEGIN, END)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,7 +28,9 @@ Edges
     (``("as_tensors", 2)``). Edge attributes: ``value`` (the name used),
     ``slot`` (which of the producer's values, as its ``Value.slot``), ``out``
     (the same as an index into the producer's ``values``), ``vkind``,
-    ``field``.
+    ``field``. The attribute dict depends only on the value used, so all
+    the uses of one value share one dict (one per value, not per edge):
+    read it, never edit it.
 
 Value references are found by union tag (:data:`pt2canon.serde.tags.REF_KINDS`): tensors,
 optional tensors, tensor lists, nested tensor lists, sym ints/floats/bools
@@ -159,6 +161,19 @@ def _tensor_slot(k: int) -> tuple[Any, ...]:
     return _TENSOR_SLOTS[k]
 
 
+def _edge_data(name: str, slot: Path, out: int, kind: str, fld: str) -> dict[str, Any]:
+    """The attributes of every edge that uses value ``name``: one dict per value, shared by its uses."""
+    return {"value": name, "slot": slot, "out": out, "vkind": kind, "field": fld}
+
+
+def _use_data(d: tuple[int, Path, str, int, dict[str, Any]], name: str, kind: str, fld: str) -> dict[str, Any]:
+    """The edge data of a use of ``kind`` under ``fld``: the value's shared dict if they are the definition's."""
+    data = d[4]
+    if data["vkind"] == kind and data["field"] == fld:
+        return data
+    return _edge_data(name, d[1], d[3], kind, fld)  # a reference of another kind than its definition
+
+
 def _plain_tensor(arg: dict[str, Any]) -> str | None:
     """The name of a plain ``{"as_tensor": {"name": ...}}`` argument, else ``None``."""
     t = arg.get("as_tensor")
@@ -178,8 +193,8 @@ class _Builder:
         self.graph = graph
         self.where = where
         self.G = nx.MultiDiGraph()
-        #: value name -> (node id, slot, kind, index in the node's values)
-        self.defs: dict[str, tuple[int, Path, str, int]] = {}
+        #: value name -> (node id, slot, kind, index in the node's values, edge data of its uses)
+        self.defs: dict[str, tuple[int, Path, str, int, dict[str, Any]]] = {}
         self.tables = {k: graph.get(t) or {} for k, t in VALUE_TABLES.items()}
 
     def _label(self, j: int | None) -> str:
@@ -199,7 +214,8 @@ class _Builder:
             if name in defs:
                 raise GraphError(f"value {name!r} is defined twice (again by {label()})", where=self.where)
             slot = (*slot_prefix, path, fld)
-            defs[name] = (node, slot, kind, first + len(values))
+            out = first + len(values)
+            defs[name] = (node, slot, kind, out, _edge_data(name, slot, out, kind, fld))
             table = tables.get(kind)
             values.append(Value(slot, name, kind, table.get(name) if table is not None else None))
         return _blank(arg, refs), values
@@ -223,8 +239,7 @@ class _Builder:
             d = defs.get(name)
             if d is None:
                 raise self._dangling(name, position, j, argname, index)
-            data = {"value": name, "slot": d[1], "out": d[3], "vkind": "tensor", "field": "name"}
-            edge(d[0], node, (index, argname, _AS_TENSOR), data)
+            edge(d[0], node, (index, argname, _AS_TENSOR), _use_data(d, name, "tensor", "name"))
             return _SIMPLE_BLANK["as_tensor"]
         if len(arg) == 1 and next(iter(arg)) not in REF_KINDS:
             return arg  # a constant
@@ -233,12 +248,7 @@ class _Builder:
             d = defs.get(name)
             if d is None:
                 raise self._dangling(name, position, j, argname, index)
-            edge(
-                d[0],
-                node,
-                (index, argname, path),
-                {"value": name, "slot": d[1], "out": d[3], "vkind": kind, "field": fld},
-            )
+            edge(d[0], node, (index, argname, path), _use_data(d, name, kind, fld))
         return _blank(arg, refs)
 
     def edge(self, u: int, v: int, key: tuple[int, str, Path], data: dict[str, Any]) -> None:
@@ -289,11 +299,12 @@ class _Builder:
                     # inlined use() of the commonest argument, a plain tensor
                     name = t["name"]
                     d = defs[name]
-                    data = {"value": name, "slot": d[1], "out": d[3], "vkind": "tensor", "field": "name"}
                     keydict = preds.get(d[0])
                     if keydict is None:
                         keydict = succ[d[0]][nid] = preds[d[0]] = {}
-                    keydict[(i, na["name"], _AS_TENSOR)] = data
+                    keydict[(i, na["name"], _AS_TENSOR)] = (
+                        d[4] if d[2] == "tensor" else _use_data(d, name, "tensor", "name")
+                    )
                     args.append({**na, "arg": blank_tensor})
                     continue
                 if t is None and arg.keys().isdisjoint(REF_KINDS):
@@ -308,7 +319,8 @@ class _Builder:
                 name = t["name"] if t is not None and len(o) == 1 and len(t) == 1 else None
                 if name is not None and name not in defs:
                     slot = _tensor_slot(k)
-                    defs[name] = (nid, slot, "tensor", len(values))
+                    out_ = len(values)
+                    defs[name] = (nid, slot, "tensor", out_, _edge_data(name, slot, out_, "tensor", "name"))
                     values.append(Value(slot, name, "tensor", tensor_table.get(name)))
                     outs.append(blank_tensor)
                     continue

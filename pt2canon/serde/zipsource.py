@@ -350,6 +350,10 @@ class ZipSource:
                 file=self.label,
                 member=name,
             )
+        if info.compress_type == zipfile.ZIP_STORED:
+            # One read into one buffer: chunks and their join would hold the member twice.
+            blocks = list(self.iter_chunks(name, chunk=max(info.file_size, 1)))
+            return blocks[0] if len(blocks) == 1 else b"".join(blocks)
         return b"".join(self.iter_chunks(name))
 
     def data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:

@@ -70,8 +70,8 @@ def test_every_program_torch_saves_lints_clean_and_reads_the_same_through_the_vi
 
 def _break_edge(G: nx.MultiDiGraph, rnd: Any) -> int:
     edges = list(G.edges(keys=True, data=True))
-    _, v, _, d = edges[rnd.randrange(len(edges))]
-    d["out"] = d["out"] + 1
+    u, v, key, d = edges[rnd.randrange(len(edges))]
+    G._pred[v][u][key] = {**d, "out": d["out"] + 1}  # edges of one value share their data dict
     return v
 
 
