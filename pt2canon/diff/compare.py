@@ -44,16 +44,16 @@ from pt2canon.canon.program import CanonicalProgram
 from pt2canon.diff.align import Alignment, GraphSide
 from pt2canon.diff.result import AlignedLine, Change, Location
 from pt2canon.listing import (
-    _spec_fields,
-    _spec_line,
     expr_to_str,
     format_argument,
     format_node,
     format_return,
+    format_spec_line,
     format_tensor_meta,
     generate_graph_body,
     generate_subgraph_header,
     short_target,
+    spec_fields,
 )
 
 __all__ = [
@@ -607,8 +607,8 @@ def compare_inputs(al: Alignment, opts: Options) -> list[Change]:
             vb = _spec_view(sb, _input_meta(b, jb), opts)  # type: ignore[arg-type]
             if va == vb:
                 continue
-        la = _spec_line(_spec_fields(sa), a.cg.doc) if sa is not None else None
-        lb = _spec_line(_spec_fields(sb), b.cg.doc) if sb is not None else None
+        la = format_spec_line(spec_fields(sa), a.cg.doc) if sa is not None else None
+        lb = format_spec_line(spec_fields(sb), b.cg.doc) if sb is not None else None
         xa = a.n_ops + ja if ja is not None else None
         xb = b.n_ops + jb if jb is not None else None
         item = _input_item(b, jb) if jb is not None else _input_item(a, ja)  # type: ignore[arg-type]
@@ -664,8 +664,8 @@ def compare_outputs(al: Alignment, opts: Options) -> list[Change]:
     spb = _keyed_outputs(b)
     for key in [*spb, *(k for k in spa if k not in spb)]:
         ea, eb = spa.get(key), spb.get(key)
-        la = _spec_line(_spec_fields(ea), a.cg.doc) if ea is not None else None
-        lb = _spec_line(_spec_fields(eb), b.cg.doc) if eb is not None else None
+        la = format_spec_line(spec_fields(ea), a.cg.doc) if ea is not None else None
+        lb = format_spec_line(spec_fields(eb), b.cg.doc) if eb is not None else None
         item = "output " + " ".join(str(k) for k in key)
         loc = Location(graph=al.graph, item=item)
         if ea is None:
@@ -1079,12 +1079,12 @@ def program_rows(al: Alignment, changes: list[Change], status: Mapping[Any, Any]
     a, b = al.a, al.b
     for ja, jb in al.input_pairs():
         la = (
-            _INDENT + _spec_line(_spec_fields(a.input_specs[ja]), a.cg.doc)
+            _INDENT + format_spec_line(spec_fields(a.input_specs[ja]), a.cg.doc)
             if ja is not None and a.input_specs
             else None
         )
         lb = (
-            _INDENT + _spec_line(_spec_fields(b.input_specs[jb]), b.cg.doc)
+            _INDENT + format_spec_line(spec_fields(b.input_specs[jb]), b.cg.doc)
             if jb is not None and b.input_specs
             else None
         )
@@ -1106,8 +1106,8 @@ def program_rows(al: Alignment, changes: list[Change], status: Mapping[Any, Any]
     spa, spb = _keyed_outputs(a), _keyed_outputs(b)
     for key in [*spb, *(k for k in spa if k not in spb)]:
         ea, eb = spa.get(key), spb.get(key)
-        la = _INDENT + _spec_line(_spec_fields(ea), a.cg.doc) if ea is not None else None
-        lb = _INDENT + _spec_line(_spec_fields(eb), b.cg.doc) if eb is not None else None
+        la = _INDENT + format_spec_line(spec_fields(ea), a.cg.doc) if ea is not None else None
+        lb = _INDENT + format_spec_line(spec_fields(eb), b.cg.doc) if eb is not None else None
         note = sig_notes.get(("outputs", la[len(_INDENT) :] if la else None, lb[len(_INDENT) :] if lb else None))
         mark = "-" if lb is None else "+" if la is None else ("~" if note else " ")
         rows.append(AlignedLine(mark, la, lb, g, note=note if mark == "~" else None))  # type: ignore[arg-type]
