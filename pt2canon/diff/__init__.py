@@ -72,7 +72,7 @@ class _Side:
     """One artifact's models: canonical programs, layer digests, payload digests."""
 
     def __init__(self, artifact: Artifact, names: list[str], level: str, weights: bool, include_versions: bool):
-        from pt2canon.canon.hashing import _sha, payload_digests, program_layers
+        from pt2canon.canon.hashing import combine, layer_digests, level_layers, payload_digests
 
         self.artifact = artifact
         self.canons: dict[str, CanonicalProgram] = {}
@@ -84,30 +84,17 @@ class _Side:
             if model is None:
                 continue
             canon = _canonicalize(artifact, model)
-            objs = program_layers(canon)
-            digests = {k: _sha(objs[k]) for k in ("structure", "signature", "tensors", "constraints", "versions")}
+            payloads: dict[str, dict[str, Any]] = {}
             if level == "full" or weights:
-                pw = payload_digests(artifact, model.weights, cache=cache)
-                pc = payload_digests(artifact, model.constants, cache=cache)
-                digests["weights"], digests["constants"] = _sha(pw), _sha(pc)
-                self.payloads[name] = {"weights": pw, "constants": pc}
+                payloads["weights"] = payload_digests(artifact, model.weights, cache=cache)
+                payloads["constants"] = payload_digests(artifact, model.constants, cache=cache)
+                self.payloads[name] = payloads
             self.canons[name] = canon
-            self.layers[name] = digests
-        self.hash = self._combine(level, include_versions)
-
-    def _combine(self, level: str, include_versions: bool) -> str:
-        """The artifact hash at ``level``, combined as :func:`pt2canon.canon.hashing.hash_layers` does."""
-        from pt2canon.canon.hashing import HASH_SPEC, LEVELS, _sha
-
-        if not self.layers:
-            return ""
-        wanted = [*LEVELS[level], *(["versions"] if include_versions else [])]
-        if len(self.layers) == 1:
-            layers = next(iter(self.layers.values()))
-        else:
-            keys = {k for d in self.layers.values() for k in d}
-            layers = {k: _sha({m: d.get(k) for m, d in sorted(self.layers.items())}) for k in sorted(keys)}
-        return _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
+            self.layers[name] = layer_digests(
+                canon, weights=payloads.get("weights"), constants=payloads.get("constants")
+            )
+        wanted = level_layers(level, include_versions=include_versions)
+        self.hash = combine(self.layers, level=level, wanted=wanted).hash if self.layers else ""
 
 
 def diff_programs(
