@@ -34,7 +34,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from pt2canon.diff.render_markdown import HIDDEN_OPTIONS, KIND_TITLES, clean_text, counted_changes, hunks
+from pt2canon.diff.render.common import KIND_TITLES, clean_text, counted_changes, cut_text, hunks, shown_options
 from pt2canon.diff.result import CHANGE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -76,10 +76,7 @@ _STYLE = """
 
 
 def _esc(text: object, limit: int = _MAX_CELL) -> str:
-    s = clean_text(text)
-    if len(s) > limit:
-        s = f"{s[: limit - 1]}… (+{len(s) - limit + 1} chars)"
-    return html.escape(s, quote=True)
+    return html.escape(cut_text(clean_text(text), limit), quote=True)
 
 
 def _code(text: object, limit: int = _MAX_CELL) -> str:
@@ -109,10 +106,9 @@ def _headline(result: DiffResult) -> list[str]:
         else:
             facts.append(f"hash {_code(result.hash_a) or '?'} → {_code(result.hash_b) or '?'}")
     out.append(" · ".join(facts))
-    options = sorted(k for k, v in result.options.items() if k not in HIDDEN_OPTIONS and v not in (None, False, ""))
+    options = shown_options(result)
     if options:
-        shown = ", ".join(_code(k if result.options[k] is True else f"{k}={result.options[k]}", 100) for k in options)
-        out.append(f"<br/>options: {shown}")
+        out.append(f"<br/>options: {', '.join(_code(o, 100) for o in options)}")
     out.append("</p>")
     return out
 

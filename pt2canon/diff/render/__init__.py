@@ -40,7 +40,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult
+from pt2canon.diff.render.common import hunks, in_listing, summary_line
+from pt2canon.diff.result import AlignedLine, DiffResult
 from pt2canon.errors import UsageError
 
 __all__ = ["FORMATS", "in_listing", "render", "render_json", "render_text", "summary_line"]
@@ -50,18 +51,6 @@ FORMATS = ("text", "json", "markdown", "html")
 
 _RESET = "\x1b[0m"
 _COLORS = {"-": "\x1b[31m", "+": "\x1b[32m", "~": "\x1b[33m", "@": "\x1b[36m", "#": "\x1b[2m", "head": "\x1b[1m"}
-_SECTIONS = {"inputs:": "inputs", "outputs:": "outputs", "graph:": "graph"}
-
-_WORDS = {
-    "node_added": ("node", "nodes", "added"),
-    "node_removed": ("node", "nodes", "removed"),
-    "node_changed": ("node", "nodes", "changed"),
-    "node_rewired": ("node", "nodes", "rewired"),
-    "signature_changed": ("signature change", "signature changes", ""),
-    "weight_changed": ("weight", "weights", "changed"),
-    "constraint_changed": ("constraint", "constraints", "changed"),
-    "version_changed": ("version", "versions", "changed"),
-}
 
 
 def render(result: DiffResult, format: str = "text", **options: Any) -> str:
@@ -100,53 +89,8 @@ def render_json(result: DiffResult) -> str:
     return json.dumps(result.to_json(), sort_keys=True, indent=2)
 
 
-def in_listing(change: Change) -> bool:
-    """True for the records the aligned listing shows as rows (nodes, inputs, outputs)."""
-    if change.kind.startswith("node_"):
-        return change.location.item is None
-    return change.kind == "signature_changed" and change.details.get("section") in ("inputs", "outputs")
-
-
-def summary_line(result: DiffResult) -> str:
-    """``"2 changes at level graph: 1 node added, 1 node rewired"`` or ``"no changes at level graph"``."""
-    counts = result.summary()
-    counted = {
-        k: n for k, n in counts.items() if n and (k != "version_changed" or result.options.get("include_versions"))
-    }
-    parts = []
-    for kind in CHANGE_KINDS:
-        n = counts[kind]
-        if not n:
-            continue
-        one, many, verb = _WORDS[kind]
-        text = f"{n} {one if n == 1 else many}" + (f" {verb}" if verb else "")
-        if kind not in counted:
-            text += " (not counted)"
-        parts.append(text)
-    total = sum(counted.values())
-    head = (
-        f"no changes at level {result.level}"
-        if not total
-        else f"{total} change{'s' if total != 1 else ''} at level {result.level}"
-    )
-    return head + (": " + ", ".join(parts) if parts else "")
-
-
 def _paint(text: str, key: str, color: bool) -> str:
     return f"{_COLORS[key]}{text}{_RESET}" if color else text
-
-
-def _hunks(rows: list[AlignedLine], context: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    for i, r in enumerate(rows):
-        if r.status == " ":
-            continue
-        lo, hi = max(0, i - context), min(len(rows), i + context + 1)
-        if spans and lo <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
-        else:
-            spans.append((lo, hi))
-    return spans
 
 
 def render_text(result: DiffResult, *, color: bool = False, context: int | None = None, **_: Any) -> str:
@@ -158,32 +102,9 @@ def render_text(result: DiffResult, *, color: bool = False, context: int | None 
     out = [_paint(f"--- {result.a}", "head", color), _paint(f"+++ {result.b}", "head", color)]
     has_rows = any(in_listing(c) for c in result.changes)
     rows: list[AlignedLine] = list(result.rows) if has_rows else []
-    # Running line numbers of A and B, and the section of each row.
-    a_no, b_no, sections = [], [], []
-    na = nb = 0
-    section = "graph"
-    for r in rows:
-        if r.graph == "" or "/" not in r.graph:
-            text = (r.b_line or r.a_line or "").strip()
-            section = _SECTIONS.get(text, section)
-        a_no.append(na + 1)
-        b_no.append(nb + 1)
-        na += r.a_line is not None
-        nb += r.b_line is not None
-        sections.append(section)
-    for lo, hi in _hunks(rows, context):
-        chunk = rows[lo:hi]
-        first = next(r for r in chunk if r.status != " ")
-        k = lo + chunk.index(first)
-        where = first.graph if "/" in first.graph else (f"{first.graph} " if first.graph else "") + sections[k]
-        name = first.b_name or first.a_name
-        if name and sections[k] == "graph":
-            where += f" {name}"
-        if first.module:
-            where += f" in {first.module}"
-        ca = sum(r.a_line is not None for r in chunk)
-        cb = sum(r.b_line is not None for r in chunk)
-        out.append(_paint(f"@@ -{a_no[lo]},{ca} +{b_no[lo]},{cb} @@ {where}", "@", color))
+    for h in hunks(rows, context):
+        chunk = rows[h.start : h.stop]
+        out.append(_paint(f"@@ -{h.a_before + 1},{h.a_len} +{h.b_before + 1},{h.b_len} @@ {h.where}", "@", color))
         for r in chunk:
             if r.status == " ":
                 out.append(f"  {r.b_line if r.b_line is not None else r.a_line}")

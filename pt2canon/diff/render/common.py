@@ -1,0 +1,234 @@
+"""What every renderer of a diff shares: words, counts, hunks of the aligned listing, text cleaning.
+
+Examples
+--------
+>>> from pt2canon.diff.result import AlignedLine as L
+>>> rows = [L(" ", "a", "a"), L("-", "b", None), L(" ", "c", "c"), L(" ", "d", "d"), L("+", None, "e")]
+>>> [(h.start, h.stop) for h in hunks(rows, context=0)]
+[(1, 2), (4, 5)]
+>>> hunks(rows, context=1)[0].header()
+'@@ -1,4 +1,4 @@ graph'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pt2canon.diff.result import CHANGE_KINDS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pt2canon.diff.result import AlignedLine, Change, DiffResult
+
+__all__ = [
+    "HIDDEN_OPTIONS",
+    "KIND_TITLES",
+    "Hunk",
+    "clean_text",
+    "counted_changes",
+    "cut_text",
+    "hunks",
+    "in_listing",
+    "shown_options",
+    "summary_line",
+]
+
+#: Heading of each change kind's group (Markdown, HTML).
+KIND_TITLES: dict[str, str] = {
+    "node_added": "Nodes added",
+    "node_removed": "Nodes removed",
+    "node_changed": "Nodes changed",
+    "node_rewired": "Nodes rewired",
+    "signature_changed": "Signature changes",
+    "weight_changed": "Weight changes",
+    "constraint_changed": "Range constraint changes",
+    "version_changed": "Version changes",
+}
+
+#: Options the headline does not list: shown otherwise (level) or only shaping the rendering (context).
+HIDDEN_OPTIONS = frozenset({"level", "context"})
+
+#: Singular, plural and verb of each change kind in the summary line.
+_WORDS = {
+    "node_added": ("node", "nodes", "added"),
+    "node_removed": ("node", "nodes", "removed"),
+    "node_changed": ("node", "nodes", "changed"),
+    "node_rewired": ("node", "nodes", "rewired"),
+    "signature_changed": ("signature change", "signature changes", ""),
+    "weight_changed": ("weight", "weights", "changed"),
+    "constraint_changed": ("constraint", "constraints", "changed"),
+    "version_changed": ("version", "versions", "changed"),
+}
+
+#: The header rows of the aligned listing's sections.
+_SECTIONS = {"inputs:": "inputs", "outputs:": "outputs", "graph:": "graph"}
+
+# Characters that XML and terminals cannot take as they are: C0/C1 controls
+# (tab excepted), lone surrogates (they cannot even be encoded as UTF-8),
+# U+FFFE/U+FFFF.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
+
+
+def _escape_char(m: re.Match[str]) -> str:
+    c = m.group()
+    named = _NAMED_ESCAPES.get(c)
+    if named:
+        return named
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean_text(text: object) -> str:
+    """``text`` as one printable line: control characters and lone surrogates become ``\\xNN`` escapes.
+
+    >>> clean_text("a\\nb\\x00")
+    'a\\\\nb\\\\x00'
+    """
+    s = text if isinstance(text, str) else str(text)
+    return _UNPRINTABLE.sub(_escape_char, s)
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis and a count of what was cut.
+
+    >>> cut_text("abcdefgh", 4)
+    'abc… (+5 chars)'
+    """
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… (+{len(text) - limit + 1} chars)"
+
+
+def counted_changes(result: DiffResult) -> int:
+    """How many changes make the programs differ (version changes count only when asked)."""
+    if result.options.get("include_versions"):
+        return len(result.changes)
+    return sum(1 for c in result.changes if c.kind != "version_changed")
+
+
+def shown_options(result: DiffResult) -> list[str]:
+    """The options a headline lists: ``name`` for a flag, ``name=value`` otherwise, in name order."""
+    names = sorted(k for k, v in result.options.items() if k not in HIDDEN_OPTIONS and v not in (None, False, ""))
+    return [k if result.options[k] is True else f"{k}={result.options[k]}" for k in names]
+
+
+def in_listing(change: Change) -> bool:
+    """True for the records the aligned listing shows as rows (nodes, inputs, outputs)."""
+    if change.kind.startswith("node_"):
+        return change.location.item is None
+    return change.kind == "signature_changed" and change.details.get("section") in ("inputs", "outputs")
+
+
+def summary_line(result: DiffResult) -> str:
+    """``"2 changes at level graph: 1 node added, 1 node rewired"`` or ``"no changes at level graph"``."""
+    counts = result.summary()
+    counted = {
+        k: n for k, n in counts.items() if n and (k != "version_changed" or result.options.get("include_versions"))
+    }
+    parts = []
+    for kind in CHANGE_KINDS:
+        n = counts[kind]
+        if not n:
+            continue
+        one, many, verb = _WORDS[kind]
+        text = f"{n} {one if n == 1 else many}" + (f" {verb}" if verb else "")
+        if kind not in counted:
+            text += " (not counted)"
+        parts.append(text)
+    total = sum(counted.values())
+    head = (
+        f"no changes at level {result.level}"
+        if not total
+        else f"{total} change{'s' if total != 1 else ''} at level {result.level}"
+    )
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
+# -- hunks of the aligned listing --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hunk:
+    """Rows ``[start, stop)`` of the aligned listing, with unified-diff line numbers.
+
+    ``a_before``/``b_before`` count the rows before the hunk that have a
+    line on each side, ``a_len``/``b_len`` those inside it; ``a_start`` and
+    ``b_start`` are the 1-based first lines as ``diff -u`` writes them
+    (``@@ -a_start,a_len +b_start,b_len @@``: the line before an empty
+    side). ``where`` names the first changed row's place: the graph or
+    section (``inputs``, ``outputs``, ``graph``, a subgraph path), the
+    node's canonical name and its module path, as it is (not cleaned).
+    """
+
+    start: int
+    stop: int
+    a_before: int
+    a_len: int
+    b_before: int
+    b_len: int
+    where: str = ""
+
+    @property
+    def a_start(self) -> int:
+        return self.a_before + (1 if self.a_len else 0)
+
+    @property
+    def b_start(self) -> int:
+        return self.b_before + (1 if self.b_len else 0)
+
+    def header(self) -> str:
+        where = f" {self.where}" if self.where else ""
+        return f"@@ -{self.a_start},{self.a_len} +{self.b_start},{self.b_len} @@{where}"
+
+
+def _where(row: AlignedLine, section: str) -> str:
+    graph = row.graph or ""
+    if "/" in graph:
+        where = graph
+    else:
+        where = (f"{graph} " if graph else "") + section
+        name = row.b_name or row.a_name
+        if name and section == "graph":
+            where += f" {name}"
+    if row.module:
+        where += f" in {row.module}"
+    return where
+
+
+def hunks(rows: Sequence[AlignedLine], context: int = 3) -> list[Hunk]:
+    """The hunks of changed rows (status other than ``" "``) with ``context`` rows around each.
+
+    Hunks whose context would overlap or touch are merged, as ``diff -u`` does.
+    """
+    context = max(0, int(context))
+    ranges: list[list[int]] = []
+    wheres: list[str] = []
+    section = "graph"
+    for i, row in enumerate(rows):
+        if "/" not in (row.graph or ""):
+            section = _SECTIONS.get((row.b_line or row.a_line or "").strip(), section)
+        if row.status == " ":
+            continue
+        lo, hi = max(0, i - context), min(len(rows), i + context + 1)
+        if ranges and lo <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], hi)
+        else:
+            ranges.append([lo, hi])
+            wheres.append(_where(row, section))
+    out: list[Hunk] = []
+    a_seen = b_seen = 0  # lines on each side before row `pos`
+    pos = 0
+    for (lo, hi), where in zip(ranges, wheres, strict=True):
+        for row in rows[pos:lo]:
+            a_seen += row.a_line is not None
+            b_seen += row.b_line is not None
+        a_len = sum(1 for row in rows[lo:hi] if row.a_line is not None)
+        b_len = sum(1 for row in rows[lo:hi] if row.b_line is not None)
+        out.append(Hunk(lo, hi, a_seen, a_len, b_seen, b_len, where))
+        a_seen += a_len
+        b_seen += b_len
+        pos = hi
+    return out
