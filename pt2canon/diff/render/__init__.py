@@ -29,8 +29,8 @@
     ``json.dumps(result.to_json(), sort_keys=True, indent=2)``; the schema
     is in ``docs/diff-json.md``.
 ``markdown`` / ``html``
-    :func:`pt2canon.diff.render_markdown.render_markdown` and
-    :func:`pt2canon.diff.render_html.render_html`.
+    :func:`pt2canon.diff.render.markdown.render_markdown` and
+    :func:`pt2canon.diff.render.html.render_html`.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def render(result: DiffResult, format: str = "text", **options: Any) -> str:
 
 
 def _external(format: str) -> Callable[..., str]:
-    module_name = f"pt2canon.diff.render_{format}"
+    module_name = f"pt2canon.diff.render.{format}"
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

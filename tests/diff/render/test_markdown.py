@@ -8,7 +8,7 @@ import re
 import pytest
 
 from pt2canon.diff.render.common import clean_text, hunks
-from pt2canon.diff.render_markdown import MIN_BYTES, render_markdown
+from pt2canon.diff.render.markdown import MIN_BYTES, render_markdown
 from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult, Location
 
 # -- synthetic results -------------------------------------------------------------------------

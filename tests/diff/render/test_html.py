@@ -6,7 +6,7 @@ import itertools
 import re
 import xml.etree.ElementTree as ET
 
-from pt2canon.diff.render_html import ROW_CLASSES, render_html
+from pt2canon.diff.render.html import ROW_CLASSES, render_html
 from pt2canon.diff.result import AlignedLine, Change, DiffResult, Location
 
 

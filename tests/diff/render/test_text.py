@@ -213,8 +213,8 @@ def test_json_is_the_documented_form_with_sorted_keys(inserted: DiffResult) -> N
 
 
 def test_markdown_and_html_dispatch_to_their_renderers(inserted: DiffResult) -> None:
-    from pt2canon.diff.render_html import render_html
-    from pt2canon.diff.render_markdown import render_markdown
+    from pt2canon.diff.render.html import render_html
+    from pt2canon.diff.render.markdown import render_markdown
 
     assert render(inserted, "markdown") == render_markdown(inserted)
     assert render(inserted, "html", context=1) == render_html(inserted, context=1)
@@ -224,7 +224,7 @@ def test_markdown_and_html_dispatch_to_their_renderers(inserted: DiffResult) -> 
 def test_a_missing_renderer_or_an_unknown_format_is_a_usage_error(
     inserted: DiffResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "pt2canon.diff.render_markdown", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, "pt2canon.diff.render.markdown", None)  # makes the import fail
     with pytest.raises(UsageError, match="markdown renderer is not available"):
         render(inserted, "markdown")
     with pytest.raises(UsageError, match="format='yaml'"):
