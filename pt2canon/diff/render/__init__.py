@@ -1,76 +1,56 @@
 """Renderers of a :class:`~pt2canon.diff.result.DiffResult`: ``render(result, format, **options)``.
 
 ``text``
-    A unified-style listing of the aligned canonical IR::
-
-        --- a.pt2
-        +++ b.pt2
-        @@ -318,5 +318,6 @@ graph n303 in layers.7
-              %v354 = aten.linear.default(%v353, %v101, %v100)  # f32[2, 16, 64]
-        +     %v355 = aten.relu.default(%v354)  # f32[2, 16, 64]
-        ~     %v356 = aten.dropout.default(%v355, 0.0, False)  # f32[2, 16, 64]
-                # input: %v354 (n303 aten.linear.default) -> %v355 (n304 aten.relu.default)
-              ...
-        2 changes at level graph: 1 node added, 1 node rewired
-
-    Rows are `` `` unchanged (B's line shown), ``-`` only in A, ``+`` only
-    in B, ``~`` changed or rewired (B's line, then the change summary as a
-    ``#`` comment). ``context`` unchanged rows surround each change
-    (default: the diff's ``context`` option, else 3); hunks whose context
-    overlaps merge. The ``@@`` header gives the 1-based line numbers of
-    the hunk in A's and B's listings, then the graph (``graph``, or the
-    subgraph path) or section (``inputs``, ``outputs``), the first changed
-    node's canonical name and its module path. Changes that are not rows
-    (module call graph, constraints, weights, versions, ...) follow, one
-    line each as ``~ [kind] summary``; the last line counts the changes
-    per kind. ANSI colour only with ``color=True`` (the CLI passes it on a
-    terminal when ``NO_COLOR`` is unset).
+    :func:`pt2canon.diff.render.text.render_text`: a unified-style listing
+    of the aligned canonical IR, for terminals and CI logs.
 ``json``
-    ``json.dumps(result.to_json(), sort_keys=True, indent=2)``; the schema
-    is in ``docs/diff-json.md``.
-``markdown`` / ``html``
-    :func:`pt2canon.diff.render.markdown.render_markdown` and
-    :func:`pt2canon.diff.render.html.render_html`.
+    :func:`pt2canon.diff.render.json.render_json`: the documented JSON form
+    (``docs/diff-json.md``).
+``markdown``
+    :func:`pt2canon.diff.render.markdown.render_markdown`: CI job summaries
+    and pull-request comments.
+``html``
+    :func:`pt2canon.diff.render.html.render_html`: notebooks.
+
+What they share (hunks of the aligned listing, words, text cleaning) is in
+:mod:`pt2canon.diff.render.common`.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pt2canon.diff.render.common import hunks, in_listing, summary_line
-from pt2canon.diff.result import AlignedLine, DiffResult
 from pt2canon.errors import UsageError
 
-__all__ = ["FORMATS", "in_listing", "render", "render_json", "render_text", "summary_line"]
+if TYPE_CHECKING:  # pragma: no cover
+    from pt2canon.diff.result import DiffResult
+
+__all__ = ["FORMATS", "render"]
 
 #: Formats :func:`render` knows.
 FORMATS = ("text", "json", "markdown", "html")
-
-_RESET = "\x1b[0m"
-_COLORS = {"-": "\x1b[31m", "+": "\x1b[32m", "~": "\x1b[33m", "@": "\x1b[36m", "#": "\x1b[2m", "head": "\x1b[1m"}
 
 
 def render(result: DiffResult, format: str = "text", **options: Any) -> str:
     """Render ``result`` as ``text``, ``json``, ``markdown`` or ``html``.
 
+    Options go to the format's renderer (``color`` and ``context`` for
+    text, ``max_bytes`` for Markdown, ...); JSON takes none.
+
     Raises
     ------
     UsageError
-        On an unknown format, or when the Markdown/HTML renderer is not installed.
+        On an unknown format, or when the format's renderer is not installed.
     """
-    if format == "text":
-        return render_text(result, **options)
-    if format == "json":
-        return render_json(result)
-    if format in ("markdown", "html"):
-        return _external(format)(result, **options)
-    raise UsageError(f"format={format!r} is not one of {', '.join(FORMATS)}")
+    if format not in FORMATS:
+        raise UsageError(f"format={format!r} is not one of {', '.join(FORMATS)}")
+    fn = _renderer(format)
+    return fn(result) if format == "json" else fn(result, **options)
 
 
-def _external(format: str) -> Callable[..., str]:
+def _renderer(format: str) -> Callable[..., str]:
     module_name = f"pt2canon.diff.render.{format}"
     try:
         module = importlib.import_module(module_name)
@@ -82,45 +62,3 @@ def _external(format: str) -> Callable[..., str]:
         ) from None
     fn: Callable[..., str] = getattr(module, f"render_{format}")
     return fn
-
-
-def render_json(result: DiffResult) -> str:
-    """The documented JSON form, keys sorted, indented by 2."""
-    return json.dumps(result.to_json(), sort_keys=True, indent=2)
-
-
-def _paint(text: str, key: str, color: bool) -> str:
-    return f"{_COLORS[key]}{text}{_RESET}" if color else text
-
-
-def render_text(result: DiffResult, *, color: bool = False, context: int | None = None, **_: Any) -> str:
-    """The unified-style text rendering (see the module docstring)."""
-    if context is None:
-        context = int(result.options.get("context", 3))
-    if context < 0:
-        raise UsageError(f"context={context!r}: needs a number of lines >= 0")
-    out = [_paint(f"--- {result.a}", "head", color), _paint(f"+++ {result.b}", "head", color)]
-    has_rows = any(in_listing(c) for c in result.changes)
-    rows: list[AlignedLine] = list(result.rows) if has_rows else []
-    for h in hunks(rows, context):
-        chunk = rows[h.start : h.stop]
-        out.append(_paint(f"@@ -{h.a_before + 1},{h.a_len} +{h.b_before + 1},{h.b_len} @@ {h.where}", "@", color))
-        for r in chunk:
-            if r.status == " ":
-                out.append(f"  {r.b_line if r.b_line is not None else r.a_line}")
-            elif r.status == "-":
-                out.append(_paint(f"- {r.a_line}", "-", color))
-            elif r.status == "+":
-                out.append(_paint(f"+ {r.b_line}", "+", color))
-            else:
-                out.append(_paint(f"~ {r.b_line}", "~", color))
-                if r.note:
-                    text = r.b_line or ""
-                    indent = text[: len(text) - len(text.lstrip())]
-                    out.append(_paint(f"  {indent}    # {r.note}", "#", color))
-    others = [c for c in result.changes if not in_listing(c)]
-    if others:
-        for c in others:
-            out.append(_paint(f"~ [{c.kind}] {c.summary}", "~", color))
-    out.append(summary_line(result))
-    return "\n".join(out)

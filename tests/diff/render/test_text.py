@@ -10,7 +10,9 @@ import pytest
 
 import pt2canon
 from pt2canon.diff import DiffResult, diff_programs
-from pt2canon.diff.render import render, render_text, summary_line
+from pt2canon.diff.render import render
+from pt2canon.diff.render.common import summary_line
+from pt2canon.diff.render.text import render_text
 from pt2canon.diff.result import Change, Location
 from pt2canon.errors import UsageError
 
