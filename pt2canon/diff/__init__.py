@@ -179,14 +179,10 @@ def diff_programs(
 @gc_paused
 def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) -> DiffResult:
     from pt2canon.diff.align import align_programs
-    from pt2canon.diff.compare import (
-        Options,
-        compare_payloads,
-        compare_program,
-        compare_versions,
-        lazy_rows,
-        program_rows,
-    )
+    from pt2canon.diff.options import Options
+    from pt2canon.diff.payloads import compare_payloads
+    from pt2canon.diff.program import compare_program, compare_versions
+    from pt2canon.diff.rows import lazy_rows, program_rows
 
     opts = Options(options["level"], options["ignore_shapes"], options["ignore_weights"], options["include_versions"])
     sa = _Side(a, names, opts.level, opts.weights, opts.include_versions)

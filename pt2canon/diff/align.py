@@ -3,7 +3,7 @@
 The diff does not compare canonical names (one inserted op renumbers every
 value after it); it first *aligns* the two graphs, node for node, in the
 manner of XLA's ``hlo_diff`` (GumTree generalised to DAGs), then compares
-aligned pairs (:mod:`pt2canon.diff.compare`).
+aligned pairs (:mod:`pt2canon.diff.nodes`).
 
 Each side is viewed as a DAG of *view ids*: op nodes ``0..n-1`` in
 canonical order (view id ``k`` is canonical node ``n{k}``), graph inputs
@@ -277,7 +277,7 @@ class Alignment:
         Matches per phase (``anchors``, ``identical``, ``propagated``, ``similar``).
     symbols : dict
         A's canonical symbol -> B's, where they differ (see
-        :func:`pt2canon.diff.compare.learn_symbols`); empty until learned.
+        :func:`pt2canon.diff.symbols.learn_symbols`); empty until learned.
     """
 
     a: GraphSide

@@ -31,7 +31,9 @@ import pt2canon
 from pt2canon.canon.program import canonicalize_program
 from pt2canon.diff import DiffResult, diff_programs
 from pt2canon.diff.align import align_programs
-from pt2canon.diff.compare import Options, compare_program, field_changes
+from pt2canon.diff.fields import field_changes
+from pt2canon.diff.options import Options
+from pt2canon.diff.program import compare_program
 from pt2canon.errors import InputError, UsageError
 from pt2canon.serde.graph import iter_refs
 
@@ -636,7 +638,7 @@ def test_models_of_multi_model_archives_are_diffed_by_name(corpus: Any, tmp_path
 
 
 def test_symbols_seen_only_inside_expressions_are_paired_so_that_the_expressions_agree() -> None:
-    from pt2canon.diff.compare import _best_pairing, _rename_expr
+    from pt2canon.diff.symbols import best_pairing, rename_expression
 
     def sym(name: str) -> str:
         return f"Symbol('{name}', integer=True, positive=True)"
@@ -645,10 +647,10 @@ def test_symbols_seen_only_inside_expressions_are_paired_so_that_the_expressions
     # so only a canonical re-print after renaming makes the two agree.
     a = f"Add(Mul(Integer(2), {sym('s0')}), {sym('s1')})"
     b = f"Add({sym('s0')}, Mul(Integer(2), {sym('s1')}))"
-    assert _rename_expr(a, {"s0": "s1", "s1": "s0"}) == b
-    assert _best_pairing(["s0", "s1"], ["s0", "s1"], {}, [(a, b)]) == {"s0": "s1", "s1": "s0"}
+    assert rename_expression(a, {"s0": "s1", "s1": "s0"}) == b
+    assert best_pairing(["s0", "s1"], ["s0", "s1"], {}, [(a, b)]) == {"s0": "s1", "s1": "s0"}
     # Nothing to go by: name order.
-    assert _best_pairing(["s0", "s1"], ["s0", "s1"], {}, []) == {"s0": "s0", "s1": "s1"}
+    assert best_pairing(["s0", "s1"], ["s0", "s1"], {}, []) == {"s0": "s0", "s1": "s1"}
     # More symbols on one side: every one of them is tried.
     one = f"Add(Mul(Integer(2), {sym('s1')}), Integer(1))"
-    assert _best_pairing(["s0", "s1"], ["s0"], {}, [(one, one.replace("'s1'", "'s0'"))]) == {"s1": "s0"}
+    assert best_pairing(["s0", "s1"], ["s0"], {}, [(one, one.replace("'s1'", "'s0'"))]) == {"s1": "s0"}

@@ -1,0 +1,254 @@
+"""Node records of an aligned graph (:func:`compare_graph`).
+
+For each aligned pair:
+
+* ``node_changed`` when the target, a constant argument, the output
+  template or (at the ``graph`` and ``full`` levels, unless
+  ``ignore_shapes``) an output's metadata differs; ``details["changes"]``
+  is the field-level diff of the two node views made by deepdiff
+  (``threshold_to_diff_deeper=0``), ``details["inputs"]`` any rewiring too;
+* ``node_rewired`` when nothing of that differs but an argument slot reads
+  a value whose producer is not the counterpart of the other side's
+  producer (or another output of it); the output node counts as a node;
+* unaligned op nodes are ``node_added`` / ``node_removed``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pt2canon.diff.align import Alignment, GraphSide
+from pt2canon.diff.fields import field_changes
+from pt2canon.diff.options import Options
+from pt2canon.diff.result import Change, Location
+from pt2canon.diff.symbols import renamed_metas
+from pt2canon.listing import expr_to_str, format_argument, format_node, format_return, format_tensor_meta, short_target
+
+__all__ = ["compare_graph", "node_line", "node_location"]
+
+
+def node_location(al: Alignment, x: int | None, y: int | None, item: str | None = None) -> Location:
+    a, b = al.a, al.b
+    module = (b.module(y) if y is not None else None) or (a.module(x) if x is not None else None)
+    return Location(
+        graph=al.graph,
+        a=a.name(x) if x is not None else None,
+        b=b.name(y) if y is not None else None,
+        a_original=a.original_name(x) if x is not None else None,
+        b_original=b.original_name(y) if y is not None else None,
+        module=module,
+        item=item,
+    )
+
+
+def node_line(side: GraphSide, v: int) -> str:
+    if v == side.out:
+        return format_return(side.cg.doc)
+    return format_node(side.doc_node(v), side.cg.doc)
+
+
+def _meta_text(meta: Any) -> str:
+    if isinstance(meta, Mapping) and "sizes" in meta:
+        return format_tensor_meta(meta)
+    if isinstance(meta, Mapping) and "as_expr" in meta:
+        return f"Sym({expr_to_str(meta['as_expr'].get('expr_str', '?'))})"
+    if isinstance(meta, Mapping) and len(meta) == 1:
+        return str(next(iter(meta.values())))
+    return "-" if meta is None else str(meta)
+
+
+def _slot_text(slot: Any) -> str:
+    name, path = slot
+    head = f"{name[0]} {name[1]}" if isinstance(name, tuple) else str(name)  # an output key, or an argument
+    idx = [p for p in path[1:] if isinstance(p, int)]
+    return head + "".join(f"[{i}]" for i in idx)
+
+
+def _producer(side: GraphSide, p: int, out: int) -> dict[str, Any]:
+    d: dict[str, Any] = {"node": side.name(p), "value": "%" + side.value_name(p, out)}
+    if side.is_op(p):
+        d["op"] = short_target(side.target[p] or "?")
+    else:
+        key = side.input_keys[p - side.n_ops]
+        d["op"] = "input " + " ".join(str(k) for k in key)
+    return d
+
+
+def _producer_text(d: dict[str, Any]) -> str:
+    return f"{d['value']} ({d['node']} {d['op']})" if d["node"] != d["value"][1:] else f"{d['value']} ({d['op']})"
+
+
+def _node_view(side: GraphSide, v: int, meta: bool, symbols: Mapping[str, str] | None = None) -> dict[str, Any]:
+    attrs = side.cg.model._node[side.nid[v]]
+    subs = side.subgraph_names(v)
+    args: dict[str, Any] = {}
+    kinds: dict[str, Any] = {}
+    for i, na in enumerate(attrs["args"]):
+        key = na.get("name") or str(i)
+        if key in args:
+            key = f"{key}#{i}"
+        args[key] = {"as_graph": "<subgraph>"} if i in subs else na["arg"]
+        kinds[key] = na.get("kind")
+    view: dict[str, Any] = {"target": attrs["target"], "args": args, "arg_kinds": kinds, "outputs": attrs["outputs"]}
+    if meta:
+        view["meta"] = {str(i): m for i, m in enumerate(renamed_metas(side, v, symbols))}
+    return view
+
+
+def _rewiring(al: Alignment, x: int, y: int, *, one_sided: bool) -> list[dict[str, Any]]:
+    a, b = al.a, al.b
+    oa, ob = a.operands[x], b.operands[y]
+    ma = al.a_to_b
+    out = []
+    for s in [*oa, *(s for s in ob if s not in oa)]:
+        ea, eb = oa.get(s), ob.get(s)
+        if ea is not None and eb is not None:
+            if ea[0] == eb[0] and ma[ea[1]] == eb[1]:
+                continue
+        elif not one_sided:
+            continue
+        entry: dict[str, Any] = {"slot": _slot_text(s)}
+        if ea is not None:
+            entry["old"] = _producer(a, ea[1], ea[0])
+        if eb is not None:
+            entry["new"] = _producer(b, eb[1], eb[0])
+        out.append(entry)
+    return out
+
+
+def _rewire_summary(entries: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in entries:
+        old = _producer_text(e["old"]) if "old" in e else "nothing"
+        new = _producer_text(e["new"]) if "new" in e else "nothing"
+        parts.append(f"{e['slot']}: {old} -> {new}")
+    return "; ".join(parts)
+
+
+def _change_summary(al: Alignment, x: int, y: int, view_a: dict[str, Any], view_b: dict[str, Any]) -> str:
+    parts = []
+    if view_a["target"] != view_b["target"]:
+        parts.append(f"{short_target(view_a['target'])} -> {short_target(view_b['target'])}")
+    doc_a, doc_b = al.a.doc_node(x), al.b.doc_node(y)
+    arg_a = {k: i for i, k in enumerate(view_a["args"])}
+    arg_b = {k: i for i, k in enumerate(view_b["args"])}
+    for k in [*arg_a, *(k for k in arg_b if k not in arg_a)]:
+        ia, ib = arg_a.get(k), arg_b.get(k)
+        va = view_a["args"].get(k)
+        vb = view_b["args"].get(k)
+        if va == vb and view_a["arg_kinds"].get(k) == view_b["arg_kinds"].get(k):
+            continue
+        old = format_argument(doc_a["inputs"][ia]["arg"]) if ia is not None else "(absent)"
+        new = format_argument(doc_b["inputs"][ib]["arg"]) if ib is not None else "(absent)"
+        parts.append(f"{k}: {old} -> {new}" if old != new else f"{k}: passed differently")
+    if view_a["outputs"] != view_b["outputs"]:
+        parts.append(f"outputs: {len(view_a['outputs'])} -> {len(view_b['outputs'])}")
+    ma, mb = view_a.get("meta", {}), view_b.get("meta", {})
+    for k in [*ma, *(k for k in mb if k not in ma)]:
+        if ma.get(k) != mb.get(k):
+            parts.append(f"output {k}: {_meta_text(ma.get(k))} -> {_meta_text(mb.get(k))}")
+    return "; ".join(parts) or "changed"
+
+
+def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], dict[str, Any]]:
+    """Node records of an aligned graph and its aligned subgraphs.
+
+    Returns ``(changes, status)`` where ``status`` maps ``("a", view id)`` /
+    ``("b", view id)`` to ``"-"``, ``"+"`` or ``"~"`` and ``("note", x, y)``
+    to the summary shown under a ``~`` row (subgraph alignments by their
+    :attr:`Alignment.graph` key under ``"subgraphs"``).
+    """
+    a, b = al.a, al.b
+    changes: list[Change] = []
+    status: dict[Any, Any] = {}
+    subs: dict[tuple[int, int], list[Alignment]] = {}
+    for sx, sy, _i, sal in al.subgraphs:
+        subs.setdefault((sx, sy), []).append(sal)
+    removed = al.removed()
+    rpos = 0
+    for y in range(b.n_ops):
+        x = al.b_to_a[y]
+        if x is None:
+            changes.append(_added(al, y))
+            status[("b", y)] = "+"
+            continue
+        while rpos < len(removed) and removed[rpos] < x:
+            changes.append(_removed(al, removed[rpos]))
+            status[("a", removed[rpos])] = "-"
+            rpos += 1
+        rec = _pair(al, x, y, opts)
+        if rec is not None:
+            changes.append(rec)
+            status[("b", y)] = "~"
+            status[("note", x, y)] = rec.summary
+        for sal in subs.get((x, y), ()):
+            sub_changes, sub_status = compare_graph(sal, opts)
+            changes.extend(sub_changes)
+            status.setdefault("subgraphs", {})[sal.graph] = sub_status
+    for x in removed[rpos:]:
+        changes.append(_removed(al, x))
+        status[("a", x)] = "-"
+    # The output node: rewired values (and, in subgraphs, outputs added or removed).
+    rew = _rewiring(al, a.out, b.out, one_sided=a.input_specs is None)
+    if rew:
+        changes.append(
+            Change(
+                "node_rewired",
+                node_location(al, a.out, b.out),
+                _rewire_summary(rew),
+                {"inputs": rew},
+                a_line=node_line(a, a.out),
+                b_line=node_line(b, b.out),
+            )
+        )
+        status[("b", b.out)] = "~"
+        status[("note", a.out, b.out)] = changes[-1].summary
+    return changes, status
+
+
+def _added(al: Alignment, y: int) -> Change:
+    t = al.b.target[y] or "?"
+    return Change(
+        "node_added", node_location(al, None, y), f"{short_target(t)} added", {"target": t}, b_line=node_line(al.b, y)
+    )
+
+
+def _removed(al: Alignment, x: int) -> Change:
+    t = al.a.target[x] or "?"
+    return Change(
+        "node_removed",
+        node_location(al, x, None),
+        f"{short_target(t)} removed",
+        {"target": t},
+        a_line=node_line(al.a, x),
+    )
+
+
+def _pair(al: Alignment, x: int, y: int, opts: Options) -> Change | None:
+    a, b = al.a, al.b
+    same = a.plabel[x] == b.plabel[y]
+    if same and opts.meta:
+        same = renamed_metas(a, x, al.symbols) == renamed_metas(b, y)
+    rew = _rewiring(al, x, y, one_sided=True)
+    if same and not rew:
+        return None
+    if same:
+        return Change(
+            "node_rewired",
+            node_location(al, x, y),
+            _rewire_summary(rew),
+            {"inputs": rew},
+            a_line=node_line(a, x),
+            b_line=node_line(b, y),
+        )
+    va, vb = _node_view(a, x, opts.meta, al.symbols), _node_view(b, y, opts.meta)
+    details: dict[str, Any] = {"changes": field_changes(va, vb)}
+    if rew:
+        details["inputs"] = rew
+    summary = _change_summary(al, x, y, va, vb)
+    if rew:
+        summary += "; " + _rewire_summary(rew)
+    return Change(
+        "node_changed", node_location(al, x, y), summary, details, a_line=node_line(a, x), b_line=node_line(b, y)
+    )
