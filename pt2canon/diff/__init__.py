@@ -22,13 +22,25 @@ from __future__ import annotations
 
 import sys
 import types
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pt2canon._gc import gc_paused
-from pt2canon.diff.result import CHANGE_KINDS, DIFF_SCHEMA_VERSION, AlignedLine, Change, DiffResult, Location
+from pt2canon.diff.result import (
+    CHANGE_KINDS,
+    DIFF_SCHEMA_VERSION,
+    AlignedLine,
+    Change,
+    ChangeKind,
+    DiffResult,
+    GraphPath,
+    Location,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.canon.program import CanonicalProgram
+    from pt2canon.diff.align import Alignment
+    from pt2canon.diff.nodes import GraphStatus
     from pt2canon.serde.archive import Artifact, Model
 
 __all__ = [
@@ -46,7 +58,7 @@ __all__ = [
 LEVELS = ("structure", "graph", "full")
 
 #: Record kind reported when a hash layer differs in a part no other record itemizes.
-_FALLBACK_KIND = {
+_FALLBACK_KIND: dict[str, ChangeKind] = {
     "structure": "node_changed",
     "tensors": "node_changed",
     "signature": "signature_changed",
@@ -54,6 +66,23 @@ _FALLBACK_KIND = {
     "weights": "weight_changed",
     "constants": "weight_changed",
 }
+
+
+@dataclass
+class _ModelDiff:
+    """One model compared: its records, and what the aligned listing of it is built from.
+
+    ``a``/``b`` are ``None`` for a model only the other side has; ``alignment``
+    is ``None`` until needed when the model is equal at the compared level.
+    """
+
+    name: str
+    graph: GraphPath
+    a: CanonicalProgram | None
+    b: CanonicalProgram | None
+    changes: list[Change] = field(default_factory=list)
+    alignment: Alignment | None = None
+    status: GraphStatus | None = None
 
 
 def _canonicalize(artifact: Artifact, model: Model) -> CanonicalProgram:
@@ -179,6 +208,7 @@ def diff_programs(
 @gc_paused
 def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) -> DiffResult:
     from pt2canon.diff.align import align_programs
+    from pt2canon.diff.nodes import GraphStatus
     from pt2canon.diff.options import Options
     from pt2canon.diff.payloads import compare_payloads
     from pt2canon.diff.program import compare_program, compare_versions
@@ -188,69 +218,66 @@ def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) ->
     sa = _Side(a, names, opts.level, opts.weights, opts.include_versions)
     sb = _Side(b, names, opts.level, opts.weights, opts.include_versions)
     several = len(names) > 1
-    changes: list[Change] = []
-    plans: list[tuple[str, Any]] = []
+    models: list[_ModelDiff] = []
     for name in names:
-        prefix = name if several else ""
-        ca, cb = sa.canons.get(name), sb.canons.get(name)
-        if ca is None or cb is None:
-            side = "added" if ca is None else "removed"
-            changes.append(
+        graph = GraphPath(name if several else "")
+        md = _ModelDiff(name, graph, sa.canons.get(name), sb.canons.get(name))
+        models.append(md)
+        if md.a is None or md.b is None:
+            side = "added" if md.a is None else "removed"
+            md.changes.append(
                 Change(
                     "signature_changed",
-                    Location(graph=prefix, item=f"model {name}"),
+                    Location(graph=graph, item=f"model {name}"),
                     f"model {name} {side}",
                     {"section": "models"},
                 )
             )
-            plans.append((name, None))
             continue
         la, lb = sa.layers[name], sb.layers[name]
         differing = [k for k in opts.layers() if la.get(k) != lb.get(k)]
-        al = None
-        model_changes: list[Change] = []
-        status: dict[Any, Any] = {}
         if differing:
-            al = align_programs(ca, cb, graph=prefix)
-            model_changes, status = compare_program(al, ca, cb, opts)
+            md.alignment = align_programs(md.a, md.b, graph=graph)
+            md.changes, md.status = compare_program(md.alignment, md.a, md.b, opts)
             if opts.weights:
                 pa, pb = sa.payloads[name], sb.payloads[name]
-                model_changes += compare_payloads("weights", pa["weights"], pb["weights"], prefix)
-                model_changes += compare_payloads("constants", pa["constants"], pb["constants"], prefix)
-            if not model_changes:
+                md.changes += compare_payloads("weights", pa["weights"], pb["weights"], graph)
+                md.changes += compare_payloads("constants", pa["constants"], pb["constants"], graph)
+            if not md.changes:
                 for layer in differing:
-                    model_changes.append(
+                    md.changes.append(
                         Change(
-                            _FALLBACK_KIND[layer],  # type: ignore[arg-type]
-                            Location(graph=prefix, item=f"{layer} layer"),
+                            _FALLBACK_KIND[layer],
+                            Location(graph=graph, item=f"{layer} layer"),
                             f"the {layer} layer differs in a part no record itemizes",
                             {"layer": layer, "a": la[layer], "b": lb[layer]},
                         )
                     )
-        model_changes += compare_versions(ca.doc, cb.doc, prefix)
-        changes += model_changes
-        plans.append((name, (ca, cb, al, model_changes, status, prefix)))
+        md.changes += compare_versions(md.a.doc, md.b.doc, graph)
 
     def rows() -> list[AlignedLine]:
         out: list[AlignedLine] = []
-        for name, plan in plans:
+        for md in models:
             if several:
-                mark = " " if plan is not None else ("+" if name in b.models else "-")
-                text = f"model {name}:"
-                out.append(AlignedLine(mark, text if mark != "+" else None, text if mark != "-" else None, name))  # type: ignore[arg-type]
-            if plan is None:
+                text = f"model {md.name}:"
+                if md.a is None:
+                    out.append(AlignedLine("+", None, text, md.graph))
+                elif md.b is None:
+                    out.append(AlignedLine("-", text, None, md.graph))
+                else:
+                    out.append(AlignedLine(" ", text, text, md.graph))
+            if md.a is None or md.b is None:
                 continue
-            ca, cb, al, model_changes, status, prefix = plan
-            if al is None:  # equal at this level: aligned only now, for the listing
-                al = align_programs(ca, cb, graph=prefix)
-            out.extend(program_rows(al, model_changes, status))
+            if md.alignment is None:  # equal at this level: aligned only now, for the listing
+                md.alignment = align_programs(md.a, md.b, graph=md.graph)
+            out.extend(program_rows(md.alignment, md.changes, md.status or GraphStatus()))
         return out
 
     return DiffResult(
         a=a.path,
         b=b.path,
         level=opts.level,
-        changes=changes,
+        changes=[c for md in models for c in md.changes],
         rows=lazy_rows(rows),
         hash_a=sa.hash,
         hash_b=sb.hash,

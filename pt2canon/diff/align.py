@@ -84,10 +84,11 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
+from pt2canon.diff.result import TOP_GRAPH, GraphPath
 from pt2canon.serde.graph import VALUE_TABLES
 from pt2canon.serde.metadata import module_path
 
@@ -96,6 +97,7 @@ __all__ = [
     "MAX_ROUNDS",
     "Alignment",
     "GraphSide",
+    "SubgraphPair",
     "align_graphs",
     "align_programs",
     "module_path",
@@ -259,6 +261,15 @@ class GraphSide:
         return self.cg.doc["nodes"][v]  # type: ignore[no-any-return]
 
 
+class SubgraphPair(NamedTuple):
+    """The subgraphs held by argument ``arg`` of aligned ops ``a_op`` (A) and ``b_op`` (B), aligned."""
+
+    a_op: int
+    b_op: int
+    arg: int
+    alignment: Alignment
+
+
 @dataclass
 class Alignment:
     """The node-for-node pairing of two graphs, with subgraph alignments.
@@ -268,11 +279,10 @@ class Alignment:
     a, b : GraphSide
     a_to_b, b_to_a : list of int or None
         View id -> partner view id.
-    graph : str
-        ``""`` for the top level, else the path of B's canonical subgraph
-        names (``"n9/subgraph_1a2b3c4d5e6f"``), prefixed by the model name
-        when several models are diffed.
-    subgraphs : list of (a op, b op, argument index, Alignment)
+    graph : GraphPath
+        Which graph: the model's name when several models are diffed, and
+        the way down to this subgraph.
+    subgraphs : list of SubgraphPair
     stats : dict
         Matches per phase (``anchors``, ``identical``, ``propagated``, ``similar``).
     symbols : dict
@@ -284,8 +294,8 @@ class Alignment:
     b: GraphSide
     a_to_b: list[int | None]
     b_to_a: list[int | None]
-    graph: str = ""
-    subgraphs: list[tuple[int, int, int, Alignment]] = field(default_factory=list)
+    graph: GraphPath = TOP_GRAPH
+    subgraphs: list[SubgraphPair] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
     symbols: dict[str, str] = field(default_factory=dict)
 
@@ -797,7 +807,7 @@ class _Matcher:
                 break
 
 
-def _align(a: GraphSide, b: GraphSide, graph: str, labels: dict[bytes, int]) -> Alignment:
+def _align(a: GraphSide, b: GraphSide, graph: GraphPath, labels: dict[bytes, int]) -> Alignment:
     m = _Matcher(a, b)
     m.run()
     al = Alignment(a=a, b=b, a_to_b=m.ma, b_to_a=m.mb, graph=graph, stats=m.stats)
@@ -805,18 +815,20 @@ def _align(a: GraphSide, b: GraphSide, graph: str, labels: dict[bytes, int]) -> 
         sa, sb = a.subgraph_names(x), b.subgraph_names(y)
         for i in sorted(set(sa) & set(sb)):
             ca, cb = a.cg.subgraphs[sa[i]], b.cg.subgraphs[sb[i]]
-            path = f"{graph}/n{y}/{sb[i]}" if graph else f"n{y}/{sb[i]}"
-            al.subgraphs.append((x, y, i, _align(_sub_side(ca, labels), _sub_side(cb, labels), path, labels)))
+            path = graph.child(f"n{y}", sb[i])
+            al.subgraphs.append(
+                SubgraphPair(x, y, i, _align(_sub_side(ca, labels), _sub_side(cb, labels), path, labels))
+            )
     return al
 
 
-def align_programs(a: CanonicalProgram, b: CanonicalProgram, *, graph: str = "") -> Alignment:
+def align_programs(a: CanonicalProgram, b: CanonicalProgram, *, graph: GraphPath = TOP_GRAPH) -> Alignment:
     """Align the top-level graphs of two canonical programs, subgraphs recursively."""
     labels: dict[bytes, int] = {}
     return _align(_program_side(a, labels), _program_side(b, labels), graph, labels)
 
 
-def align_graphs(a: CanonicalGraph, b: CanonicalGraph, *, graph: str = "") -> Alignment:
+def align_graphs(a: CanonicalGraph, b: CanonicalGraph, *, graph: GraphPath = TOP_GRAPH) -> Alignment:
     """Align two canonical graphs whose inputs and outputs correspond by position."""
     labels: dict[bytes, int] = {}
     return _align(_sub_side(a, labels), _sub_side(b, labels), graph, labels)

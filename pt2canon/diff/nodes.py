@@ -16,16 +16,34 @@ For each aligned pair:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from pt2canon.diff.align import Alignment, GraphSide
+from pt2canon.diff.align import Alignment, GraphSide, SubgraphPair
 from pt2canon.diff.fields import field_changes
 from pt2canon.diff.options import Options
 from pt2canon.diff.result import Change, Location
 from pt2canon.diff.symbols import renamed_metas
 from pt2canon.listing import expr_to_str, format_argument, format_node, format_return, format_tensor_meta, short_target
 
-__all__ = ["compare_graph", "node_line", "node_location"]
+__all__ = ["GraphStatus", "compare_graph", "node_line", "node_location"]
+
+
+@dataclass
+class GraphStatus:
+    """Which rows of an aligned graph's listing are changed (``~``), what they say, and the subgraphs' own.
+
+    Attributes
+    ----------
+    notes : dict
+        B's view id of a changed or rewired op (or of the output node) ->
+        the change's summary, shown under its ``~`` row.
+    subgraphs : dict
+        ``(A op, B op, argument index)`` of an aligned subgraph -> its status.
+    """
+
+    notes: dict[int, str] = field(default_factory=dict)
+    subgraphs: dict[tuple[int, int, int], GraphStatus] = field(default_factory=dict)
 
 
 def node_location(al: Alignment, x: int | None, y: int | None, item: str | None = None) -> Location:
@@ -151,44 +169,34 @@ def _change_summary(al: Alignment, x: int, y: int, view_a: dict[str, Any], view_
     return "; ".join(parts) or "changed"
 
 
-def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], dict[str, Any]]:
-    """Node records of an aligned graph and its aligned subgraphs.
-
-    Returns ``(changes, status)`` where ``status`` maps ``("a", view id)`` /
-    ``("b", view id)`` to ``"-"``, ``"+"`` or ``"~"`` and ``("note", x, y)``
-    to the summary shown under a ``~`` row (subgraph alignments by their
-    :attr:`Alignment.graph` key under ``"subgraphs"``).
-    """
+def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], GraphStatus]:
+    """Node records of an aligned graph and its aligned subgraphs, and the status of its rows."""
     a, b = al.a, al.b
     changes: list[Change] = []
-    status: dict[Any, Any] = {}
-    subs: dict[tuple[int, int], list[Alignment]] = {}
-    for sx, sy, _i, sal in al.subgraphs:
-        subs.setdefault((sx, sy), []).append(sal)
+    status = GraphStatus()
+    subs: dict[tuple[int, int], list[SubgraphPair]] = {}
+    for pair in al.subgraphs:
+        subs.setdefault((pair.a_op, pair.b_op), []).append(pair)
     removed = al.removed()
     rpos = 0
     for y in range(b.n_ops):
         x = al.b_to_a[y]
         if x is None:
             changes.append(_added(al, y))
-            status[("b", y)] = "+"
             continue
         while rpos < len(removed) and removed[rpos] < x:
             changes.append(_removed(al, removed[rpos]))
-            status[("a", removed[rpos])] = "-"
             rpos += 1
         rec = _pair(al, x, y, opts)
         if rec is not None:
             changes.append(rec)
-            status[("b", y)] = "~"
-            status[("note", x, y)] = rec.summary
-        for sal in subs.get((x, y), ()):
-            sub_changes, sub_status = compare_graph(sal, opts)
+            status.notes[y] = rec.summary
+        for pair in subs.get((x, y), ()):
+            sub_changes, sub_status = compare_graph(pair.alignment, opts)
             changes.extend(sub_changes)
-            status.setdefault("subgraphs", {})[sal.graph] = sub_status
+            status.subgraphs[(pair.a_op, pair.b_op, pair.arg)] = sub_status
     for x in removed[rpos:]:
         changes.append(_removed(al, x))
-        status[("a", x)] = "-"
     # The output node: rewired values (and, in subgraphs, outputs added or removed).
     rew = _rewiring(al, a.out, b.out, one_sided=a.input_specs is None)
     if rew:
@@ -202,8 +210,7 @@ def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], dict[str,
                 b_line=node_line(b, b.out),
             )
         )
-        status[("b", b.out)] = "~"
-        status[("note", a.out, b.out)] = changes[-1].summary
+        status.notes[b.out] = changes[-1].summary
     return changes, status
 
 

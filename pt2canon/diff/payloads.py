@@ -8,13 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from pt2canon.diff.fields import jsonable
-from pt2canon.diff.result import Change, Location
+from pt2canon.diff.result import TOP_GRAPH, Change, GraphPath, Location
 from pt2canon.listing import format_tensor_meta
 
 __all__ = ["compare_payloads"]
 
 
-def compare_payloads(section: str, da: Mapping[str, Any], db: Mapping[str, Any], graph: str = "") -> list[Change]:
+def compare_payloads(
+    section: str, da: Mapping[str, Any], db: Mapping[str, Any], graph: GraphPath = TOP_GRAPH
+) -> list[Change]:
     """``weight_changed`` per FQN of ``weights``/``constants`` digests (:func:`payload_digests`)."""
     out: list[Change] = []
     word = "weight" if section == "weights" else "constant"

@@ -15,9 +15,9 @@ from typing import Any
 
 from pt2canon.canon.program import CanonicalProgram
 from pt2canon.diff.align import Alignment
-from pt2canon.diff.nodes import compare_graph
+from pt2canon.diff.nodes import GraphStatus, compare_graph
 from pt2canon.diff.options import Options
-from pt2canon.diff.result import Change, Location
+from pt2canon.diff.result import TOP_GRAPH, Change, GraphPath, Location
 from pt2canon.diff.signature import compare_inputs, compare_module_call_graph, compare_outputs, plain_changes
 from pt2canon.diff.symbols import learn_symbols
 
@@ -25,7 +25,10 @@ __all__ = ["compare_constraints", "compare_program", "compare_versions"]
 
 
 def compare_constraints(
-    ca: CanonicalProgram, cb: CanonicalProgram, graph: str = "", symbols: Mapping[str, str] | None = None
+    ca: CanonicalProgram,
+    cb: CanonicalProgram,
+    graph: GraphPath = TOP_GRAPH,
+    symbols: Mapping[str, str] | None = None,
 ) -> list[Change]:
     """``constraint_changed`` per canonical symbol whose range was added, removed or changed.
 
@@ -59,7 +62,7 @@ def compare_constraints(
     return out
 
 
-def compare_versions(ca: Mapping[str, Any], cb: Mapping[str, Any], graph: str = "") -> list[Change]:
+def compare_versions(ca: Mapping[str, Any], cb: Mapping[str, Any], graph: GraphPath = TOP_GRAPH) -> list[Change]:
     """``version_changed`` for the torch version, the schema version and each opset version."""
     out: list[Change] = []
 
@@ -92,7 +95,7 @@ def compare_program(
     ca: CanonicalProgram,
     cb: CanonicalProgram,
     opts: Options,
-) -> tuple[list[Change], dict[Any, Any]]:
+) -> tuple[list[Change], GraphStatus]:
     """Every record of one aligned program except weights, constants and versions, and the row status.
 
     Order: input signature, graph nodes in B's canonical order (removed

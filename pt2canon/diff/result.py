@@ -31,7 +31,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-__all__ = ["CHANGE_KINDS", "DIFF_SCHEMA_VERSION", "AlignedLine", "Change", "DiffResult", "Location"]
+__all__ = [
+    "CHANGE_KINDS",
+    "DIFF_SCHEMA_VERSION",
+    "TOP_GRAPH",
+    "AlignedLine",
+    "Change",
+    "ChangeKind",
+    "DiffResult",
+    "GraphPath",
+    "Location",
+    "RowStatus",
+]
 
 #: Version of the JSON output's schema.
 DIFF_SCHEMA_VERSION = 1
@@ -47,8 +58,59 @@ ChangeKind = Literal[
     "version_changed",
 ]
 
+#: How a row of the aligned listing reads: same, only in A, only in B, changed.
+RowStatus = Literal[" ", "-", "+", "~"]
+
 #: Every change kind, in the order summaries list them.
 CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
+
+
+@dataclass(frozen=True)
+class GraphPath:
+    """Which graph of a diff: the model (when several are diffed) and the way down to a subgraph.
+
+    Attributes
+    ----------
+    model : str
+        The model's name when the diffed archives hold several, else ``""``.
+    steps : tuple of (str, str)
+        From the model's top-level graph down: each higher-order op's
+        canonical node name (B's; A's for a removed op) and the canonical
+        name of the subgraph it holds (``(("n9", "subgraph_1a2b3c4d5e6f"),)``).
+
+    Examples
+    --------
+    >>> top = GraphPath()
+    >>> sub = top.child("n9", "subgraph_1a2b")
+    >>> str(sub), sub.is_subgraph, bool(top)
+    ('n9/subgraph_1a2b', True, False)
+    >>> str(GraphPath("encoder").child("n3", "subgraph_0"))
+    'encoder/n3/subgraph_0'
+    """
+
+    model: str = ""
+    steps: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_subgraph(self) -> bool:
+        """True below a model's top-level graph."""
+        return bool(self.steps)
+
+    def child(self, node: str, subgraph: str) -> GraphPath:
+        """The path of ``subgraph``, held by ``node`` of this graph."""
+        return GraphPath(self.model, (*self.steps, (node, subgraph)))
+
+    def __bool__(self) -> bool:
+        return bool(self.model or self.steps)
+
+    def __str__(self) -> str:
+        parts = [self.model] if self.model else []
+        parts += [f"{node}/{sub}" for node, sub in self.steps]
+        return "/".join(parts)
+
+
+#: The top-level graph of the only model diffed.
+TOP_GRAPH = GraphPath()
 
 
 @dataclass(frozen=True)
@@ -57,9 +119,10 @@ class Location:
 
     Attributes
     ----------
-    graph : str
-        ``""`` for the top-level graph, else the path of canonical subgraph
-        names (``"n9/subgraph_1a2b3c4d5e6f"``).
+    graph : GraphPath
+        Which graph: empty for the top-level graph of the only model; its
+        text form (in JSON) is the ``/``-joined path
+        (``"n9/subgraph_1a2b3c4d5e6f"``, ``"encoder/n9/subgraph_..."``).
     a, b : str or None
         Canonical node name (``"n12"``) on each side; ``None`` where absent.
     a_original, b_original : str or None
@@ -70,7 +133,7 @@ class Location:
         For non-node changes: the signature entry, FQN, symbol or version key.
     """
 
-    graph: str = ""
+    graph: GraphPath = TOP_GRAPH
     a: str | None = None
     b: str | None = None
     a_original: str | None = None
@@ -119,11 +182,12 @@ class Location:
         if self.module:
             text += f" in {code(self.module)}"
         if self.graph:
-            text += f" in subgraph {code(self.graph)}"
+            text += f" in subgraph {code(str(self.graph))}"
         return text
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        out = {k: str(v) if k == "graph" else v for k, v in self.__dict__.items()}
+        return {k: v for k, v in out.items() if v not in (None, "")}
 
 
 @dataclass(frozen=True)
@@ -175,15 +239,16 @@ class Change:
 class AlignedLine:
     """One row of the aligned listing: ``status`` is ``" "`` same, ``"-"``, ``"+"`` or ``"~"``.
 
-    ``a_name``/``b_name`` are the canonical node (or input value) names of
-    the row on each side, ``module`` the node's module path, ``note`` the
-    summary of the change a ``"~"`` row stands for.
+    ``graph`` is the graph the row belongs to, ``a_name``/``b_name`` the
+    canonical node (or input value) names of the row on each side,
+    ``module`` the node's module path, ``note`` the summary of the change a
+    ``"~"`` row stands for.
     """
 
-    status: Literal[" ", "-", "+", "~"]
+    status: RowStatus
     a_line: str | None
     b_line: str | None
-    graph: str = ""
+    graph: GraphPath = TOP_GRAPH
     a_name: str | None = None
     b_name: str | None = None
     module: str | None = None

@@ -8,12 +8,12 @@ first use (:func:`lazy_rows`): formatting every line costs ~30 µs a node.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from pt2canon.diff.align import Alignment, GraphSide
-from pt2canon.diff.nodes import node_line
-from pt2canon.diff.result import AlignedLine, Change
+from pt2canon.diff.align import Alignment, GraphSide, SubgraphPair
+from pt2canon.diff.nodes import GraphStatus, node_line
+from pt2canon.diff.result import AlignedLine, Change, RowStatus
 from pt2canon.diff.signature import keyed_outputs
 from pt2canon.listing import _spec_fields, _spec_line, generate_graph_body, generate_subgraph_header
 
@@ -23,14 +23,13 @@ __all__ = ["graph_rows", "lazy_rows", "program_rows"]
 _INDENT = "    "
 
 
-def graph_rows(al: Alignment, status: Mapping[Any, Any], depth: int, rows: list[AlignedLine]) -> None:
+def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[AlignedLine]) -> None:
     """Append the aligned listing of one graph (and its subgraphs) to ``rows``."""
     a, b = al.a, al.b
     pad = _INDENT * depth
-    subs: dict[tuple[int, int], list[tuple[int, Alignment]]] = {}
-    for sx, sy, si, sal in al.subgraphs:
-        subs.setdefault((sx, sy), []).append((si, sal))
-    sub_status = status.get("subgraphs", {})
+    subs: dict[tuple[int, int], list[SubgraphPair]] = {}
+    for pair in al.subgraphs:
+        subs.setdefault((pair.a_op, pair.b_op), []).append(pair)
 
     def one_sided(side: GraphSide, v: int, mark: Literal["-", "+"]) -> None:
         line = pad + node_line(side, v)
@@ -49,7 +48,7 @@ def graph_rows(al: Alignment, status: Mapping[Any, Any], depth: int, rows: list[
                     *generate_subgraph_header(ga["name"], ga["graph"], depth + 1),
                     *generate_graph_body(ga["graph"], depth + 2),
                 ]
-                graph = f"{al.graph}/{name}/{ga['name']}" if al.graph else f"{name}/{ga['name']}"
+                graph = al.graph.child(name, ga["name"])
                 for text in lines:
                     rows.append(
                         AlignedLine(
@@ -67,49 +66,58 @@ def graph_rows(al: Alignment, status: Mapping[Any, Any], depth: int, rows: list[
         while rpos < len(removed) and removed[rpos] < x:
             one_sided(a, removed[rpos], "-")
             rpos += 1
-        mark = status.get(("b", y), " ")
+        note = status.notes.get(y)
         rows.append(
             AlignedLine(
-                mark,
+                " " if note is None else "~",
                 pad + node_line(a, x),
                 pad + node_line(b, y),
                 al.graph,
                 a_name=a.name(x),
                 b_name=b.name(y),
                 module=b.module(y) or a.module(x),
-                note=status.get(("note", x, y)),
+                note=note,
             )
         )
-        for i, sal in subs.get((x, y), ()):
-            name_a = a.subgraph_names(x)[i]
-            name_b = b.subgraph_names(y)[i]
+        for pair in subs.get((x, y), ()):
+            sal = pair.alignment
+            name_a = a.subgraph_names(x)[pair.arg]
+            name_b = b.subgraph_names(y)[pair.arg]
             ga, gb = sal.a.cg.doc, sal.b.cg.doc
             head_a = list(generate_subgraph_header(name_a, ga, depth + 1))
             head_b = list(generate_subgraph_header(name_b, gb, depth + 1))
-            ss = sub_status.get(sal.graph, {})
             for k in range(max(len(head_a), len(head_b))):
                 ta = head_a[k] if k < len(head_a) else None
                 tb = head_b[k] if k < len(head_b) else None
-                st = " " if k == 0 or (ta is not None and tb is not None) else ("-" if tb is None else "+")
-                rows.append(AlignedLine(st, ta, tb, sal.graph))  # type: ignore[arg-type]
-            graph_rows(sal, ss, depth + 2, rows)
+                st: RowStatus = " " if k == 0 or (ta is not None and tb is not None) else ("-" if tb is None else "+")
+                rows.append(AlignedLine(st, ta, tb, sal.graph))
+            graph_rows(sal, status.subgraphs.get((x, y, pair.arg), GraphStatus()), depth + 2, rows)
     for x in removed[rpos:]:
         one_sided(a, x, "-")
-    mark = status.get(("b", b.out), " ")
+    note = status.notes.get(b.out)
     rows.append(
         AlignedLine(
-            mark,
+            " " if note is None else "~",
             pad + node_line(a, a.out),
             pad + node_line(b, b.out),
             al.graph,
             a_name="output",
             b_name="output",
-            note=status.get(("note", a.out, b.out)),
+            note=note,
         )
     )
 
 
-def program_rows(al: Alignment, changes: list[Change], status: Mapping[Any, Any]) -> list[AlignedLine]:
+def _signature_mark(a_line: str | None, b_line: str | None, note: str | None) -> RowStatus:
+    """A signature row: only in A, only in B, changed (a record's summary is its note), or the same."""
+    if b_line is None:
+        return "-"
+    if a_line is None:
+        return "+"
+    return "~" if note else " "
+
+
+def program_rows(al: Alignment, changes: list[Change], status: GraphStatus) -> list[AlignedLine]:
     """The aligned listing of a program: inputs, outputs, then the graph (``status`` from :func:`compare_program`)."""
     rows: list[AlignedLine] = []
     g = al.graph
@@ -132,10 +140,10 @@ def program_rows(al: Alignment, changes: list[Change], status: Mapping[Any, Any]
         )
         key = ("inputs", la[len(_INDENT) :] if la else None, lb[len(_INDENT) :] if lb else None)
         note = sig_notes.get(key)
-        mark = "-" if lb is None else "+" if la is None else ("~" if note else " ")
+        mark = _signature_mark(la, lb, note)
         rows.append(
             AlignedLine(
-                mark,  # type: ignore[arg-type]
+                mark,
                 la,
                 lb,
                 g,
@@ -151,8 +159,8 @@ def program_rows(al: Alignment, changes: list[Change], status: Mapping[Any, Any]
         la = _INDENT + _spec_line(_spec_fields(ea), a.cg.doc) if ea is not None else None
         lb = _INDENT + _spec_line(_spec_fields(eb), b.cg.doc) if eb is not None else None
         note = sig_notes.get(("outputs", la[len(_INDENT) :] if la else None, lb[len(_INDENT) :] if lb else None))
-        mark = "-" if lb is None else "+" if la is None else ("~" if note else " ")
-        rows.append(AlignedLine(mark, la, lb, g, note=note if mark == "~" else None))  # type: ignore[arg-type]
+        mark = _signature_mark(la, lb, note)
+        rows.append(AlignedLine(mark, la, lb, g, note=note if mark == "~" else None))
     rows.append(AlignedLine(" ", "graph:", "graph:", g))
     graph_rows(al, status, 1, rows)
     return rows

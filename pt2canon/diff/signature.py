@@ -15,7 +15,7 @@ from pt2canon.canon.program import CanonicalProgram
 from pt2canon.diff.align import Alignment, GraphSide
 from pt2canon.diff.fields import field_changes, field_summary
 from pt2canon.diff.options import Options
-from pt2canon.diff.result import Change, Location
+from pt2canon.diff.result import Change, ChangeKind, GraphPath, Location
 from pt2canon.diff.symbols import renamed_metas
 from pt2canon.listing import _spec_fields, _spec_line
 
@@ -69,16 +69,17 @@ def compare_inputs(al: Alignment, opts: Options) -> list[Change]:
     for ja, jb in al.input_pairs():
         sa = a.input_specs[ja] if ja is not None else None
         sb = b.input_specs[jb] if jb is not None else None
-        if sa is not None and sb is not None:
-            va = _spec_view(sa, _input_meta(a, ja, al.symbols), opts)  # type: ignore[arg-type]
-            vb = _spec_view(sb, _input_meta(b, jb), opts)  # type: ignore[arg-type]
+        va = vb = None
+        if ja is not None and jb is not None:
+            va = _spec_view(a.input_specs[ja], _input_meta(a, ja, al.symbols), opts)
+            vb = _spec_view(b.input_specs[jb], _input_meta(b, jb), opts)
             if va == vb:
                 continue
         la = _spec_line(_spec_fields(sa), a.cg.doc) if sa is not None else None
         lb = _spec_line(_spec_fields(sb), b.cg.doc) if sb is not None else None
         xa = a.n_ops + ja if ja is not None else None
         xb = b.n_ops + jb if jb is not None else None
-        item = _input_item(b, jb) if jb is not None else _input_item(a, ja)  # type: ignore[arg-type]
+        item = _input_item(b, jb) if jb is not None else _input_item(a, ja) if ja is not None else "input"
         loc = Location(
             graph=al.graph,
             a=a.name(xa) if xa is not None else None,
@@ -252,10 +253,10 @@ def compare_module_call_graph(al: Alignment, ca: CanonicalProgram, cb: Canonical
     return out
 
 
-def plain_changes(section: str, kind: str, item: str, old: Any, new: Any, graph: str) -> list[Change]:
+def plain_changes(section: str, kind: ChangeKind, item: str, old: Any, new: Any, graph: GraphPath) -> list[Change]:
     if old == new:
         return []
     loc = Location(graph=graph, item=item)
     fields = field_changes(old, new)
     summary = "; ".join(field_summary(f) for f in fields) if fields else "changed"
-    return [Change(kind, loc, f"{item}: {summary}", {"section": section, "changes": fields})]  # type: ignore[arg-type]
+    return [Change(kind, loc, f"{item}: {summary}", {"section": section, "changes": fields})]

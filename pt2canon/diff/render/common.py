@@ -185,9 +185,9 @@ class Hunk:
 
 
 def _where(row: AlignedLine, section: str) -> str:
-    graph = row.graph or ""
-    if "/" in graph:
-        where = graph
+    graph = row.graph
+    if graph.is_subgraph:
+        where = str(graph)
     else:
         where = (f"{graph} " if graph else "") + section
         name = row.b_name or row.a_name
@@ -208,7 +208,7 @@ def hunks(rows: Sequence[AlignedLine], context: int = 3) -> list[Hunk]:
     wheres: list[str] = []
     section = "graph"
     for i, row in enumerate(rows):
-        if "/" not in (row.graph or ""):
+        if not row.graph.is_subgraph:
             section = _SECTIONS.get((row.b_line or row.a_line or "").strip(), section)
         if row.status == " ":
             continue

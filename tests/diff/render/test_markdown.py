@@ -9,7 +9,7 @@ import pytest
 
 from pt2canon.diff.render.common import clean_text, hunks
 from pt2canon.diff.render.markdown import MIN_BYTES, render_markdown
-from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult, Location
+from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult, GraphPath, Location
 
 # -- synthetic results -------------------------------------------------------------------------
 
@@ -215,9 +215,20 @@ def test_hunks_merge_when_their_context_touches() -> None:
 def test_subgraph_rows_are_labelled_with_their_graph() -> None:
     rows = [
         AlignedLine(" ", "%a = aten.sin.default(%x)", "%a = aten.sin.default(%x)"),
-        AlignedLine("~", "%b = aten.cos.default(%a)", "%b = aten.tan.default(%a)", graph="n1/true_graph_0"),
+        AlignedLine(
+            "~",
+            "%b = aten.cos.default(%a)",
+            "%b = aten.tan.default(%a)",
+            graph=GraphPath(steps=(("n1", "true_graph_0"),)),
+        ),
     ]
-    r = DiffResult("a", "b", "graph", [Change("node_changed", Location(graph="n1/true_graph_0", a="n0"), "x")], rows)
+    r = DiffResult(
+        "a",
+        "b",
+        "graph",
+        [Change("node_changed", Location(graph=GraphPath(steps=(("n1", "true_graph_0"),)), a="n0"), "x")],
+        rows,
+    )
     md = render_markdown(r)
     assert "@@ graph n1/true_graph_0 @@\n-%b = aten.cos.default(%a)\n+%b = aten.tan.default(%a)\n" in md
     assert "in subgraph `n1/true_graph_0`" in md
