@@ -50,12 +50,13 @@ _LAZY = {
     "canonicalize": "pt2canon.api",
     "hash": "pt2canon.api",
     "digest": "pt2canon.api",
-    "diff": "pt2canon.api",
+    "diff": "pt2canon.diff",
     "Pt2CanonError": "pt2canon.errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.api import canonicalize, diff, digest, hash, load
+    from pt2canon import diff
+    from pt2canon.api import canonicalize, digest, hash, load
     from pt2canon.errors import Pt2CanonError
 
 
@@ -65,6 +66,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'pt2canon' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
     globals()[name] = value
     return value

@@ -88,7 +88,7 @@ from typing import Any, NamedTuple
 
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
-from pt2canon.diff.result import TOP_GRAPH, GraphPath
+from pt2canon.diff.records import TOP_GRAPH, GraphPath
 from pt2canon.serde.graph import VALUE_TABLES
 from pt2canon.serde.metadata import module_path
 

@@ -22,7 +22,7 @@ from typing import Any
 from pt2canon.diff.align import Alignment, GraphSide, SubgraphPair
 from pt2canon.diff.fields import field_changes
 from pt2canon.diff.options import Options
-from pt2canon.diff.result import Change, Location
+from pt2canon.diff.records import Change, Location
 from pt2canon.diff.symbols import renamed_metas
 from pt2canon.listing import expr_to_str, format_argument, format_node, format_return, format_tensor_meta, short_target
 

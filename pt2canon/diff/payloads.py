@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pt2canon.diff.fields import jsonable
-from pt2canon.diff.result import TOP_GRAPH, Change, GraphPath, Location
+from pt2canon.diff.records import TOP_GRAPH, Change, GraphPath, Location
 from pt2canon.listing import format_tensor_meta
 
 __all__ = ["compare_payloads"]

@@ -17,7 +17,7 @@ from pt2canon.canon.program import CanonicalProgram
 from pt2canon.diff.align import Alignment
 from pt2canon.diff.nodes import GraphStatus, compare_graph
 from pt2canon.diff.options import Options
-from pt2canon.diff.result import TOP_GRAPH, Change, GraphPath, Location
+from pt2canon.diff.records import TOP_GRAPH, Change, GraphPath, Location
 from pt2canon.diff.signature import compare_inputs, compare_module_call_graph, compare_outputs, plain_changes
 from pt2canon.diff.symbols import learn_symbols
 

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pt2canon.diff.align import Alignment, GraphSide, SubgraphPair
 from pt2canon.diff.nodes import GraphStatus, node_line
-from pt2canon.diff.result import AlignedLine, Change, RowStatus
+from pt2canon.diff.records import AlignedLine, Change, RowStatus
 from pt2canon.diff.signature import keyed_outputs
 from pt2canon.listing import _spec_fields, _spec_line, generate_graph_body, generate_subgraph_header
 

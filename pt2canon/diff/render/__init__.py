@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pt2canon.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.diff.result import DiffResult
+    from pt2canon.diff.records import DiffRecords
 
 __all__ = ["FORMATS", "render"]
 
@@ -33,7 +33,7 @@ __all__ = ["FORMATS", "render"]
 FORMATS = ("text", "json", "markdown", "html")
 
 
-def render(result: DiffResult, format: str = "text", **options: Any) -> str:
+def render(result: DiffRecords, format: str = "text", **options: Any) -> str:
     """Render ``result`` as ``text``, ``json``, ``markdown`` or ``html``.
 
     Options go to the format's renderer (``color`` and ``context`` for

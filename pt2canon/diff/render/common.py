@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pt2canon.diff.result import CHANGE_KINDS
+from pt2canon.diff.records import CHANGE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.diff.result import AlignedLine, Change, DiffResult
+    from pt2canon.diff.records import AlignedLine, Change, DiffRecords
 
 __all__ = [
     "HIDDEN_OPTIONS",
@@ -102,14 +102,14 @@ def cut_text(text: str, limit: int) -> str:
     return f"{text[: limit - 1]}… (+{len(text) - limit + 1} chars)"
 
 
-def counted_changes(result: DiffResult) -> int:
+def counted_changes(result: DiffRecords) -> int:
     """How many changes make the programs differ (version changes count only when asked)."""
     if result.options.get("include_versions"):
         return len(result.changes)
     return sum(1 for c in result.changes if c.kind != "version_changed")
 
 
-def shown_options(result: DiffResult) -> list[str]:
+def shown_options(result: DiffRecords) -> list[str]:
     """The options a headline lists: ``name`` for a flag, ``name=value`` otherwise, in name order."""
     names = sorted(k for k, v in result.options.items() if k not in HIDDEN_OPTIONS and v not in (None, False, ""))
     return [k if result.options[k] is True else f"{k}={result.options[k]}" for k in names]
@@ -122,7 +122,7 @@ def in_listing(change: Change) -> bool:
     return change.kind == "signature_changed" and change.details.get("section") in ("inputs", "outputs")
 
 
-def summary_line(result: DiffResult) -> str:
+def summary_line(result: DiffRecords) -> str:
     """``"2 changes at level graph: 1 node added, 1 node rewired"`` or ``"no changes at level graph"``."""
     counts = result.summary()
     counted = {

@@ -34,11 +34,11 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
+from pt2canon.diff.records import CHANGE_KINDS
 from pt2canon.diff.render.common import KIND_TITLES, clean_text, counted_changes, cut_text, hunks, shown_options
-from pt2canon.diff.result import CHANGE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.diff.result import AlignedLine, Change, DiffResult, Location
+    from pt2canon.diff.records import AlignedLine, Change, DiffRecords, Location
 
 __all__ = ["ROW_CLASSES", "render_html"]
 
@@ -92,7 +92,7 @@ def _detail_html(change: Change) -> str:
     return _code(change.details_text())
 
 
-def _headline(result: DiffResult) -> list[str]:
+def _headline(result: DiffRecords) -> list[str]:
     n = counted_changes(result)
     if n == 0:
         title = '<span class="pt2canon-equal">equal</span>'
@@ -113,7 +113,7 @@ def _headline(result: DiffResult) -> list[str]:
     return out
 
 
-def _summary(result: DiffResult) -> list[str]:
+def _summary(result: DiffRecords) -> list[str]:
     counts = result.summary()
     kinds = [k for k in CHANGE_KINDS if counts.get(k)]
     if not kinds:
@@ -126,7 +126,7 @@ def _summary(result: DiffResult) -> list[str]:
     return out
 
 
-def _changes(result: DiffResult, max_changes: int) -> list[str]:
+def _changes(result: DiffRecords, max_changes: int) -> list[str]:
     if not result.changes:
         return []
     order = {k: i for i, k in enumerate(CHANGE_KINDS)}
@@ -167,7 +167,7 @@ def _listing_row(row: AlignedLine, a_no: int | None, b_no: int | None) -> str:
     )
 
 
-def _listing(result: DiffResult, context: int, max_rows: int) -> list[str]:
+def _listing(result: DiffRecords, context: int, max_rows: int) -> list[str]:
     rows = result.rows
     parts = hunks(rows, context)
     if not parts:
@@ -215,7 +215,7 @@ def _listing(result: DiffResult, context: int, max_rows: int) -> list[str]:
 
 
 def render_html(
-    result: DiffResult, *, context: int | None = None, max_changes: int = 2000, max_rows: int = 5000
+    result: DiffRecords, *, context: int | None = None, max_changes: int = 2000, max_rows: int = 5000
 ) -> str:
     """Render ``result`` as a self-contained HTML fragment (well-formed XML too).
 

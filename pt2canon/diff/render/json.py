@@ -13,11 +13,11 @@ import json
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.diff.result import DiffResult
+    from pt2canon.diff.records import DiffRecords
 
 __all__ = ["render_json"]
 
 
-def render_json(result: DiffResult) -> str:
+def render_json(result: DiffRecords) -> str:
     """The documented JSON form (:meth:`DiffResult.to_json`), keys sorted, indented by 2."""
     return json.dumps(result.to_json(), sort_keys=True, indent=2)

@@ -39,12 +39,12 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
+from pt2canon.diff.records import CHANGE_KINDS
 from pt2canon.diff.render.common import KIND_TITLES, Hunk, clean_text, counted_changes, hunks, shown_options
 from pt2canon.diff.render.common import cut_text as _cut
-from pt2canon.diff.result import CHANGE_KINDS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.diff.result import AlignedLine, Change, DiffResult, Location
+    from pt2canon.diff.records import AlignedLine, Change, DiffRecords, Location
 
 __all__ = ["FOLD_CHANGES", "FOLD_LINES", "MAX_CELL", "MAX_LINE", "MIN_BYTES", "render_markdown"]
 
@@ -167,7 +167,7 @@ class _Budget:
 # -- the renderer ----------------------------------------------------------------------
 
 
-def _headline(result: DiffResult) -> str:
+def _headline(result: DiffRecords) -> str:
     n = counted_changes(result)
     versions = sum(1 for c in result.changes if c.kind == "version_changed")
     title = "### pt2canon diff: equal" if n == 0 else f"### pt2canon diff: {_plural(n, 'change')}"
@@ -194,7 +194,7 @@ def _headline(result: DiffResult) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-def _summary_table(result: DiffResult) -> str:
+def _summary_table(result: DiffRecords) -> str:
     summary = result.summary()
     rows = [(k, summary.get(k, 0)) for k in CHANGE_KINDS if summary.get(k, 0)]
     if not rows:
@@ -205,7 +205,7 @@ def _summary_table(result: DiffResult) -> str:
     return "\n".join(out) + "\n\n"
 
 
-def _write_changes(out: _Budget, result: DiffResult) -> int:
+def _write_changes(out: _Budget, result: DiffRecords) -> int:
     """Write the grouped change tables while they fit; return how many changes were written."""
     groups: dict[str, list[Change]] = {}
     for c in result.changes:
@@ -233,7 +233,7 @@ def _write_changes(out: _Budget, result: DiffResult) -> int:
     return shown
 
 
-def _write_listing(out: _Budget, result: DiffResult, context: int) -> None:
+def _write_listing(out: _Budget, result: DiffRecords, context: int) -> None:
     """Write the hunks of the aligned listing while they fit, then a note on what was left out."""
     rows = result.rows
     parts = hunks(rows, context)
@@ -272,7 +272,7 @@ def _write_listing(out: _Budget, result: DiffResult, context: int) -> None:
     out.add(fence_close + closing)
 
 
-def render_markdown(result: DiffResult, *, max_bytes: int = 1_000_000, context: int | None = None) -> str:
+def render_markdown(result: DiffRecords, *, max_bytes: int = 1_000_000, context: int | None = None) -> str:
     """Render ``result`` as GitHub-flavoured Markdown of at most ``max_bytes`` bytes (UTF-8).
 
     Parameters

@@ -30,8 +30,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pt2canon.diff.records import AlignedLine, DiffRecords
 from pt2canon.diff.render.common import hunks, in_listing, summary_line
-from pt2canon.diff.result import AlignedLine, DiffResult
 from pt2canon.errors import UsageError
 
 __all__ = ["render_text"]
@@ -44,7 +44,7 @@ def _paint(text: str, key: str, color: bool) -> str:
     return f"{_COLORS[key]}{text}{_RESET}" if color else text
 
 
-def render_text(result: DiffResult, *, color: bool = False, context: int | None = None, **_: Any) -> str:
+def render_text(result: DiffRecords, *, color: bool = False, context: int | None = None, **_: Any) -> str:
     """The unified-style text rendering (see the module docstring)."""
     if context is None:
         context = int(result.options.get("context", 3))
