@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING
 from pt2canon.diff.records import CHANGE_KINDS
 from pt2canon.diff.render.common import KIND_TITLES, Hunk, clean_text, counted_changes, hunks, shown_options
 from pt2canon.diff.render.common import cut_text as _cut
+from pt2canon.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.diff.records import AlignedLine, Change, DiffRecords, Location
@@ -294,11 +295,11 @@ def render_markdown(result: DiffRecords, *, max_bytes: int = 1_000_000, context:
 
     Raises
     ------
-    ValueError
+    UsageError
         If ``max_bytes`` is below :data:`MIN_BYTES`.
     """
     if max_bytes < MIN_BYTES:
-        raise ValueError(f"max_bytes={max_bytes} is too small for a Markdown diff; give at least {MIN_BYTES}")
+        raise UsageError(f"max_bytes={max_bytes} is too small for a Markdown diff; give at least {MIN_BYTES}")
     if context is None:
         context = int(result.options.get("context", 3))
     out = _Budget(max_bytes)

@@ -10,6 +10,7 @@ import pytest
 from pt2canon.diff.render.common import clean_text, hunks
 from pt2canon.diff.render.markdown import MIN_BYTES, render_markdown
 from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult, GraphPath, Location
+from pt2canon.errors import UsageError
 
 # -- synthetic results -------------------------------------------------------------------------
 
@@ -325,7 +326,7 @@ def test_a_long_listing_is_folded_and_cut_with_a_count_of_the_lines_left_out() -
 
 
 def test_max_bytes_below_the_minimum_is_refused() -> None:
-    with pytest.raises(ValueError, match="max_bytes"):
+    with pytest.raises(UsageError, match="max_bytes"):
         render_markdown(one_of_each_kind(), max_bytes=MIN_BYTES - 1)
 
 
