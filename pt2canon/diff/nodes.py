@@ -19,10 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pt2canon.diff.align import Alignment, GraphSide, SubgraphPair
+from pt2canon.diff.align import Alignment, SubgraphPair
 from pt2canon.diff.fields import field_changes
 from pt2canon.diff.options import Options
 from pt2canon.diff.records import Change, Location
+from pt2canon.diff.sides import GraphSide
 from pt2canon.diff.symbols import renamed_metas
 from pt2canon.listing import expr_to_str, format_argument, format_node, format_return, format_tensor_meta, short_target
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
-from pt2canon.diff.align import Alignment, GraphSide, SubgraphPair
+from pt2canon.diff.align import Alignment, SubgraphPair
 from pt2canon.diff.nodes import GraphStatus, node_line
 from pt2canon.diff.records import AlignedLine, Change, RowStatus
+from pt2canon.diff.sides import GraphSide
 from pt2canon.diff.signature import keyed_outputs
 from pt2canon.listing import _spec_fields, _spec_line, generate_graph_body, generate_subgraph_header
 

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from pt2canon.canon.program import CanonicalProgram
-from pt2canon.diff.align import Alignment, GraphSide
+from pt2canon.diff.align import Alignment
 from pt2canon.diff.fields import field_changes, field_summary
 from pt2canon.diff.options import Options
 from pt2canon.diff.records import Change, ChangeKind, GraphPath, Location
+from pt2canon.diff.sides import GraphSide
 from pt2canon.diff.symbols import renamed_metas
 from pt2canon.listing import _spec_fields, _spec_line
 

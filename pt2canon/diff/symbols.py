@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pt2canon._json import canonical_bytes
-from pt2canon.diff.align import Alignment, GraphSide
+from pt2canon.diff.align import Alignment
+from pt2canon.diff.sides import GraphSide
 
 __all__ = ["best_pairing", "learn_symbols", "rename_expression", "rename_symbols", "renamed_metas"]
 

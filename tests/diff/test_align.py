@@ -14,7 +14,8 @@ from strategies import programs, rewrites
 
 import pt2canon
 from pt2canon.canon.program import canonicalize_program
-from pt2canon.diff.align import Alignment, align_programs, module_path
+from pt2canon.diff.align import Alignment, align_programs
+from pt2canon.serde.metadata import module_path
 
 SETTINGS = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
