@@ -54,6 +54,7 @@ __all__ = [
     "HASH_SPEC",
     "LAYERS",
     "LEVELS",
+    "NO_SAMPLE_INPUTS",
     "PROGRAM_LAYERS",
     "HashResult",
     "combine",
@@ -138,6 +139,10 @@ class HashResult:
 
 def _sha(obj: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_bytes(obj)).hexdigest()
+
+
+#: The ``sample_inputs`` layer of a model that has no sample inputs.
+NO_SAMPLE_INPUTS = _sha(None)
 
 
 def _graphs(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -396,7 +401,7 @@ def hash_layers(
                 payloads["constants"] = payload_digests(artifact, model.constants, cache=cache)
             if include_sample_inputs:
                 payloads["sample_inputs"] = (
-                    artifact.sha256_member(model.sample_inputs) if model.sample_inputs else _sha(None)
+                    artifact.sha256_member(model.sample_inputs) if model.sample_inputs else NO_SAMPLE_INPUTS
                 )
         per_model[name] = layer_digests(canon, **payloads)
     return combine(per_model, level=level, wanted=wanted, versions=versions)

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Iterable
 from typing import Any
 
+from pt2canon._gc import gc_paused
 from pt2canon.diff.result import (
     CHANGE_KINDS,
     DIFF_SCHEMA_VERSION,
@@ -54,14 +56,22 @@ __all__ = [
 LEVELS = ("structure", "graph", "full")
 
 
+@gc_paused
 def diff_programs(
     a: Any,
     b: Any,
     *,
     level: str = "graph",
     ignore_shapes: bool = False,
+    ignore_dtypes: bool = False,
     ignore_weights: bool = False,
+    ignore: Iterable[str] = (),
+    keep_metadata: Iterable[str] = (),
     include_versions: bool = False,
+    include_sample_inputs: bool = False,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    equal_nan: bool = False,
     context: int = 3,
     model: str | None = None,
 ) -> DiffResult:
@@ -76,14 +86,32 @@ def diff_programs(
         What counts as a change, as for the hash levels: ``structure``
         (ops, constants, wiring, signature kinds), ``graph`` (+ tensor
         metadata, symbolic shapes, range constraints, signature FQNs,
-        module call graph), ``full`` (+ weights and constants by content).
+        module call graph), ``full`` (+ weights and constants, compared in
+        numbers where their bytes differ).
     ignore_shapes : bool
-        Leave tensor metadata and range constraints out.
+        Leave sizes, strides, storage offsets, symbolic values and range
+        constraints out.
+    ignore_dtypes : bool
+        Leave dtypes out (with ``ignore_shapes``: all tensor metadata).
     ignore_weights : bool
         Leave weights and constants out at ``full``.
+    ignore : iterable of str
+        Record kinds (:data:`CHANGE_KINDS`) left out of the result.
+    keep_metadata : iterable of str
+        Node metadata keys compared, as ``pt2canon hash --keep-metadata``
+        hashes them (``stack_trace``, ``nn_module_stack``, ...).
     include_versions : bool
         Let torch/schema/opset version changes make the programs unequal
         (they are always reported as ``version_changed``).
+    include_sample_inputs : bool
+        Let changed sample inputs count (at ``full`` they are always
+        reported, as ``sample_inputs_changed``; never unpickled), and put
+        them in the hashes.
+    atol, rtol : float
+        A changed weight whose elements are all within ``atol + rtol * |a|``
+        of A's does not count (``torch.testing.assert_close``'s rule).
+    equal_nan : bool
+        NaN against NaN is close.
     context : int
         Context lines the text rendering shows by default (kept in ``options``).
     model : str, optional
@@ -96,19 +124,22 @@ def diff_programs(
         ``equal`` is true when no record counts; ``changes`` in order:
         inputs, graph nodes (B's canonical order, subgraphs after their
         node, the output node last), outputs, module call graph, other
-        signature parts, constraints, weights, versions. ``hash_a`` /
-        ``hash_b`` are the compared models' hashes at ``level`` (with
-        versions when ``include_versions``), as ``pt2canon hash`` prints them.
+        signature parts, constraints, weights, sample inputs, versions.
+        ``hash_a`` / ``hash_b`` are the compared models' hashes at
+        ``level`` (with versions and sample inputs when included), as
+        ``pt2canon hash`` prints them.
 
     Raises
     ------
     UsageError
-        On an unknown level or a negative context.
+        On an unknown level or record kind, a negative context or tolerance.
     InputError
         If ``model`` names a model that neither side has, or a program is broken.
     """
     from pt2canon.api import load
     from pt2canon.diff.artifacts import compare_artifacts
+    from pt2canon.diff.options import Options
+    from pt2canon.diff.tensors import Tolerance
     from pt2canon.errors import InputError, UsageError
     from pt2canon.serde.archive import Artifact
 
@@ -116,6 +147,38 @@ def diff_programs(
         raise UsageError(f"level={level!r} is not one of {', '.join(LEVELS)}")
     if not isinstance(context, int) or context < 0:
         raise UsageError(f"context={context!r}: needs a number of lines >= 0")
+    ignored = sorted(set(ignore))
+    unknown = [k for k in ignored if k not in CHANGE_KINDS]
+    if unknown:
+        raise UsageError(f"ignore={unknown[0]!r} is not a record kind; use one of {', '.join(CHANGE_KINDS)}")
+    for label, value in (("atol", atol), ("rtol", rtol)):
+        if not isinstance(value, (int, float)) or not value >= 0:
+            raise UsageError(f"{label}={value!r}: needs a number >= 0")
+    kept = sorted(set(keep_metadata))
+    opts = Options(
+        level=level,
+        ignore_shapes=ignore_shapes,
+        ignore_weights=ignore_weights,
+        include_versions=include_versions,
+        ignore_dtypes=ignore_dtypes,
+        include_sample_inputs=include_sample_inputs,
+        ignore=frozenset(ignored),
+        keep_metadata=frozenset(kept),
+        tolerance=Tolerance(float(atol), float(rtol), bool(equal_nan)),
+    )
+    options: dict[str, Any] = {
+        "level": level,
+        "ignore_shapes": ignore_shapes,
+        "ignore_dtypes": ignore_dtypes,
+        "ignore_weights": ignore_weights,
+        "include_versions": include_versions,
+        "include_sample_inputs": include_sample_inputs,
+        "context": context,
+    }
+    extras = {"ignore": ignored, "keep_metadata": kept, "atol": atol, "rtol": rtol, "equal_nan": equal_nan}
+    options.update({k: v for k, v in extras.items() if v})
+    if model is not None:
+        options["model"] = model
     opened: list[Artifact] = []
     try:
         for source in (a, b):
@@ -132,16 +195,7 @@ def diff_programs(
             names = [model]
         else:
             names = sorted(set(art_a.models) | set(art_b.models))
-        options: dict[str, Any] = {
-            "level": level,
-            "ignore_shapes": ignore_shapes,
-            "ignore_weights": ignore_weights,
-            "include_versions": include_versions,
-            "context": context,
-        }
-        if model is not None:
-            options["model"] = model
-        return compare_artifacts(art_a, art_b, names, options)
+        return compare_artifacts(art_a, art_b, names, opts, options)
     finally:
         for artifact in opened:
             artifact.close()

@@ -12,12 +12,13 @@ aligned listing is built only when read); the others are aligned
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pt2canon._gc import gc_paused
 from pt2canon.api import canonicalize_model
-from pt2canon.canon.hashing import combine, layer_digests, level_layers, payload_digests
+from pt2canon.canon.hashing import NO_SAMPLE_INPUTS, combine, layer_digests, level_layers, payload_digests
 from pt2canon.canon.program import CanonicalProgram
 from pt2canon.diff.align import Alignment, align_programs
 from pt2canon.diff.nodes import GraphStatus
@@ -30,6 +31,7 @@ from pt2canon.diff.rows import lazy_rows, program_rows
 from pt2canon.serde.archive import Artifact
 
 __all__ = ["compare_artifacts"]
+
 
 #: Record kind reported when a hash layer differs in a part no other record itemizes.
 _FALLBACK_KIND: dict[str, ChangeKind] = {
@@ -60,39 +62,79 @@ class _ModelDiff:
 
 
 class _Side:
-    """One artifact's models: canonical programs, layer digests, payload digests."""
+    """One artifact's models: canonical programs, layer digests, payload and sample-input digests."""
 
-    def __init__(self, artifact: Artifact, names: list[str], level: str, weights: bool, include_versions: bool):
+    def __init__(self, artifact: Artifact, names: list[str], opts: Options):
         self.artifact = artifact
+        self.bare = artifact.format == "json"  # a model.json alone: no weights, no sample inputs
         self.canons: dict[str, CanonicalProgram] = {}
         self.layers: dict[str, dict[str, str]] = {}
         self.payloads: dict[str, dict[str, dict[str, Any]]] = {}
+        self.samples: dict[str, str | None] = {}
         cache: dict[str, str] = {}
         for name in names:
             model = artifact.models.get(name)
             if model is None:
                 continue
-            canon = canonicalize_model(artifact, model)
+            canon = canonicalize_model(artifact, model, keep_metadata=opts.keep_metadata)
             payloads: dict[str, dict[str, Any]] = {}
-            if level == "full" or weights:
+            if opts.level == "full":
                 payloads["weights"] = payload_digests(artifact, model.weights, cache=cache)
                 payloads["constants"] = payload_digests(artifact, model.constants, cache=cache)
                 self.payloads[name] = payloads
+            if opts.level == "full" or opts.include_sample_inputs:
+                self.samples[name] = artifact.sha256_member(model.sample_inputs) if model.sample_inputs else None
             self.canons[name] = canon
             self.layers[name] = layer_digests(
-                canon, weights=payloads.get("weights"), constants=payloads.get("constants")
+                canon,
+                weights=payloads.get("weights"),
+                constants=payloads.get("constants"),
+                sample_inputs=(self.samples.get(name) or NO_SAMPLE_INPUTS) if opts.include_sample_inputs else None,
             )
-        wanted = level_layers(level, include_versions=include_versions)
-        self.hash = combine(self.layers, level=level, wanted=wanted).hash if self.layers else ""
+        wanted = level_layers(
+            opts.level, include_sample_inputs=opts.include_sample_inputs, include_versions=opts.include_versions
+        )
+        self.hash = combine(self.layers, level=opts.level, wanted=wanted).hash if self.layers else ""
+
+
+def _sample_record(graph: GraphPath, a: str | None, b: str | None) -> Change:
+    what = "(a pickle: compared by sha256, never unpickled; `pt2canon audit` scans it)"
+    if a is None:
+        summary = f"sample inputs added {what}"
+    elif b is None:
+        summary = f"sample inputs removed {what}"
+    else:
+        summary = f"sample inputs: content {a[7:19]}… -> {b[7:19]}… {what}"
+    return Change("sample_inputs_changed", Location(graph=graph, item="sample inputs"), summary, {"old": a, "new": b})
+
+
+def _numeric(a: Artifact, b: Artifact, name: str, section: str, opts: Options) -> Callable[[str, str], Any]:
+    """How a changed payload of model ``name`` changed, in numbers (:func:`pt2canon.diff.tensors.compare_tensors`)."""
+
+    def compare(fa: str, fb: str) -> Any:
+        from pt2canon.diff.tensors import compare_tensors
+
+        pa = getattr(a.models[name], section).get(fa)
+        pb = getattr(b.models[name], section).get(fb)
+        if pa is None or pb is None:
+            return None
+        return compare_tensors(a, pa, b, pb, tolerance=opts.tolerance)
+
+    return compare
 
 
 @gc_paused
-def compare_artifacts(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) -> DiffResult:
-    """The diff of the models ``names`` of two artifacts; ``options`` as :func:`pt2canon.diff.diff_programs` checked them."""
-    opts = Options(options["level"], options["ignore_shapes"], options["ignore_weights"], options["include_versions"])
-    sa = _Side(a, names, opts.level, opts.weights, opts.include_versions)
-    sb = _Side(b, names, opts.level, opts.weights, opts.include_versions)
+def compare_artifacts(a: Artifact, b: Artifact, names: list[str], opts: Options, options: dict[str, Any]) -> DiffResult:
+    """The diff of the models ``names`` of two artifacts under ``opts``; ``options`` are the result's record of them."""
+    sa, sb = _Side(a, names, opts), _Side(b, names, opts)
     several = len(names) > 1
+    notes = [
+        f"{side.artifact.path} is a bare model.json: it holds no weights, constants or sample inputs; "
+        "they were not compared"
+        for side in (sa, sb)
+        if side.bare and (opts.weights or opts.include_sample_inputs or opts.level == "full")
+    ]
+    payloads = opts.weights and not (sa.bare or sb.bare)
     models: list[_ModelDiff] = []
     for name in names:
         graph = GraphPath(name if several else "")
@@ -110,16 +152,20 @@ def compare_artifacts(a: Artifact, b: Artifact, names: list[str], options: dict[
             )
             continue
         la, lb = sa.layers[name], sb.layers[name]
-        differing = [k for k in opts.layers() if la.get(k) != lb.get(k)]
+        layers = [k for k in opts.layers() if payloads or k not in ("weights", "constants")]
+        differing = [k for k in layers if la.get(k) != lb.get(k)]
         if differing:
             md.alignment = align_programs(md.a, md.b, graph=graph)
             md.changes, md.status = compare_program(md.alignment, md.a, md.b, opts)
-            if opts.weights:
+            if payloads:
                 pa, pb = sa.payloads[name], sb.payloads[name]
-                md.changes += compare_payloads("weights", pa["weights"], pb["weights"], graph)
-                md.changes += compare_payloads("constants", pa["constants"], pb["constants"], graph)
-            if not md.changes:
-                for layer in differing:
+                fqns = md.alignment.fqns
+                for section in ("weights", "constants"):
+                    numeric = _numeric(a, b, name, section, opts)
+                    md.changes += compare_payloads(section, pa[section], pb[section], graph, fqns, numeric)
+            exact = set(opts.exact_layers())
+            if not md.changes and any(k in exact for k in differing):
+                for layer in (k for k in differing if k in exact):
                     md.changes.append(
                         Change(
                             _FALLBACK_KIND[layer],
@@ -128,7 +174,14 @@ def compare_artifacts(a: Artifact, b: Artifact, names: list[str], options: dict[
                             {"layer": layer, "a": la[layer], "b": lb[layer]},
                         )
                     )
+        both = name in sa.samples and name in sb.samples and not (sa.bare or sb.bare)
+        if both and sa.samples[name] != sb.samples[name]:
+            md.changes.append(_sample_record(graph, sa.samples[name], sb.samples[name]))
         md.changes += compare_versions(md.a.doc, md.b.doc, graph)
+        if opts.ignore:
+            md.changes = [c for c in md.changes if c.kind not in opts.ignore]
+            if md.status is not None:
+                md.status.forget(opts.ignore)
 
     def rows() -> list[AlignedLine]:
         out: list[AlignedLine] = []
@@ -157,4 +210,5 @@ def compare_artifacts(a: Artifact, b: Artifact, names: list[str], options: dict[
         hash_a=sa.hash,
         hash_b=sb.hash,
         options=options,
+        notes=notes,
     )

@@ -15,8 +15,9 @@ For each aligned pair:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from typing import Any
 
 from pt2canon.diff.align import Alignment, SubgraphPair
@@ -39,12 +40,27 @@ class GraphStatus:
     notes : dict
         B's view id of a changed or rewired op (or of the output node) ->
         the change's summary, shown under its ``~`` row.
+    kinds : dict
+        The same view ids -> the kind of that change.
     subgraphs : dict
         ``(A op, B op, argument index)`` of an aligned subgraph -> its status.
     """
 
     notes: dict[int, str] = field(default_factory=dict)
+    kinds: dict[int, str] = field(default_factory=dict)
     subgraphs: dict[tuple[int, int, int], GraphStatus] = field(default_factory=dict)
+
+    def mark(self, v: int, change: Change) -> None:
+        self.notes[v] = change.summary
+        self.kinds[v] = change.kind
+
+    def forget(self, kinds: Iterable[str]) -> None:
+        """Unmark the rows of changes of these kinds (left out of the result), subgraphs too."""
+        kinds = frozenset(kinds)
+        for v in [v for v, k in self.kinds.items() if k in kinds]:
+            del self.notes[v], self.kinds[v]
+        for sub in self.subgraphs.values():
+            sub.forget(kinds)
 
 
 def node_location(al: Alignment, x: int | None, y: int | None, item: str | None = None) -> Location:
@@ -88,6 +104,8 @@ def _producer(side: GraphSide, p: int, out: int) -> dict[str, Any]:
     d: dict[str, Any] = {"node": side.name(p), "value": "%" + side.value_name(p, out)}
     if side.is_op(p):
         d["op"] = short_target(side.target[p] or "?")
+    elif side.input_specs is None:  # a subgraph's input: by position
+        d["op"] = f"input {p - side.n_ops}"
     else:
         key = side.input_keys[p - side.n_ops]
         d["op"] = "input " + " ".join(str(k) for k in key)
@@ -98,7 +116,7 @@ def _producer_text(d: dict[str, Any]) -> str:
     return f"{d['value']} ({d['node']} {d['op']})" if d["node"] != d["value"][1:] else f"{d['value']} ({d['op']})"
 
 
-def _node_view(side: GraphSide, v: int, meta: bool, symbols: Mapping[str, str] | None = None) -> dict[str, Any]:
+def _node_view(side: GraphSide, v: int, opts: Options, symbols: Mapping[str, str] | None = None) -> dict[str, Any]:
     attrs = side.cg.model._node[side.nid[v]]
     subs = side.subgraph_names(v)
     args: dict[str, Any] = {}
@@ -110,30 +128,73 @@ def _node_view(side: GraphSide, v: int, meta: bool, symbols: Mapping[str, str] |
         args[key] = {"as_graph": "<subgraph>"} if i in subs else na["arg"]
         kinds[key] = na.get("kind")
     view: dict[str, Any] = {"target": attrs["target"], "args": args, "arg_kinds": kinds, "outputs": attrs["outputs"]}
-    if meta:
-        view["meta"] = {str(i): m for i, m in enumerate(renamed_metas(side, v, symbols))}
+    if opts.meta:
+        view["meta"] = {str(i): m for i, m in enumerate(opts.view_metas(renamed_metas(side, v, symbols)))}
+    if opts.keep_metadata:
+        view["metadata"] = side.doc_node(v).get("metadata") or {}
     return view
 
 
+_LIST_TAGS = frozenset(
+    {"as_tensors", "as_optional_tensors", "as_nested_tensors", "as_sym_ints", "as_sym_floats", "as_sym_bools"}
+)
+
+
 def _rewiring(al: Alignment, x: int, y: int, *, one_sided: bool) -> list[dict[str, Any]]:
+    """The argument slots of aligned ``x``/``y`` that read values that do not correspond.
+
+    A single-value slot reads the counterpart or not; the elements of a
+    list argument (``cat``'s tensors, ``cond``'s operands) are matched as
+    sequences (:class:`difflib.SequenceMatcher` over the counterparts), so
+    one value inserted into a list is one entry, not a shift of every
+    later position.
+    """
     a, b = al.a, al.b
     oa, ob = a.operands[x], b.operands[y]
     ma = al.a_to_b
+    lists_a: dict[Any, list[Any]] = {}
+    lists_b: dict[Any, list[Any]] = {}
+    if x != a.out:
+        for ops, lists in ((oa, lists_a), (ob, lists_b)):
+            for s in ops:
+                if len(s[1]) > 1 and s[1][0] in _LIST_TAGS:
+                    lists.setdefault((s[0], s[1][0]), []).append(s)
+    listed = {s for group in (*lists_a.values(), *lists_b.values()) for s in group}
     out = []
+
+    def entry(sa: Any, sb: Any) -> None:
+        ea, eb = oa.get(sa) if sa is not None else None, ob.get(sb) if sb is not None else None
+        e: dict[str, Any] = {"slot": _slot_text(sb if sb is not None else sa)}
+        if ea is not None:
+            e["old"] = _producer(a, ea[1], ea[0])
+        if eb is not None:
+            e["new"] = _producer(b, eb[1], eb[0])
+        out.append(e)
+
     for s in [*oa, *(s for s in ob if s not in oa)]:
+        if s in listed:
+            continue
         ea, eb = oa.get(s), ob.get(s)
         if ea is not None and eb is not None:
             if ea[0] == eb[0] and ma[ea[1]] == eb[1]:
                 continue
         elif not one_sided:
             continue
-        entry: dict[str, Any] = {"slot": _slot_text(s)}
-        if ea is not None:
-            entry["old"] = _producer(a, ea[1], ea[0])
-        if eb is not None:
-            entry["new"] = _producer(b, eb[1], eb[0])
-        out.append(entry)
+        entry(s if ea is not None else None, s if eb is not None else None)
+    for key in [*lists_a, *(k for k in lists_b if k not in lists_a)]:
+        sa_, sb_ = sorted(lists_a.get(key, []), key=_path_order), sorted(lists_b.get(key, []), key=_path_order)
+        seq_a = [(oa[s][0], ma[oa[s][1]]) for s in sa_]
+        seq_b = [(ob[s][0], ob[s][1]) for s in sb_]
+        for op, i1, i2, j1, j2 in SequenceMatcher(None, seq_a, seq_b, autojunk=False).get_opcodes():
+            if op == "equal":
+                continue
+            for k in range(max(i2 - i1, j2 - j1)):
+                entry(sa_[i1 + k] if i1 + k < i2 else None, sb_[j1 + k] if j1 + k < j2 else None)
     return out
+
+
+def _path_order(slot: Any) -> tuple[Any, ...]:
+    return tuple(p if isinstance(p, int) else -1 for p in slot[1][1:])
 
 
 def _rewire_summary(entries: list[dict[str, Any]]) -> str:
@@ -143,6 +204,23 @@ def _rewire_summary(entries: list[dict[str, Any]]) -> str:
         new = _producer_text(e["new"]) if "new" in e else "nothing"
         parts.append(f"{e['slot']}: {old} -> {new}")
     return "; ".join(parts)
+
+
+def _references_only(template: Any) -> bool:
+    """True for an argument template that holds value references (blanked) and nothing else."""
+    if isinstance(template, Mapping):
+        return bool(template) and all(_references_only(v) for v in template.values())
+    if isinstance(template, list):
+        return all(_references_only(v) for v in template)
+    return template is None
+
+
+def _count_references(template: Any) -> int:
+    if isinstance(template, Mapping):
+        return sum(_count_references(v) for v in template.values()) if template else 0
+    if isinstance(template, list):
+        return sum(_count_references(v) for v in template)
+    return 1 if template is None else 0
 
 
 def _change_summary(al: Alignment, x: int, y: int, view_a: dict[str, Any], view_b: dict[str, Any]) -> str:
@@ -158,6 +236,10 @@ def _change_summary(al: Alignment, x: int, y: int, view_a: dict[str, Any], view_
         vb = view_b["args"].get(k)
         if va == vb and view_a["arg_kinds"].get(k) == view_b["arg_kinds"].get(k):
             continue
+        if _references_only(va) and _references_only(vb) and view_a["arg_kinds"].get(k) == view_b["arg_kinds"].get(k):
+            # Only how many values a list reads: which ones, the rewiring entries say.
+            parts.append(f"{k}: {_count_references(va)} -> {_count_references(vb)} values")
+            continue
         old = format_argument(doc_a["inputs"][ia]["arg"]) if ia is not None else "(absent)"
         new = format_argument(doc_b["inputs"][ib]["arg"]) if ib is not None else "(absent)"
         parts.append(f"{k}: {old} -> {new}" if old != new else f"{k}: passed differently")
@@ -167,7 +249,17 @@ def _change_summary(al: Alignment, x: int, y: int, view_a: dict[str, Any], view_
     for k in [*ma, *(k for k in mb if k not in ma)]:
         if ma.get(k) != mb.get(k):
             parts.append(f"output {k}: {_meta_text(ma.get(k))} -> {_meta_text(mb.get(k))}")
+    da, db = view_a.get("metadata", {}), view_b.get("metadata", {})
+    for k in [*da, *(k for k in db if k not in da)]:
+        if da.get(k) != db.get(k):
+            parts.append(f"metadata {k}: {_short(da.get(k))} -> {_short(db.get(k))}")
     return "; ".join(parts) or "changed"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A metadata value on one line, cut at ``limit`` characters."""
+    text = "(absent)" if value is None else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], GraphStatus]:
@@ -191,7 +283,7 @@ def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], GraphStat
         rec = _pair(al, x, y, opts)
         if rec is not None:
             changes.append(rec)
-            status.notes[y] = rec.summary
+            status.mark(y, rec)
         for pair in subs.get((x, y), ()):
             sub_changes, sub_status = compare_graph(pair.alignment, opts)
             changes.extend(sub_changes)
@@ -211,7 +303,7 @@ def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], GraphStat
                 b_line=node_line(b, b.out),
             )
         )
-        status.notes[b.out] = changes[-1].summary
+        status.mark(b.out, changes[-1])
     return changes, status
 
 
@@ -237,7 +329,9 @@ def _pair(al: Alignment, x: int, y: int, opts: Options) -> Change | None:
     a, b = al.a, al.b
     same = a.plabel[x] == b.plabel[y]
     if same and opts.meta:
-        same = renamed_metas(a, x, al.symbols) == renamed_metas(b, y)
+        same = opts.view_metas(renamed_metas(a, x, al.symbols)) == opts.view_metas(renamed_metas(b, y))
+    if same and opts.keep_metadata:
+        same = (a.doc_node(x).get("metadata") or {}) == (b.doc_node(y).get("metadata") or {})
     rew = _rewiring(al, x, y, one_sided=True)
     if same and not rew:
         return None
@@ -250,7 +344,7 @@ def _pair(al: Alignment, x: int, y: int, opts: Options) -> Change | None:
             a_line=node_line(a, x),
             b_line=node_line(b, y),
         )
-    va, vb = _node_view(a, x, opts.meta, al.symbols), _node_view(b, y, opts.meta)
+    va, vb = _node_view(a, x, opts, al.symbols), _node_view(b, y, opts)
     details: dict[str, Any] = {"changes": field_changes(va, vb)}
     if rew:
         details["inputs"] = rew

@@ -103,7 +103,7 @@ def compare_program(
     node last), output signature, module call graph, other signature
     parts, range constraints.
     """
-    if opts.meta and (ca.symbols or cb.symbols):
+    if opts.shapes and (ca.symbols or cb.symbols):
         learn_symbols(al, ca.doc.get("range_constraints") or {}, cb.doc.get("range_constraints") or {})
     changes = compare_inputs(al, opts)
     node_changes, status = compare_graph(al, opts)
@@ -128,6 +128,6 @@ def compare_program(
         sorted(cb.doc.get("verifiers", [])),
         al.graph,
     )
-    if opts.meta:
+    if opts.shapes:
         changes += compare_constraints(ca, cb, al.graph, al.symbols)
     return changes, status

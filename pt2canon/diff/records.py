@@ -16,6 +16,8 @@ rendering to it. Records are typed by ``kind``:
 ``signature_changed`` inputs/outputs of the signature, module call graph
 ``weight_changed``   a weight or constant's bytes or metadata (``full`` level)
 ``constraint_changed`` a range constraint
+``sample_inputs_changed`` the sample-input pickle's bytes (shown; counts only with
+                     ``include_sample_inputs``; never unpickled)
 ``version_changed``  torch/schema/opset versions (shown, never make a diff unequal
                      unless versions are included in the level)
 ==================== ==========================================================
@@ -45,8 +47,8 @@ __all__ = [
     "RowStatus",
 ]
 
-#: Version of the JSON output's schema.
-DIFF_SCHEMA_VERSION = 1
+#: Version of the JSON output's schema (2: ``sample_inputs_changed``, ``notes``, ``counted``, numeric weights).
+DIFF_SCHEMA_VERSION = 2
 
 ChangeKind = Literal[
     "node_added",
@@ -56,6 +58,7 @@ ChangeKind = Literal[
     "signature_changed",
     "weight_changed",
     "constraint_changed",
+    "sample_inputs_changed",
     "version_changed",
 ]
 
@@ -243,7 +246,9 @@ class AlignedLine:
     ``graph`` is the graph the row belongs to, ``a_name``/``b_name`` the
     canonical node (or input value) names of the row on each side,
     ``module`` the node's module path, ``note`` the summary of the change a
-    ``"~"`` row stands for.
+    ``"~"`` row stands for, ``renames`` the values a ``"~"`` row reads or
+    defines that are the same on both sides but named apart, as ``(A's
+    name, B's name)`` (so that A's ``%v8`` and B's ``%v9`` read as one value).
     """
 
     status: RowStatus
@@ -254,6 +259,7 @@ class AlignedLine:
     b_name: str | None = None
     module: str | None = None
     note: str | None = None
+    renames: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -273,6 +279,9 @@ class DiffRecords:
         Each side's hash at ``level``.
     options : dict
         The options the diff ran with (``ignore_shapes``, ...).
+    notes : list of str
+        What the diff could not compare, one line each (a bare ``model.json``
+        holds no weights, ...).
     """
 
     a: str
@@ -283,12 +292,25 @@ class DiffRecords:
     hash_a: str = ""
     hash_b: str = ""
     options: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def counts(self, change: Change) -> bool:
+        """Whether ``change`` makes the programs unequal.
+
+        Version changes count only with ``include_versions``, sample inputs
+        only with ``include_sample_inputs``, and a weight within the
+        tolerance (``atol``/``rtol``) does not.
+        """
+        if change.kind == "version_changed":
+            return bool(self.options.get("include_versions"))
+        if change.kind == "sample_inputs_changed":
+            return bool(self.options.get("include_sample_inputs"))
+        return not change.details.get("within_tolerance")
 
     @property
     def equal(self) -> bool:
-        """True when nothing but versions changed (versions never count unless asked)."""
-        counted = [c for c in self.changes if c.kind != "version_changed" or self.options.get("include_versions")]
-        return not counted
+        """True when no record counts (:meth:`counts`)."""
+        return not any(self.counts(c) for c in self.changes)
 
     def __bool__(self) -> bool:
         """A diff is truthy when the programs differ, like a non-empty diff."""
@@ -309,6 +331,8 @@ class DiffRecords:
             "equal": self.equal,
             "hash": {"a": self.hash_a, "b": self.hash_b},
             "summary": self.summary(),
-            "changes": [c.to_json() for c in self.changes],
+            "counted": sum(1 for c in self.changes if self.counts(c)),
+            "changes": [{**c.to_json(), "counted": self.counts(c)} for c in self.changes],
             "options": self.options,
+            "notes": list(self.notes),
         }

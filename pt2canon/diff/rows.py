@@ -78,6 +78,7 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
                 b_name=b.name(y),
                 module=b.module(y) or a.module(x),
                 note=note,
+                renames=renamed_values(al, x, y) if note is not None else (),
             )
         )
         for pair in subs.get((x, y), ()):
@@ -87,10 +88,11 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
             ga, gb = sal.a.cg.doc, sal.b.cg.doc
             head_a = list(generate_subgraph_header(name_a, ga, depth + 1))
             head_b = list(generate_subgraph_header(name_b, gb, depth + 1))
-            for k in range(max(len(head_a), len(head_b))):
-                ta = head_a[k] if k < len(head_a) else None
-                tb = head_b[k] if k < len(head_b) else None
-                st: RowStatus = " " if k == 0 or (ta is not None and tb is not None) else ("-" if tb is None else "+")
+            rows.append(AlignedLine(" ", head_a[0], head_b[0], sal.graph))
+            for ja, jb in sal.input_pairs():  # inputs as the alignment pairs them (through the op's operands)
+                ta = head_a[1 + ja] if ja is not None and 1 + ja < len(head_a) else None
+                tb = head_b[1 + jb] if jb is not None and 1 + jb < len(head_b) else None
+                st: RowStatus = "-" if tb is None else "+" if ta is None else " "
                 rows.append(AlignedLine(st, ta, tb, sal.graph))
             graph_rows(sal, status.subgraphs.get((x, y, pair.arg), GraphStatus()), depth + 2, rows)
     for x in removed[rpos:]:
@@ -105,8 +107,33 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
             a_name="output",
             b_name="output",
             note=note,
+            renames=renamed_values(al, a.out, b.out) if note is not None else (),
         )
     )
+
+
+def renamed_values(al: Alignment, x: int, y: int) -> tuple[tuple[str, str], ...]:
+    """The values aligned ``x``/``y`` read and define that are the same on both sides but named apart.
+
+    ``(A's name, B's name)`` with ``%``, in B's argument order then the
+    outputs: an op inserted earlier renumbers every value after it, so
+    ``%v8`` in A's line can be ``%v9`` in B's and mean the same value.
+    """
+    a, b = al.a, al.b
+    out: dict[tuple[str, str], None] = {}
+    oa = a.operands[x]
+    for s, (o, pb) in b.operands[y].items():
+        ea = oa.get(s)
+        if ea is not None and ea[0] == o and al.a_to_b[ea[1]] == pb:
+            na, nb = a.value_name(ea[1], o), b.value_name(pb, o)
+            if na != nb:
+                out[(f"%{na}", f"%{nb}")] = None
+    if x != a.out:
+        for i in range(len(a.metas(x))):
+            na, nb = a.value_name(x, i), b.value_name(y, i)
+            if na != nb:
+                out[(f"%{na}", f"%{nb}")] = None
+    return tuple(out)
 
 
 def _signature_mark(a_line: str | None, b_line: str | None, note: str | None) -> RowStatus:

@@ -26,7 +26,12 @@ from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
 from pt2canon.serde.graph import VALUE_TABLES
 from pt2canon.serde.metadata import module_path
 
-__all__ = ["GraphSide", "Slot", "output_spec_keys", "program_side", "subgraph_side"]
+__all__ = ["NAMED_INPUTS", "GraphSide", "Slot", "output_spec_keys", "program_side", "subgraph_side"]
+
+#: Input kinds that name a tensor or object of the module by FQN (paired through their readers).
+NAMED_INPUTS = frozenset({"parameter", "buffer", "tensor_constant", "custom_obj"})
+#: Output kinds keyed by the FQN of the input they write or belong to.
+_FQN_OUTPUTS = {"parameter_mutation": "parameter", "buffer_mutation": "buffer", "gradient_to_parameter": "parameter"}
 
 _FQN_FIELD = {
     "parameter": "parameter_name",
@@ -89,6 +94,9 @@ class GraphSide:
         index, user's shallow label and users' fingerprint), from the output back.
     input_keys : list
         Alignment key of each input, in canonical input order.
+    anchor_keys : list or None
+        The keys phase 0 anchors inputs by, when not ``input_keys`` (A's
+        FQNs with modules renamed as a first alignment showed).
     input_specs : list or None
         Canonical signature input specs (top-level graph only).
     output_keys : dict
@@ -116,7 +124,10 @@ class GraphSide:
     output_spec_keys: list[Any] | None = None
     _modules: dict[int, str | None] = field(default_factory=dict, repr=False)
     _tables: dict[str, Mapping[str, Any]] | None = field(default=None, repr=False)
+    _metas: dict[int, list[Any]] = field(default_factory=dict, repr=False)
     _subs: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
+    _built_outputs: tuple[Any, ...] | None = field(default=None, repr=False)
+    anchor_keys: list[Any] | None = None
 
     @property
     def out(self) -> int:
@@ -160,24 +171,83 @@ class GraphSide:
 
     def metas(self, v: int) -> list[Any]:
         """Canonical metadata (symbols renamed) of each value ``v`` defines; ``None`` for tokens."""
+        cached = self._metas.get(v)
+        if cached is not None:
+            return cached
         tables = self._tables
         if tables is None:
             doc = self.cg.doc
             tables = self._tables = {k: doc.get(t) or {} for k, t in VALUE_TABLES.items()}
         names = self.cg.value_names
         empty: Mapping[str, Any] = {}
-        return [
+        out = self._metas[v] = [
             tables.get(val.kind, empty).get(names.get(val.name, val.name))
             for val in self.cg.model._node[self.nid[v]].get("values", ())
         ]
+        return out
 
     def subgraph_names(self, v: int) -> dict[int, str]:
         """Argument index -> canonical subgraph name of op ``v``."""
         return self._subs.get(v, {})
 
+    def named_input(self, v: int) -> bool:
+        """True for an input that is a parameter, buffer, tensor constant or custom object."""
+        return self.n_ops <= v < self.out and self.input_keys[v - self.n_ops][0] in NAMED_INPUTS
+
+    def ordered_operands(self, v: int) -> list[tuple[Slot, int, int]]:
+        """``(slot, output index, producer)`` of op ``v``'s value references, in argument order."""
+        position = {na.get("name") or str(i): i for i, na in enumerate(self.cg.model._node[self.nid[v]]["args"])}
+
+        def order(item: tuple[Slot, tuple[int, int]]) -> tuple[int, str]:
+            (arg, path), _ = item
+            return position.get(arg, position.get(str(arg), -1)), repr(path)
+
+        return [(s, o, p) for s, (o, p) in sorted(self.operands[v].items(), key=order)]
+
+    def built_output_spec_keys(self) -> list[Any]:
+        """The output spec keys as the side was built (before :meth:`rekey_outputs`)."""
+        if self._built_outputs is not None:
+            return list(self._built_outputs[3])
+        return list(self.output_spec_keys or ())
+
+    def rekey_outputs(self, keys: Mapping[Any, Any]) -> None:
+        """Key the outputs first keyed ``k`` by ``keys[k]`` (a renamed parameter's mutation, ...).
+
+        Always from the keys the side was built with, so that calling it
+        again replaces the earlier renaming instead of renaming twice.
+        """
+        out = self.out
+        if self._built_outputs is None:
+            if not keys:
+                return
+            ops = dict(self.operands[out])
+            users = {p: list(self.users[p]) for p in {e[1] for e in ops.values()}}
+            self._built_outputs = (ops, users, dict(self.output_keys), list(self.output_spec_keys or ()))
+        base_ops, base_users, base_keys, base_spec_keys = self._built_outputs
+        self.operands[out] = {_rekeyed(s, keys): e for s, e in base_ops.items()}
+        for p, uses in base_users.items():
+            self.users[p] = [(_rekeyed(s, keys), o, u) if u == out else (s, o, u) for s, o, u in uses]
+        self.output_keys = {i: keys.get(k, k) for i, k in base_keys.items()}
+        if self.output_spec_keys is not None:
+            self.output_spec_keys = [keys.get(k, k) for k in base_spec_keys]
+
     def doc_node(self, v: int) -> dict[str, Any]:
         """The canonical document's node of op ``v``."""
         return self.cg.doc["nodes"][v]  # type: ignore[no-any-return]
+
+
+def _rekeyed(slot: Slot, keys: Mapping[Any, Any]) -> Slot:
+    return (keys.get(slot[0], slot[0]), slot[1])
+
+
+def _shape_key(attrs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Dtype and static sizes of each value a node defines (symbolic sizes as ``None``), for fingerprints."""
+    out: list[Any] = []
+    for val in attrs.get("values", ()):
+        meta = val.meta
+        sizes = meta.get("sizes") if isinstance(meta, dict) else None
+        out.append(None if sizes is None else (meta.get("dtype"), *[s.get("as_int") for s in sizes]))
+    return tuple(out)
 
 
 def _build_side(
@@ -209,7 +279,10 @@ def _build_side(
     out_label = intern(b"<output>", len(labels))
     for v in range(n, N - 1):
         key = input_keys[v - n]
-        fp[v] = hash(("in", key))
+        # A parameter's FQN is not its identity (an inserted block shifts the FQNs after it): its
+        # fingerprint is its kind and shape; the others' (user inputs by position) their key.
+        named = key[0] in NAMED_INPUTS
+        fp[v] = hash(("in", key[0], _shape_key(nodes[nid[v]])) if named else ("in", key))
         label[v] = plabel[v] = intern(canonical_bytes(["<input>", repr(key)]), len(labels))
     # Ops in canonical (topological) order, then the output: operands, users, labels, fingerprints.
     for v in [*range(n), N - 1]:
@@ -249,7 +322,7 @@ def _build_side(
                 plabel[v] = intern(canonical_bytes(["shallow", t, shallow, attrs["outputs"]]), len(labels))
             else:
                 label[v] = plabel[v] = intern(canonical_bytes([t, args, attrs["outputs"]]), len(labels))
-        fp[v] = hash((label[v], frozenset(fps)))
+        fp[v] = hash((label[v], _shape_key(nodes[x]), frozenset(fps)))
         depth[v] = dmax + 1
     # Users' fingerprints: a Merkle hash over each node's uses, from the output back.
     ufp = [0] * N
@@ -324,10 +397,10 @@ def program_side(canon: CanonicalProgram, labels: dict[bytes, int]) -> GraphSide
     return side
 
 
-def subgraph_side(cg: CanonicalGraph, labels: dict[bytes, int]) -> GraphSide:
+def subgraph_side(cg: CanonicalGraph, labels: dict[bytes, int], input_keys: list[Any] | None = None) -> GraphSide:
+    """A subgraph, inputs keyed by ``input_keys`` (default: by position) and outputs by position."""
     G = cg.model
     inputs = [x for x, k in G.nodes(data="kind") if k == "input"]
     outs = G.nodes[G.graph["output"]]["args"]
-    return _build_side(
-        cg, inputs, [("in", j) for j in range(len(inputs))], {i: ("out", i) for i in range(len(outs))}, labels
-    )
+    keys = input_keys if input_keys is not None else [("in", j) for j in range(len(inputs))]
+    return _build_side(cg, inputs, keys, {i: ("out", i) for i in range(len(outs))}, labels)

@@ -40,7 +40,7 @@ def _spec_view(spec: Mapping[str, Any], meta: Any, opts: Options) -> dict[str, A
     if tag == "buffer":
         view["persistent"] = body.get("persistent", True)
     if opts.meta and meta is not None:
-        view["meta"] = meta
+        view["meta"] = opts.view_meta(meta)
     return view
 
 
@@ -95,19 +95,23 @@ def compare_inputs(al: Alignment, opts: Options) -> list[Change]:
         if sb is None:
             out.append(Change("signature_changed", loc, f"{item} removed", {"section": "inputs", "old": sa}, a_line=la))
             continue
-        fields = field_changes(va, vb)
-        summary = "; ".join(field_summary(f) for f in fields)
-        out.append(
-            Change(
-                "signature_changed",
-                loc,
-                f"{item}: {summary}",
-                {"section": "inputs", "changes": fields},
-                a_line=la,
-                b_line=lb,
-            )
-        )
+        summary, details = _spec_change("inputs", va, vb)
+        out.append(Change("signature_changed", loc, f"{item}: {summary}", details, a_line=la, b_line=lb))
     return out
+
+
+def _spec_change(section: str, view_a: Any, view_b: Any) -> tuple[str, dict[str, Any]]:
+    """The summary and details of a changed signature entry; a changed FQN reads as a rename."""
+    fields = field_changes(view_a, view_b)
+    details: dict[str, Any] = {"section": section, "changes": fields}
+    parts = []
+    for f in fields:
+        if f["path"].endswith("_name") and f["type"] == "values_changed":  # the FQN: the same tensor, renamed
+            details["renamed"] = {"old": f["old"], "new": f["new"]}
+            parts.append(f"renamed from {f['old']}")
+        else:
+            parts.append(field_summary(f))
+    return "; ".join(parts), details
 
 
 def compare_outputs(al: Alignment, opts: Options) -> list[Change]:
@@ -131,17 +135,8 @@ def compare_outputs(al: Alignment, opts: Options) -> list[Change]:
         else:
             va, vb = _spec_view(ea, None, opts), _spec_view(eb, None, opts)
             if va != vb:
-                fields = field_changes(va, vb)
-                out.append(
-                    Change(
-                        "signature_changed",
-                        loc,
-                        f"{item}: " + "; ".join(field_summary(f) for f in fields),
-                        {"section": "outputs", "changes": fields},
-                        a_line=la,
-                        b_line=lb,
-                    )
-                )
+                summary, details = _spec_change("outputs", va, vb)
+                out.append(Change("signature_changed", loc, f"{item}: {summary}", details, a_line=la, b_line=lb))
     return out
 
 
@@ -188,6 +183,11 @@ def compare_module_call_graph(al: Alignment, ca: CanonicalProgram, cb: Canonical
         return out
 
     ea, eb = entries(ca), entries(cb)
+    if al.renames:  # modules shifted by an inserted block: compare each with its renamed self
+        renamed: dict[str, Any] = {}
+        for fqn, s in ea.items():
+            renamed.setdefault(al.renames.module(fqn), s)
+        ea = renamed
     if ea == eb and all(s is None or not (s.get("inputs") or s.get("outputs")) for s in ea.values()):
         return []
     names: dict[str, str] | None = None

@@ -120,9 +120,11 @@ def test_each_single_mutation_of_a_generated_program_gives_exactly_one_record(tr
     else:  # shape, dtype: of an op's output or of a graph input
         assert c.kind in ("node_changed", "signature_changed")
         assert paths and all(p.startswith("meta") for p in paths)
-        # Metadata is not part of the structure level, nor of an ignore_shapes diff.
+        # Metadata is not part of the structure level; --ignore-shapes and --ignore-dtypes each hide their own.
         assert diff_docs(doc, mutated, level="structure").changes == []
-        assert diff_docs(doc, mutated, ignore_shapes=True).changes == []
+        hides, keeps = ("ignore_dtypes", "ignore_shapes") if kind == "dtype" else ("ignore_shapes", "ignore_dtypes")
+        assert diff_docs(doc, mutated, **{hides: True}).changes == []
+        assert len(diff_docs(doc, mutated, **{keeps: True}).changes) == 1
 
 
 def _top_uses(doc: dict[str, Any]) -> list[tuple[int, int]]:
@@ -602,7 +604,10 @@ def test_a_changed_dtype_or_shape_in_the_real_export_is_one_record(stack: Stack,
         assert records(r) == [("node_changed", "layers.7.linear1", None)]
         field_path = "meta.0.dtype" if what == "dtype" else "meta.0.sizes[2].as_int"
         assert [f["path"] for f in r.changes[0].details["changes"]] == [field_path]
-    assert pt2canon.diff(stack.base, path, ignore_shapes=True).equal
+    hides, keeps = ("ignore_dtypes", "ignore_shapes") if what == "dtype" else ("ignore_shapes", "ignore_dtypes")
+    assert pt2canon.diff(stack.base, path, **{hides: True}).equal
+    assert not pt2canon.diff(stack.base, path, **{keeps: True}).equal
+    assert pt2canon.diff(stack.base, path, ignore_shapes=True, ignore_dtypes=True).equal
 
 
 # --------------------------------------------------------------------------- hashes and several models

@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,6 +32,7 @@ __all__ = [
     "cut_text",
     "hunks",
     "in_listing",
+    "names_note",
     "shown_options",
     "summary_line",
 ]
@@ -44,6 +46,7 @@ KIND_TITLES: dict[str, str] = {
     "signature_changed": "Signature changes",
     "weight_changed": "Weight changes",
     "constraint_changed": "Range constraint changes",
+    "sample_inputs_changed": "Sample input changes",
     "version_changed": "Version changes",
 }
 
@@ -59,6 +62,7 @@ _WORDS = {
     "signature_changed": ("signature change", "signature changes", ""),
     "weight_changed": ("weight", "weights", "changed"),
     "constraint_changed": ("constraint", "constraints", "changed"),
+    "sample_inputs_changed": ("sample inputs", "sample inputs", "changed"),
     "version_changed": ("version", "versions", "changed"),
 }
 
@@ -103,10 +107,8 @@ def cut_text(text: str, limit: int) -> str:
 
 
 def counted_changes(result: DiffRecords) -> int:
-    """How many changes make the programs differ (version changes count only when asked)."""
-    if result.options.get("include_versions"):
-        return len(result.changes)
-    return sum(1 for c in result.changes if c.kind != "version_changed")
+    """How many changes make the programs differ (:meth:`~pt2canon.diff.records.DiffRecords.counts`)."""
+    return sum(1 for c in result.changes if result.counts(c))
 
 
 def shown_options(result: DiffRecords) -> list[str]:
@@ -122,12 +124,15 @@ def in_listing(change: Change) -> bool:
     return change.kind == "signature_changed" and change.details.get("section") in ("inputs", "outputs")
 
 
+def names_note(row: AlignedLine) -> str:
+    """``"the same values: A's %v8 is B's %v9, A's %v10 is B's %v11"`` for a row's :attr:`~AlignedLine.renames`."""
+    return "the same values: " + ", ".join(f"A's {a} is B's {b}" for a, b in row.renames)
+
+
 def summary_line(result: DiffRecords) -> str:
     """``"2 changes at level graph: 1 node added, 1 node rewired"`` or ``"no changes at level graph"``."""
     counts = result.summary()
-    counted = {
-        k: n for k, n in counts.items() if n and (k != "version_changed" or result.options.get("include_versions"))
-    }
+    counted: Counter[str] = Counter(c.kind for c in result.changes if result.counts(c))
     parts = []
     for kind in CHANGE_KINDS:
         n = counts[kind]
@@ -135,8 +140,10 @@ def summary_line(result: DiffRecords) -> str:
             continue
         one, many, verb = _WORDS[kind]
         text = f"{n} {one if n == 1 else many}" + (f" {verb}" if verb else "")
-        if kind not in counted:
+        if not counted[kind]:
             text += " (not counted)"
+        elif counted[kind] < n:
+            text += f" ({n - counted[kind]} not counted)"
         parts.append(text)
     total = sum(counted.values())
     head = (

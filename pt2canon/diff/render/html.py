@@ -35,7 +35,15 @@ import html
 from typing import TYPE_CHECKING
 
 from pt2canon.diff.records import CHANGE_KINDS
-from pt2canon.diff.render.common import KIND_TITLES, clean_text, counted_changes, cut_text, hunks, shown_options
+from pt2canon.diff.render.common import (
+    KIND_TITLES,
+    clean_text,
+    counted_changes,
+    cut_text,
+    hunks,
+    names_note,
+    shown_options,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.diff.records import AlignedLine, Change, DiffRecords, Location
@@ -110,6 +118,7 @@ def _headline(result: DiffRecords) -> list[str]:
     if options:
         out.append(f"<br/>options: {', '.join(_code(o, 100) for o in options)}")
     out.append("</p>")
+    out += [f'<p class="pt2canon-note">note: {_esc(note)}</p>' for note in result.notes]
     return out
 
 
@@ -158,6 +167,8 @@ def _listing_row(row: AlignedLine, a_no: int | None, b_no: int | None) -> str:
     note = getattr(row, "note", None)
     if note and row.status == "~":
         b += f'\n<span class="pt2canon-note"># {_esc(note)}</span>'
+    if row.status == "~" and row.renames:
+        b += f'\n<span class="pt2canon-note"># {_esc(names_note(row))}</span>'
     a_num = "" if a_no is None else str(a_no)
     b_num = "" if b_no is None else str(b_no)
     return (

@@ -40,7 +40,15 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from pt2canon.diff.records import CHANGE_KINDS
-from pt2canon.diff.render.common import KIND_TITLES, Hunk, clean_text, counted_changes, hunks, shown_options
+from pt2canon.diff.render.common import (
+    KIND_TITLES,
+    Hunk,
+    clean_text,
+    counted_changes,
+    hunks,
+    names_note,
+    shown_options,
+)
 from pt2canon.diff.render.common import cut_text as _cut
 from pt2canon.errors import UsageError
 
@@ -88,6 +96,8 @@ def _diff_lines(row: AlignedLine) -> Iterator[str]:
         yield f"-{a}"
     if b is not None and row.status in ("+", "~"):
         yield f"+{b}"
+    if row.status == "~" and row.renames:
+        yield f" # {_cut(clean_text(names_note(row)), MAX_LINE)}"
 
 
 # -- Markdown pieces -----------------------------------------------------------------------
@@ -171,6 +181,7 @@ class _Budget:
 def _headline(result: DiffRecords) -> str:
     n = counted_changes(result)
     versions = sum(1 for c in result.changes if c.kind == "version_changed")
+    others = len(result.changes) - n - (0 if result.options.get("include_versions") else versions)
     title = "### pt2canon diff: equal" if n == 0 else f"### pt2canon diff: {_plural(n, 'change')}"
     lines = [title, ""]
     a = _code(_cut(clean_text(result.a), _LABEL_CHARS)) or "(unnamed)"
@@ -189,6 +200,12 @@ def _headline(result: DiffRecords) -> str:
     if versions and not result.options.get("include_versions"):
         lines.append("")
         lines.append(f"{_plural(versions, 'version change')} shown below, not counted.")
+    if others:
+        lines.append("")
+        lines.append(f"{_plural(others, 'other change')} shown below, not counted (within tolerance or not included).")
+    for note in result.notes:
+        lines.append("")
+        lines.append(f"Note: {_code(note, limit=_LABEL_CHARS * 2)}")
     if n == 0:
         lines.append("")
         lines.append(f"No changes at level {_code(result.level) or '?'}.")

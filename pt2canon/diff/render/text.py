@@ -31,7 +31,7 @@ from __future__ import annotations
 from typing import Any
 
 from pt2canon.diff.records import AlignedLine, DiffRecords
-from pt2canon.diff.render.common import hunks, in_listing, summary_line
+from pt2canon.diff.render.common import hunks, in_listing, names_note, summary_line
 from pt2canon.errors import UsageError
 
 __all__ = ["render_text"]
@@ -64,14 +64,19 @@ def render_text(result: DiffRecords, *, color: bool = False, context: int | None
             elif r.status == "+":
                 out.append(_paint(f"+ {r.b_line}", "+", color))
             else:
-                out.append(_paint(f"~ {r.b_line}", "~", color))
+                if r.a_line is not None:
+                    out.append(_paint(f"- {r.a_line}", "-", color))
+                out.append(_paint(f"+ {r.b_line}", "+", color))
+                text = r.b_line or ""
+                indent = text[: len(text) - len(text.lstrip())]
                 if r.note:
-                    text = r.b_line or ""
-                    indent = text[: len(text) - len(text.lstrip())]
                     out.append(_paint(f"  {indent}    # {r.note}", "#", color))
+                if r.renames:
+                    out.append(_paint(f"  {indent}    # {names_note(r)}", "#", color))
     others = [c for c in result.changes if not in_listing(c)]
     if others:
         for c in others:
             out.append(_paint(f"~ [{c.kind}] {c.summary}", "~", color))
+    out += [_paint(f"note: {note}", "#", color) for note in result.notes]
     out.append(summary_line(result))
     return "\n".join(out)

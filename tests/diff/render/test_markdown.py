@@ -40,6 +40,7 @@ def one_of_each_kind() -> DiffResult:
         Change("signature_changed", Location(item="inputs[2]"), "user input added: y"),
         Change("weight_changed", Location(item="fc1.weight"), "content sha256:aa -> sha256:bb"),
         Change("constraint_changed", Location(item="s0"), "range [2, 1024] -> [1, 1024]"),
+        Change("sample_inputs_changed", Location(item="sample inputs"), "content sha256:cc -> sha256:dd"),
         Change("version_changed", Location(item="torch_version"), "2.12.0 -> 2.13.0"),
     ]
     rows = [AlignedLine(" ", _node(i), _node(i)) for i in range(20)]
@@ -99,8 +100,10 @@ def test_equal_result_has_an_equal_headline_and_no_change_tables() -> None:
 
 def test_headline_counts_changes_and_leaves_version_changes_out_of_the_count() -> None:
     md = render_markdown(one_of_each_kind())
+    # the version change, and the sample inputs (not included), do not count
     assert md.splitlines()[0] == "### pt2canon diff: 7 changes"
     assert "1 version change shown below, not counted." in md
+    assert "1 other change shown below, not counted (within tolerance or not included)." in md
     assert "`old/model.pt2` → `new/model.pt2`" in md
     assert f"`sha256:{'a' * 64}` → `sha256:{'b' * 64}`" in md
 
@@ -120,7 +123,7 @@ def test_summary_table_has_one_row_per_kind_present_and_the_total() -> None:
     counts = {_cells(row)[0]: _cells(row)[1] for row in rows}
     assert counts["Nodes added (`node_added`)"] == "2"
     assert counts["Nodes changed (`node_changed`)"] == "1"
-    assert counts["**total**"] == "**9**"
+    assert counts["**total**"] == f"**{len(CHANGE_KINDS) + 1}**"
     assert len(rows) == len(CHANGE_KINDS) + 1
 
 
@@ -146,6 +149,7 @@ def test_changes_are_grouped_by_kind_in_the_documented_order() -> None:
         "#### Signature changes (1)",
         "#### Weight changes (1)",
         "#### Range constraint changes (1)",
+        "#### Sample input changes (1)",
         "#### Version changes (1)",
         "#### Listing (2 hunks)",
     ]
