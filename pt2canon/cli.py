@@ -21,7 +21,7 @@ from pt2canon.errors import Pt2CanonError
 __all__ = ["main"]
 
 #: Subcommands in the order ``--help`` lists them; each names its module.
-COMMANDS = ("show", "hash", "canon", "diff", "audit")
+COMMANDS = ("show", "hash", "canon", "diff", "audit", "index")
 
 EXIT_OK, EXIT_DIFFERENT, EXIT_ERROR = 0, 1, 2
 

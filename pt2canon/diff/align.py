@@ -591,7 +591,8 @@ class _Matcher:
                     continue
                 kind = b.input_keys[py - b.n_ops][0]
                 for px in left_a:
-                    if ma[px] is None and a.input_keys[px - a.n_ops][0] == kind and a.metas(px) == b.metas(py):
+                    same = a.shape_key(px) == b.shape_key(py)
+                    if ma[px] is None and a.input_keys[px - a.n_ops][0] == kind and same:
                         pair(px, py)
                         break
         unread_a = [x for x in named_a if ma[x] is None and not a.users[x]]
@@ -599,7 +600,7 @@ class _Matcher:
         for x in unread_a:  # 5. inputs no op reads on either side (tied weights' other names): kind and metadata
             kind = a.input_keys[x - a.n_ops][0]
             for y in unread_b:
-                if mb[y] is None and b.input_keys[y - b.n_ops][0] == kind and a.metas(x) == b.metas(y):
+                if mb[y] is None and b.input_keys[y - b.n_ops][0] == kind and a.shape_key(x) == b.shape_key(y):
                     pair(x, y)
                     break
         self.fqns = dict(self._fqn_pairs(named_a))
@@ -616,7 +617,7 @@ class _Matcher:
         """
         a, b = self.a, self.b
         other = same_fqn.get(a.input_keys[x - a.n_ops])
-        if other is None or other == y or a.metas(x) != b.metas(other):
+        if other is None or other == y or a.shape_key(x) != b.shape_key(other):
             return False
         readers_a = {u for _s, _o, u in a.users[x]}
         return any(self.mb[u] in readers_a for _s, _o, u in b.users[other])

@@ -190,6 +190,11 @@ class GraphSide:
         """Argument index -> canonical subgraph name of op ``v``."""
         return self._subs.get(v, {})
 
+    def shape_key(self, v: int) -> tuple[Any, ...]:
+        """Dtype and static sizes of the values ``v`` defines (symbolic sizes as ``None``: symbol names
+        depend on each side's order of first use)."""
+        return _shape_key(self.cg.model._node[self.nid[v]])
+
     def named_input(self, v: int) -> bool:
         """True for an input that is a parameter, buffer, tensor constant or custom object."""
         return self.n_ops <= v < self.out and self.input_keys[v - self.n_ops][0] in NAMED_INPUTS

@@ -18,7 +18,9 @@ Layout of a current archive (``torch.export.save``, torch >= 2.6)::
 
 The older format (torch <= 2.5) holds ``serialized_exported_program.json``,
 ``serialized_state_dict.pt``, ``serialized_constants.pt``,
-``serialized_example_inputs.pt`` and ``version`` at the top of the zip.
+``serialized_example_inputs.pt`` and ``version`` at the top of the zip; its
+state dict and constants are read per tensor, without unpickling, by
+:mod:`pt2canon.serde.legacy`.
 """
 
 from __future__ import annotations
@@ -95,7 +97,8 @@ class Payload:
     fqn : str
         Fully qualified name (``"encoder.layers.0.linear1.weight"``).
     kind : {"weight", "constant", "blob"}
-        ``"blob"`` is a whole pickled state dict of the older format.
+        ``"blob"`` is a whole pickle kept as bytes: ``data/weights/<model>.pt``,
+        or an older-format constants pickle holding more than plain tensors.
     path_name : str
         File name inside ``data/weights`` or ``data/constants``.
     member : str
@@ -154,7 +157,7 @@ class _ZipSource:
         self.path = path
         self.limits = limits
         self._data = data
-        fileobj: IO[bytes] = io.BytesIO(data) if data is not None else open(path, "rb")  # type: ignore[arg-type]  # noqa: SIM115
+        fileobj = self._open_private()
         self._fileobj = fileobj
         try:
             self.zip = zipfile.ZipFile(fileobj)
@@ -596,7 +599,9 @@ def _read_legacy(src: _ZipSource) -> Artifact:
         constants=MappingProxyType(constants),
         sample_inputs=sample,
     )
-    return Artifact(path=src.label, format="legacy", models={"model": model}, info=info, _zip=src)
+    from pt2canon.serde.legacy import legacy_artifact  # the pickled state dict, read per tensor
+
+    return legacy_artifact(src, {"model": model}, info)
 
 
 def read_bytes(data: bytes, *, label: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> Artifact:

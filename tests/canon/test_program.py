@@ -6,10 +6,11 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from strategies import _meta, programs
 
 from pt2canon.canon.program import _emit, canonicalize_program, ordering_edges
 from pt2canon.serde.graph import from_networkx, op_nodes, to_networkx
+from pt2canon.strategies import programs
+from pt2canon.strategies import tensor_meta as _meta
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

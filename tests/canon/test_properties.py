@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import MUTATION_LEVELS, fqn_renames, mutations, programs, rewrites
 
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.hashing import hash_layers
 from pt2canon.canon.program import canonicalize_program
 from pt2canon.serde.graph import from_networkx, iter_refs, to_networkx
 from pt2canon.serde.schema import check_program
+from pt2canon.strategies import MUTATION_LEVELS, fqn_renames, mutations, programs, rewrites
 
 SETTINGS = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

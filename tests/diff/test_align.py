@@ -10,12 +10,12 @@ import pytest
 import torch
 from corpus import transformer_stack
 from hypothesis import HealthCheck, given, settings
-from strategies import programs, rewrites
 
 import pt2canon
 from pt2canon.canon.program import canonicalize_program
 from pt2canon.diff.align import Alignment, align_programs
 from pt2canon.serde.metadata import module_path
+from pt2canon.strategies import programs, rewrites
 
 SETTINGS = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from corpus import member_bytes, rewrite_zip, save, transformer_stack
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from strategies import mutations, programs, rewrites
 from torch import nn
 from torch.export.pt2_archive._package import package_pt2
 
@@ -36,6 +35,7 @@ from pt2canon.diff.options import Options
 from pt2canon.diff.program import compare_program
 from pt2canon.errors import InputError, UsageError
 from pt2canon.serde.graph import iter_refs
+from pt2canon.strategies import mutations, programs, rewrites
 
 SETTINGS = settings(
     max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]

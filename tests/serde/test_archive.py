@@ -93,7 +93,7 @@ def test_aliased_weights_share_one_member(corpus: dict[str, CorpusEntry]) -> Non
     assert len({p.member for p in w.values()}) == 4  # a.weight=b.weight, a.bias, b.bias, full=upper
 
 
-def test_the_older_zip_format_reads_with_its_pickles_left_as_blobs(corpus: dict[str, CorpusEntry]) -> None:
+def test_the_older_zip_format_reads_with_its_state_dict_per_tensor(corpus: dict[str, CorpusEntry]) -> None:
     ep = corpus["conv_bn_train"].ep
     data = legacy_zip_bytes(ep)
     # It is the real older format: torch 2.13 still loads it.
@@ -104,9 +104,10 @@ def test_the_older_zip_format_reads_with_its_pickles_left_as_blobs(corpus: dict[
     current = read_artifact(corpus["conv_bn_train"].path).model.program
     assert len(model.program["graph_module"]["graph"]["nodes"]) == len(current["graph_module"]["graph"]["nodes"])
     assert json_signature(model.program) == ep_signature(ep)
-    (blob,) = model.weights.values()
-    assert (blob.kind, blob.member, blob.use_pickle) == ("blob", "serialized_state_dict.pt", True)
-    assert art.read_member(blob.member) == member_bytes(data, "serialized_state_dict.pt")
+    # The state dict's pickle is read per tensor (pt2canon.serde.legacy; tests/serde/test_legacy.py).
+    assert sorted(model.weights) == sorted(ep.state_dict)
+    assert all(p.kind == "weight" and p.member.startswith("serialized_state_dict.pt!") for p in model.weights.values())
+    assert art.read_member("serialized_state_dict.pt") == member_bytes(data, "serialized_state_dict.pt")
     assert model.sample_inputs == "serialized_example_inputs.pt"
     assert art.info["data_version"].split(".")[0] == str(torch_schema.SCHEMA_VERSION[0])
 

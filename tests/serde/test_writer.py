@@ -268,8 +268,13 @@ def test_an_older_format_artifact_is_written_in_the_current_format(
     write_archive(out, src)
     with zipfile.ZipFile(out) as zf:
         names = zf.namelist()
-    assert "archive/data/weights/model.pt" in names and "archive/data/constants/model.pt" in names
-    assert member_bytes(out, "data/weights/model.pt") == src.read_member("serialized_state_dict.pt")
+    # The state dict was read per tensor: the archive has weight files and their config, not the pickle.
+    assert "archive/data/weights/model_weights_config.json" in names and "archive/data/weights/model.pt" not in names
+    weights = src.model.weights
+    for fqn, p in weights.items():
+        assert member_bytes(out, f"data/weights/{read_artifact(out).model.weights[fqn].path_name}") == src.read_member(
+            p.member
+        )
     assert member_bytes(out, "data/sample_inputs/model.pt") == src.read_member("serialized_example_inputs.pt")
     back = read_artifact(out)
     assert back.format == "pt2" and back.model.program == src.model.program
