@@ -26,7 +26,15 @@ from pt2canon.diff.options import Options
 from pt2canon.diff.records import Change, Location
 from pt2canon.diff.sides import GraphSide
 from pt2canon.diff.symbols import renamed_metas
-from pt2canon.listing import expr_to_str, format_argument, format_node, format_return, format_tensor_meta, short_target
+from pt2canon.listing import (
+    expr_to_str,
+    format_argument,
+    format_node,
+    format_return,
+    format_tensor_meta,
+    generate_subgraph_header,
+    short_target,
+)
 
 __all__ = ["GraphStatus", "compare_graph", "node_line", "node_location"]
 
@@ -42,12 +50,15 @@ class GraphStatus:
         the change's summary, shown under its ``~`` row.
     kinds : dict
         The same view ids -> the kind of that change.
+    inputs : dict
+        A subgraph's input position (B's) -> the summary of its changed metadata.
     subgraphs : dict
         ``(A op, B op, argument index)`` of an aligned subgraph -> its status.
     """
 
     notes: dict[int, str] = field(default_factory=dict)
     kinds: dict[int, str] = field(default_factory=dict)
+    inputs: dict[int, str] = field(default_factory=dict)
     subgraphs: dict[tuple[int, int, int], GraphStatus] = field(default_factory=dict)
 
     def mark(self, v: int, change: Change) -> None:
@@ -59,6 +70,8 @@ class GraphStatus:
         kinds = frozenset(kinds)
         for v in [v for v, k in self.kinds.items() if k in kinds]:
             del self.notes[v], self.kinds[v]
+        if "node_changed" in kinds:
+            self.inputs.clear()
         for sub in self.subgraphs.values():
             sub.forget(kinds)
 
@@ -270,6 +283,13 @@ def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], GraphStat
     subs: dict[tuple[int, int], list[SubgraphPair]] = {}
     for pair in al.subgraphs:
         subs.setdefault((pair.a_op, pair.b_op), []).append(pair)
+    if a.input_specs is None and opts.meta:  # a subgraph's inputs: their metadata (the program's: signature)
+        for ja, jb in al.input_pairs():
+            if ja is not None and jb is not None:
+                rec = _subgraph_input(al, ja, jb, opts)
+                if rec is not None:
+                    changes.append(rec)
+                    status.inputs[jb] = rec.summary
     removed = al.removed()
     rpos = 0
     for y in range(b.n_ops):
@@ -305,6 +325,31 @@ def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], GraphStat
         )
         status.mark(b.out, changes[-1])
     return changes, status
+
+
+def subgraph_input_line(side: GraphSide, j: int) -> str:
+    """The listing line of a subgraph's ``j``-th input (``%v2: input  f32[4]``)."""
+    lines = list(generate_subgraph_header("", side.cg.doc, 0))
+    return lines[1 + j].strip() if 1 + j < len(lines) else f"input {j}"
+
+
+def _subgraph_input(al: Alignment, ja: int, jb: int, opts: Options) -> Change | None:
+    """``node_changed`` for a subgraph input whose metadata changed (``cond``'s operands are its inputs)."""
+    a, b = al.a, al.b
+    xa, xb = a.n_ops + ja, b.n_ops + jb
+    ma = opts.view_metas(renamed_metas(a, xa, al.symbols))
+    mb = opts.view_metas(renamed_metas(b, xb))
+    if ma == mb:
+        return None
+    parts = [f"{_meta_text(p)} -> {_meta_text(q)}" for p, q in zip(ma, mb) if p != q]
+    return Change(
+        "node_changed",
+        node_location(al, xa, xb),
+        f"input {jb}: " + "; ".join(parts or ["metadata changed"]),
+        {"changes": field_changes({"meta": ma}, {"meta": mb})},
+        a_line=subgraph_input_line(a, ja),
+        b_line=subgraph_input_line(b, jb),
+    )
 
 
 def _added(al: Alignment, y: int) -> Change:

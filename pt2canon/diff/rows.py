@@ -89,12 +89,14 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
             head_a = list(generate_subgraph_header(name_a, ga, depth + 1))
             head_b = list(generate_subgraph_header(name_b, gb, depth + 1))
             rows.append(AlignedLine(" ", head_a[0], head_b[0], sal.graph))
+            sub_status = status.subgraphs.get((x, y, pair.arg), GraphStatus())
             for ja, jb in sal.input_pairs():  # inputs as the alignment pairs them (through the op's operands)
                 ta = head_a[1 + ja] if ja is not None and 1 + ja < len(head_a) else None
                 tb = head_b[1 + jb] if jb is not None and 1 + jb < len(head_b) else None
-                st: RowStatus = "-" if tb is None else "+" if ta is None else " "
-                rows.append(AlignedLine(st, ta, tb, sal.graph))
-            graph_rows(sal, status.subgraphs.get((x, y, pair.arg), GraphStatus()), depth + 2, rows)
+                changed = sub_status.inputs.get(jb) if jb is not None else None
+                st: RowStatus = "-" if tb is None else "+" if ta is None else "~" if changed else " "
+                rows.append(AlignedLine(st, ta, tb, sal.graph, note=changed))
+            graph_rows(sal, sub_status, depth + 2, rows)
     for x in removed[rpos:]:
         one_sided(a, x, "-")
     note = status.notes.get(b.out)

@@ -28,7 +28,7 @@ def _spec_parts(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     return tag, dict(body)
 
 
-def _spec_view(spec: Mapping[str, Any], meta: Any, opts: Options) -> dict[str, Any]:
+def _spec_view(spec: Mapping[str, Any], meta: Any, opts: Options, template: Any = None) -> dict[str, Any]:
     tag, body = _spec_parts(spec)
     view: dict[str, Any] = {"kind": tag}
     for k, v in sorted(body.items()):
@@ -41,7 +41,14 @@ def _spec_view(spec: Mapping[str, Any], meta: Any, opts: Options) -> dict[str, A
         view["persistent"] = body.get("persistent", True)
     if opts.meta and meta is not None:
         view["meta"] = opts.view_meta(meta)
+    if template is not None:  # the graph input itself: a constant input's value as the graph holds it
+        view["graph_input"] = template
     return view
+
+
+def _input_template(side: GraphSide, j: int) -> Any:
+    """The graph input's ``Argument`` with value names blanked (a constant input's value as it is)."""
+    return side.cg.model._node[side.nid[side.n_ops + j]].get("arg")
 
 
 def _input_meta(side: GraphSide, j: int, symbols: Mapping[str, str] | None = None) -> Any:
@@ -72,8 +79,8 @@ def compare_inputs(al: Alignment, opts: Options) -> list[Change]:
         sb = b.input_specs[jb] if jb is not None else None
         va = vb = None
         if ja is not None and jb is not None:
-            va = _spec_view(a.input_specs[ja], _input_meta(a, ja, al.symbols), opts)
-            vb = _spec_view(b.input_specs[jb], _input_meta(b, jb), opts)
+            va = _spec_view(a.input_specs[ja], _input_meta(a, ja, al.symbols), opts, _input_template(a, ja))
+            vb = _spec_view(b.input_specs[jb], _input_meta(b, jb), opts, _input_template(b, jb))
             if va == vb:
                 continue
         la = _spec_line(_spec_fields(sa), a.cg.doc) if sa is not None else None
