@@ -26,12 +26,12 @@ from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
 from pt2canon.serde.graph import VALUE_TABLES
 from pt2canon.serde.metadata import module_path
 
-__all__ = ["NAMED_INPUTS", "GraphSide", "Slot", "output_spec_keys", "program_side", "subgraph_side"]
+__all__ = ["FQN_OUTPUTS", "NAMED_INPUTS", "GraphSide", "Slot", "output_spec_keys", "program_side", "subgraph_side"]
 
 #: Input kinds that name a tensor or object of the module by FQN (paired through their readers).
 NAMED_INPUTS = frozenset({"parameter", "buffer", "tensor_constant", "custom_obj"})
 #: Output kinds keyed by the FQN of the input they write or belong to.
-_FQN_OUTPUTS = {"parameter_mutation": "parameter", "buffer_mutation": "buffer", "gradient_to_parameter": "parameter"}
+FQN_OUTPUTS = {"parameter_mutation": "parameter", "buffer_mutation": "buffer", "gradient_to_parameter": "parameter"}
 
 _FQN_FIELD = {
     "parameter": "parameter_name",
