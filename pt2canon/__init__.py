@@ -23,6 +23,9 @@ The pipeline, one stage per module::
       -> cli             ``pt2canon show|hash|canon|diff|audit``
       -> pytest_plugin   golden files in pytest (pt2canon.golden: format, storage, check)
       -> serde.writer    deterministic, atomic JSON and .pt2 output
+    torch.fx GraphModule (torch.compile, AOTAutograd, make_fx, symbolic_trace)
+      -> fx              the same program document, then the stages above;
+                         a recording backend and the diff of two recorded runs
 
 Quick use::
 
@@ -67,12 +70,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pt2canon' has no attribute {name!r}")
-    import importlib
+    from pt2canon._lazy import lazy_attribute
 
-    imported = importlib.import_module(module)
-    value = imported if module == f"{__name__}.{name}" else getattr(imported, name)
-    globals()[name] = value
-    return value
+    return lazy_attribute(globals(), _LAZY, __name__, name)

@@ -2,6 +2,9 @@
 
 ``pt2canon.diff`` (the package :mod:`pt2canon.diff`, callable) builds on it.
 
+Each accepts what :func:`load` does: archives, JSON, bytes, an in-memory
+``ExportedProgram`` or FX graph (:mod:`pt2canon.fx`).
+
 Examples
 --------
 >>> import pt2canon                                          # doctest: +SKIP
@@ -16,7 +19,8 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pt2canon._gc import gc_paused
@@ -31,17 +35,32 @@ __all__ = ["canonicalize", "canonicalize_all", "canonicalize_model", "digest", "
 
 
 @gc_paused
-def load(source: Any, *, limits: Limits | None = None) -> Artifact:
-    """Load an exported program from a path, bytes or an in-memory ``ExportedProgram``.
+def load(
+    source: Any,
+    *,
+    limits: Limits | None = None,
+    trust_pickle: bool = False,
+    example_inputs: Sequence[Any] | None = None,
+) -> Artifact:
+    """Load a program from a path, bytes, an ``ExportedProgram`` or an FX graph.
 
     Parameters
     ----------
-    source : str, os.PathLike, bytes, Artifact or torch.export.ExportedProgram
+    source : str, os.PathLike, bytes, Artifact, ExportedProgram or torch.fx.GraphModule
         A ``.pt2`` archive, an older-format zip, a ``model.json``, their
-        bytes, or a program in memory (serialized with torch's own
-        serializer; torch is imported only in that case).
+        bytes, a program in memory (serialized with torch's own serializer;
+        torch is imported only in that case), an FX ``GraphModule`` or
+        ``Graph`` (:mod:`pt2canon.fx`), or a GraphPickler payload (a
+        pickle: refused unless ``trust_pickle``).
     limits : Limits, optional
         Size bounds for untrusted archives.
+    trust_pickle : bool
+        Unpickle a GraphPickler payload (it runs the code it names) with
+        torch's ``GraphPickler.loads``; without it a pickle is refused.
+    example_inputs : sequence, optional
+        For an FX graph: its inputs, one per placeholder (what a
+        ``torch.compile`` backend receives); real tensors bound to
+        parameters and buffers are hashed at level ``full``.
 
     Returns
     -------
@@ -53,14 +72,31 @@ def load(source: Any, *, limits: Limits | None = None) -> Artifact:
     if isinstance(source, Artifact):
         return source
     if isinstance(source, (str, os.PathLike)):
+        from pt2canon.fx.pickled import is_pickle, read_graph_pickle
+
+        if not os.path.isdir(source) and is_pickle(archive.sniff(os.fspath(source), 2)[0]):
+            return read_graph_pickle(source, trust_pickle=trust_pickle, limits=lim)  # type: ignore[no-any-return]
         return read_artifact(source, limits=lim)
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return archive.read_bytes(bytes(source), limits=lim)
+        from pt2canon.fx.pickled import is_pickle, load_graph_pickle
+
+        data = bytes(source)
+        if is_pickle(data[:2]):
+            return load_graph_pickle(data, trust_pickle=trust_pickle)  # type: ignore[no-any-return]
+        return archive.read_bytes(data, limits=lim)
     if type(source).__name__ == "ExportedProgram":
         from pt2canon.serde.torch_io import from_exported_program
 
         return from_exported_program(source)
-    raise InputError(f"cannot load {type(source).__name__!r}: expected a path, bytes or a torch.export.ExportedProgram")
+    fx = sys.modules.get("torch.fx")  # an FX graph exists only once torch is imported
+    if fx is not None and isinstance(source, (fx.GraphModule, fx.Graph)):
+        from pt2canon.fx.artifact import from_graph_module
+
+        return from_graph_module(source, example_inputs=example_inputs)
+    raise InputError(
+        f"cannot load {type(source).__name__!r}: expected a path, bytes, a torch.export.ExportedProgram "
+        "or a torch.fx.GraphModule"
+    )
 
 
 def _profile(keep_metadata: Iterable[str]) -> Any:
@@ -84,9 +120,11 @@ def canonicalize_model(artifact: Artifact, model: Model, *, keep_metadata: Itera
 
 
 @gc_paused
-def canonicalize_all(source: Any, *, keep_metadata: Iterable[str] = ()) -> dict[str, CanonicalProgram]:
+def canonicalize_all(
+    source: Any, *, keep_metadata: Iterable[str] = (), trust_pickle: bool = False
+) -> dict[str, CanonicalProgram]:
     """Canonicalize every model of an artifact; returns ``{model name: CanonicalProgram}``."""
-    artifact = load(source)
+    artifact = load(source, trust_pickle=trust_pickle)
     return {
         name: canonicalize_model(artifact, m, keep_metadata=keep_metadata)
         for name, m in sorted(artifact.models.items())
@@ -94,7 +132,9 @@ def canonicalize_all(source: Any, *, keep_metadata: Iterable[str] = ()) -> dict[
 
 
 @gc_paused
-def canonicalize(source: Any, *, model: str | None = None, keep_metadata: Iterable[str] = ()) -> CanonicalProgram:
+def canonicalize(
+    source: Any, *, model: str | None = None, keep_metadata: Iterable[str] = (), trust_pickle: bool = False
+) -> CanonicalProgram:
     """The canonical form of one program.
 
     Parameters
@@ -105,13 +145,15 @@ def canonicalize(source: Any, *, model: str | None = None, keep_metadata: Iterab
         Which model of a multi-model archive (default: the only one, or ``"model"``).
     keep_metadata : iterable of str
         Node metadata keys to keep (default: none; see :class:`pt2canon.canon.program.Profile`).
+    trust_pickle : bool
+        Let :func:`load` unpickle a GraphPickler payload.
 
     Returns
     -------
     CanonicalProgram
         ``.doc`` is the canonical ``ExportedProgram`` JSON.
     """
-    artifact = load(source)
+    artifact = load(source, trust_pickle=trust_pickle)
     m = artifact.models.get(model) if model else artifact.model
     if m is None:
         raise InputError(
@@ -128,15 +170,17 @@ def digest(
     include_sample_inputs: bool = False,
     include_versions: bool = False,
     keep_metadata: Iterable[str] = (),
+    trust_pickle: bool = False,
 ) -> HashResult:
     """The layered hash of an artifact, with the digest of every layer.
 
     See :mod:`pt2canon.canon.hashing` and ``docs/hashing.md`` for what each
-    level includes.
+    level includes; ``trust_pickle`` lets :func:`load` unpickle a
+    GraphPickler payload.
     """
     from pt2canon.canon.hashing import hash_layers
 
-    artifact = load(source)
+    artifact = load(source, trust_pickle=trust_pickle)
     canons = canonicalize_all(artifact, keep_metadata=keep_metadata)
     try:
         return hash_layers(

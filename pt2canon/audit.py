@@ -1193,6 +1193,10 @@ def audit_path(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS)
     with open(label, "rb") as fh:
         auditor.report.pickles.append(label)
         auditor.scan_pickle_stream(_Reader(fh, size), None, "torch.load", count=0)
+    from pt2canon.fx.pickled import audit_findings  # what is particular to GraphPickler payloads
+
+    for severity, code, message, detail in audit_findings(auditor.report.findings):
+        auditor.add(severity, code, None, message, **detail)  # type: ignore[arg-type]
     return auditor.finish()
 
 

@@ -38,7 +38,7 @@ per level; ``[x]`` is optional, ``x*`` repeated, ``|`` alternatives)::
     ranges      := "range_constraints:" ⏎ (INDENT SYMBOL ": [" LO ", " HI "]" ⏎)*
     payloads(w) := w ": " COUNT (" entry" | " entries") ", " SIZE ⏎
                    (INDENT FQN ": " (meta | "pickle" | "?") "  " SIZE ⏎)*
-                   [INDENT "... " N " more" ⏎]
+                   [INDENT "... " N " more (" SIZE ")" HINT ⏎]   # past the largest
 
 The ``weights`` section is there when weights are passed (``show`` passes
 them unless ``--no-weights``), even if empty; ``constants`` only when there
@@ -1070,14 +1070,16 @@ def _payload_meta(p: Payload) -> str:
     return "pickle" if p.use_pickle else "?"
 
 
-def _payload_lines(title: str, payloads: Mapping[str, Payload], largest: int) -> Iterator[str]:
+def _payload_lines(title: str, payloads: Mapping[str, Payload], largest: int | None, hint: str) -> Iterator[str]:
     total = sum(p.size for p in payloads.values())
     yield f"{title}: {len(payloads)} {'entry' if len(payloads) == 1 else 'entries'}, {format_size(total)}"
     ranked = sorted(payloads.items(), key=lambda kv: (-kv[1].size, kv[0]))
-    for fqn, p in ranked[:largest]:
+    shown = ranked if largest is None else ranked[:largest]
+    for fqn, p in shown:
         yield f"{_INDENT}{fqn}: {_payload_meta(p)}  {format_size(p.size)}"
-    if len(ranked) > largest:
-        yield f"{_INDENT}... {len(ranked) - largest} more"
+    if len(ranked) > len(shown):
+        rest = format_size(sum(p.size for _, p in ranked[len(shown) :]))
+        yield f"{_INDENT}... {len(ranked) - len(shown)} more ({rest}){hint}"
 
 
 def _version(program: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -1100,7 +1102,8 @@ def generate_listing(
     constants: Mapping[str, Payload] | None = None,
     info: Mapping[str, str] | None = None,
     name: str = "model",
-    largest: int = 5,
+    largest: int | None = 5,
+    more_hint: str = "",
 ) -> Iterator[str]:
     """Yield the lines of a whole program's listing (grammar in the module docstring).
 
@@ -1116,8 +1119,11 @@ def generate_listing(
         ``Artifact.info`` (archive format, version, byte order).
     name : str
         The model name shown in the header.
-    largest : int
-        How many of the biggest payloads the summaries list.
+    largest : int or None
+        How many of the biggest payloads the summaries list (``None``: all);
+        a line ``... N more (SIZE)`` counts the others.
+    more_hint : str
+        Text ending that line (``show`` says how to list them all).
 
     Yields
     ------
@@ -1181,9 +1187,9 @@ def generate_listing(
             rc = rc if isinstance(rc, Mapping) else {}
             yield f"{_INDENT}{expr_to_str(sym)}: [{_range(rc.get('min_val'), '-int_oo')}, {_range(rc.get('max_val'), 'int_oo')}]"
     if weights is not None:
-        yield from _payload_lines("weights", weights, largest)
+        yield from _payload_lines("weights", weights, largest, more_hint)
     if constants:
-        yield from _payload_lines("constants", constants, largest)
+        yield from _payload_lines("constants", constants, largest, more_hint)
 
 
 def write_listing(program: Mapping[str, Any], file: TextIO, **kwargs: Any) -> None:

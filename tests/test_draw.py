@@ -446,3 +446,49 @@ def test_a_changed_constant_is_drawn_orange() -> None:
     svg = draw.draw_diff_svg(result, a, b, engine="matplotlib")
     changed = draw.STATUS_STYLES["changed"]
     assert (changed["fill"], changed["stroke"]) in colours(groups(parse(svg))["node-n1"])
+
+
+# --------------------------------------------------------------------------- no edge through a box
+
+
+def test_the_geometry_check_finds_an_edge_through_a_box() -> None:
+    from geometry import crossings
+
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg">'
+        '<g id="node-a"><path d="M 0 0 L 10 0 L 10 10 L 0 10 Z"/></g>'
+        '<g id="node-b"><path d="M 0 50 L 10 50 L 10 60 L 0 60 Z"/></g>'
+        '<g id="node-c"><path d="M 0 100 L 10 100 L 10 110 L 0 110 Z"/></g>'
+        '<g id="edge-0"><path d="M 5 10 L 5 100"/></g>'  # a -> c, straight through b
+        '<g id="edge-1"><path d="M 5 10 C 40 30 40 80 5 100"/></g>'  # a -> c, curving round b
+        "</svg>"
+    )
+    assert crossings(svg) == ["edge-0 enters node-b"]
+
+
+def _drawings(stack48: CanonicalProgram) -> dict[str, object]:
+    a, b = pt2canon.load(V1), pt2canon.load(V2)
+    forward, backward = diff_programs(a, b), diff_programs(b, a)
+    return {
+        "mlp": lambda e: draw.draw(V1, engine=e),
+        "mlp collapsed": lambda e: draw.draw(V1, collapse_depth=1, engine=e),
+        "mlp one module": lambda e: draw.draw(V1, module="head", engine=e),
+        "diff": lambda e: draw.draw_diff(forward, V1, V2, engine=e),
+        "diff, a node removed": lambda e: draw.draw_diff(backward, V2, V1, radius=1, engine=e),
+        "48 layers": lambda e: draw.draw(stack48, engine=e),
+        "48 layers, layers.3": lambda e: draw.draw(stack48, module="layers.3", engine=e),
+        "48 layers, layers.3 at depth 3": lambda e: draw.draw(stack48, module="layers.3", collapse_depth=3, engine=e),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ENGINES)
+def test_no_edge_passes_through_a_node_box_in_any_drawing(stack48: CanonicalProgram, engine: str) -> None:
+    from geometry import crossings, svg_geometry
+
+    for name, make in _drawings(stack48).items():
+        view = make(engine)
+        boxes, edges = svg_geometry(view.svg)
+        assert len(boxes) == len(view.drawing.items), name  # every box and every edge was read
+        assert len(edges) == len(view.drawing.edges), name
+        assert crossings(view.svg) == [], name

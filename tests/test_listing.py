@@ -370,7 +370,10 @@ def test_weights_summary_counts_every_weight_and_lists_the_largest_first(exporte
         assert (
             line == f"    {fqn}: {t.dtype.abbr}[{shape}]{{requires_grad}}  {format_size(t.numel() * t.element_size())}"
         )
-    assert lines[i + 3] == f"    ... {len(state) - 2} more"
+    rest = sum(t.numel() * t.element_size() for _, t in ranked[2:])
+    assert lines[i + 3] == f"    ... {len(state) - 2} more ({format_size(rest)})"
+    every = list(generate_listing(m.program, weights=m.weights, largest=None))
+    assert len(every[every.index(lines[i]) + 1 :]) == len(state)  # largest=None: all listed, no "more" line
 
 
 def test_weights_section_is_left_out_unless_weights_are_given(exported: dict[str, Exported]) -> None:

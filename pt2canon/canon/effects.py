@@ -22,7 +22,19 @@ Naming rules
     * :data:`EFFECTFUL_OPS`: asserts, prints, effect tokens;
     * :data:`VIEW_OPS`: ops whose output aliases their first input;
     * ops outside :data:`KNOWN_NAMESPACES` (custom ops) are treated as
-      effectful: without their schema nothing else is safe.
+      effectful: without their schema nothing else is safe;
+    * the functions of ``torch._functorch.predispatch`` a pre-dispatch graph
+      calls (``_vmap_increment_nesting``, ``_add_batch_dim``, ``_make_dual``)
+      are effectful: they enter and leave functorch levels, and the ops that
+      wrap or unwrap tensors for a level must stay inside it.
+
+Python-level targets of FX graphs (:mod:`pt2canon.fx`: ``torch.nn.functional.dropout``,
+``call_method.add_``, ``_operator.setitem``, ``torch.nn.modules.dropout.Dropout``) follow
+the same rules, with the last dotted component as the op name
+(:func:`split_target`), plus :data:`FX_INPLACE_OPERATORS` (``x[i] = v``, ``x += y``),
+:data:`FX_EFFECTFUL_OPS` (grad mode, autocast, checks) and
+:data:`FX_TRAINING_OPS`; :func:`effects_of_node` reads their ``inplace=True`` and
+``training=False`` arguments.
 """
 
 from __future__ import annotations
@@ -32,6 +44,9 @@ from functools import lru_cache
 
 __all__ = [
     "EFFECTFUL_OPS",
+    "FX_EFFECTFUL_OPS",
+    "FX_INPLACE_OPERATORS",
+    "FX_TRAINING_OPS",
     "KNOWN_NAMESPACES",
     "MUTATING_ARGS",
     "RANDOM_OPS",
@@ -41,6 +56,7 @@ __all__ = [
     "effects_from_name",
     "effects_from_schema",
     "effects_of_node",
+    "needs_node_args",
     "split_target",
 ]
 
@@ -76,8 +92,11 @@ PURE = OpEffects()
 
 #: Namespaces whose ops follow the naming rules. Others are custom ops.
 KNOWN_NAMESPACES = frozenset(
-    {"aten", "prims", "higher_order", "_operator", "operator", "builtins", "math", "torch", "quantized_decomposed"}
-)
+    {
+        "aten", "prims", "higher_order", "_operator", "operator", "builtins", "math", "torch",
+        "quantized_decomposed", "call_method",
+    }
+)  # fmt: skip
 
 #: Ops that mutate arguments without a trailing ``_`` in their name.
 MUTATING_ARGS: dict[str, frozenset[str]] = {
@@ -111,7 +130,12 @@ def effects_of_node(target: str, constant_args: dict[str, object]) -> OpEffects:
     """:func:`effects_from_name`, refined by a node's constant arguments.
 
     A batch norm called with ``training=False`` (every eval-mode export)
-    reads its running statistics without updating them.
+    reads its running statistics without updating them. Python-level
+    targets of FX graphs (anything not under ``torch.ops``) also read
+    ``inplace=True`` (every tensor argument is written, as by
+    ``F.relu(x, inplace=True)`` or ``nn.ReLU(inplace=True)``) and, for
+    :data:`FX_TRAINING_OPS`, ``training=False`` (no random draw, no state
+    update: ``F.dropout(x, training=False)``, an eval-mode ``nn.Dropout``).
 
     Examples
     --------
@@ -121,15 +145,46 @@ def effects_of_node(target: str, constant_args: dict[str, object]) -> OpEffects:
     ['running_mean', 'running_var']
     >>> sorted(effects_of_node("torch.ops.aten.native_batch_norm.out", {"training": {"as_bool": False}}).mutates)
     ['<out>']
+    >>> effects_of_node("torch.nn.functional.relu", {"inplace": {"as_bool": True}}).mutates
+    frozenset({'*'})
+    >>> effects_of_node("torch.nn.functional.dropout", {"training": {"as_bool": False}}).ordered
+    False
     """
     eff = effects_from_name(target)
     packet = split_target(target)[1]
     if eff.mutates and packet in TRAINING_FLAG_OPS and constant_args.get("training") == {"as_bool": False}:
         # Only the running statistics are spared: an ``out=`` overload still writes its outputs.
-        return OpEffects(
+        eff = OpEffects(
             mutates=eff.mutates - MUTATING_ARGS[packet], random=eff.random, effectful=eff.effectful, view=eff.view
         )
+    if target.startswith("torch.ops."):
+        return eff
+    if packet in FX_TRAINING_OPS and constant_args.get("training", constant_args.get("train")) == {"as_bool": False}:
+        eff = OpEffects(mutates=eff.mutates, view=eff.view)
+    if constant_args.get("inplace") == {"as_bool": True}:
+        eff = OpEffects(mutates=eff.mutates | {"*"}, random=eff.random, effectful=eff.effectful, view=True)
     return eff
+
+
+def needs_node_args(target: str) -> bool:
+    """Whether :func:`effects_of_node` can say more about ``target`` than :func:`effects_from_name`.
+
+    True for the batch norms of :data:`TRAINING_FLAG_OPS` and for every
+    Python-level (FX) target, whose ``inplace``/``training`` arguments matter.
+
+    Examples
+    --------
+    >>> needs_node_args("torch.ops.aten.add.Tensor"), needs_node_args("torch.nn.functional.relu")
+    (False, True)
+    """
+    return _needs_node_args(target)
+
+
+@lru_cache(maxsize=4096)
+def _needs_node_args(target: str) -> bool:
+    if not target.startswith("torch.ops."):
+        return True
+    return bool(effects_from_name(target).mutates) and split_target(target)[1] in TRAINING_FLAG_OPS
 
 
 #: Ops whose relative order defines the random stream: torch 2.13's ops tagged
@@ -164,6 +219,11 @@ EFFECTFUL_OPS = frozenset(
     }
 )  # fmt: skip
 
+
+#: The module of the functions pre-dispatch graphs call to enter and leave functorch levels.
+_PREDISPATCH = "torch._functorch.predispatch."
+
+
 #: Ops whose outputs alias (are views of) their first tensor argument.
 VIEW_OPS = frozenset(
     {
@@ -180,8 +240,45 @@ VIEW_OPS = frozenset(
 )  # fmt: skip
 
 
+#: Python operators of FX graphs that write their first argument (``x[i] = v``, ``x += y``).
+FX_INPLACE_OPERATORS = frozenset(
+    {
+        "setitem", "delitem", "iadd", "isub", "imul", "imatmul", "itruediv", "ifloordiv", "imod",
+        "ipow", "ilshift", "irshift", "iand", "ior", "ixor", "iconcat",
+    }
+)  # fmt: skip
+
+#: Python-level calls of FX graphs with an effect their name does not show: grad mode and
+#: autocast switches, checks, RNG state (they keep their relative order).
+FX_EFFECTFUL_OPS = frozenset(
+    {
+        "_set_grad_enabled", "set_grad_enabled", "_enter_autocast", "_exit_autocast", "_assert",
+        "_check", "_check_is_size", "_check_with", "_check_value", "_check_index", "set_rng_state",
+        "_record_function_enter", "_record_function_exit", "_record_function_enter_new",
+    }
+)  # fmt: skip
+
+#: Python functions and ``torch.nn`` module classes (FX graphs) that draw random numbers or
+#: update state only in training; ``training=False`` makes them pure (:func:`effects_of_node`).
+FX_TRAINING_OPS = frozenset(
+    {
+        "dropout", "alpha_dropout", "feature_alpha_dropout", "dropout1d", "dropout2d", "dropout3d",
+        "rrelu", "multi_head_attention_forward", "Dropout", "Dropout1d", "Dropout2d", "Dropout3d",
+        "AlphaDropout", "FeatureAlphaDropout", "RReLU", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d",
+        "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "InstanceNorm1d",
+        "InstanceNorm2d", "InstanceNorm3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d",
+        "LazyInstanceNorm3d", "MultiheadAttention", "RNN", "LSTM", "GRU", "Transformer",
+        "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer", "TransformerDecoderLayer",
+    }
+)  # fmt: skip
+
+
 def split_target(target: str) -> tuple[str, str, str]:
     """Split ``"torch.ops.aten.add_.Tensor"`` into ``("aten", "add_", "Tensor")``.
+
+    A Python-level name of three or more parts (FX graphs: functions,
+    methods, module classes) splits into its first part and its last:
+    ``"torch.nn.functional.dropout"`` -> ``("torch", "dropout", "")``.
 
     Examples
     --------
@@ -191,10 +288,14 @@ def split_target(target: str) -> tuple[str, str, str]:
     ('higher_order', 'cond', '')
     >>> split_target("_operator.getitem")
     ('_operator', 'getitem', '')
+    >>> split_target("torch.nn.modules.dropout.Dropout")
+    ('torch', 'Dropout', '')
     """
     parts = target.split(".")
     if parts[:2] == ["torch", "ops"]:
         parts = parts[2:]
+    elif len(parts) >= 3:
+        return parts[0], parts[-1], ""
     if len(parts) >= 3:
         return parts[0], parts[1], ".".join(parts[2:])
     if len(parts) == 2:
@@ -224,20 +325,25 @@ def effects_from_name(target: str) -> OpEffects:
     True
     >>> effects_from_name("torch.ops.mylib.custom.default").effectful
     True
+    >>> effects_from_name("torch._functorch.predispatch._add_batch_dim").effectful
+    True
     """
+    if target.startswith(_PREDISPATCH):
+        return OpEffects(effectful=True)
     ns, packet, overload = split_target(target)
     if ns not in KNOWN_NAMESPACES:
         return OpEffects(effectful=True)
     base = packet.rstrip("_") if _is_inplace_name(packet) else packet
     mutates: frozenset[str] = frozenset()
-    if _is_inplace_name(packet):
+    if _is_inplace_name(packet) or (ns in ("_operator", "operator") and packet in FX_INPLACE_OPERATORS):
         mutates = frozenset({"*"}) if packet.startswith("_foreach_") else frozenset({"self"})
     elif overload == "out" or overload.endswith("_out") or overload.startswith("out"):
         mutates = frozenset({"<out>"})
     if packet in MUTATING_ARGS:
         mutates = mutates | MUTATING_ARGS[packet]
-    random = base in RANDOM_OPS or packet in RANDOM_OPS
-    effectful = packet in EFFECTFUL_OPS or base in EFFECTFUL_OPS
+    python_level = not target.startswith("torch.ops.")
+    random = base in RANDOM_OPS or packet in RANDOM_OPS or (python_level and packet in FX_TRAINING_OPS)
+    effectful = packet in EFFECTFUL_OPS or base in EFFECTFUL_OPS or (python_level and packet in FX_EFFECTFUL_OPS)
     view = packet in VIEW_OPS or (bool(mutates) and "self" in mutates)
     return OpEffects(mutates=mutates, random=random, effectful=effectful, view=view)
 

@@ -1,10 +1,10 @@
-"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/2``).
+"""Layered, versioned hashes of canonical programs (spec ``pt2canon-hash/3``).
 
 A hash is ``sha256:<64 hex>``. It is computed from per-layer digests, each
 the sha256 of the canonical JSON bytes (:func:`pt2canon._json.canonical_bytes`)
 of one part of the canonical document, combined as::
 
-    sha256(canonical_bytes({"spec": "pt2canon-hash/2", "level": LEVEL,
+    sha256(canonical_bytes({"spec": "pt2canon-hash/3", "level": LEVEL,
                             "layers": {name: digest for the level's layers}}))
 
 Layers (``docs/hashing.md`` is the full specification):
@@ -19,21 +19,26 @@ Layers (``docs/hashing.md`` is the full specification):
     argument wiring; *not* ``forward_arg_names``, which change when a user
     renames an argument); named-tuple fields.
 ``tensors``
-    Every graph's value tables: dtype, sizes, strides, storage offset,
-    device, layout, ``requires_grad``; symbolic values (canonical symbols,
-    no example hints); custom object classes.
+    Every graph's value tables: dtype, sizes, strides, device, layout,
+    ``requires_grad`` (not the storage offset, which torch's loader
+    ignores); symbolic values (canonical symbols, no example hints);
+    custom object classes.
 ``constraints``
     Range constraints keyed by canonical symbol.
 ``weights`` / ``constants``
     For each FQN: sha256 of the payload bytes, the payload's tensor
     metadata, ``is_param``/``use_pickle``, and which FQNs share a file.
+``extra_files``
+    For each of the archive's extra files (``extra/<name>``): its sha256
+    and size (the same for every model of an archive).
 ``sample_inputs`` (only with ``include_sample_inputs``)
     sha256 of the pickled sample-input bytes (never unpickled).
 ``versions`` (only with ``include_versions``)
     torch version, schema version, opset versions.
 
 Levels: ``structure`` = [structure]; ``graph`` (default) = structure +
-signature + tensors + constraints; ``full`` = graph + weights + constants.
+signature + tensors + constraints; ``full`` = graph + weights + constants +
+extra_files.
 An artifact with several models hashes each and combines the per-layer
 digests keyed by model name.
 """
@@ -58,6 +63,7 @@ __all__ = [
     "PROGRAM_LAYERS",
     "HashResult",
     "combine",
+    "extra_file_digests",
     "hash_layers",
     "layer_digests",
     "level_layers",
@@ -66,7 +72,7 @@ __all__ = [
 ]
 
 #: Version of the hash specification; part of every combined digest.
-HASH_SPEC = "pt2canon-hash/2"
+HASH_SPEC = "pt2canon-hash/3"
 
 Level = Literal["structure", "graph", "full"]
 
@@ -74,14 +80,24 @@ Level = Literal["structure", "graph", "full"]
 LEVELS: dict[str, tuple[str, ...]] = {
     "structure": ("structure",),
     "graph": ("structure", "signature", "tensors", "constraints"),
-    "full": ("structure", "signature", "tensors", "constraints", "weights", "constants"),
+    "full": ("structure", "signature", "tensors", "constraints", "weights", "constants", "extra_files"),
 }
 
 #: Layers computed from the canonical document alone (:func:`program_layers`).
 PROGRAM_LAYERS = ("structure", "signature", "tensors", "constraints", "versions")
 
 #: Every layer, in the order results list them.
-LAYERS = ("structure", "signature", "tensors", "constraints", "weights", "constants", "sample_inputs", "versions")
+LAYERS = (
+    "structure",
+    "signature",
+    "tensors",
+    "constraints",
+    "weights",
+    "constants",
+    "extra_files",
+    "sample_inputs",
+    "versions",
+)
 
 
 @dataclass(frozen=True)
@@ -153,16 +169,26 @@ def _graphs(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
                 yield from _graphs(na["arg"]["as_graph"]["graph"])
 
 
-def _tensor_tree(graph: Mapping[str, Any]) -> list[Any]:
+def _tensor_tree(graph: Mapping[str, Any], *, hints: bool = False) -> list[Any]:
     out = []
     for g in _graphs(graph):
-        out.append(
-            {
-                t: g.get(t, {})
-                for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")
-            }
-        )
+        tables = {
+            t: g.get(t, {})
+            for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")
+        }
+        out.append(_without_hints(tables) if hints else tables)
     return out
+
+
+def _without_hints(obj: Any) -> Any:
+    """``obj`` with every symbolic expression's example hint ``None`` (hints are never hashed)."""
+    if isinstance(obj, dict):
+        if "expr_str" in obj and obj.get("hint") is not None:
+            return {**obj, "hint": None}
+        return {k: _without_hints(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_without_hints(v) for v in obj]
+    return obj
 
 
 def _spec_kind(spec: Mapping[str, Any]) -> Any:
@@ -170,6 +196,36 @@ def _spec_kind(spec: Mapping[str, Any]) -> Any:
     if tag == "buffer":
         return [tag, body.get("persistent")]
     return tag
+
+
+def _output_kinds(sig: Mapping[str, Any]) -> list[Any]:
+    """Output spec kinds; a mutation or gradient also names the position of the input it updates.
+
+    Which input an output updates is structure (a buffer updated by one
+    value or another is another program) and needs no FQN: the canonical
+    position of the input says it.
+    """
+    position: dict[Any, int] = {}
+    for i, spec in enumerate(sig["input_specs"]):
+        ((tag, body),) = spec.items()
+        for key in ("parameter_name", "buffer_name"):
+            if key in body:
+                position.setdefault((key, body[key]), i)
+        arg = body.get("arg")
+        if tag == "user_input" and isinstance(arg, dict):
+            name = (arg.get("as_tensor") or {}).get("name")
+            if name is not None:
+                position.setdefault(("user_input_name", name), i)
+    out = []
+    for spec in sig["output_specs"]:
+        ((_, body),) = spec.items()
+        kind = _spec_kind(spec)
+        for key in ("parameter_name", "buffer_name", "user_input_name"):
+            if key in body:
+                kind = [kind, position.get((key, body[key]))]
+                break
+        out.append(kind)
+    return out
 
 
 def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
@@ -187,7 +243,7 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
         "structure": {
             "graph": structure_view(gm["graph"]),
             "inputs": [_spec_kind(s) for s in sig["input_specs"]],
-            "outputs": [_spec_kind(s) for s in sig["output_specs"]],
+            "outputs": _output_kinds(sig),
             "verifiers": sorted(doc.get("verifiers", [])),
         },
         "signature": {
@@ -196,7 +252,7 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
             "module_call_graph": mcg,
             "treespec_namedtuple_fields": gm.get("treespec_namedtuple_fields", {}),
         },
-        "tensors": _tensor_tree(gm["graph"]),
+        "tensors": _tensor_tree(gm["graph"], hints=canon.hints),
         "constraints": doc.get("range_constraints", {}),
         "versions": program_versions(doc),
     }
@@ -284,6 +340,7 @@ def layer_digests(
     *,
     weights: Mapping[str, Any] | None = None,
     constants: Mapping[str, Any] | None = None,
+    extra_files: Mapping[str, Any] | None = None,
     sample_inputs: str | None = None,
 ) -> dict[str, str]:
     """The digest of each layer of one model: :data:`PROGRAM_LAYERS`, and the payload layers given.
@@ -293,6 +350,8 @@ def layer_digests(
     canon : CanonicalProgram
     weights, constants : Mapping, optional
         Per-FQN digests from :func:`payload_digests`; each given one adds its layer.
+    extra_files : Mapping, optional
+        The archive's :func:`extra_file_digests` (the ``extra_files`` layer).
     sample_inputs : str, optional
         The ``sha256:`` digest of the sample-input bytes (the ``sample_inputs`` layer as it is).
 
@@ -307,6 +366,8 @@ def layer_digests(
         digests["weights"] = _sha(weights)
     if constants is not None:
         digests["constants"] = _sha(constants)
+    if extra_files is not None:
+        digests["extra_files"] = _sha(extra_files)
     if sample_inputs is not None:
         digests["sample_inputs"] = sample_inputs
     return digests
@@ -362,6 +423,15 @@ def combine(
     )
 
 
+def extra_file_digests(artifact: Any, *, cache: dict[str, str] | None = None) -> dict[str, Any]:
+    """``{name: {"sha256", "size"}}`` of the archive's extra files (``extra/<name>``), streamed."""
+    cache = {} if cache is None else cache
+    files = getattr(artifact, "extra_files", None) or {}
+    members = [files[n] for n in sorted(files)]
+    _hash_members(artifact, members, [artifact.member_size(m) for m in members], cache)
+    return {n: {"sha256": cache[files[n]], "size": artifact.member_size(files[n])} for n in sorted(files)}
+
+
 def hash_layers(
     canons: Mapping[str, CanonicalProgram],
     *,
@@ -399,6 +469,7 @@ def hash_layers(
             if "weights" in wanted:
                 payloads["weights"] = payload_digests(artifact, model.weights, cache=cache)
                 payloads["constants"] = payload_digests(artifact, model.constants, cache=cache)
+                payloads["extra_files"] = extra_file_digests(artifact, cache=cache)
             if include_sample_inputs:
                 payloads["sample_inputs"] = (
                     artifact.sha256_member(model.sample_inputs) if model.sample_inputs else NO_SAMPLE_INPUTS

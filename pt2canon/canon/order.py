@@ -37,14 +37,15 @@ from __future__ import annotations
 
 import hashlib
 import heapq
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import networkx as nx
 
 from pt2canon._json import canonical_bytes
+from pt2canon.serde.graph import REF_KINDS
 
-__all__ = ["Digests", "canonical_order", "first_uses", "node_label"]
+__all__ = ["Digests", "ResidualTie", "canonical_order", "first_uses", "node_label", "skeleton_label"]
 
 
 def _h(*parts: bytes) -> bytes:
@@ -64,6 +65,24 @@ def node_label(attrs: Mapping[str, Any], subgraph_digests: Mapping[int, str]) ->
             args.append([na.get("name"), na.get("kind"), {"as_graph": subgraph_digests[i]}])
         else:
             args.append([na.get("name"), na.get("kind"), na["arg"]])
+    return canonical_bytes([attrs["target"], args, attrs["outputs"]])
+
+
+def skeleton_label(attrs: Mapping[str, Any], subgraph_digests: Mapping[int, str]) -> bytes:
+    """:func:`node_label` without the values of constant arguments (their union tag stays).
+
+    The order compares skeletons (and digests built from them) before full
+    labels, so a changed constant (a LayerNorm's ``eps``) cannot reorder
+    branches that the skeleton already tells apart.
+    """
+    args = []
+    for i, na in enumerate(attrs["args"]):
+        arg = na["arg"]
+        if i in subgraph_digests:
+            arg = {"as_graph": subgraph_digests[i]}
+        elif len(arg) == 1 and next(iter(arg)) not in REF_KINDS:
+            arg = next(iter(arg))  # a constant: its tag only
+        args.append([na.get("name"), na.get("kind"), arg])
     return canonical_bytes([attrs["target"], args, attrs["outputs"]])
 
 
@@ -100,8 +119,16 @@ class Digests:
         order_preds: Mapping[int, list[int]],
         extra: Callable[[int], bytes] | None = None,
         output_slots: Mapping[int, Any] | None = None,
+        bindings: Mapping[int, list[tuple[int, bytes]]] | None = None,
     ) -> None:
         self.G = G
+        #: ``{v: [(t, label)]}``: labelled edges ``t -> v`` that are not data edges: the graph
+        #: input ``t`` that the output value of ``v`` updates (a buffer mutation, a gradient).
+        self.bindings = bindings or {}
+        self.bound: dict[int, list[tuple[int, bytes]]] = {}
+        for v, ts in self.bindings.items():
+            for t, lab in ts:
+                self.bound.setdefault(t, []).append((v, lab))
         self.labels = labels
         #: Key of each graph output position in the digests (default: the position). A caller
         #: gives outputs whose order carries no meaning (mutations of state) one shared key.
@@ -131,6 +158,9 @@ class Digests:
         if ops:
             ins.append(b"after")
             ins.extend(sorted(A[p] for p in ops))
+        binds = self.bindings.get(v)
+        if binds:
+            ins.extend(sorted(b"bind" + lab + A[t] for t, lab in binds))
         return _h(self.labels[v], self.extra(v), *ins)
 
     def _users_of(self, v: int) -> bytes:
@@ -142,6 +172,8 @@ class Digests:
                 outs.append(_key_bytes(slot(key), d["out"]) + A[w] + U[w] + self.extra(w))
         for s in self.order_succs.get(v, ()):
             outs.append(b"before" + A[s] + U[s])
+        for w, lab in self.bound.get(v, ()):
+            outs.append(b"bound" + lab + A[w] + U[w])
         outs.sort()
         return _h(b"users", *outs)
 
@@ -162,6 +194,7 @@ class Digests:
                 continue
             missing = [u for u in pred[x] if u not in A]
             missing += [p for p in order_preds.get(x, ()) if p not in A]
+            missing += [t for t, _ in self.bindings.get(x, ()) if t not in A]
             if missing:
                 stack.extend(missing)
                 continue
@@ -178,7 +211,7 @@ class Digests:
             if x in U:
                 stack.pop()
                 continue
-            after = [*succ[x], *order_succs.get(x, ())]
+            after = [*succ[x], *order_succs.get(x, ()), *(w for w, _ in self.bound.get(x, ()))]
             missing = [w for w in after if w not in U]
             if missing:
                 stack.extend(missing)
@@ -188,6 +221,18 @@ class Digests:
             U[x] = self._users_of(x)
             stack.pop()
         return U[v]
+
+
+class ResidualTie(Exception):
+    """Refinement left a tie between ready nodes that are not provably interchangeable.
+
+    Raised by :func:`canonical_order` when no ``exact`` key was given; the
+    caller then computes a canonical labelling and orders again with it.
+    """
+
+    def __init__(self, nodes: list[int]) -> None:
+        super().__init__(f"{len(nodes)} ready nodes tie on every structural key")
+        self.nodes = nodes
 
 
 class _Tail:
@@ -205,17 +250,34 @@ class _Tail:
             vals.append(self._fns[len(vals)](self._nid))
         return vals[i]
 
-    def _first_difference(self, other: _Tail) -> tuple[bytes, bytes] | None:
-        for i in range(len(self._fns)):
+    def _first_difference(self, other: _Tail, upto: int | None = None) -> tuple[bytes, bytes] | None:
+        for i in range(len(self._fns) if upto is None else upto):
             a, b = self._key(i), other._key(i)
             if a != b:
                 return a, b
         return None
 
+    def _complete(self, other: _Tail) -> bool:
+        """Whether both have every key computed (then lists compare in C: twins compare often)."""
+        n = len(self._fns)
+        return len(self._vals) == n and len(other._vals) == n
+
+    def same_prefix(self, other: _Tail, upto: int) -> bool:
+        """Whether the first ``upto`` keys are equal."""
+        if self._complete(other):
+            return self._vals[:upto] == other._vals[:upto]
+        return self._first_difference(other, upto) is None
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Tail) and self._first_difference(other) is None
+        if not isinstance(other, _Tail):
+            return False
+        if self._complete(other):
+            return self._vals == other._vals
+        return self._first_difference(other) is None
 
     def __lt__(self, other: _Tail) -> bool:
+        if self._complete(other):
+            return self._vals < other._vals
         d = self._first_difference(other)
         return d is not None and d[0] < d[1]
 
@@ -225,40 +287,52 @@ class _Tail:
 def canonical_order(
     G: nx.MultiDiGraph,
     inputs: list[int],
-    labels: Mapping[int, bytes],
+    structural: Sequence[Callable[[int], bytes]],
     order_preds: Mapping[int, list[int]],
-    digests: Digests | None = None,
-    tie: Callable[[int], bytes] | None = None,
-    meta_digests: Digests | None = None,
     *,
+    refining: Sequence[Callable[[int], bytes]] = (),
+    exact: Callable[[int], Any] | None = None,
     deferred: Collection[int] = (),
-    last: Callable[[int], bytes] | None = None,
+    output_slots: Mapping[int, Any] | None = None,
+    labels: Mapping[int, bytes] | None = None,
+    bindings: Mapping[int, list[tuple[int, bytes]]] | None = None,
 ) -> list[int]:
     """Kahn's algorithm over op nodes; ``inputs`` are the input node ids in canonical order.
 
-    ``tie(node)`` gives the next tie-breaker, computed lazily: the node's
-    output metadata (with canonical symbols); ``meta_digests`` (digests that
-    mix every node's output metadata in) come next, separating structurally
-    identical nodes whose neighbours differ only in shapes or dtypes; then
-    ``last(node)``. These keys only order nodes that tie on every
-    structural key, which are interchangeable for the ``structure`` layer,
-    so they cannot change it.
+    Ready nodes are compared by ``(latest input rank, input ranks)`` and
+    then by the ``structural`` keys, each a function of a node computed
+    lazily (labels, then digests): these define the ``structure`` level.
 
-    ``deferred`` input nodes (parameters, buffers, constants: inputs whose
-    names must not decide the order) have no rank up front: they count as
-    available, a key shows each not yet placed as rank ``-1``, and they are
-    placed, in argument order, just before the first op that reads them.
-    :func:`first_uses` recovers that placement from the returned order.
+    When ready nodes tie on all of them, they are checked to be
+    *interchangeable twins* (:func:`_twin_signature`): the same label, the
+    same producers in the same slots — except inputs in ``deferred`` that
+    only they read, matched by label — the same users in the same slots
+    and the same ordering edges. Swapping two twins (with their private
+    inputs) is an automorphism of the graph, so the structure does not
+    depend on which comes first; the ``refining`` keys (output metadata,
+    FQNs) choose, so the finer layers are canonical too. A tie between
+    nodes that are not twins raises :class:`ResidualTie`, unless ``exact``
+    is given: a final key from a canonical labelling of the graph
+    (:mod:`pt2canon.canon.labelling`) that leaves no tie at all.
+
+    ``deferred`` input nodes (the caller's parameters and buffers) have no
+    rank up front: they count as available, a key shows each not yet
+    placed as rank ``-1``, and they are placed, in argument order, just
+    before the first op that reads them. :func:`first_uses` recovers that
+    placement from the returned order. ``output_slots`` maps graph output
+    positions to their key in the twin check (outputs whose order means
+    nothing share one); ``labels`` gives the labels of deferred inputs for
+    that check; ``bindings`` are the labelled edges of :class:`Digests`
+    (which input a value updates), part of it too.
 
     Returns the op node ids in canonical order (the output node excluded).
+    No key contains an original position; ``heapq`` compares node ids only
+    to keep its tuples ordered, between entries that are twins or equal in
+    ``exact``.
     """
-    tie = tie or (lambda v: b"")
-    digests = digests or Digests(G, labels, order_preds)
-    ancestry, users = digests.ancestry, digests.users
-    m_ancestry, m_users = (
-        (meta_digests.ancestry, meta_digests.users) if meta_digests else (lambda v: b"", lambda v: b"")
-    )
-    label = labels.__getitem__
+    fns = (*structural, exact) if exact is not None else (*structural, *refining)
+    n_struct = len(structural)
+    labels = {} if labels is None else labels
     rank: dict[int, int] = {nid: i for i, nid in enumerate(inputs)}
     pred, succ = G._pred, G._succ
     out_node = G.graph["output"]
@@ -268,9 +342,8 @@ def canonical_order(
         for p in ps:
             order_succs.setdefault(p, []).append(v)
     heap: list[tuple[Any, ...]] = []
-    fns = (label, ancestry, users, tie, m_ancestry, m_users, last or (lambda v: b""))
     waiting = set(deferred)  # deferred inputs not placed yet
-    push_heap = heapq.heappush
+    push_heap, pop_heap = heapq.heappush, heapq.heappop
 
     def push(v: int) -> None:
         # Edges iterate in the order the node's arguments list them (grouped by
@@ -279,21 +352,15 @@ def canonical_order(
         latest = max(ranks)[0] if ranks else -1
         push_heap(heap, (latest, ranks, _Tail(fns, v), v))
 
-    ops = [v for v in G if v not in rank and v not in waiting and v != out_node]
-    for v in ops:
-        n = sum(len(k) for u, k in pred[v].items()) + len(order_preds.get(v, ()))
-        missing[v] = n
-    # Inputs are already placed (or available, if deferred): release their uses.
-    for u in (*inputs, *waiting):
-        for w, keyed in succ[u].items():
-            if w in missing:
-                missing[w] -= len(keyed)
-    for v in ops:
-        if missing[v] == 0:
-            push(v)
+    def tied(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+        return a[0] == b[0] and a[1] == b[1] and a[2].same_prefix(b[2], n_struct)
+
+    def twin(v: int) -> tuple[Any, ...]:
+        return _twin_signature(G, v, waiting, labels, order_preds, order_succs, output_slots, bindings or {})
+
     order: list[int] = []
-    while heap:
-        v = heapq.heappop(heap)[-1]
+
+    def place(v: int) -> None:
         if waiting:
             for u in pred[v]:  # grouped by producer, in argument order
                 if u in waiting:
@@ -310,9 +377,80 @@ def canonical_order(
             missing[w] -= 1
             if missing[w] == 0:
                 push(w)
+
+    ops = [v for v in G if v not in rank and v not in waiting and v != out_node]
+    for v in ops:
+        n = sum(len(k) for u, k in pred[v].items()) + len(order_preds.get(v, ()))
+        missing[v] = n
+    # Inputs are already placed (or available, if deferred): release their uses.
+    for u in (*inputs, *waiting):
+        for w, keyed in succ[u].items():
+            if w in missing:
+                missing[w] -= len(keyed)
+    for v in ops:
+        if missing[v] == 0:
+            push(v)
+    while heap:
+        top = pop_heap(heap)
+        if exact is not None or not heap or not tied(top, heap[0]):
+            place(top[-1])
+            continue
+        group = [top]
+        while heap and tied(top, heap[0]):
+            group.append(pop_heap(heap))
+        signature = twin(top[-1])
+        if any(twin(e[-1]) != signature for e in group[1:]):
+            raise ResidualTie([e[-1] for e in group])
+        # Twins, in the order of the refining keys. They stay the smallest entries while
+        # they are placed (a node they make ready comes later: its latest input rank is
+        # newer), so they are placed together.
+        for e in group:
+            place(e[-1])
     if len(order) != len(ops):  # pragma: no cover - graphs are checked acyclic on load
         raise AssertionError("cycle among op nodes")
     return order
+
+
+def _twin_signature(
+    G: nx.MultiDiGraph,
+    v: int,
+    waiting: Collection[int],
+    labels: Mapping[int, bytes],
+    order_preds: Mapping[int, list[int]],
+    order_succs: Mapping[int, list[int]],
+    output_slots: Mapping[int, Any] | None,
+    bindings: Mapping[int, list[tuple[int, bytes]]],
+) -> tuple[Any, ...]:
+    """What two interchangeable nodes share: producers, users (with slots) and ordering edges.
+
+    A producer that is a deferred input not placed yet and read by ``v``
+    alone is known by its label, so two ops reading two private parameters
+    of one kind (the ``num_batches_tracked`` updates of several batch
+    norms) are twins; every other producer and user is known by its node
+    id. Graph outputs are keyed by ``output_slots``.
+    """
+    out_node = G.graph["output"]
+    ins = []
+
+    def who(u: int) -> Any:
+        return ("private", labels[u]) if u in waiting and len(G._succ[u]) <= 1 else u
+
+    for u, keyed in G._pred[v].items():
+        for key, d in keyed.items():
+            ins.append((_key_bytes(key, d["out"]), who(u)))
+    for t, lab in bindings.get(v, ()):
+        ins.append((b"bind" + lab, who(t)))
+    outs = []
+    for w, keyed in G._succ[v].items():
+        for key, d in keyed.items():
+            k = (output_slots[key[0]], *key[1:]) if (w == out_node and output_slots is not None) else key
+            outs.append((_key_bytes(k, d["out"]), w))
+    return (
+        sorted(ins, key=repr),
+        sorted(outs, key=repr),
+        sorted(order_preds.get(v, ())),
+        sorted(order_succs.get(v, ())),
+    )
 
 
 def first_uses(G: nx.MultiDiGraph, order: list[int], deferred: Collection[int]) -> list[int]:

@@ -20,15 +20,23 @@ Steps, per graph (subgraphs first, recursively):
    first use, so that no FQN decides the order (torch's ``canonicalize``
    sorts them by FQN);
 4. inputs listed by signature kind (tokens, parameters, buffers, tensor
-   constants, custom objects, user inputs, constant inputs), outputs by
-   kind, mutations and gradients by the canonical position of their input;
-5. values renamed ``v0, v1, ...`` and op nodes ``n0, n1, ...`` in canonical
-   order; subgraphs named ``subgraph_<12 hex>`` after the digest of their
-   canonical structure (``_<k>`` appended for repeats in one graph);
+   constants, custom objects, then user and constant inputs in their own
+   order: the calling convention), outputs by kind, mutations and
+   gradients by the canonical position of their input;
+5. values (and constant-input placeholders) renamed ``v0, v1, ...`` and op
+   nodes ``n0, n1, ...`` in canonical order; subgraphs named
+   ``subgraph_<12 hex>`` after the digest of their canonical structure
+   (``_<k>`` appended for repeats in one graph); assert messages quote the
+   node their condition comes from (:mod:`pt2canon.canon.messages`);
 6. node metadata dropped except the keys the :class:`Profile` keeps;
 7. symbols renamed in order of first appearance and expressions re-printed
-   (:mod:`pt2canon.canon.symbols`); example-size hints dropped; symbol and
-   value names inside runtime-assert messages follow the renaming.
+   (:mod:`pt2canon.canon.symbols`), then the symbols of assert messages;
+   ranges of symbols no value mentions dropped; example-size hints dropped
+   except for symbols without a range (torch's loader needs them).
+
+Before step 1 every value's storage offset is set to 0: torch's loader
+ignores it, so torch's own load -> save writes 0 (see
+:func:`_without_storage_offsets`).
 """
 
 from __future__ import annotations
@@ -44,9 +52,11 @@ from typing import Any, NamedTuple
 import networkx as nx
 
 from pt2canon._json import canonical_bytes
-from pt2canon.canon.effects import TRAINING_FLAG_OPS, OpEffects, effects_from_name, effects_of_node, split_target
-from pt2canon.canon.order import Digests, canonical_order, first_uses, node_label
-from pt2canon.canon.symbols import SymbolRenamer
+from pt2canon.canon.arrange import Arrangement
+from pt2canon.canon.effects import OpEffects, effects_from_name, effects_of_node, needs_node_args
+from pt2canon.canon.messages import is_assert, name_assert_messages, rename_message_symbols
+from pt2canon.canon.order import Digests, ResidualTie, canonical_order, first_uses, node_label, skeleton_label
+from pt2canon.canon.symbols import SymbolRenamer, parse_expr
 from pt2canon.errors import GraphError
 from pt2canon.serde.graph import (
     REF_KINDS,
@@ -75,7 +85,7 @@ _INPUT_RANK = {
     "tensor_constant": 3,
     "custom_obj": 4,
     "user_input": 5,
-    "constant_input": 6,
+    "constant_input": 5,  # the calling convention: user and constant inputs keep their positions
 }
 _INPUT_FQN = {
     "parameter": "parameter_name",
@@ -87,13 +97,6 @@ _OUTPUT_RANK = {
     "token": 0, "parameter_mutation": 1, "buffer_mutation": 2, "user_input_mutation": 3, "user_output": 4,
     "loss_output": 4, "gradient_to_parameter": 5, "gradient_to_user_input": 6,
 }  # fmt: skip
-_ASSERT_TARGETS = (
-    "_assert_scalar",
-    "_assert_async",
-    "_functional_assert_async",
-    "_functional_assert_scalar",
-    "_assert_tensor_metadata",
-)
 
 
 @dataclass(frozen=True)
@@ -125,7 +128,8 @@ class CanonicalGraph:
         sha256 hex of the canonical structure (no tensor metadata); computed
         on first use (subgraph names and the diff need it, the hash does not).
     model : networkx.MultiDiGraph
-        The graph model of the *original* graph (metadata intact).
+        The graph model of the *original* graph (metadata intact; storage
+        offsets 0, as torch's loader reads them).
     order : list of int
         Op node ids of ``model`` in canonical order.
     value_names : dict
@@ -136,6 +140,8 @@ class CanonicalGraph:
         Canonical subgraph name -> :class:`CanonicalGraph`.
     input_order, output_order : list of int
         Positions of the original graph inputs and outputs, in canonical order.
+    has_asserts : bool
+        Whether the graph or a subgraph has a runtime-assert node.
     """
 
     doc: dict[str, Any]
@@ -146,6 +152,7 @@ class CanonicalGraph:
     subgraphs: dict[str, CanonicalGraph] = field(default_factory=dict)
     input_order: list[int] = field(default_factory=list)
     output_order: list[int] = field(default_factory=list)
+    has_asserts: bool = False
 
     @functools.cached_property
     def structure_digest(self) -> str:
@@ -169,12 +176,17 @@ class CanonicalProgram:
     symbols : dict
         Original symbol name -> canonical symbol name.
     profile : Profile
+    hints : bool
+        Whether :attr:`doc` keeps example hints (on expressions with a
+        symbol that has no range constraint, which torch's loader needs);
+        the hash leaves them out.
     """
 
     doc: dict[str, Any]
     graph: CanonicalGraph
     symbols: dict[str, str]
     profile: Profile
+    hints: bool = False
 
 
 def structure_view(graph: Mapping[str, Any]) -> dict[str, Any]:
@@ -218,7 +230,7 @@ def _effects(G: nx.MultiDiGraph, nid: int, sub_ordered: bool) -> OpEffects:
     attrs = G._node[nid]
     target = attrs["target"]
     eff = effects_from_name(target)
-    if eff.mutates and split_target(target)[1] in TRAINING_FLAG_OPS:
+    if needs_node_args(target):
         eff = effects_of_node(target, {na.get("name"): na["arg"] for na in attrs["args"]})
     if sub_ordered and not eff.ordered:
         return OpEffects(mutates=frozenset({"*"}), effectful=True)
@@ -309,6 +321,29 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
 
 # --------------------------------------------------------------------------- graphs
 
+_ZERO_OFFSET = {"as_int": 0}
+
+
+def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
+    """``graph`` with the storage offset of each of its values 0 (subgraphs: see :func:`_canonical_graph`).
+
+    torch's loader ignores a value's ``storage_offset`` (it rebuilds each
+    value with ``empty_strided``), so ``torch.export.load`` then
+    ``torch.export.save`` writes 0 for every view at an offset (``select``,
+    ``split``, ``unbind``, slices): the offset of a view is determined by
+    its op, and the program's computation never reads it. A new graph dict
+    and table only where an offset changes; the input is never edited.
+    """
+    tables = graph.get("tensor_values")
+    new_tables = None
+    for name, meta in (tables or {}).items():
+        so = meta.get("storage_offset")
+        if so is not None and so != _ZERO_OFFSET:
+            if new_tables is None:
+                new_tables = dict(tables)  # type: ignore[arg-type]
+            new_tables[name] = {**meta, "storage_offset": _ZERO_OFFSET}
+    return graph if new_tables is None else {**graph, "tensor_values": new_tables}
+
 
 def _digest(obj: Any) -> str:
     return hashlib.sha256(canonical_bytes(obj)).hexdigest()
@@ -327,8 +362,10 @@ def _canonical_graph(
     Inputs named by an FQN (parameters, buffers, tensor constants, custom
     objects) are placed by first use (:func:`pt2canon.canon.order.canonical_order`),
     so their names never decide the order; tokens, user inputs and constant
-    inputs keep their positions; subgraph inputs are positional.
+    inputs keep their positions; subgraph inputs are positional. Storage
+    offsets are 0 first (each subgraph is canonicalized by a call of its own).
     """
+    graph = _without_storage_offsets(graph)
     G = to_networkx(graph, where=where)
     ops = op_nodes(G)
     # 1. subgraphs first: their digests enter their parent node's label.
@@ -386,37 +423,77 @@ def _canonical_graph(
         # The last resort between ops that differ only in which same-shaped parameters they read.
         return canonical_bytes([kinds[u].fqn for u in G._pred[nid] if u in deferred])
 
-    order = canonical_order(
-        G,
-        fixed,
-        labels,
-        order_preds,
-        Digests(G, labels, order_preds, output_slots=out_slots),
-        tie=meta,
-        meta_digests=Digests(G, labels, order_preds, extra=meta, output_slots=out_slots),
-        deferred=deferred,
-        last=fqns_read,
+    skeletons = _LazyMap(
+        lambda nid: (
+            skeleton_label(G._node[nid], sub_digests.get(nid, {})) if G._node[nid]["kind"] == "op" else labels[nid]
+        )
     )
-    # Deferred inputs by first use; the ones no op reads last, by FQN.
-    placed = first_uses(G, order, deferred)
-    unused = sorted(deferred.difference(placed), key=lambda i: (kinds[i].rank, kinds[i].fqn, i))
-    seq = {nid: k for k, nid in enumerate([*placed, *unused])}
-    inputs = sorted(range(n_in), key=lambda i: (kinds[i].rank, seq.get(i, i)))
+    binds = _bindings(G, output_specs, input_specs)
+    skeleton_digests = Digests(G, skeletons, order_preds, output_slots=out_slots, bindings=binds)
+    digests = Digests(G, labels, order_preds, output_slots=out_slots, bindings=binds)
+    meta_digests = Digests(G, labels, order_preds, extra=meta, output_slots=out_slots, bindings=binds)
+    # Labels first (cheap, and a node's own constants rarely tie), then digests of the
+    # skeleton (constants blanked) before full digests: a constant far downstream cannot
+    # reorder branches the skeleton tells apart (Q/K/V projections).
+    structural = (
+        labels.__getitem__,
+        skeleton_digests.ancestry,
+        skeleton_digests.users,
+        digests.ancestry,
+        digests.users,
+    )
+    try:
+        order = canonical_order(
+            G,
+            fixed,
+            structural,
+            order_preds,
+            refining=(meta, meta_digests.ancestry, meta_digests.users, fqns_read),
+            deferred=deferred,
+            output_slots=out_slots,
+            labels=labels,
+            bindings=binds,
+        )
+        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=lambda i: (meta(i), kinds[i].fqn))
+    except ResidualTie:
+        # Refinement cannot tell apart some nodes that are not interchangeable: order by a
+        # canonical labelling (BLISS), then let metadata and FQNs choose among automorphisms.
+        arrangement = Arrangement(G, order_preds, out_slots, structure=[labels[v] for v in G], bindings=binds)
+        exact = arrangement.structure_labelling
+        order = canonical_order(
+            G, fixed, structural, order_preds, exact=exact.__getitem__, deferred=deferred, output_slots=out_slots
+        )
+        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=exact.__getitem__)
+        inputs, order = arrangement.arrange(
+            inputs,
+            order,
+            refined=[labels[v] + digests.ancestry(v) + digests.users(v) for v in G],
+            finer=(
+                [meta(v) for v in G],
+                [kinds[v].fqn.encode() if v in deferred else b"" for v in G],
+            ),
+        )
     # 3. names: values v0, v1, ... in input then op order; nodes n0, n1, ...
+    # A constant input (``None`` or a number passed where the user's argument was)
+    # has a placeholder name but no value: it takes the next name in the same sequence.
     values: dict[str, str] = {}
     node_attrs = G._node
     for nid in (*inputs, *order):
         for v in node_attrs[nid]["values"]:
             values[v.name] = f"v{len(values)}"
+        if nid < n_in and kinds[nid].kind == "constant_input":
+            placeholder = input_specs[nid]["constant_input"].get("name")  # type: ignore[index]
+            if isinstance(placeholder, str) and placeholder not in values:
+                values[placeholder] = f"v{len(values)}"
     node_names: dict[str, str] = {}
     for k, nid in enumerate(order):
         old = node_attrs[nid]["name"]
         node_names[f"n{k}"] = old if isinstance(old, str) else ""
     doc = _emit(graph, order, inputs, values, node_names=True, keep_metadata=profile.keep_metadata)
-    # 4. per node: subgraphs, assert messages.
+    # 4. per node: subgraphs; then the node names quoted in assert messages.
     seen_sub: dict[str, int] = {}
     subgraphs: dict[str, CanonicalGraph] = {}
-    old_nodes: dict[str, str] | None = None
+    own_asserts = False
     for nid, node in zip(order, doc["nodes"]):
         for i, cg in sub_canon.get(nid, {}).items():
             base = f"subgraph_{cg.structure_digest[:12]}"
@@ -425,13 +502,52 @@ def _canonical_graph(
             name = base if n == 0 else f"{base}_{n}"
             subgraphs[name] = cg
             node["inputs"][i] = {**node["inputs"][i], "arg": {"as_graph": {"name": name, "graph": cg.doc}}}
-        if _is_assert(node["target"]):
-            if old_nodes is None:
-                old_nodes = {old: new for new, old in node_names.items() if old}
-            _rename_messages(node, values, old_nodes)
+        if is_assert(node["target"]):
+            own_asserts = True
+    if own_asserts:
+        name_assert_messages(doc)
+    has_asserts = own_asserts or any(cg.has_asserts for cg in subgraphs.values())
     return CanonicalGraph(
-        doc, G, order, values, node_names, subgraphs, input_order=inputs, output_order=list(range(len(doc["outputs"])))
+        doc,
+        G,
+        order,
+        values,
+        node_names,
+        subgraphs,
+        input_order=inputs,
+        output_order=list(range(len(doc["outputs"]))),
+        has_asserts=has_asserts,
     )
+
+
+def _input_sequence(
+    G: nx.MultiDiGraph,
+    order: list[int],
+    fixed: list[int],
+    deferred: set[int],
+    kinds: list[_InputKind],
+    bindings: Mapping[int, list[tuple[int, bytes]]],
+    *,
+    key: Callable[[int], Any],
+) -> list[int]:
+    """Input node ids in canonical order, by kind.
+
+    Deferred inputs come by first use; those no op reads but a graph output
+    updates (a buffer only written) by the position of the op whose value
+    updates them; the rest by ``key``.
+    """
+    placed = first_uses(G, order, deferred)
+    rank = {v: k for k, v in enumerate(order)}
+    bound: dict[int, tuple[int, bytes]] = {}
+    for v, ts in bindings.items():
+        for t, label in ts:
+            if t in deferred and v in rank:
+                bound[t] = min(bound.get(t, (rank[v], label)), (rank[v], label))
+    rest = deferred.difference(placed)
+    written = sorted((t for t in rest if t in bound), key=lambda t: (kinds[t].rank, bound[t], key(t)))
+    unused = sorted((t for t in rest if t not in bound), key=lambda i: (kinds[i].rank, key(i)))
+    seq = {nid: k for k, nid in enumerate([*fixed, *placed, *written, *unused])}
+    return sorted(seq, key=lambda i: (kinds[i].rank, seq[i]))
 
 
 class _LazyMap(dict):  # type: ignore[type-arg]
@@ -530,6 +646,12 @@ def _emit(
     for t in VALUE_TABLES.values():
         if t in graph:
             doc[t] = {names.get(k, k): v for k, v in graph[t].items()}
+    if graph.get("custom_obj_values"):
+        # A custom object's entry repeats its value name: ``{"name": "obj_attr", "class_fqn": ...}``.
+        doc["custom_obj_values"] = {
+            k: {**v, "name": k} if isinstance(v, dict) and "name" in v else v
+            for k, v in doc["custom_obj_values"].items()
+        }
     return doc
 
 
@@ -548,9 +670,26 @@ def _tie_breaker(G: nx.MultiDiGraph, inputs: list[int]) -> Callable[[int], bytes
         return r
 
     def key(nid: int) -> bytes:
-        return canonical_bytes([_meta_key(v.meta, renamer()) for v in G._node[nid]["values"]])
+        metas = [v.meta for v in G._node[nid]["values"]]
+        if all(_static(m) for m in metas):  # no symbol to name: the metadata as it is
+            return b"static" + canonical_bytes(metas)
+        return canonical_bytes([_meta_key(m, renamer()) for m in metas])
 
     return key
+
+
+def _static(meta: Any) -> bool:
+    """Whether a value's metadata names no shape symbol (plain ints only)."""
+    if not isinstance(meta, dict):
+        return meta is None
+    if "sizes" not in meta:
+        return "as_expr" not in meta
+    so = meta.get("storage_offset")
+    return (
+        all("as_int" in d for d in meta["sizes"])
+        and all("as_int" in d for d in meta["strides"])
+        and (so is None or "as_int" in so)
+    )
 
 
 def _meta_key(meta: Any, r: SymbolRenamer) -> Any:
@@ -588,59 +727,58 @@ def _has_ordered(graph: Mapping[str, Any]) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=4096)
-def _is_assert(target: str) -> bool:
-    return any(t in target for t in _ASSERT_TARGETS)
-
-
-def _rename_messages(node: dict[str, Any], values: Mapping[str, str], old_nodes: Mapping[str, str]) -> None:
-    """Rename node names (quoted) and value names inside an assert node's string arguments.
-
-    ``old_nodes`` maps original node names to canonical ones.
-    """
-    ins = node["inputs"]
-    for i, na in enumerate(ins):
-        arg = na["arg"]
-        if "as_string" in arg and isinstance(arg["as_string"], str):
-            # Node names are quoted ('eq_1'); values may appear bare.
-            text = re.sub(
-                r"'([A-Za-z_][A-Za-z0-9_]*)'",
-                lambda m: f"'{old_nodes.get(m.group(1), values.get(m.group(1), m.group(1)))}'",
-                arg["as_string"],
-            )
-            ins[i] = {**na, "arg": {"as_string": text}}
-
-
 # --------------------------------------------------------------------------- symbols
 
 
-def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renamer: SymbolRenamer) -> None:
-    """Rename symbols in every value table and range constraint, in canonical order of appearance."""
+def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bool) -> bool:
+    """Rename symbols in every value table and range constraint, in canonical order of appearance.
+
+    Example hints are dropped, except on expressions with a symbol that has
+    no range constraint: torch's loader needs a range or a hint for every
+    symbol (``vr must not be None``). Range constraints of symbols that no
+    value of any graph mentions are dropped, as torch's loader drops them.
+    With ``messages``, then the symbols of assert messages. Returns whether
+    any hint was kept.
+    """
+    rc = doc.get("range_constraints") or {}
     # One renamed SymInt object per distinct expression, shared by every place it appears.
     renamed: dict[str, dict[str, Any]] = {}
+    hinted: dict[tuple[str, bytes], dict[str, Any]] = {}
+    unconstrained: set[str] = set()  # expressions with a symbol that has no range
 
-    def renamed_expr(text: str) -> dict[str, Any]:
+    def renamed_expr(e: dict[str, Any]) -> dict[str, Any]:
+        text = e["expr_str"]
         out = renamed.get(text)
+        if out is not None:  # the common case: every symbol has a range, and the hint goes
+            return out
+        if text not in unconstrained:
+            if all(sym.name in rc for sym in parse_expr(text).free_symbols):
+                out = renamed[text] = {"as_expr": {"expr_str": renamer.expr(text), "hint": None}}
+                return out
+            unconstrained.add(text)
+        hint = e.get("hint")
+        key = (text, canonical_bytes(hint))
+        out = hinted.get(key)
         if out is None:
-            out = renamed[text] = {"as_expr": {"expr_str": renamer.expr(text), "hint": None}}
+            out = hinted[key] = {"as_expr": {"expr_str": renamer.expr(text), "hint": hint}}
         return out
 
     def sym(s: Any) -> Any:
         if "as_expr" in s:
-            return renamed_expr(s["as_expr"]["expr_str"])
+            return renamed_expr(s["as_expr"])
         return s
 
     def syms(seq: list[Any]) -> list[Any]:
         for s in seq:
             if "as_expr" in s:
-                return [x if (e := x.get("as_expr")) is None else renamed_expr(e["expr_str"]) for x in seq]
+                return [x if (e := x.get("as_expr")) is None else renamed_expr(e) for x in seq]
         return seq
 
     def meta(m: dict[str, Any]) -> dict[str, Any]:
         sizes, strides = m["sizes"], m["strides"]  # required (schema checks)
         new_sizes, new_strides = syms(sizes), syms(strides)
         so = m.get("storage_offset")
-        new_so = renamed_expr(so["as_expr"]["expr_str"]) if so is not None and "as_expr" in so else so
+        new_so = renamed_expr(so["as_expr"]) if so is not None and "as_expr" in so else so
         if new_sizes is sizes and new_strides is strides and new_so is so:
             return m  # static: nothing to rename
         out = dict(m)
@@ -678,28 +816,23 @@ def _rename_symbols(doc: dict[str, Any], graph_docs: list[dict[str, Any]], renam
                     visit(na["arg"]["as_graph"]["graph"])
             for o in node["outputs"]:
                 touch(o)
-            if renamer.mapping and _is_assert(node["target"]):
-                ins = node["inputs"]
-                for i, na in enumerate(ins):
-                    if "as_string" in na["arg"]:  # a new entry: ``na`` may be shared with the input document
-                        ins[i] = {**na, "arg": {"as_string": renamer.text(na["arg"]["as_string"])}}
         # Values no node defines (kept for exactness) come last.
         for kind, table in tables.items():
             for name, val in list(table.items()):
                 if name not in done[kind]:
                     table[name] = meta(val) if kind == "tensor" else sym(val)
 
-    visit(doc["graph_module"]["graph"])
-    rc = doc.get("range_constraints") or {}
-    # Symbols that appear only in range constraints are named after all others, by their range.
-    for old in sorted(
-        (k for k in rc if k not in renamer.mapping),
-        key=lambda k: (str(rc[k].get("min_val")), str(rc[k].get("max_val")), k),
-    ):
-        renamer.name(old)
+    graph = doc["graph_module"]["graph"]
+    visit(graph)
+    in_graph = set(renamer.mapping)
+    # Then the symbols assert messages quote, in canonical order (the ones no value mentions,
+    # only a range constraint or a stale message, are named there).
+    if messages:
+        rename_message_symbols(graph, renamer)
     doc["range_constraints"] = dict(
-        sorted(((renamer.mapping.get(k, k), v) for k, v in rc.items()), key=lambda kv: _natural(kv[0]))
+        sorted(((renamer.mapping[k], v) for k, v in rc.items() if k in in_graph), key=lambda kv: _natural(kv[0]))
     )
+    return any(o["as_expr"]["hint"] is not None for o in hinted.values())
 
 
 # --------------------------------------------------------------------------- program
@@ -721,6 +854,56 @@ def _input_kinds(specs: list[dict[str, Any]] | None, n: int) -> list[_InputKind]
         fqn_key = _INPUT_FQN.get(tag)
         kind = f"buffer/{body.get('persistent')}" if tag == "buffer" else tag
         out.append(_InputKind(kind, _INPUT_RANK[tag], body.get(fqn_key, "") if fqn_key else "", fqn_key is not None))
+    return out
+
+
+_BINDING_TAGS = {
+    "parameter_mutation": "parameter_name",
+    "buffer_mutation": "buffer_name",
+    "gradient_to_parameter": "parameter_name",
+    "user_input_mutation": "user_input_name",
+    "gradient_to_user_input": "user_input_name",
+}
+
+
+def _bindings(
+    G: nx.MultiDiGraph, output_specs: list[dict[str, Any]] | None, input_specs: list[dict[str, Any]] | None
+) -> dict[int, list[tuple[int, bytes]]]:
+    """Which graph input each mutation or gradient output updates, as labelled edges.
+
+    Returns ``{producer node: [(input node, label)]}``: the node whose value
+    is the ``k``-th graph output updates input ``t`` (found by FQN or by
+    user-input name); the label is the spec tag and which of the producer's
+    values it is. This relation is structure: a buffer mutated by one value
+    or by another is another program, whatever the buffers are named.
+    """
+    if output_specs is None or input_specs is None:
+        return {}
+    by_name: dict[tuple[str, str], int] = {}
+    for i, spec in enumerate(input_specs):
+        ((tag, body),) = spec.items()
+        fqn_key = _INPUT_FQN.get(tag)
+        if fqn_key is not None:
+            by_name.setdefault((fqn_key, body.get(fqn_key, "")), i)
+        arg = body.get("arg")
+        if tag == "user_input" and isinstance(arg, dict):
+            for _, _, name, _ in iter_refs(arg):
+                by_name.setdefault(("user_input_name", name), i)
+    producers: dict[int, tuple[int, int]] = {}
+    for u, keyed in G._pred[G.graph["output"]].items():
+        for key, d in keyed.items():
+            producers[key[0]] = (u, d["out"])
+    out: dict[int, list[tuple[int, bytes]]] = {}
+    for i, spec in enumerate(output_specs):
+        ((tag, body),) = spec.items()
+        field_name = _BINDING_TAGS.get(tag)
+        if field_name is None or i not in producers:
+            continue
+        target = by_name.get((field_name, body.get(field_name, "")))
+        if target is None:
+            continue
+        u, k = producers[i]
+        out.setdefault(u, []).append((target, canonical_bytes([tag, k])))
     return out
 
 
@@ -894,11 +1077,14 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
     if "guards_code" in doc:
         doc["guards_code"] = sorted(doc["guards_code"])
     renamer = SymbolRenamer()
+    hints = False
     if _has_symbols(program, cg):
-        _rename_symbols(doc, [], renamer)
+        hints = _rename_symbols(doc, renamer, messages=cg.has_asserts)
     else:
-        doc["range_constraints"] = dict(sorted((doc.get("range_constraints") or {}).items()))
-    return CanonicalProgram(doc=doc, graph=cg, symbols=dict(renamer.mapping), profile=profile)
+        if cg.has_asserts:
+            rename_message_symbols(cg.doc, renamer)
+        doc["range_constraints"] = {}
+    return CanonicalProgram(doc=doc, graph=cg, symbols=dict(renamer.mapping), profile=profile, hints=hints)
 
 
 def _has_symbols(program: dict[str, Any], graph: CanonicalGraph) -> bool:

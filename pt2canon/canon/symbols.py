@@ -370,6 +370,36 @@ class SymbolRenamer:
             return s
         return _WORD.sub(lambda m: self.mapping.get(m.group(0), m.group(0)), s)
 
+    def infix(self, text: str) -> str:
+        """Rename the symbols of an expression printed by sympy's ``str`` and print it the same way.
+
+        For the expressions torch quotes in assert messages. Symbols not
+        seen yet get the next free names, in order of appearance in
+        ``text``; text that does not parse as an expression only has its
+        known symbols renamed, as words.
+
+        Examples
+        --------
+        >>> r = SymbolRenamer()
+        >>> r.name("s77")
+        's0'
+        >>> r.infix("Eq(Mod(u9, 2), 0)"), r.infix("u9 + s77 >= 4"), r.mapping["u9"]
+        ('Eq(Mod(u0, 2), 0)', 's0 + u0 >= 4', 'u0')
+        """
+        sympy = _sympy()
+        try:
+            e = parse_expr(text)
+        except SchemaError:
+            return self.text(text)
+        if not isinstance(e, sympy.Basic):
+            return self.text(text)
+        syms = {s.name: s for s in e.atoms(sympy.Symbol)}
+        sub = {
+            syms[n]: sympy.Symbol(self.name(n), **dict(sorted(syms[n]._assumptions_orig.items())))
+            for n in sorted(syms, key=lambda n: _first_index(text, n))
+        }
+        return str(e.xreplace(sub) if sub else e)
+
 
 def substitute(text: str, mapping: Mapping[str, str]) -> str:
     """Rename the symbols of a serialized expression by ``mapping`` and re-print it with ``srepr``.

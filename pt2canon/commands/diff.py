@@ -13,11 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from pt2canon.diff.records import CHANGE_KINDS
 from pt2canon.errors import UsageError
+from pt2canon.fx.pickled import add_trust_pickle_argument
 
-__all__ = ["add_parser", "run", "use_color"]
+if TYPE_CHECKING:  # pragma: no cover
+    from pt2canon.diff.result import Change, DiffResult
+
+__all__ = ["add_parser", "format_stat", "run", "use_color"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # type: ignore[type-arg]
@@ -30,8 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
             "0 when equal at the chosen level, 1 when different, 2 on error."
         ),
     )
-    p.add_argument("a", metavar="A", help="the old program: .pt2 archive, older-format zip or model JSON")
-    p.add_argument("b", metavar="B", help="the new program")
+    p.add_argument(
+        "a",
+        metavar="A",
+        help="the old program: .pt2 archive, older-format zip, model JSON, or a pt2canon.fx.recorder folder",
+    )
+    p.add_argument("b", metavar="B", help="the new program (a recorder folder when A is one)")
     p.add_argument(
         "--level",
         choices=("structure", "graph", "full"),
@@ -72,12 +81,16 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     )
     p.add_argument("--equal-nan", action="store_true", help="NaN against NaN counts as equal in weights")
     p.add_argument("--model", metavar="NAME", help="compare only this model of multi-model archives")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit status tells")
+    shown.add_argument("--stat", action="store_true", help="changes per module and per kind, like git diff --stat")
     p.add_argument(
         "--color",
         choices=("auto", "always", "never"),
         default="auto",
         help="colour the text format: auto = on a terminal unless NO_COLOR is set (default: auto)",
     )
+    add_trust_pickle_argument(p)
     return p
 
 
@@ -92,6 +105,62 @@ def use_color(choice: str, stream: object = None) -> bool:
     return bool(isatty and isatty()) and not os.environ.get("NO_COLOR")
 
 
+_STAT_MARKS = {"node_added": "+", "node_removed": "-"}
+_STAT_GROUPS = {
+    "signature_changed": "(signature)",
+    "constraint_changed": "(range constraints)",
+    "version_changed": "(versions)",
+}
+
+
+def _stat_group(change: Change) -> str:
+    if change.kind in _STAT_GROUPS:
+        return _STAT_GROUPS[change.kind]
+    return change.location.module or "(root)"  # a weight's is the module holding it
+
+
+def format_stat(result: DiffResult, *, width: int = 40) -> str:
+    """Changes per module and per kind, like ``git diff --stat``.
+
+    One line per module path (in the order of the first change in it; a
+    weight counts for the module holding it; ``(root)`` for ops of the root
+    module, ``(signature)``, ``(range constraints)`` and ``(versions)`` for
+    the other kinds): the number of changes and a bar of ``+`` added, ``-``
+    removed and ``~`` changed or rewired nodes, scaled to ``width`` marks.
+    The last line counts the changes of each kind.
+
+    Examples
+    --------
+    >>> from pt2canon.diff.result import Change, DiffResult, Location
+    >>> r = DiffResult("a", "b", "graph", [
+    ...     Change("node_added", Location(b="n3", module="layers.0.act"), "aten.gelu.default"),
+    ...     Change("node_rewired", Location(a="n3", b="n4", module="head"), "input"),
+    ... ])
+    >>> print(format_stat(r), end="")
+     layers.0.act | 1 +
+     head         | 1 ~
+     2 changes at level graph: 1 node added, 1 node rewired
+    """
+    from pt2canon.diff.render.common import summary_line
+
+    groups: dict[str, list[str]] = {}
+    for c in result.changes:
+        groups.setdefault(_stat_group(c), []).append(_STAT_MARKS.get(c.kind, "~"))
+    lines = []
+    if groups:
+        name_w = min(max(len(g) for g in groups), 60)
+        most = max(len(m) for m in groups.values())
+        for group, marks in groups.items():
+            name = group if len(group) <= name_w else "..." + group[-(name_w - 3) :]
+            bar = ""
+            for mark in "+-~":
+                k = marks.count(mark)
+                bar += mark * (max(1, round(k * width / most)) if k and most > width else k)
+            lines.append(f" {name:<{name_w}} | {len(marks):>{len(str(most))}} {bar}")
+    lines.append(" " + summary_line(result))
+    return "\n".join(lines) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
     from pt2canon.api import load
     from pt2canon.diff import diff_programs
@@ -99,9 +168,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.context < 0:
         raise UsageError(f"--context={args.context}: needs a number of lines >= 0")
-    a = load(args.a)
+    if os.path.isdir(args.a) and os.path.isdir(args.b):  # two runs of pt2canon.fx.recorder
+        from pt2canon.fx.runs import diff_runs
+
+        kw = {"ignore_shapes": args.ignore_shapes, "include_versions": args.include_versions, "context": args.context}
+        runs = diff_runs(args.a, args.b, level=args.level, ignore_weights=args.ignore_weights, **kw)
+        text = runs.render(args.format, **({"color": use_color(args.color)} if args.format == "text" else {}))
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0 if runs.equal else 1
+    a = load(args.a, trust_pickle=args.trust_pickle)
     try:
-        b = load(args.b)
+        b = load(args.b, trust_pickle=args.trust_pickle)
         try:
             result = diff_programs(
                 a,
@@ -120,10 +197,15 @@ def run(args: argparse.Namespace) -> int:
                 context=args.context,
                 model=args.model,
             )
-            options: dict[str, object] = {"context": args.context}
-            if args.format == "text":
-                options["color"] = use_color(args.color)
-            text = render(result, args.format, **options)
+            if args.quiet:
+                return 0 if result.equal else 1
+            if args.stat:
+                text = format_stat(result)
+            else:
+                options: dict[str, object] = {"context": args.context}
+                if args.format == "text":
+                    options["color"] = use_color(args.color)
+                text = render(result, args.format, **options)
         finally:
             b.close()
     finally:

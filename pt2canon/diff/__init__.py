@@ -74,12 +74,13 @@ def diff_programs(
     equal_nan: bool = False,
     context: int = 3,
     model: str | None = None,
+    trust_pickle: bool = False,
 ) -> DiffResult:
     """The structural diff of two programs.
 
     Parameters
     ----------
-    a, b : Artifact, path, bytes or ExportedProgram
+    a, b : Artifact, path, bytes, ExportedProgram or torch.fx.GraphModule
         An artifact from :func:`pt2canon.load`, or anything it loads
         (loaded here, and closed again before returning).
     level : {"structure", "graph", "full"}
@@ -117,6 +118,9 @@ def diff_programs(
     model : str, optional
         Compare only this model of multi-model archives (default: every
         model; a model only one side has is a ``signature_changed`` record).
+    trust_pickle : bool
+        Let :func:`pt2canon.load` unpickle a GraphPickler payload given as
+        ``a`` or ``b`` (it runs the code it names); refused without it.
 
     Returns
     -------
@@ -183,7 +187,7 @@ def diff_programs(
     try:
         for source in (a, b):
             if not isinstance(source, Artifact):
-                opened.append(load(source))
+                opened.append(load(source, trust_pickle=trust_pickle))
         art_a = a if isinstance(a, Artifact) else opened[0]
         art_b = b if isinstance(b, Artifact) else opened[-1]
         if model is not None:

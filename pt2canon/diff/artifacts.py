@@ -18,12 +18,19 @@ from typing import Any
 
 from pt2canon._gc import gc_paused
 from pt2canon.api import canonicalize_model
-from pt2canon.canon.hashing import NO_SAMPLE_INPUTS, combine, layer_digests, level_layers, payload_digests
+from pt2canon.canon.hashing import (
+    NO_SAMPLE_INPUTS,
+    combine,
+    extra_file_digests,
+    layer_digests,
+    level_layers,
+    payload_digests,
+)
 from pt2canon.canon.program import CanonicalProgram
 from pt2canon.diff.align import Alignment, align_programs
 from pt2canon.diff.nodes import GraphStatus
 from pt2canon.diff.options import Options
-from pt2canon.diff.payloads import compare_payloads
+from pt2canon.diff.payloads import compare_extra_files, compare_payloads, content_change
 from pt2canon.diff.program import compare_program, compare_versions
 from pt2canon.diff.records import AlignedLine, Change, ChangeKind, GraphPath, Location
 from pt2canon.diff.result import DiffResult
@@ -41,6 +48,7 @@ _FALLBACK_KIND: dict[str, ChangeKind] = {
     "constraints": "constraint_changed",
     "weights": "weight_changed",
     "constants": "weight_changed",
+    "extra_files": "weight_changed",
 }
 
 
@@ -72,6 +80,8 @@ class _Side:
         self.payloads: dict[str, dict[str, dict[str, Any]]] = {}
         self.samples: dict[str, str | None] = {}
         cache: dict[str, str] = {}
+        #: The archive's extra files (``extra/<name>``): one layer for all its models.
+        self.extra_files: dict[str, Any] = extra_file_digests(artifact, cache=cache) if opts.level == "full" else {}
         for name in names:
             model = artifact.models.get(name)
             if model is None:
@@ -89,6 +99,7 @@ class _Side:
                 canon,
                 weights=payloads.get("weights"),
                 constants=payloads.get("constants"),
+                extra_files=self.extra_files if opts.level == "full" else None,
                 sample_inputs=(self.samples.get(name) or NO_SAMPLE_INPUTS) if opts.include_sample_inputs else None,
             )
         wanted = level_layers(
@@ -104,7 +115,7 @@ def _sample_record(graph: GraphPath, a: str | None, b: str | None) -> Change:
     elif b is None:
         summary = f"sample inputs removed {what}"
     else:
-        summary = f"sample inputs: content {a[7:19]}… -> {b[7:19]}… {what}"
+        summary = f"sample inputs: {content_change(a, b)} {what}"
     return Change("sample_inputs_changed", Location(graph=graph, item="sample inputs"), summary, {"old": a, "new": b})
 
 
@@ -152,7 +163,7 @@ def compare_artifacts(a: Artifact, b: Artifact, names: list[str], opts: Options,
             )
             continue
         la, lb = sa.layers[name], sb.layers[name]
-        layers = [k for k in opts.layers() if payloads or k not in ("weights", "constants")]
+        layers = [k for k in opts.layers() if payloads or k not in ("weights", "constants", "extra_files")]
         differing = [k for k in layers if la.get(k) != lb.get(k)]
         if differing:
             md.alignment = align_programs(md.a, md.b, graph=graph)
@@ -163,6 +174,8 @@ def compare_artifacts(a: Artifact, b: Artifact, names: list[str], opts: Options,
                 for section in ("weights", "constants"):
                     numeric = _numeric(a, b, name, section, opts)
                     md.changes += compare_payloads(section, pa[section], pb[section], graph, fqns, numeric)
+                if name == names[0]:  # the archive's, not a model's: itemized once
+                    md.changes += compare_extra_files(sa.extra_files, sb.extra_files, graph)
             exact = set(opts.exact_layers())
             if not md.changes and any(k in exact for k in differing):
                 for layer in (k for k in differing if k in exact):

@@ -98,7 +98,7 @@ class Options:
         if self.shapes:
             out.append("constraints")
         if self.weights:
-            out += ["weights", "constants"]
+            out += ["weights", "constants", "extra_files"]
         return tuple(out)
 
     def exact_layers(self) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from pt2canon.listing import format_tensor_meta
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.diff.tensors import TensorDiff
 
-__all__ = ["compare_payloads", "pair_payloads"]
+__all__ = ["compare_extra_files", "compare_payloads", "content_change", "pair_payloads"]
 
 
 def pair_payloads(
@@ -125,7 +125,7 @@ def compare_payloads(
                     if figures.atol or figures.rtol or figures.equal_nan:
                         details["within_tolerance"] = figures.within_tolerance
                 else:
-                    parts.append(f"content {a['sha256'][7:19]}… -> {b['sha256'][7:19]}…")
+                    parts.append(content_change(a["sha256"], b["sha256"]))
                     if figures is not None:
                         parts.append(figures.summary())
             for k in ("is_param", "use_pickle", "shares"):
@@ -134,6 +134,42 @@ def compare_payloads(
             summary = f"{word} {fqn}: " + "; ".join(parts or ["changed"])
         out.append(Change("weight_changed", loc, summary, details))
     return out
+
+
+def compare_extra_files(da: Mapping[str, Any], db: Mapping[str, Any], graph: GraphPath = TOP_GRAPH) -> list[Change]:
+    """``weight_changed`` per extra file (``extra/<name>``) of :func:`extra_file_digests` that differs.
+
+    Examples
+    --------
+    >>> a = {"notes.txt": {"sha256": "sha256:" + "1" * 64, "size": 3}}
+    >>> b = {"notes.txt": {"sha256": "sha256:" + "2" * 64, "size": 3}, "new.bin": {"sha256": "sha256:" + "3" * 64, "size": 9}}
+    >>> [c.summary for c in compare_extra_files(a, b)]
+    ['extra file new.bin added (9 B)', 'extra file notes.txt: content 111111111111… -> 222222222222…']
+    """
+    out: list[Change] = []
+    for name in sorted(set(da) | set(db)):
+        a, b = da.get(name), db.get(name)
+        if a == b:
+            continue
+        if a is None or b is None:
+            how, size = ("added", b["size"]) if a is None else ("removed", a["size"])  # type: ignore[index]
+            summary = f"extra file {name} {how} ({size} B)"
+        else:
+            summary = f"extra file {name}: {content_change(a['sha256'], b['sha256'])}"
+        details = {"section": "extra_files", "name": name, **({"old": a} if a else {}), **({"new": b} if b else {})}
+        out.append(Change("weight_changed", Location(graph=graph, item=f"extra file {name}"), summary, details))
+    return out
+
+
+def content_change(a: str, b: str) -> str:
+    """Two ``sha256:`` digests as a record says them: the first 12 hex digits of each.
+
+    Examples
+    --------
+    >>> content_change("sha256:" + "ab" * 32, "sha256:" + "cd" * 32)
+    'content abababababab… -> cdcdcdcdcdcd…'
+    """
+    return f"content {a[7:19]}… -> {b[7:19]}…"
 
 
 def _payload_text(p: Mapping[str, Any] | None) -> str:

@@ -15,6 +15,7 @@ Layout of a current archive (``torch.export.save``, torch >= 2.6)::
     <root>/data/constants/<model>_constants_config.json
     <root>/data/constants/tensor_N ...
     <root>/data/sample_inputs/<model>.pt        a pickle (never loaded)
+    <root>/extra/<name>                         torch.export.save(..., extra_files=...)
 
 The older format (torch <= 2.5) holds ``serialized_exported_program.json``,
 ``serialized_state_dict.pt``, ``serialized_constants.pt``,
@@ -368,8 +369,9 @@ class Artifact:
     ----------
     path : str
         The file it was read from, or ``"<ExportedProgram>"`` / ``"<bytes>"``.
-    format : {"pt2", "legacy", "json"}
-        Which container the program came in.
+    format : {"pt2", "legacy", "json", "fx"}
+        Which container the program came in (``"fx"``: an FX graph in
+        memory, :class:`pt2canon.fx.FxArtifact`).
     models : dict[str, Model]
         The programs, keyed by model name.
     root : str
@@ -377,13 +379,17 @@ class Artifact:
     info : dict[str, str]
         Small archive facts: ``archive_format``, ``archive_version``,
         ``byteorder``, ``data_version`` where present.
+    extra_files : dict[str, str]
+        The archive's extra files (``torch.export.save(..., extra_files=...)``):
+        name under ``extra/`` (``extra_files/`` in the older format) -> archive member.
     """
 
     path: str
-    format: Literal["pt2", "legacy", "json"]
+    format: Literal["pt2", "legacy", "json", "fx"]
     models: dict[str, Model]
     root: str = ""
     info: dict[str, str] = field(default_factory=dict)
+    extra_files: dict[str, str] = field(default_factory=dict)
     _zip: _ZipSource | None = field(default=None, repr=False)
 
     @property
@@ -564,7 +570,16 @@ def _read_pt2(src: _ZipSource, root: str) -> Artifact:
         full = f"{root}{member}"
         if full in src.infos and src.size(full) <= 4096:
             info[key] = src.read(full).decode("utf-8", "replace").strip()
-    return Artifact(path=src.label, format="pt2", models=models, root=root, info=info, _zip=src)
+    extra = {n[len(f"{root}extra/") :]: n for n in src.infos if n.startswith(f"{root}extra/") and not n.endswith("/")}
+    return Artifact(
+        path=src.label,
+        format="pt2",
+        models=models,
+        root=root,
+        info=info,
+        extra_files=dict(sorted(extra.items())),
+        _zip=src,
+    )
 
 
 def _read_legacy(src: _ZipSource) -> Artifact:
@@ -601,7 +616,11 @@ def _read_legacy(src: _ZipSource) -> Artifact:
     )
     from pt2canon.serde.legacy import legacy_artifact  # the pickled state dict, read per tensor
 
-    return legacy_artifact(src, {"model": model}, info)
+    art = legacy_artifact(src, {"model": model}, info)
+    # torch <= 2.5 wrote extra files at the top: extra_files/<name>.
+    extra = {n[len("extra_files/") :]: n for n in src.infos if n.startswith("extra_files/") and not n.endswith("/")}
+    art.extra_files = dict(sorted(extra.items()))
+    return art
 
 
 def read_bytes(data: bytes, *, label: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> Artifact:

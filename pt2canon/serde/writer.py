@@ -298,6 +298,7 @@ def _plan_archive(
     programs: Mapping[str, dict[str, Any]] | None,
     root: str,
     file: str,
+    sample_inputs: bool = True,
 ) -> list[_Member]:
     """Every member of the archive to write, sorted by name; nothing is read yet."""
     programs = dict(programs or {})
@@ -380,12 +381,14 @@ def _plan_archive(
             add(_bytes_member(f"{pre}{folder}{config_name}", _json.canonical_bytes({"config": config})))
 
         sample = f"{pre}data/sample_inputs/{name}.pt"
-        if model.sample_inputs is not None:
+        if model.sample_inputs is not None and sample_inputs:
             add(copy_member(sample, model.sample_inputs, artifact.member_size(model.sample_inputs)))
         else:
             # torch.export.load reads this member unconditionally; empty means "no sample inputs".
             add(_bytes_member(sample, b""))
 
+    for name, member in artifact.extra_files.items():
+        add(copy_member(f"{pre}extra/{name}", member, artifact.member_size(member)))
     byteorder = artifact.info.get("byteorder") or "little"
     if byteorder not in ("little", "big"):
         byteorder = "little"
@@ -435,6 +438,7 @@ def write_archive(
     programs: Mapping[str, dict[str, Any]] | None = None,
     *,
     root: str = "archive",
+    sample_inputs: bool = True,
 ) -> None:
     """Write ``artifact``'s models as a deterministic ``.pt2`` archive, atomically.
 
@@ -452,6 +456,11 @@ def write_archive(
     root : str
         The archive's root folder (torch derives it from the file name;
         pt2canon fixes it so that the file name does not change the bytes).
+    sample_inputs : bool
+        Copy each model's sample inputs (the pickled example batch, as
+        bytes). ``False`` writes the empty member ``torch.export.load``
+        reads as "no sample inputs", so that two exports of one program
+        with other example batches give the same bytes.
 
     Notes
     -----
@@ -460,7 +469,8 @@ def write_archive(
     ``data/constants/{tensor_,custom_obj_,opaque_obj_}N`` (numbered in
     sorted-FQN order, across models in sorted name order; FQNs that shared a
     file still share one, so aliasing survives), the two payload configs
-    pointing at the new names, and its sample inputs copied verbatim. An
+    pointing at the new names, and its sample inputs copied verbatim; the
+    archive's extra files are copied verbatim under ``extra/``. An
     artifact of the older format (torch <= 2.5) is written in the current
     format with its pickled state dict and constants kept whole as
     ``data/weights/<name>.pt`` and ``data/constants/<name>.pt``, which
@@ -478,7 +488,7 @@ def write_archive(
     """
     target = os.fspath(path)
     _check_root(root)
-    members = _plan_archive(artifact, programs, root, target)
+    members = _plan_archive(artifact, programs, root, target, sample_inputs)
 
     def fill(fh: IO[bytes]) -> None:
         with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:

@@ -234,7 +234,7 @@ def rewrites(
         Every value, node and subgraph name and every shape symbol renamed.
     move_inputs : bool
         Parameters, buffers and other state inputs listed in another order,
-        with their signature specs (user inputs keep theirs).
+        with their signature specs (tokens, user and constant inputs keep theirs).
     noise : bool
         Node metadata (stack traces, module stacks) and example hints of
         symbolic sizes replaced by noise. Equivalent under the default

@@ -143,8 +143,8 @@ def _collect_names(obj: Any, out: list[str]) -> list[str]:
     """Every value, node and subgraph name (a ``NamedArgument``'s name is the schema's, not a value's)."""
     if isinstance(obj, dict):
         for k, v in obj.items():
-            if k in ("name", "as_name") and isinstance(v, str):
-                if "arg" not in obj:
+            if k in ("name", "as_name", "user_input_name") and isinstance(v, str):
+                if "arg" not in obj or k == "user_input_name":
                     out.append(v)
             elif k in _TABLES and isinstance(v, dict):
                 out.extend(v)
@@ -179,7 +179,7 @@ def _rename(doc: Any, mapping: Mapping[str, str], symbols: Mapping[str, str]) ->
                     out[k] = {mapping.get(n, n): walk(m) for n, m in v.items()}
                 elif k == "range_constraints" and isinstance(v, dict):
                     out[k] = {symbols.get(n, n): walk(m) for n, m in v.items()}
-                elif k in ("name", "as_name") and isinstance(v, str) and "arg" not in obj:
+                elif ((k in ("name", "as_name") and "arg" not in obj) or k == "user_input_name") and isinstance(v, str):
                     out[k] = mapping.get(v, v)
                 elif k == "expr_str" and isinstance(v, str):
                     out[k] = fix_expr(v)
@@ -225,11 +225,15 @@ def _reorder(graph: dict[str, Any], rnd: random.Random) -> None:
 
 
 def _move_state_inputs(gm: dict[str, Any], rnd: random.Random) -> None:
-    """List parameters, buffers and other state inputs in another order (with their specs)."""
+    """List parameters, buffers and other state inputs in another order (with their specs).
+
+    Tokens, user inputs and constant inputs (the calling convention) keep their order.
+    """
     g, sig = gm["graph"], gm["signature"]
     pairs = list(zip(g["inputs"], sig["input_specs"]))
-    fixed = [p for p in pairs if "user_input" in p[1]]
-    movable = [p for p in pairs if "user_input" not in p[1]]
+    calling = ("user_input", "constant_input", "token")
+    fixed = [p for p in pairs if any(k in p[1] for k in calling)]
+    movable = [p for p in pairs if not any(k in p[1] for k in calling)]
     rnd.shuffle(movable)
     g["inputs"] = [p[0] for p in movable + fixed]
     sig["input_specs"] = [p[1] for p in movable + fixed]

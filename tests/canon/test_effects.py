@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from corpus import CorpusEntry
 
@@ -91,3 +93,19 @@ def test_a_batch_norm_updates_its_running_statistics_only_when_called_in_trainin
             assert args["training"] == {"as_bool": training}
             assert bool(effects_of_node(G.nodes[n]["target"], args).mutates) is training
             assert effects_from_name(G.nodes[n]["target"]).mutates  # the name alone cannot tell
+
+
+def test_ops_inside_a_vmap_level_stay_between_its_increment_and_decrement(tmp_path: Path) -> None:
+    from serializer_programs import build
+
+    programs, _ = build(["predispatch_vmap"])
+    path = programs["predispatch_vmap"].save(tmp_path / "vmap.pt2")
+    doc = pt2canon.canonicalize(str(path)).doc
+    targets = [n["target"] for n in doc["graph_module"]["graph"]["nodes"]]
+    inc, dec = (
+        next(i for i, t in enumerate(targets) if t.endswith(f"_vmap_{w}_nesting")) for w in ("increment", "decrement")
+    )
+    batched = [i for i, t in enumerate(targets) if t.endswith(("_add_batch_dim", "mul.Tensor", "_remove_batch_dim"))]
+    assert len(batched) == 4 and all(inc < i < dec for i in batched)
+    assert effects_from_name("torch._functorch.predispatch._vmap_increment_nesting").ordered
+    assert not effects_from_name("torch.sym_float").ordered  # a top-level torch function is pure

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
+import torch
+from corpus import MLP, rewrite_zip, run_and_compare
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import pt2canon
 from pt2canon.canon.program import _emit, canonicalize_program, ordering_edges
+from pt2canon.cli import main
+from pt2canon.serde.archive import read_artifact
 from pt2canon.serde.graph import from_networkx, op_nodes, to_networkx
 from pt2canon.strategies import programs
 from pt2canon.strategies import tensor_meta as _meta
@@ -110,3 +117,76 @@ def test_a_user_input_mutation_names_both_its_value_and_its_input_canonically() 
     assert a.doc == b.doc
     (spec, _) = a.doc["graph_module"]["signature"]["output_specs"]
     assert spec == {"user_input_mutation": {"arg": {"name": "v1"}, "user_input_name": "v0"}}
+
+
+# --------------------------------------------------------------------------- hints and ranges
+
+
+def _dynamic_archive(tmp_path: Path, batch: int, *, drop_ranges: bool) -> Path:
+    torch.manual_seed(0)
+    ep = torch.export.export(MLP().eval(), (torch.randn(batch, 8),), dynamic_shapes={"x": {0: torch.export.Dim("b")}})
+    path = tmp_path / f"b{batch}.pt2"
+    torch.export.save(ep, path)
+    if drop_ranges:
+        doc = read_artifact(path).model.program
+        doc["range_constraints"] = {}
+        path.write_bytes(rewrite_zip(path, replace={"models/model.json": json.dumps(doc).encode()}))
+    return path
+
+
+def test_a_symbol_without_a_range_keeps_its_hint_so_torch_can_load_the_canonical_archive(tmp_path: Path) -> None:
+    path = _dynamic_archive(tmp_path, 5, drop_ranges=True)
+    x = (torch.randn(5, 8),)
+    torch.export.load(path).module()(*x)  # torch loads it: the hint stands in for the range
+    canon = tmp_path / "canon.pt2"
+    assert main(["canon", str(path), "-o", str(canon)]) == 0
+    run_and_compare(path, canon, x)  # without the hint: "vr must not be None for symbol s0"
+    hints = [
+        s["as_expr"]["hint"]
+        for m in read_artifact(canon).model.program["graph_module"]["graph"]["tensor_values"].values()
+        for s in m["sizes"]
+        if "as_expr" in s
+    ]
+    assert hints and all(h == {"as_int": 5} for h in hints)
+
+
+def test_hints_never_count_in_the_hash_with_or_without_a_range(tmp_path: Path) -> None:
+    for drop in (False, True):
+        a, b = _dynamic_archive(tmp_path, 5, drop_ranges=drop), _dynamic_archive(tmp_path, 9, drop_ranges=drop)
+        assert [pt2canon.hash(str(a), level=lv) for lv in ("structure", "graph", "full")] == [
+            pt2canon.hash(str(b), level=lv) for lv in ("structure", "graph", "full")
+        ]
+    ranged = canonicalize_program(read_artifact(_dynamic_archive(tmp_path, 5, drop_ranges=False)).model.program)
+    assert not ranged.hints and "'hint': {" not in str(ranged.doc["graph_module"]["graph"]["tensor_values"])
+
+
+def test_the_range_of_a_symbol_no_value_mentions_is_dropped_as_torchs_loader_drops_it() -> None:
+    doc = _rand_program()
+    doc["range_constraints"] = {"u7": {"min_val": 0, "max_val": 4}, "u3": {"min_val": 0, "max_val": 4}}
+    assert canonicalize_program(doc).doc["range_constraints"] == {}
+
+
+class _Prints(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 3)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        torch.ops.aten._print("before")
+        z = self.lin(x) + y
+        torch.ops.aten._print("after")
+        return z
+
+
+def test_effect_tokens_user_inputs_and_outputs_keep_the_calling_convention(tmp_path: Path) -> None:
+    # run_decompositions threads _print through with_effects and a token input and output.
+    path = tmp_path / "tokens.pt2"
+    torch.export.save(torch.export.export(_Prints(), (torch.randn(2, 3), torch.randn(2, 3))).run_decompositions(), path)
+    sig = read_artifact(path).model.program["graph_module"]["signature"]
+    kinds = ([next(iter(s)) for s in sig["input_specs"]], [next(iter(s)) for s in sig["output_specs"]])
+    canon = pt2canon.canonicalize(str(path)).doc["graph_module"]["signature"]
+    assert kinds[0][0] == "token" and kinds[1][0] == "token"
+    assert ([next(iter(s)) for s in canon["input_specs"]], [next(iter(s)) for s in canon["output_specs"]]) == kinds
+    out = tmp_path / "canon.pt2"
+    assert main(["canon", str(path), "-o", str(out)]) == 0
+    run_and_compare(path, out, (torch.randn(2, 3), torch.randn(2, 3)))

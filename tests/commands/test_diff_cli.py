@@ -230,3 +230,37 @@ def test_colour_always_never_and_auto(
     monkeypatch.setenv("NO_COLOR", "")
     assert use_color("auto", Tty()) is True  # set but empty does not count (no-color.org)
     assert use_color("never", Tty()) is False
+
+
+def test_quiet_prints_nothing_and_only_the_exit_status_tells(
+    archives: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(capsys, "-q", archives["a"], archives["inserted"]) == (1, "", "")
+    assert run(capsys, "--quiet", archives["a"], archives["copy"]) == (0, "", "")
+    status, out, err = run(capsys, "-q", archives["a"], "missing.pt2")
+    assert status == 2 and out == "" and "missing.pt2" in err
+
+
+def test_stat_counts_the_changes_per_module_and_per_kind(
+    archives: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The tanh is called in forward (the root module) and rewires fc2's linear, which reads it.
+    status, out, _ = run(capsys, "--stat", archives["a"], archives["inserted"])
+    assert status == 1
+    assert out == " (root) | 1 +\n fc2    | 1 ~\n 2 changes at level graph: 1 node added, 1 node rewired\n"
+    status, out, _ = run(capsys, "--stat", "--level", "full", archives["a"], archives["weight"])
+    assert (status, out) == (1, " fc2 | 1 ~\n 1 change at level full: 1 weight changed\n")  # fc2.bias
+    assert run(capsys, "--stat", archives["a"], archives["copy"]) == (0, " no changes at level graph\n", "")
+    with pytest.raises(SystemExit):
+        main(["diff", "--stat", "-q", str(archives["a"]), str(archives["copy"])])
+
+
+def test_stat_bars_are_scaled_to_forty_marks_like_git() -> None:
+    from pt2canon.commands.diff import format_stat
+    from pt2canon.diff.result import Change, DiffResult, Location
+
+    many = [Change("node_added", Location(b=f"n{i}", module="big"), "x") for i in range(120)]
+    few = [Change("node_removed", Location(a=f"n{i}", module="small"), "x") for i in range(3)]
+    lines = format_stat(DiffResult("a", "b", "graph", many + few)).splitlines()
+    assert lines[0] == " big   | 120 " + "+" * 40
+    assert lines[1] == " small |   3 -"  # 3 * 40 / 120 = 1 mark

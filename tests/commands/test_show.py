@@ -177,3 +177,43 @@ def test_show_with_an_unknown_model_name_exits_2_naming_the_models(
     assert main(["show", str(multi), "--model", "decoder"]) == 2
     line = one_error_line(capsys)
     assert "'decoder'" in line and "encoder, head" in line
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_canonical_lists_the_lines_and_names_the_diff_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    v1, v2 = EXAMPLES / "mlp_v1.pt2", EXAMPLES / "mlp_v2.pt2"
+    assert main(["show", "--canonical", str(v1)]) == 0
+    canonical = capsys.readouterr().out.splitlines()
+    assert main(["show", str(v1)]) == 0
+    original = capsys.readouterr().out.splitlines()
+    assert "    %x: user_input  f32[s77, 16]" in original and "    %v6: user_input  f32[s0, 16]" in canonical
+    assert main(["show", "--canonical", str(EXAMPLES / "mlp_v1_again.pt2")]) == 0
+    assert capsys.readouterr().out.splitlines() == canonical  # the same program exported again
+    # The diff's rows for side B (unchanged, added, changed) are lines of B's canonical listing.
+    assert main(["show", "--canonical", str(v2)]) == 0
+    canonical_b = capsys.readouterr().out.splitlines()
+    assert main(["diff", "--color", "never", str(v1), str(v2)]) == 1
+    rows = [line[2:] for line in capsys.readouterr().out.splitlines() if line[:2] in ("  ", "+ ", "~ ")]
+    code = [row for row in rows if row.startswith("    %")]
+    assert len(code) == 6 and all(row in canonical_b for row in code)
+
+
+def test_the_weights_summary_says_how_many_more_there_are_and_all_weights_lists_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # mlp_v1 has six weights: fc1, fc2 and head, each a weight and a bias; head.bias (4 floats) is the smallest.
+    assert main(["show", str(EXAMPLES / "mlp_v1.pt2")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = lines.index("weights: 6 entries, 6.8 KiB")
+    assert len(lines[start + 1 :]) == 6
+    assert lines[-1] == "    ... 1 more (16 B); --all-weights lists them all"
+    assert main(["show", "--all-weights", str(EXAMPLES / "mlp_v1.pt2")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    listed = lines[lines.index("weights: 6 entries, 6.8 KiB") + 1 :]
+    assert [line.split(":")[0].strip() for line in listed] == [
+        "fc2.weight", "fc1.weight", "head.weight", "fc1.bias", "fc2.bias", "head.bias"]  # fmt: skip
+    assert listed[-1] == "    head.bias: f32[4]{requires_grad}  16 B"
+    with pytest.raises(SystemExit):
+        main(["show", "--all-weights", "--no-weights", str(EXAMPLES / "mlp_v1.pt2")])

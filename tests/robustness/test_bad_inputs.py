@@ -722,7 +722,8 @@ def test_pickled_sample_inputs_and_use_pickle_constants_are_hashed_as_bytes_and_
         ["hash", "--json", "--explain", "--level", "full", str(path)],
         ["show", str(path)],
         ["show", "--json", str(path)],
-        ["canon", str(path), "-o", str(out / "canonical.pt2")],
+        ["canon", str(path), "-o", str(out / "canonical.pt2"), "--keep-sample-inputs"],
+        ["canon", str(path), "-o", str(out / "default.pt2")],
         ["canon", str(path), "-o", str(out / "canonical.json")],
         ["audit", str(path)],
     ):
@@ -730,6 +731,10 @@ def test_pickled_sample_inputs_and_use_pickle_constants_are_hashed_as_bytes_and_
     assert pt2canon.hash(out / "canonical.pt2", level="full", include_sample_inputs=True) == pt2canon.hash(
         path, level="full", include_sample_inputs=True
     )
+    # By default the sample inputs are left out; the rest, the pickled constant too, is copied.
+    assert pt2canon.hash(out / "default.pt2", level="full") == pt2canon.hash(path, level="full")
+    with pt2canon.load(out / "default.pt2") as art:
+        assert art.read_member(art.model.sample_inputs or "") == b""
     assert not canary.exists(), "a pickle from the archive was unpickled"
 
 

@@ -258,3 +258,19 @@ def test_a_weights_config_naming_a_missing_file_is_an_archive_error(corpus: dict
         read_bytes(data, label="nofile.pt2")
     assert exc.value.member == "mlp/data/weights/model_weights_config.json"
     assert str(exc.value).startswith("nofile.pt2:mlp/data/weights/model_weights_config.json: ")
+
+
+def test_extra_files_are_listed_by_their_name_under_extra(corpus: dict[str, CorpusEntry], tmp_path: Path) -> None:
+    entry = corpus["mlp"]
+    path = tmp_path / "extra.pt2"
+    torch.export.save(entry.ep, path, extra_files={"notes.txt": "moo", "cfg/run.json": '{"a": 1}'})
+    art = read_artifact(path)
+    assert sorted(art.extra_files) == ["cfg/run.json", "notes.txt"]
+    assert art.read_member(art.extra_files["notes.txt"]) == b"moo"
+    assert read_artifact(entry.path).extra_files == {}
+
+
+def test_the_older_formats_extra_files_are_listed_too(corpus: dict[str, CorpusEntry]) -> None:
+    data = rewrite_zip(legacy_zip_bytes(corpus["mlp"].ep), add={"extra_files/notes.txt": b"moo"})
+    art = read_bytes(data)
+    assert art.format == "legacy" and art.read_member(art.extra_files["notes.txt"]) == b"moo"

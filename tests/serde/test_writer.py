@@ -398,3 +398,16 @@ def test_written_files_get_umask_permissions_and_keep_an_existing_files_mode(tmp
         assert private.read_text() == '{"a":1}'
     finally:
         os.umask(umask)
+
+
+def test_extra_files_are_copied_and_torch_loads_them_back(corpus: dict[str, CorpusEntry], tmp_path: Path) -> None:
+    entry = corpus["mlp"]
+    src = tmp_path / "extra.pt2"
+    torch.export.save(entry.ep, src, extra_files={"notes.txt": "moo", "cfg/run.json": '{"a": 1}'})
+    out = tmp_path / "out.pt2"
+    write_archive(out, read_artifact(src))
+    names = zipfile.ZipFile(out).namelist()
+    assert "archive/extra/notes.txt" in names and "archive/extra/cfg/run.json" in names
+    loaded = {"notes.txt": "", "cfg/run.json": ""}
+    torch.export.load(out, extra_files=loaded)
+    assert loaded == {"notes.txt": "moo", "cfg/run.json": '{"a": 1}'}

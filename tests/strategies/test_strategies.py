@@ -9,6 +9,7 @@ import sys
 
 import hypothesis.errors
 import pytest
+import torch
 from corpus import CORE_NAMES, Corpus
 from hypothesis import HealthCheck, Phase, find, given, settings
 
@@ -302,3 +303,27 @@ def test_a_missing_hypothesis_is_a_clear_error_naming_the_extra() -> None:
     assert "pt2canon.strategies needs hypothesis" in out.stdout
     assert "pip install 'pt2canon[strategies]'" in out.stdout
     assert issubclass(MissingDependencyError, pt2canon.Pt2CanonError)
+
+
+class _MutatesItsInput(torch.nn.Module):
+    def forward(self, x: torch.Tensor, unused: object, y: torch.Tensor) -> torch.Tensor:
+        x.add_(1)
+        return x * y
+
+
+def test_rewrites_keep_a_mutated_user_input_and_a_none_argument_equivalent() -> None:
+    # The user-input mutation names its input (user_input_name) and the None argument is part of
+    # the calling convention: a rewrite renames the one and leaves the other where it is.
+    ep = torch.export.export(_MutatesItsInput(), (torch.randn(3), None, torch.randn(3))).run_decompositions()
+    program = pt2canon.load(ep).model.program
+    specs = program["graph_module"]["signature"]
+    assert any("user_input_mutation" in s for s in specs["output_specs"])
+    assert any("constant_input" in s for s in specs["input_specs"])
+    expected = _layers(program)
+
+    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(rewrites(program))
+    def check(rewritten: dict) -> None:
+        assert _layers(rewritten) == expected
+
+    check()

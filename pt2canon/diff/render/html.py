@@ -61,17 +61,24 @@ ROW_CLASSES: dict[str, str] = {
 _MAX_CELL = 500
 _MAX_LINE = 2000
 
-# Translucent backgrounds read on light and dark notebook themes alike.
+# Translucent backgrounds read on light and dark notebook themes alike. The fragment lives inside
+# the host's stylesheet: JupyterLab's `:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td` (right
+# aligned) outranks any rule scoped by one class, and the classic notebook's `.rendered_html td`
+# sets `white-space: normal`; JupyterLab's even rows `word-break: break-all`. The properties that
+# carry meaning (alignment, spaces, line breaks) are therefore `!important`; tests/test_notebook_html.py
+# checks them in Chromium under JupyterLab's, the classic notebook's and nbconvert's stylesheets.
 _STYLE = """
 .pt2canon-diff { font-family: inherit; line-height: 1.4; }
-.pt2canon-diff table { border-collapse: collapse; margin: 0.4em 0 0.8em 0; }
+.pt2canon-diff table { border-collapse: collapse; margin: 0.4em 0 0.8em 0; table-layout: auto; }
 .pt2canon-diff th, .pt2canon-diff td { border: 1px solid rgba(127, 127, 127, 0.35); padding: 2px 6px;
-  text-align: left; vertical-align: top; }
+  text-align: left !important; vertical-align: top; word-break: normal !important; line-height: 1.4; }
 .pt2canon-diff code, .pt2canon-diff .pt2canon-listing td { font-family: ui-monospace, SFMono-Regular, Menlo,
   Consolas, monospace; font-size: 0.9em; }
-.pt2canon-diff .pt2canon-listing td { white-space: pre; border-width: 0 1px; }
-.pt2canon-diff .pt2canon-listing td.pt2canon-status { text-align: center; font-weight: bold; }
-.pt2canon-diff .pt2canon-listing td.pt2canon-lineno { text-align: right; opacity: 0.6; }
+.pt2canon-diff .pt2canon-listing tr { background: none !important; }
+.pt2canon-diff .pt2canon-listing td { white-space: pre !important; overflow-wrap: normal !important;
+  border-width: 0 1px; }
+.pt2canon-diff .pt2canon-listing td.pt2canon-status { text-align: center !important; font-weight: bold; }
+.pt2canon-diff .pt2canon-listing td.pt2canon-lineno { text-align: right !important; opacity: 0.6; }
 .pt2canon-diff .pt2canon-added td { background: rgba(46, 160, 67, 0.18); }
 .pt2canon-diff .pt2canon-removed td { background: rgba(248, 81, 73, 0.18); }
 .pt2canon-diff .pt2canon-changed td { background: rgba(210, 153, 34, 0.20); }

@@ -165,8 +165,12 @@ def test_removed_rows_show_the_old_line_with_a_minus() -> None:
 
 
 def test_changes_outside_the_listing_follow_the_hunks_one_line_each() -> None:
+    # x has a symbolic size (a range constraint counts only for a symbol some value mentions).
+    s0 = {"as_expr": {"expr_str": "Symbol('s0', integer=True, positive=True)", "hint": None}}
     a = make(CHAIN)
+    a["graph_module"]["graph"]["tensor_values"]["x"]["sizes"] = [s0]
     b = make(CHAIN)
+    b["graph_module"]["graph"]["tensor_values"]["x"]["sizes"] = [s0]
     b["range_constraints"] = {"s0": {"min_val": 2, "max_val": 8}}
     b["torch_version"] = "2.14.0"
     r = diff(a, b)
