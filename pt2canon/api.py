@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pt2canon._gc import gc_paused
 from pt2canon.errors import InputError, Pt2CanonError
-from pt2canon.serde.archive import Artifact, Limits, Model, read_artifact
+from pt2canon.serde.archive import Artifact, Limits, Model, read_artifact, select_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.canon.hashing import HashResult
@@ -154,12 +154,7 @@ def canonicalize(
         ``.doc`` is the canonical ``ExportedProgram`` JSON.
     """
     artifact = load(source, trust_pickle=trust_pickle)
-    m = artifact.models.get(model) if model else artifact.model
-    if m is None:
-        raise InputError(
-            f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}", file=artifact.path
-        )
-    return canonicalize_model(artifact, m, keep_metadata=keep_metadata)
+    return canonicalize_model(artifact, select_model(artifact, model), keep_metadata=keep_metadata)
 
 
 @gc_paused

@@ -251,11 +251,11 @@ def map_archives(
     if scheduler is None:
         if not workers or workers == 1 or len(files) < 2:
             return [func(p, **options) for p in files]
-        from concurrent.futures import ProcessPoolExecutor
         from functools import partial
 
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(partial(func, **options), files, chunksize=1))
+        from pt2canon._pool import imap_processes
+
+        return list(imap_processes(partial(func, **options), files, workers=workers))
     if isinstance(scheduler, str) and not scheduler.startswith(_ADDRESS_PREFIXES) and scheduler not in _LOCAL:
         raise UsageError(
             f"scheduler={scheduler!r} is not a Dask scheduler; pass a distributed.Client, an address such as "

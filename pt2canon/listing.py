@@ -1439,13 +1439,9 @@ def listing_json(artifact: Artifact, *, model: str | None = None, weights: bool 
     InputError
         If ``model`` names no model of the artifact.
     """
-    from pt2canon.errors import InputError
+    from pt2canon.serde.archive import select_model
 
-    names = sorted(artifact.models)
-    if model is not None:
-        if model not in artifact.models:
-            raise InputError(f"no model named {model!r}; the archive holds: {', '.join(names)}", file=artifact.path)
-        names = [model]
+    names = [select_model(artifact, model).name] if model is not None else sorted(artifact.models)
     models = []
     for n in names:
         m = artifact.models[n]

@@ -601,5 +601,5 @@ def test_listing_json_range_constraints_use_readable_symbols(exported: dict[str,
 
 
 def test_listing_json_refuses_an_unknown_model_name(exported: dict[str, Exported]) -> None:
-    with pytest.raises(pt2canon.Pt2CanonError, match="no model named 'nope'"):
+    with pytest.raises(pt2canon.Pt2CanonError, match="model='nope': no model of that name"):
         listing_json(exported["mlp"].artifact, model="nope")

@@ -454,7 +454,11 @@ def _canonical_graph(
             labels=labels,
             bindings=binds,
         )
-        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=lambda i: (meta(i), kinds[i].fqn))
+        # Unread inputs: by their uses (a parameter returned as it is) before metadata before FQN,
+        # so no metadata decides where a structurally distinct input goes.
+        inputs = _input_sequence(
+            G, order, fixed, deferred, kinds, binds, key=lambda i: (digests.users(i), meta(i), kinds[i].fqn)
+        )
     except ResidualTie:
         # Refinement cannot tell apart some nodes that are not interchangeable: order by a
         # canonical labelling (BLISS), then let metadata and FQNs choose among automorphisms.
@@ -537,7 +541,7 @@ def _input_sequence(
     updates them; the rest by ``key``.
     """
     placed = first_uses(G, order, deferred)
-    rank = {v: k for k, v in enumerate(order)}
+    rank = {v: k for k, v in enumerate([*fixed, *order])}  # a mutation may write an input as it is
     bound: dict[int, tuple[int, bytes]] = {}
     for v, ts in bindings.items():
         for t, label in ts:

@@ -72,6 +72,7 @@ def _same_file(a: str, b: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     from pt2canon.api import canonicalize_all, load
     from pt2canon.canon.hashing import hash_layers
+    from pt2canon.serde.archive import select_model
     from pt2canon.serde.writer import write_archive, write_json
 
     to_stdout = args.output == STDOUT
@@ -92,9 +93,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             canons = canonicalize_all(artifact, keep_metadata=args.keep_metadata)
             if fmt == "json":
-                name = args.model or artifact.model.name
-                if name not in canons:
-                    raise UsageError(f"--model={name!r}: the archive holds {', '.join(sorted(canons))}")
+                name = select_model(artifact, args.model).name
                 write_json(target, canons[name].doc, indent=1)
                 result = hash_layers({name: canons[name]})
             else:

@@ -127,10 +127,9 @@ def hash_all(
 
         yield files[0], digest(_source(files[0]), **per_file[0]).to_json(), None
     elif jobs > 1 and len(files) > 1 and STDIN not in files:
-        from concurrent.futures import ProcessPoolExecutor
+        from pt2canon._pool import imap_processes
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            yield from pool.map(hash_one, files, per_file, chunksize=1)
+        yield from imap_processes(hash_one, files, per_file, workers=jobs)
     else:
         for f, o in zip(files, per_file):
             yield hash_one(f, o)

@@ -18,7 +18,6 @@ import dataclasses
 import sys
 
 from pt2canon import _json
-from pt2canon.errors import InputError
 from pt2canon.fx.pickled import add_trust_pickle_argument
 
 __all__ = ["LARGEST", "add_parser", "run"]
@@ -55,6 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
 def run(args: argparse.Namespace) -> int:
     from pt2canon.api import canonicalize_all, load
     from pt2canon.listing import generate_listing, listing_json
+    from pt2canon.serde.archive import select_model
 
     artifact = load(args.path, trust_pickle=args.trust_pickle)
     try:
@@ -67,11 +67,7 @@ def run(args: argparse.Namespace) -> int:
             artifact = dataclasses.replace(artifact, models=models)
         names = sorted(artifact.models)
         if args.model is not None:
-            if args.model not in artifact.models:
-                raise InputError(
-                    f"no model named {args.model!r}; the archive holds: {', '.join(names)}", file=artifact.path
-                )
-            names = [args.model]
+            names = [select_model(artifact, args.model).name]
         out = sys.stdout
         if args.json:
             doc = listing_json(artifact, model=args.model, weights=not args.no_weights)

@@ -193,7 +193,8 @@ def diff_programs(
         if model is not None:
             if model not in art_a.models and model not in art_b.models:
                 raise InputError(
-                    f"no model named {model!r}; {art_a.path} holds {', '.join(sorted(art_a.models))}, "
+                    f"model={model!r}: no model of that name in either archive; "
+                    f"{art_a.path} holds {', '.join(sorted(art_a.models))}, "
                     f"{art_b.path} holds {', '.join(sorted(art_b.models))}"
                 )
             names = [model]

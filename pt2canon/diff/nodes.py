@@ -160,7 +160,9 @@ def _rewiring(al: Alignment, x: int, y: int, *, one_sided: bool) -> list[dict[st
     list argument (``cat``'s tensors, ``cond``'s operands) are matched as
     sequences (:class:`difflib.SequenceMatcher` over the counterparts), so
     one value inserted into a list is one entry, not a shift of every
-    later position.
+    later position; lists of one length are compared by position when
+    that gives no more entries (one operand replaced by a value the list
+    already holds is one entry, not a deletion and an insertion).
     """
     a, b = al.a, al.b
     oa, ob = a.operands[x], b.operands[y]
@@ -198,11 +200,18 @@ def _rewiring(al: Alignment, x: int, y: int, *, one_sided: bool) -> list[dict[st
         sa_, sb_ = sorted(lists_a.get(key, []), key=_path_order), sorted(lists_b.get(key, []), key=_path_order)
         seq_a = [(oa[s][0], ma[oa[s][1]]) for s in sa_]
         seq_b = [(ob[s][0], ob[s][1]) for s in sb_]
+        pairs: list[tuple[Any, Any]] = []
         for op, i1, i2, j1, j2 in SequenceMatcher(None, seq_a, seq_b, autojunk=False).get_opcodes():
             if op == "equal":
                 continue
             for k in range(max(i2 - i1, j2 - j1)):
-                entry(sa_[i1 + k] if i1 + k < i2 else None, sb_[j1 + k] if j1 + k < j2 else None)
+                pairs.append((sa_[i1 + k] if i1 + k < i2 else None, sb_[j1 + k] if j1 + k < j2 else None))
+        if len(seq_a) == len(seq_b):  # by position when that says it in fewer entries (a list holding a value twice)
+            by_position = [(sa, sb) for sa, sb, va, vb in zip(sa_, sb_, seq_a, seq_b) if va != vb]
+            if len(by_position) <= len(pairs):
+                pairs = by_position
+        for sa, sb in pairs:
+            entry(sa, sb)
     return out
 
 

@@ -6,7 +6,7 @@ Examples
 >>> opts.view_meta({"dtype": 7, "sizes": [{"as_int": 2}], "device": {"type": "cpu"}})
 {'sizes': [{'as_int': 2}], 'device': {'type': 'cpu'}}
 >>> opts.layers(), opts.exact_layers()
-(('structure', 'signature', 'tensors', 'constraints'), ('structure', 'signature', 'constraints'))
+(('structure', 'signature', 'tensors', 'constraints'), ('structure', 'constraints'))
 """
 
 from __future__ import annotations
@@ -102,6 +102,12 @@ class Options:
         return tuple(out)
 
     def exact_layers(self) -> tuple[str, ...]:
-        """The layers compared whole: a difference in one of them must show as a record."""
-        partial = {"tensors"} if self.ignore_shapes or self.ignore_dtypes else set()
+        """The layers compared whole: a difference in one of them must show as a record.
+
+        With shapes or dtypes ignored, neither ``tensors`` nor ``signature``
+        is: unread parameters and buffers are placed by their metadata, so a
+        reshaped one can move in the signature's canonical order while its
+        spec, paired by FQN, is unchanged.
+        """
+        partial = {"tensors", "signature"} if self.ignore_shapes or self.ignore_dtypes else set()
         return tuple(k for k in self.layers() if k not in partial)

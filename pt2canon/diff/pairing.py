@@ -143,26 +143,33 @@ def subgraph_input_keys(
     A subgraph's inputs are the higher-order op's last value references in
     argument order (``cond``'s operands, ``while_loop``'s carried and
     additional inputs, ``map``'s xs and positional args). Inputs whose
-    operands are produced by aligned values get equal keys; the others
-    pair among themselves by position. ``None`` when the op has fewer
-    references than the subgraph has inputs.
+    operands are produced by aligned values get equal keys, at the same
+    position first (an operand list holding one value twice keeps its
+    order), then anywhere (a list that shifted); the others pair among
+    themselves in order. ``None`` when the op has fewer references than
+    the subgraph has inputs.
     """
     ops_a, ops_b = a.ordered_operands(x), b.ordered_operands(y)
     if len(ops_a) < n_a or len(ops_b) < n_b:
         return None
     tail_a, tail_b = ops_a[len(ops_a) - n_a :], ops_b[len(ops_b) - n_b :]
+    partner: dict[int, int] = {}  # A's input -> B's input
+
+    def same(i: int, j: int) -> bool:
+        return j not in partner.values() and tail_a[i][1] == tail_b[j][1] and a_to_b[tail_a[i][2]] == tail_b[j][2]
+
+    for i in range(min(n_a, n_b)):
+        if same(i, i):
+            partner[i] = i
+    for i in range(n_a):
+        if i not in partner:
+            j = next((j for j in range(n_b) if same(i, j)), None)
+            if j is not None:
+                partner[i] = j
+    left_b = [j for j in range(n_b) if j not in partner.values()]
+    partner.update(zip((i for i in range(n_a) if i not in partner), left_b))
     keys_b: list[Any] = [("in", j) for j in range(n_b)]
-    keys_a: list[Any] = [("in?", "a", i) for i in range(n_a)]
-    taken: set[int] = set()
-    for i, (_s, o, p) in enumerate(tail_a):
-        for j, (_s2, o2, q) in enumerate(tail_b):
-            if j not in taken and o == o2 and a_to_b[p] == q:
-                keys_a[i] = ("in", j)
-                taken.add(j)
-                break
-    for j in range(n_b):
-        if j not in taken:
-            keys_b[j] = ("in?", "b", j)
+    keys_a: list[Any] = [("in", partner[i]) if i in partner else ("in?", "a", i) for i in range(n_a)]
     return keys_a, keys_b
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pt2canon.serde.metadata import module_stack
+from pt2canon.serde.spec import input_specs
 
 if TYPE_CHECKING:  # pragma: no cover
     import networkx as nx
@@ -14,8 +15,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.canon.program import CanonicalProgram
 
 __all__ = ["to_digraph"]
-
-_SPEC_FQN = ("parameter_name", "buffer_name", "tensor_constant_name", "custom_obj_name")
 
 
 def _canonical(source: Any, model: str | None = None) -> CanonicalProgram:
@@ -84,14 +83,10 @@ def to_digraph(program: Any, *, model: str | None = None) -> nx.DiGraph:
     signature = canon.doc["graph_module"].get("signature") or {}
     vn = cg.value_names
     roles: dict[str, tuple[str, str | None]] = {}
-    for spec in signature.get("input_specs") or ():
-        if not isinstance(spec, Mapping) or len(spec) != 1:
-            continue
-        ((kind, body),) = spec.items()
-        body = body if isinstance(body, Mapping) else {}
-        fqn = next((body[k] for k in _SPEC_FQN if k in body), None)
-        for name in _arg_names(body.get("arg")):
-            roles[name] = (kind, fqn)
+    for spec in input_specs(signature):
+        if spec.tag != "?":
+            for name in _arg_names(spec.body.get("arg")):
+                roles[name] = (spec.tag, spec.fqn)
     position: dict[str, int] = {}
     for i, arg in enumerate(doc_graph.get("inputs") or ()):
         for name in _arg_names(arg):

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from pt2canon.draw.style import _esc
-from pt2canon.errors import UsageError
 from pt2canon.serde.metadata import module_path
 
 __all__ = ["Summary", "explore"]
@@ -93,12 +92,11 @@ class Summary:
         from pt2canon.api import canonicalize_all
         from pt2canon.canon.hashing import hash_layers
         from pt2canon.listing import listing_json
+        from pt2canon.serde.archive import select_model
 
         artifact = pt2canon.load(source)
         self.artifact = artifact
-        m = artifact.models.get(model) if model else artifact.model
-        if m is None:
-            raise UsageError(f"no model named {model!r}; the archive holds {', '.join(sorted(artifact.models))}")
+        m = select_model(artifact, model)
         self.path = artifact.path
         self.format = artifact.format
         self.model = m.name

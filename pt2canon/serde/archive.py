@@ -47,6 +47,7 @@ __all__ = [
     "Payload",
     "read_artifact",
     "read_bytes",
+    "select_model",
     "sniff",
 ]
 
@@ -394,15 +395,8 @@ class Artifact:
 
     @property
     def model(self) -> Model:
-        """The only model, or the one named ``"model"``."""
-        if "model" in self.models:
-            return self.models["model"]
-        if len(self.models) == 1:
-            return next(iter(self.models.values()))
-        raise InputError(
-            f"archive holds {len(self.models)} models ({', '.join(sorted(self.models))}); pick one by name",
-            file=self.path,
-        )
+        """The only model, or the one named ``"model"`` (:func:`select_model` with no name)."""
+        return select_model(self)
 
     @property
     def members(self) -> list[str]:
@@ -641,6 +635,50 @@ def sniff(label: str, n: int, *, what: str = "an archive") -> tuple[bytes, int]:
         raise InputError(f"is a directory, not {what}", file=label) from None
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror or exc})", file=label) from None
+
+
+def select_model(artifact: Artifact, name: str | None = None) -> Model:
+    """The model ``name`` of ``artifact``; without a name, its only model or the one named ``"model"``.
+
+    Every command and function that takes a model name (``--model``,
+    ``model=``) picks it here, so the error is the same everywhere.
+
+    Raises
+    ------
+    InputError
+        If ``name`` names no model of the archive, or no name is given and
+        the archive holds several models none of which is ``"model"``.
+
+    Examples
+    --------
+    >>> art = Artifact(path="two.pt2", format="pt2", models={n: Model(n, {}) for n in ("dec", "enc")})
+    >>> select_model(art, "enc").name
+    'enc'
+    >>> select_model(art, "decoder")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: two.pt2: model='decoder': no model of that name; the archive holds dec, enc
+    >>> select_model(art)
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: two.pt2: the archive holds 2 models (dec, enc); pick one by name (--model NAME)
+    """
+    models = artifact.models
+    if name is None:
+        if "model" in models:
+            return models["model"]
+        if len(models) == 1:
+            return next(iter(models.values()))
+        raise InputError(
+            f"the archive holds {len(models)} models ({', '.join(sorted(models))}); pick one by name (--model NAME)",
+            file=artifact.path,
+        )
+    if name not in models:
+        raise InputError(
+            f"model={name!r}: no model of that name; the archive holds {', '.join(sorted(models))}",
+            file=artifact.path,
+        )
+    return models[name]
 
 
 def read_artifact(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMITS) -> Artifact:

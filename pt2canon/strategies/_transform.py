@@ -27,6 +27,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from pt2canon.canon.effects import effects_of_node, split_target
+from pt2canon.serde.spec import FQN_FIELD, input_specs, output_specs
 
 __all__ = ["MUTATION_LEVELS", "mutate", "mutation_sites", "rename_fqns", "rewrite"]
 
@@ -278,19 +279,18 @@ _FQN_FIELDS = ("parameter_name", "buffer_name")
 
 def state_fqns(doc: Mapping[str, Any]) -> list[str]:
     """The parameter and buffer FQNs of a document's signature, sorted."""
-    sig = doc["graph_module"]["signature"]
-    return sorted({b[f] for spec in sig["input_specs"] for b in spec.values() for f in _FQN_FIELDS if f in b})
+    specs = input_specs(doc["graph_module"]["signature"])
+    return sorted({s.fqn for s in specs if s.fqn is not None and FQN_FIELD[s.tag] in _FQN_FIELDS})
 
 
 def rename_fqns(doc: Mapping[str, Any], mapping: Mapping[str, str]) -> dict[str, Any]:
     """``doc`` with its parameters and buffers renamed by ``mapping`` (in inputs and mutations)."""
     out: dict[str, Any] = copy.deepcopy(dict(doc))
     sig = out["graph_module"]["signature"]
-    for spec in (*sig["input_specs"], *sig["output_specs"]):
-        for body in spec.values():
-            for f in _FQN_FIELDS:
-                if isinstance(body, dict) and f in body:
-                    body[f] = mapping.get(body[f], body[f])
+    for spec in (*input_specs(sig), *output_specs(sig)):
+        field = FQN_FIELD.get(spec.tag)
+        if field in _FQN_FIELDS and isinstance(spec.body, dict) and field in spec.body:
+            spec.body[field] = mapping.get(spec.body[field], spec.body[field])
     return out
 
 

@@ -84,6 +84,15 @@ def test_re_printing_puts_the_arguments_of_a_sum_in_one_order_whatever_the_origi
     assert ea == eb == f"Add({_s('s0')}, {_s('s1')})"
 
 
+def test_a_symbol_prints_alike_whichever_order_its_assumptions_were_written_in() -> None:
+    # torch writes the order in which sympy's cache first saw the symbol: after another
+    # export in the same process, a re-save may spell the same symbol the other way.
+    first = "Mul(Symbol('s7', positive=True, integer=True), Symbol('s9', integer=True, positive=True))"
+    other = "Mul(Symbol('s7', integer=True, positive=True), Symbol('s9', positive=True, integer=True))"
+    sympy.Symbol("s0", positive=True, integer=True)  # a cached symbol in the unsorted order
+    assert SymbolRenamer().expr(first) == SymbolRenamer().expr(other) == f"Mul({_s('s0')}, {_s('s1')})"
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.integers(0, 9), min_size=1, max_size=4), st.integers(1, 5), st.permutations(list(range(10))))
 def test_renaming_commutes_with_renaming_the_input(indices: list[int], k: int, perm: list[int]) -> None:

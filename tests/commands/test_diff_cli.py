@@ -176,7 +176,7 @@ def test_model_picks_one_model_of_multi_model_archives(
         (["{a}", "{a}", "--context", "-1"], "--context=-1"),
         (["{a}", "{a}", "--level", "weights"], "invalid choice"),
         (["{a}", "{a}", "--format", "yaml"], "invalid choice"),
-        (["{a}", "{a}", "--model", "nope"], "no model named 'nope'"),
+        (["{a}", "{a}", "--model", "nope"], "model='nope': no model of that name in either archive"),
     ],
 )
 def test_errors_exit_2_with_one_line(

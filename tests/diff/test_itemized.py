@@ -67,6 +67,13 @@ def _changed(value: Any) -> Any:
     return value + "_changed"
 
 
+def _get(doc: dict[str, Any], path: Path) -> Any:
+    holder: Any = doc
+    for key in path:
+        holder = holder[key]
+    return holder
+
+
 def _mutate(doc: dict[str, Any], path: Path) -> dict[str, Any]:
     out = copy.deepcopy(doc)
     holder: Any = out
@@ -106,7 +113,12 @@ def _names_it(r: DiffResult, doc: dict[str, Any], path: Path) -> bool:
         return bool(names & located) or any("layer" not in i and i for i in items)
     if section == "signature":
         which = "input" if path[2] == "input_specs" else "output"
-        return any(i.startswith(which) for i in items)
+        if any(i.startswith(which) for i in items):
+            return True
+        # A renamed buffer or parameter whose mutation output keeps the old FQN: the structure
+        # level sees the broken binding (no FQN is compared there), on the mutation's output.
+        fqn = _get(doc, path)
+        return which == "input" and any(i.startswith("output") and i.endswith(f" {fqn}") for i in items)
     if section == "module_call_graph":
         return any(i.startswith("module_call_graph") for i in items)
     if section == "range_constraints":

@@ -144,6 +144,35 @@ def test_several_models_in_one_archive_read_with_each_its_own_weights(corpus: di
         art.model  # noqa: B018
 
 
+def test_every_entry_point_that_takes_a_model_name_refuses_an_unknown_one_with_the_same_error(
+    corpus: dict[str, CorpusEntry], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from torch.export.pt2_archive._package import package_pt2
+
+    import pt2canon
+    from pt2canon.cli import main
+    from pt2canon.draw import Summary
+    from pt2canon.listing import listing_json
+
+    path = tmp_path / "two.pt2"
+    package_pt2(str(path), exported_programs={"a": corpus["mlp"].ep, "b": corpus["lifted_constant"].ep})
+    message = f"{path}: model='c': no model of that name; the archive holds a, b"
+    for call in (
+        lambda: pt2canon.canonicalize(str(path), model="c"),
+        lambda: listing_json(pt2canon.load(str(path)), model="c"),
+        lambda: Summary(str(path), model="c"),
+    ):
+        with pytest.raises(InputError) as info:
+            call()
+        assert str(info.value) == message
+    for argv in (
+        ["show", str(path), "--model", "c"],
+        ["canon", str(path), "-o", str(tmp_path / "c.json"), "--model", "c"],
+    ):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip() == f"pt2canon: error: {message}"
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 
