@@ -25,6 +25,7 @@ from pt2canon._json import canonical_bytes
 from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
 from pt2canon.serde.graph import VALUE_TABLES
 from pt2canon.serde.metadata import module_path
+from pt2canon.serde.spec import FQN_FIELD, spec_view
 
 __all__ = ["FQN_OUTPUTS", "NAMED_INPUTS", "GraphSide", "Slot", "output_spec_keys", "program_side", "subgraph_side"]
 
@@ -33,24 +34,10 @@ NAMED_INPUTS = frozenset({"parameter", "buffer", "tensor_constant", "custom_obj"
 #: Output kinds keyed by the FQN of the input they write or belong to.
 FQN_OUTPUTS = {"parameter_mutation": "parameter", "buffer_mutation": "buffer", "gradient_to_parameter": "parameter"}
 
-_FQN_FIELD = {
-    "parameter": "parameter_name",
-    "buffer": "buffer_name",
-    "tensor_constant": "tensor_constant_name",
-    "custom_obj": "custom_obj_name",
-    "parameter_mutation": "parameter_name",
-    "buffer_mutation": "buffer_name",
-    "gradient_to_parameter": "parameter_name",
-}
 _POSITIONAL_IN = {"user_input": "user", "constant_input": "user", "token": "token"}
 _POSITIONAL_OUT = {"user_output": "user", "loss_output": "user", "token": "token"}
 
 Slot = tuple[Any, Any]
-
-
-def _spec(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
-    ((tag, body),) = spec.items()
-    return tag, body
 
 
 def _input_keys(specs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -58,13 +45,13 @@ def _input_keys(specs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     keys: list[tuple[Any, ...]] = []
     counts: Counter[str] = Counter()
     for spec in specs:
-        tag, body = _spec(spec)
+        tag, body = spec_view(spec)
         group = _POSITIONAL_IN.get(tag)
         if group is not None:
             keys.append((group, counts[group]))
             counts[group] += 1
         else:
-            keys.append((tag, body.get(_FQN_FIELD.get(tag, ""), "")))
+            keys.append((tag, body.get(FQN_FIELD.get(tag, ""), "")))
     return keys
 
 
@@ -366,7 +353,7 @@ def output_spec_keys(
     """
     by_value: dict[str, Any] = {}
     for spec, key in zip(in_specs, in_keys):
-        _, body = _spec(spec)
+        _, body = spec_view(spec)
         arg = body.get("arg")
         if isinstance(arg, Mapping):
             inner = arg if "name" in arg else next(iter(arg.values()), None)
@@ -375,7 +362,7 @@ def output_spec_keys(
     keys: list[Any] = []
     counts: Counter[str] = Counter()
     for spec in out_specs:
-        tag, body = _spec(spec)
+        tag, body = spec_view(spec)
         group = _POSITIONAL_OUT.get(tag)
         if group is not None:
             keys.append((group, counts[group]))
@@ -384,7 +371,7 @@ def output_spec_keys(
             name = body.get("user_input_name", "")
             keys.append((tag, by_value.get(value_names.get(name, name), by_value.get(name, name))))
         else:
-            keys.append((tag, body.get(_FQN_FIELD.get(tag, ""), "")))
+            keys.append((tag, body.get(FQN_FIELD.get(tag, ""), "")))
     return keys
 
 

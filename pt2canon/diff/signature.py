@@ -19,12 +19,13 @@ from pt2canon.diff.records import Change, ChangeKind, GraphPath, Location
 from pt2canon.diff.sides import GraphSide
 from pt2canon.diff.symbols import renamed_metas
 from pt2canon.listing import _spec_fields, _spec_line
+from pt2canon.serde.spec import spec_view
 
 __all__ = ["compare_inputs", "compare_module_call_graph", "compare_outputs", "keyed_outputs", "plain_changes"]
 
 
 def _spec_parts(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    ((tag, body),) = spec.items()
+    tag, body = spec_view(spec)
     return tag, dict(body)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ __all__ = [
     "clean_text",
     "counted_changes",
     "cut_text",
+    "hash_facts",
     "hunks",
     "in_listing",
     "names_note",
@@ -109,6 +110,22 @@ def cut_text(text: str, limit: int) -> str:
 def counted_changes(result: DiffRecords) -> int:
     """How many changes make the programs differ (:meth:`~pt2canon.diff.records.DiffRecords.counts`)."""
     return sum(1 for c in result.changes if result.counts(c))
+
+
+def hash_facts(result: DiffRecords, code: Callable[[str], str]) -> list[str]:
+    """The headline's hash fact: one hash when both sides share it, ``A → B`` otherwise, none without hashes.
+
+    Examples
+    --------
+    >>> from pt2canon.diff.records import DiffRecords
+    >>> hash_facts(DiffRecords("a", "b", "graph", [], hash_a="sha256:1", hash_b="sha256:2"), str)
+    ['hash sha256:1 → sha256:2']
+    """
+    if not (result.hash_a or result.hash_b):
+        return []
+    if result.hash_a == result.hash_b:
+        return [f"hash {code(result.hash_a)}"]
+    return [f"hash {code(result.hash_a) or '?'} → {code(result.hash_b) or '?'}"]
 
 
 def shown_options(result: DiffRecords) -> list[str]:

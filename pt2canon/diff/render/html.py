@@ -40,6 +40,7 @@ from pt2canon.diff.render.common import (
     clean_text,
     counted_changes,
     cut_text,
+    hash_facts,
     hunks,
     names_note,
     shown_options,
@@ -115,11 +116,7 @@ def _headline(result: DiffRecords) -> list[str]:
         title = f'<span class="pt2canon-different">{n} change{"" if n == 1 else "s"}</span>'
     out = [f'<p class="pt2canon-head"><strong>pt2canon diff: {title}</strong><br/>']
     facts = [f"{_code(result.a) or '(unnamed)'} → {_code(result.b) or '(unnamed)'}", f"level {_code(result.level)}"]
-    if result.hash_a or result.hash_b:
-        if result.hash_a == result.hash_b:
-            facts.append(f"hash {_code(result.hash_a)}")
-        else:
-            facts.append(f"hash {_code(result.hash_a) or '?'} → {_code(result.hash_b) or '?'}")
+    facts += hash_facts(result, _code)
     out.append(" · ".join(facts))
     options = shown_options(result)
     if options:

@@ -45,6 +45,7 @@ from pt2canon.diff.render.common import (
     Hunk,
     clean_text,
     counted_changes,
+    hash_facts,
     hunks,
     names_note,
     shown_options,
@@ -187,11 +188,7 @@ def _headline(result: DiffRecords) -> str:
     a = _code(_cut(clean_text(result.a), _LABEL_CHARS)) or "(unnamed)"
     b = _code(_cut(clean_text(result.b), _LABEL_CHARS)) or "(unnamed)"
     facts = [f"{a} → {b}", f"level {_code(result.level) or '?'}"]
-    if result.hash_a or result.hash_b:
-        if result.hash_a == result.hash_b:
-            facts.append(f"hash {_code(result.hash_a)}")
-        else:
-            facts.append(f"hash {_code(result.hash_a) or '?'} → {_code(result.hash_b) or '?'}")
+    facts += hash_facts(result, _code)
     lines.append(" · ".join(facts))
     options = shown_options(result)
     if options:
