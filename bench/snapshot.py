@@ -14,7 +14,7 @@ corpus byte-identical. This script proves it::
 of the test suite) into a folder, so the before and after runs read the
 very same archive bytes. ``record`` needs no torch: for every archive it
 records the hash at each level with every layer digest, the sha256 of the
-canonical document, the ``show`` listing, and for pairs of archives (each
+canonical document, the ``show`` listing, the ``audit --json`` report, and for pairs of archives (each
 with the next one in name order, and each with itself) the diff rendered
 in every format. Records are sha256 digests of the outputs (the listing
 and the diffs are kept in full for a readable ``compare``) or the error
@@ -72,6 +72,7 @@ def _record_archive(path: str) -> dict[str, Any]:
         Path("canonical.json").unlink()
     out["canonical"] = canonical
     out["listing"] = _cli("show", path)
+    out["audit"] = _cli("audit", "--json", path)
     return out
 
 

@@ -3,8 +3,11 @@
 The pipeline, one stage per module::
 
     .pt2 archive / model.json / ExportedProgram
-      -> serde.archive   read the zip safely; weights stay in it (Artifact, Model)
+      -> serde.layout    the archive layout, once: member names, configs, limits
+      -> serde.zipsource read a zip as untrusted input: regular files, raw names, CRC, bounded inflation
+      -> serde.archive   read the archive's members; weights stay in it (Artifact, Model)
       -> serde.schema    check the JSON's shape (torch schema 8.x)
+      -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
       -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON
       -> canon.effects   which ops mutate, draw random numbers or assert
       -> canon.order     rank-based topological order (structural, no index ties)
@@ -23,6 +26,7 @@ The pipeline, one stage per module::
       -> cli             ``pt2canon show|hash|canon|diff|audit``
       -> pytest_plugin   golden files in pytest (pt2canon.golden: format, storage, check)
       -> serde.writer    deterministic, atomic JSON and .pt2 output
+      -> audit           a static scan of an archive's pickles and members (``audit``)
     torch.fx GraphModule (torch.compile, AOTAutograd, make_fx, symbolic_trace)
       -> fx              the same program document, then the stages above;
                          a recording backend and the diff of two recorded runs

@@ -7,10 +7,15 @@ broken, and, where there is one, how to fix it::
     model.pt2:m/models/model.json: graph.nodes[3] (add): input 'other' refers
     to value 'x_9', which no graph input or earlier node defines
 
-The command line prints that one line and exits 2.
+The command line prints that one line and exits 2. Archive text in a
+message (member names, node names, targets) may hold newlines or terminal
+escape sequences; :func:`printable` escapes them, so the message stays one
+line and cannot forge another.
 """
 
 from __future__ import annotations
+
+import re
 
 __all__ = [
     "ArchiveError",
@@ -22,7 +27,30 @@ __all__ = [
     "UnsafeArchiveError",
     "UnsupportedVersionError",
     "UsageError",
+    "printable",
 ]
+
+# C0 and C1 controls, DEL, the Unicode line and paragraph separators and the bidirectional
+# overrides (which reorder what a terminal shows): none of them belongs in a one-line message.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group(0))
+    return f"\\x{c:02x}" if c < 0x80 else f"\\u{c:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character escaped (``\\x1b``, ``\\u2028``), so it prints as one line.
+
+    Examples
+    --------
+    >>> printable("ok\\npt2canon: error: forged\\x1b[2J")
+    'ok\\\\x0apt2canon: error: forged\\\\x1b[2J'
+    >>> printable("s77 + 1")
+    's77 + 1'
+    """
+    return _UNPRINTABLE.sub(_escape, text) if _UNPRINTABLE.search(text) else text
 
 
 class Pt2CanonError(Exception):
@@ -64,7 +92,7 @@ class Pt2CanonError(Exception):
             location = self.member
         parts = [p for p in (location, self.where) if p]
         prefix = ": ".join(parts)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        return printable(f"{prefix}: {self.message}" if prefix else self.message)
 
     def located(
         self,

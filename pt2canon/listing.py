@@ -127,6 +127,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pt2canon.errors import SchemaError, printable
+from pt2canon.serde.expr import parse_tree
+from pt2canon.serde.tags import REF_KINDS, VALUE_TABLES, iter_refs
+
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.serde.archive import Artifact, Payload
 
@@ -227,20 +231,8 @@ _STRIDED = 7
 _KEYWORD = 2
 _INDENT = "    "
 _NONFINITE = {"Infinity": "inf", "-Infinity": "-inf", "NaN": "nan"}
-_VALUE_TABLE = {
-    "as_tensor": "tensor_values",
-    "as_tensors": "tensor_values",
-    "as_optional_tensor": "tensor_values",
-    "as_optional_tensors": "tensor_values",
-    "as_nested_tensors": "tensor_values",
-    "as_sym_int": "sym_int_values",
-    "as_sym_ints": "sym_int_values",
-    "as_sym_float": "sym_float_values",
-    "as_sym_floats": "sym_float_values",
-    "as_sym_bool": "sym_bool_values",
-    "as_sym_bools": "sym_bool_values",
-    "as_custom_obj": "custom_obj_values",
-}
+#: Union tag -> the graph table holding the metadata of the value it names.
+_VALUE_TABLE = {tag: VALUE_TABLES[kind] for tag, kind in REF_KINDS.items() if kind in VALUE_TABLES}
 
 
 # --------------------------------------------------------------------------
@@ -249,7 +241,6 @@ _VALUE_TABLE = {
 
 # sympy's printing precedences (sympy/printing/precedence.py).
 _P_OR, _P_AND, _P_REL, _P_ADD, _P_MUL, _P_POW, _P_FUNC, _P_NOT, _P_ATOM = 20, 30, 35, 40, 50, 60, 70, 100, 1000
-_MAX_EXPR_CHARS = 20_000
 _RELATIONS = {
     "StrictLessThan": "<",
     "LessThan": "<=",
@@ -468,24 +459,18 @@ def expr_to_str(expr: str) -> str:
     >>> expr_to_str("__import__('os').system('x')")  # never evaluated
     "__import__('os').system('x')"
     """
-    if len(expr) > _MAX_EXPR_CHARS:
-        return expr
     try:
-        tree = ast.parse(expr.strip(), mode="eval")
-        return _render(tree.body)[0]
-    except (_Unparsable, SyntaxError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
+        return _render(parse_tree(expr).body)[0]
+    except (_Unparsable, SchemaError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
         return expr
 
 
 @functools.lru_cache(maxsize=4096)
 def _monomial(expr: str) -> tuple[Fraction, tuple[tuple[str, int], ...]] | None:
     """``coef * prod(sym**k)`` of an srepr product of symbols, or ``None``."""
-    if len(expr) > _MAX_EXPR_CHARS:
-        return None
     try:
-        node = ast.parse(expr.strip(), mode="eval").body
-        return _mono(node)
-    except (_Unparsable, SyntaxError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
+        return _mono(parse_tree(expr).body)
+    except (_Unparsable, SchemaError, ValueError, TypeError, RecursionError, MemoryError, ZeroDivisionError):
         return None
 
 
@@ -737,6 +722,8 @@ def _contiguous(sizes: list[Any]) -> list[tuple[Fraction, tuple[tuple[str, int],
     for s in reversed(sizes):
         out.append(acc)
         acc = None if acc is None else _mono_product([acc, _sym_mono(s)])
+        if acc is not None and abs(acc[0].numerator) >> 64:
+            acc = None  # no real stride is past 2**64: stop multiplying (linear in the rank)
     return out[::-1]
 
 
@@ -937,13 +924,13 @@ def format_node(node: Mapping[str, Any], values: Mapping[str, Any] | None) -> st
     call = f"{short_target(target) if isinstance(target, str) else _unknown('target', target)}({', '.join(call_args)})"
     outputs = [o for o in node.get("outputs") or () if isinstance(o, Mapping)]
     if not outputs:
-        return call
+        return printable(call)
     results = ", ".join(format_argument(o) for o in outputs)
     metas = [format_meta(o, values) for o in outputs]
     line = f"{results} = {call}"
     if any(m is not None for m in metas):
         line += "  # " + ", ".join(m if m is not None else "-" for m in metas)
-    return line
+    return printable(line)
 
 
 # --------------------------------------------------------------------------
@@ -1026,10 +1013,10 @@ def format_return(graph: Mapping[str, Any]) -> str:
     """The ``return ...`` line of a serialized graph (a tuple unless the graph returns one tensor)."""
     outs = [format_argument(o) for o in graph.get("outputs") or ()]
     if graph.get("is_single_tensor_return") and len(outs) == 1:
-        return f"return {outs[0]}"
+        return printable(f"return {outs[0]}")
     if len(outs) == 1:
-        return f"return ({outs[0]},)"
-    return f"return ({', '.join(outs)})"
+        return printable(f"return ({outs[0]},)")
+    return printable(f"return ({', '.join(outs)})")
 
 
 def _subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -1043,10 +1030,12 @@ def _subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
 
 def generate_subgraph_header(name: str, graph: Mapping[str, Any], depth: int) -> Iterator[str]:
     """Yield the ``@name:`` line of a subgraph and one line per input, indented ``depth`` levels."""
-    yield f"{_INDENT * depth}@{name}:"
+    yield printable(f"{_INDENT * depth}@{name}:")
     for arg in graph.get("inputs") or ():
         meta = format_meta(arg, graph)
-        yield f"{_INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
+        yield printable(
+            f"{_INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
+        )
 
 
 def generate_graph_body(graph: Mapping[str, Any], depth: int) -> Iterator[str]:
@@ -1107,6 +1096,9 @@ def generate_listing(
 ) -> Iterator[str]:
     """Yield the lines of a whole program's listing (grammar in the module docstring).
 
+    Control characters in archive text (names, targets, versions) are
+    escaped (:func:`pt2canon.errors.printable`): every line is one line.
+
     Parameters
     ----------
     program : dict
@@ -1129,7 +1121,6 @@ def generate_listing(
     ------
     str
         One line at a time, without line ends.
-
     Examples
     --------
     >>> from pt2canon.serde.archive import Payload
@@ -1161,35 +1152,40 @@ def generate_listing(
     weights: 1 entry, 12 B
         w: f32[3]  12 B
     """
-    graph, signature = _graph_module(program)
-    torch_version, schema, opset = _version(program)
-    yield f"model: {name}"
-    yield f"torch: {torch_version}"
-    yield f"schema: {schema}"
-    yield f"opset: {opset}"
-    verifiers = program.get("verifiers")
-    if verifiers:
-        yield f"verifiers: {', '.join(str(v) for v in verifiers)}"
-    if info:
-        yield "archive: " + " ".join(f"{k}={v}" for k, v in info.items())
-    yield "inputs:"
-    for spec in signature.get("input_specs") or ():
-        yield _INDENT + _spec_line(_spec_fields(spec), graph)
-    yield "outputs:"
-    for spec in signature.get("output_specs") or ():
-        yield _INDENT + _spec_line(_spec_fields(spec), graph)
-    yield "graph:"
-    yield from generate_graph_body(graph, 1)
-    ranges = program.get("range_constraints")
-    if isinstance(ranges, Mapping) and ranges:
-        yield "range_constraints:"
-        for sym, rc in ranges.items():
-            rc = rc if isinstance(rc, Mapping) else {}
-            yield f"{_INDENT}{expr_to_str(sym)}: [{_range(rc.get('min_val'), '-int_oo')}, {_range(rc.get('max_val'), 'int_oo')}]"
-    if weights is not None:
-        yield from _payload_lines("weights", weights, largest, more_hint)
-    if constants:
-        yield from _payload_lines("constants", constants, largest, more_hint)
+
+    def lines() -> Iterator[str]:
+        graph, signature = _graph_module(program)
+        torch_version, schema, opset = _version(program)
+        yield f"model: {name}"
+        yield f"torch: {torch_version}"
+        yield f"schema: {schema}"
+        yield f"opset: {opset}"
+        verifiers = program.get("verifiers")
+        if verifiers:
+            yield f"verifiers: {', '.join(str(v) for v in verifiers)}"
+        if info:
+            yield "archive: " + " ".join(f"{k}={v}" for k, v in info.items())
+        yield "inputs:"
+        for spec in signature.get("input_specs") or ():
+            yield _INDENT + _spec_line(_spec_fields(spec), graph)
+        yield "outputs:"
+        for spec in signature.get("output_specs") or ():
+            yield _INDENT + _spec_line(_spec_fields(spec), graph)
+        yield "graph:"
+        yield from generate_graph_body(graph, 1)
+        ranges = program.get("range_constraints")
+        if isinstance(ranges, Mapping) and ranges:
+            yield "range_constraints:"
+            for sym, rc in ranges.items():
+                rc = rc if isinstance(rc, Mapping) else {}
+                yield f"{_INDENT}{expr_to_str(sym)}: [{_range(rc.get('min_val'), '-int_oo')}, {_range(rc.get('max_val'), 'int_oo')}]"
+        if weights is not None:
+            yield from _payload_lines("weights", weights, largest, more_hint)
+        if constants:
+            yield from _payload_lines("constants", constants, largest, more_hint)
+
+    for line in lines():
+        yield printable(line)
 
 
 def write_listing(program: Mapping[str, Any], file: TextIO, **kwargs: Any) -> None:
@@ -1234,54 +1230,13 @@ def _shape(meta: Any) -> list[int | str] | None:
     return out
 
 
-def _refs(arg: Any) -> Iterator[tuple[str, str]]:
-    """``(name, value table)`` of each value an ``Argument`` names (tokens: table ``""``)."""
-    if not isinstance(arg, Mapping) or not arg:
-        return
-    tag, v = next(iter(arg.items()))
-    table = _VALUE_TABLE.get(tag, "")
-    if tag in ("as_tensor", "as_custom_obj", "as_token"):
-        items = [v]
-    elif tag in ("as_tensors", "as_sym_ints", "as_sym_floats", "as_sym_bools"):
-        items = list(v) if isinstance(v, list) else []
-    elif tag in ("as_sym_int", "as_sym_float", "as_sym_bool"):
-        items = [v]
-    elif tag == "as_optional_tensor":
-        items = [v.get("as_tensor")] if isinstance(v, Mapping) else []
-    elif tag == "as_optional_tensors":
-        items = [t.get("as_tensor") for t in v if isinstance(t, Mapping)] if isinstance(v, list) else []
-    elif tag == "as_nested_tensors":
-        items = [t for row in v if isinstance(row, list) for t in row] if isinstance(v, list) else []
-    elif tag == "as_string_to_argument":
-        for sub in v.values() if isinstance(v, Mapping) else ():
-            yield from _refs(sub)
-        return
-    else:
-        return
-    for item in items:
-        if isinstance(item, Mapping):
-            name = item.get("as_name", item.get("name"))
-            if isinstance(name, str):
-                yield name, table
-
-
-_TABLE_KIND = {
-    "tensor_values": "tensor",
-    "sym_int_values": "sym_int",
-    "sym_float_values": "sym_float",
-    "sym_bool_values": "sym_bool",
-    "custom_obj_values": "custom_obj",
-    "": "token",
-}
-
-
 def _values_json(arg: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The values an argument names, each with its kind and metadata."""
     out: list[dict[str, Any]] = []
-    for name, table_name in _refs(arg):
+    for _, _, name, kind in iter_refs(dict(arg)):
+        table_name = VALUE_TABLES.get(kind, "")
         table = values.get(table_name) if table_name else None
         meta = table.get(name) if isinstance(table, Mapping) else None
-        kind = _TABLE_KIND.get(table_name, "?")
         entry: dict[str, Any] = {"name": name, "kind": kind}
         entry["meta"] = "token" if kind == "token" else _value_meta(table_name, meta)
         if kind == "tensor" and isinstance(meta, Mapping):

@@ -9,6 +9,7 @@ prove that they do (in a subprocess, with ``pickle.loads``, ``torch.load`` and
 
 from __future__ import annotations
 
+import bz2
 import io
 import json
 import os
@@ -24,7 +25,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from corpus import CorpusEntry, legacy_zip_bytes
+from corpus import Corpus, CorpusEntry, legacy_zip_bytes
+from rawzip import Entry, entries, raw_zip, with_entry
 
 import pt2canon
 from pt2canon.audit import ALLOWED_GLOBALS, AuditReport, Finding, audit_path
@@ -798,3 +800,87 @@ def test_cli_limit_option_changes_the_bounds_and_rejects_unknown_names(
     capsys.readouterr()
     assert main(["audit", "--limit", "max_bytes=1", str(mlp)]) == 2
     assert capsys.readouterr().err.startswith("pt2canon: error: --limit 'max_bytes=1': expected NAME=VALUE")
+
+
+# -- what torch's loader evaluates, and members that are not what the directory says (issue 13) --
+
+
+def _dynamic(corpus: Corpus) -> bytes:
+    return corpus["dynamic_batch"].path.read_bytes()
+
+
+def _with_size_expression(data: bytes, expr: str) -> bytes:
+    items = entries(data)
+    (model,) = [e for e in items if e.name.endswith(b"models/model.json")]
+    doc = json.loads(model.plain or b"")
+    for meta in doc["graph_module"]["graph"]["tensor_values"].values():
+        for size in meta["sizes"]:
+            if "as_expr" in size:
+                size["as_expr"]["expr_str"] = expr
+                body = json.dumps(doc).encode()
+                return raw_zip(with_entry(items, "models/model.json", data=body, plain=body))
+    raise AssertionError("no symbolic size")
+
+
+def test_audit_flags_an_expression_torchs_loader_would_run_with_its_json_path(corpus: Corpus, tmp_path: Path) -> None:
+    canary = tmp_path / "canary"
+    path = tmp_path / "evil.pt2"
+    path.write_bytes(_with_size_expression(_dynamic(corpus), f"__import__('pathlib').Path({str(canary)!r}).touch()"))
+    report = audit_path(path)
+    (f,) = [f for f in report.findings if f.code == "code-in-expression"]
+    assert f.severity == "high"
+    assert f.member == "dynamic_batch/models/model.json"
+    assert f.detail["path"].startswith("$.graph_module.graph.tensor_values.")
+    assert f.detail["path"].endswith(".as_expr.expr_str")
+    assert "sympy.sympify" in f.message
+    assert not canary.exists()
+    # The clean archive it came from has no such finding: torch writes srepr text the reader accepts.
+    assert audit_path(corpus["dynamic_batch"].path).clean
+
+
+def test_audit_flags_an_expression_over_the_readers_bounds_as_expensive(corpus: Corpus, tmp_path: Path) -> None:
+    path = tmp_path / "wide.pt2"
+    path.write_bytes(
+        _with_size_expression(_dynamic(corpus), "Add(" + ", ".join(f"Symbol('s{i}')" for i in range(300)) + ")")
+    )
+    codes = {f.code: f for f in audit_path(path).findings}
+    assert codes["expensive-expression"].severity == "medium"
+    assert "distinct symbols" in codes["expensive-expression"].message
+
+
+def test_audit_reads_every_member_and_reports_one_changed_after_its_crc_was_computed(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    import zlib
+
+    items = entries(corpus["mlp"].path.read_bytes())
+    (w,) = [e for e in items if e.name.endswith(b"weights/weight_3")]
+    plain = (w.plain or b"")[:-1] + bytes([(w.plain or b"\0")[-1] ^ 4])
+    path = tmp_path / "flipped.pt2"
+    path.write_bytes(
+        raw_zip(with_entry(items, "weights/weight_3", data=plain, plain=plain, crc=zlib.crc32(w.plain or b"")))
+    )
+    (f,) = [f for f in audit_path(path).findings if f.code == "member-corrupt"]
+    assert f.member == "mlp/data/weights/weight_3"
+    assert "CRC-32" in f.message
+
+
+def test_audit_reports_raw_names_overlaps_and_methods_torch_cannot_read(corpus: Corpus, tmp_path: Path) -> None:
+    items = entries(corpus["mlp"].path.read_bytes())
+    target = b"mlp/data/weights/weight_0"
+    (w,) = [e for e in items if e.name == target]
+    bomb = bz2.compress(bytes(64 << 20))  # never decompressed by audit
+    evil = [
+        *items,
+        Entry(b"mlp/extra/a\x00b", b"x"),
+        Entry(b"mlp/extra/\xff\xfe", b"x"),
+        Entry(b"mlp/data/weights/weight_9", b"", w.plain, alias_of=target, csize=len(w.plain or b"")),
+        Entry(b"mlp/extra/bomb", bomb, b"\0", method=zipfile.ZIP_BZIP2, size=1000),
+    ]
+    path = tmp_path / "evil.pt2"
+    path.write_bytes(raw_zip(evil))
+    found = {(f.code, f.member) for f in audit_path(path).findings}
+    assert ("nul-in-name", "mlp/extra/a") in found  # zipfile's name, cut at the NUL; the raw one is in the message
+    assert any(code == "name-not-utf8" for code, _ in found)
+    assert any(code == "overlapping-members" for code, _ in found)
+    assert ("unsupported-method", "mlp/extra/bomb") in found

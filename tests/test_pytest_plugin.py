@@ -102,6 +102,9 @@ def _keep_torch_loaded(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
 def suite(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     for var in ("ACT", "SWAP", "ROWS", "LEVEL", "FILE"):
         monkeypatch.delenv(f"PT2CANON_TEST_{var}", raising=False)
+    # The worker may have imported another test_model (tests/serde/test_model.py): the generated
+    # suite's module of that name must not collide with it ("import file mismatch").
+    monkeypatch.delitem(sys.modules, "test_model", raising=False)
     pytester.makepyfile(test_model=SUITE)
     return pytester
 

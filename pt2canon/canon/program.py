@@ -56,7 +56,7 @@ from pt2canon.canon.arrange import Arrangement
 from pt2canon.canon.effects import OpEffects, effects_from_name, effects_of_node, needs_node_args
 from pt2canon.canon.messages import is_assert, name_assert_messages, rename_message_symbols
 from pt2canon.canon.order import Digests, ResidualTie, canonical_order, first_uses, node_label, skeleton_label
-from pt2canon.canon.symbols import SymbolRenamer, parse_expr
+from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.errors import GraphError
 from pt2canon.serde.graph import (
     REF_KINDS,
@@ -756,7 +756,7 @@ def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bo
         if out is not None:  # the common case: every symbol has a range, and the hint goes
             return out
         if text not in unconstrained:
-            if all(sym.name in rc for sym in parse_expr(text).free_symbols):
+            if all(name in rc for name in renamer.symbol_names(text)):
                 out = renamed[text] = {"as_expr": {"expr_str": renamer.expr(text), "hint": None}}
                 return out
             unconstrained.add(text)

@@ -17,7 +17,7 @@ import dataclasses
 import json
 import sys
 
-from pt2canon.errors import Pt2CanonError, UsageError
+from pt2canon.errors import Pt2CanonError, UsageError, printable
 from pt2canon.serde.archive import DEFAULT_LIMITS, Limits
 
 #: Version of the ``--json`` document's shape.
@@ -43,8 +43,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         default=[],
         metavar="NAME=VALUE",
         help=(
-            "change one size limit (repeatable): max_json_bytes, max_member_bytes, max_total_bytes, "
-            "max_members, max_ratio; sizes take K, M, G suffixes (powers of 1024), e.g. --limit max_member_bytes=2G"
+            f"change one limit (repeatable): {', '.join(f.name for f in dataclasses.fields(Limits))}; "
+            "sizes take K, M, G suffixes (powers of 1024), e.g. --limit max_member_bytes=2G"
         ),
     )
     return p
@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         for report in reports:
             for f in report.findings:
                 where = f"{report.path}:{f.member}" if f.member else report.path
-                out.write(f"{where}: {f.severity} {f.code}: {f.message}\n")
-            out.write(_summary(report) + "\n")
+                out.write(printable(f"{where}: {f.severity} {f.code}: {f.message}") + "\n")
+            out.write(printable(_summary(report)) + "\n")
     out.flush()
     if errors:
         # Every error but the last as one line here; the last goes to the dispatcher (one line, exit 2).

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pt2canon.serde.metadata import module_stack
+from pt2canon.serde.model import node, nodes
 from pt2canon.serde.spec import input_specs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,12 +94,11 @@ def to_digraph(program: Any, *, model: str | None = None) -> nx.DiGraph:
             position.setdefault(name, i)
     D = nx.DiGraph(canonical=canon)
     names: dict[int, str] = {}
-    inputs = [n for n, a in G._node.items() if a["kind"] == "input"]
     keyed = []
-    for nid in inputs:
-        vals = [vn.get(v.name, v.name) for v in G._node[nid]["values"]]
+    for inp in nodes(G, "input"):
+        vals = [vn.get(v.name, v.name) for v in inp.values]
         pos = min((position.get(v, 1 << 30) for v in vals), default=1 << 30)
-        keyed.append((pos, G._node[nid]["index"], nid, vals))
+        keyed.append((pos, inp.index, inp.id, vals))
     keyed.sort()
     for i, (pos, _, nid, vals) in enumerate(keyed):
         name = vals[0] if vals else f"input{i}"
@@ -106,7 +106,7 @@ def to_digraph(program: Any, *, model: str | None = None) -> nx.DiGraph:
         role, fqn = roles.get(name, ("user_input", None))
         arg = doc_graph["inputs"][pos] if pos < len(doc_graph.get("inputs") or ()) else None
         meta = format_meta(arg, doc_graph) if isinstance(arg, Mapping) else None
-        original = ", ".join(v.name for v in G._node[nid]["values"])
+        original = ", ".join(v.name for v in node(G, nid).values)
         D.add_node(
             name,
             kind="input",
@@ -120,18 +120,17 @@ def to_digraph(program: Any, *, model: str | None = None) -> nx.DiGraph:
             module=None,
             module_stack=[],
         )
-    for k, (nid, node) in enumerate(zip(cg.order, doc_graph["nodes"])):
+    for k, (nid, doc_node) in enumerate(zip(cg.order, doc_graph["nodes"])):
         name = f"n{k}"
         names[nid] = name
-        a = G._node[nid]
-        metas = [m for m in (format_meta(o, doc_graph) for o in node.get("outputs") or ()) if m is not None]
-        stack = module_stack(a.get("metadata"))
+        metas = [m for m in (format_meta(o, doc_graph) for o in doc_node.get("outputs") or ()) if m is not None]
+        stack = module_stack(node(G, nid).metadata)
         D.add_node(
             name,
             kind="op",
-            op=short_target(node["target"]),
-            target=node["target"],
-            line=format_node(node, doc_graph),
+            op=short_target(doc_node["target"]),
+            target=doc_node["target"],
+            line=format_node(doc_node, doc_graph),
             meta=", ".join(metas) if metas else None,
             module=stack[-1][0] if stack else None,
             module_stack=stack,

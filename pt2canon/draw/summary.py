@@ -10,6 +10,7 @@ from typing import Any
 
 from pt2canon.draw.style import _esc
 from pt2canon.serde.metadata import module_path
+from pt2canon.serde.model import nodes as graph_nodes
 
 __all__ = ["Summary", "explore"]
 
@@ -129,7 +130,7 @@ class Summary:
         self.op_counts: dict[str, int] = dict(Counter(n["op"] or "?" for n in nodes).most_common())
         G = self.canonical.graph.model
         self.modules: dict[str, int] = dict(
-            Counter(module_path(a.get("metadata")) or "" for a in G._node.values() if a["kind"] == "op").most_common()
+            Counter(module_path(n.metadata) or "" for n in graph_nodes(G, "op")).most_common()
         )
 
     def listing(self, *, canonical: bool = True) -> str:

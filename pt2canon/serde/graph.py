@@ -30,7 +30,7 @@ Edges
     (the same as an index into the producer's ``values``), ``vkind``,
     ``field``.
 
-Value references are found by union tag (:data:`REF_KINDS`): tensors,
+Value references are found by union tag (:data:`pt2canon.serde.tags.REF_KINDS`): tensors,
 optional tensors, tensor lists, nested tensor lists, sym ints/floats/bools
 by name, custom objects and tokens. ``as_graph`` arguments are subgraphs,
 recursively converted.
@@ -38,12 +38,13 @@ recursively converted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 import networkx as nx
 
 from pt2canon.errors import GraphError
+from pt2canon.serde.tags import REF_KINDS, VALUE_TABLES, Path, iter_refs
 
 __all__ = [
     "REF_KINDS",
@@ -56,32 +57,6 @@ __all__ = [
     "to_networkx",
 ]
 
-#: Value kind of each reference-carrying union tag.
-REF_KINDS = {
-    "as_tensor": "tensor",
-    "as_tensors": "tensor",
-    "as_optional_tensor": "tensor",
-    "as_optional_tensors": "tensor",
-    "as_nested_tensors": "tensor",
-    "as_sym_int": "sym_int",
-    "as_sym_ints": "sym_int",
-    "as_sym_float": "sym_float",
-    "as_sym_floats": "sym_float",
-    "as_sym_bool": "sym_bool",
-    "as_sym_bools": "sym_bool",
-    "as_custom_obj": "custom_obj",
-    "as_token": "token",
-    "as_string_to_argument": "",
-}
-
-#: Graph-level table holding each value kind's metadata (tokens have none).
-VALUE_TABLES = {
-    "tensor": "tensor_values",
-    "sym_int": "sym_int_values",
-    "sym_float": "sym_float_values",
-    "sym_bool": "sym_bool_values",
-    "custom_obj": "custom_obj_values",
-}
 _GRAPH_KNOWN = frozenset({"inputs", "outputs", "nodes", *VALUE_TABLES.values()})
 _NODE_KNOWN = frozenset({"target", "inputs", "outputs", "metadata", "name", "is_hop_single_tensor_return"})
 
@@ -103,57 +78,6 @@ class Value(NamedTuple):
     name: str
     kind: str
     meta: Any
-
-
-Path = tuple[Any, ...]
-
-
-def iter_refs(arg: dict[str, Any]) -> Iterator[tuple[Path, str, str, str]]:
-    """Yield ``(path, field, name, kind)`` for each value reference in an ``Argument``.
-
-    ``path`` leads from the argument to the dict holding the name under
-    ``field`` (``"name"`` or ``"as_name"``).
-
-    Examples
-    --------
-    >>> list(iter_refs({"as_tensors": [{"name": "a"}, {"name": "b"}]}))
-    [(('as_tensors', 0), 'name', 'a', 'tensor'), (('as_tensors', 1), 'name', 'b', 'tensor')]
-    >>> list(iter_refs({"as_sym_ints": [{"as_int": 3}, {"as_name": "s"}]}))
-    [(('as_sym_ints', 1), 'as_name', 's', 'sym_int')]
-    >>> list(iter_refs({"as_int": 3}))
-    []
-    """
-    for tag, v in arg.items():
-        kind = REF_KINDS.get(tag)
-        if kind is None:
-            return
-        if tag in ("as_tensor", "as_custom_obj", "as_token"):
-            yield (tag,), "name", v["name"], kind
-        elif tag == "as_tensors":
-            for i, t in enumerate(v):
-                yield (tag, i), "name", t["name"], kind
-        elif tag == "as_optional_tensor":
-            if "as_tensor" in v:
-                yield (tag, "as_tensor"), "name", v["as_tensor"]["name"], kind
-        elif tag == "as_optional_tensors":
-            for i, t in enumerate(v):
-                if "as_tensor" in t:
-                    yield (tag, i, "as_tensor"), "name", t["as_tensor"]["name"], kind
-        elif tag == "as_nested_tensors":
-            for i, row in enumerate(v):
-                for j, t in enumerate(row):
-                    yield (tag, i, j), "name", t["name"], kind
-        elif tag in ("as_sym_int", "as_sym_float", "as_sym_bool"):
-            if "as_name" in v:
-                yield (tag,), "as_name", v["as_name"], kind
-        elif tag in ("as_sym_ints", "as_sym_floats", "as_sym_bools"):
-            for i, s in enumerate(v):
-                if "as_name" in s:
-                    yield (tag, i), "as_name", s["as_name"], kind
-        elif tag == "as_string_to_argument":
-            for key, sub in v.items():
-                for path, fld, name, k in iter_refs(sub):
-                    yield (tag, key, *path), fld, name, k
 
 
 def set_at(arg: dict[str, Any], edits: Iterable[tuple[Path, str, Any]]) -> dict[str, Any]:

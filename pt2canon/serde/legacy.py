@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pt2canon.errors import ArchiveError, Pt2CanonError, UnsafeArchiveError
-from pt2canon.serde.archive import Artifact, Payload, _ZipSource
+from pt2canon.serde.archive import Artifact, Payload
 from pt2canon.serde.torch_save import NestedSource, read_tensor_records, relocated
+from pt2canon.serde.zipsource import ZipSource
 
 __all__ = ["LegacyArtifact", "legacy_artifact"]
 
@@ -70,7 +71,7 @@ class LegacyArtifact(Artifact):
 
     _nested: dict[str, NestedSource] = field(default_factory=dict, repr=False)
 
-    def _locate(self, member: str) -> tuple[_ZipSource, str, str | None]:
+    def _locate(self, member: str) -> tuple[ZipSource, str, str | None]:
         if self._zip is None:
             raise ArchiveError("not an archive", file=self.path)
         outer, sep, inner = member.partition("!")
@@ -83,7 +84,7 @@ class LegacyArtifact(Artifact):
                 raise relocated(exc, outer) from None
         return self._nested[outer], inner, outer
 
-    def _call(self, member: str, fn: Callable[[_ZipSource, str], Any]) -> Any:
+    def _call(self, member: str, fn: Callable[[ZipSource, str], Any]) -> Any:
         src, name, outer = self._locate(member)
         try:
             return fn(src, name)
@@ -132,7 +133,7 @@ class LegacyArtifact(Artifact):
         super().close()
 
 
-def legacy_artifact(src: _ZipSource, models: Mapping[str, Any], info: dict[str, str]) -> LegacyArtifact:
+def legacy_artifact(src: ZipSource, models: Mapping[str, Any], info: dict[str, str]) -> LegacyArtifact:
     """The older-format artifact over ``src``: ``.pt`` state dicts and constants become lazy per-tensor payloads.
 
     ``models`` are the :class:`~pt2canon.serde.archive.Model` objects read

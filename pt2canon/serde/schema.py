@@ -9,8 +9,8 @@ access. Unknown keys are tolerated (forward compatibility, as torch's own
 reader does) and reported in one :class:`UnknownFieldsWarning`; an unknown
 union tag or a newer schema major version is an error.
 
-The union tags are listed here once; :mod:`pt2canon.serde.graph` uses
-:data:`REF_TAGS` to tell value references from constant arguments.
+The union tags come from :mod:`pt2canon.serde.tags` (arguments) and
+:mod:`pt2canon.serde.spec` (signature specs), which every stage reads.
 """
 
 from __future__ import annotations
@@ -18,7 +18,12 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from pt2canon.errors import SchemaError, UnsupportedVersionError
+from pt2canon.errors import GraphError, SchemaError, UnsupportedVersionError
+from pt2canon.serde.layout import DEFAULT_LIMITS, Limits
+from pt2canon.serde.spec import FQN_FIELD, INPUT_TAGS, OUTPUT_TAGS, TARGET_FIELD, argument_value, spec_view
+from pt2canon.serde.tags import ARGUMENT_TAGS
+from pt2canon.serde.tags import CONSTANT_TAGS as _OPAQUE_TAGS
+from pt2canon.serde.tags import LIST_TAGS as _LIST_TAGS
 
 __all__ = [
     "ARGUMENT_TAGS",
@@ -34,26 +39,9 @@ __all__ = [
 #: The schema major version pt2canon reads (torch 2.13 writes 8.20).
 SUPPORTED_SCHEMA_MAJOR = 8
 
-#: ``Argument`` union tags (schema.py ``class Argument``).
-ARGUMENT_TAGS = frozenset(
-    {
-        "as_none", "as_tensor", "as_tensors", "as_int", "as_ints", "as_float", "as_floats",
-        "as_string", "as_strings", "as_sym_int", "as_sym_ints", "as_scalar_type",
-        "as_memory_format", "as_layout", "as_device", "as_bool", "as_bools", "as_sym_bool",
-        "as_sym_bools", "as_graph", "as_optional_tensors", "as_custom_obj", "as_operator",
-        "as_sym_float", "as_sym_floats", "as_optional_tensor", "as_complex",
-        "as_nested_tensors", "as_int_lists", "as_string_to_argument", "as_float_lists",
-        "as_token",
-    }
-)  # fmt: skip
-
-#: ``InputSpec`` union tags, in torch's canonical rank order.
-INPUT_SPEC_TAGS = ("token", "parameter", "buffer", "tensor_constant", "custom_obj", "user_input", "constant_input")
-#: ``OutputSpec`` union tags, in torch's canonical rank order.
-OUTPUT_SPEC_TAGS = (
-    "token", "parameter_mutation", "buffer_mutation", "user_input_mutation", "user_output",
-    "loss_output", "gradient_to_parameter", "gradient_to_user_input",
-)  # fmt: skip
+#: ``InputSpec`` / ``OutputSpec`` union tags.
+INPUT_SPEC_TAGS = INPUT_TAGS
+OUTPUT_SPEC_TAGS = OUTPUT_TAGS
 
 _NODE_KEYS = frozenset({"target", "inputs", "outputs", "metadata", "is_hop_single_tensor_return", "name"})
 _GRAPH_KEYS = frozenset(
@@ -71,22 +59,75 @@ _PROGRAM_KEYS = frozenset(
 )  # fmt: skip
 _GM_KEYS = frozenset({"graph", "signature", "module_call_graph", "metadata", "treespec_namedtuple_fields"})
 _ARG_KEYS = frozenset({"name", "arg", "kind"})
-#: The FQN field of each signature spec that names one (``InputToParameterSpec.parameter_name``, ...).
-_SPEC_FQN_KEYS = {
-    "parameter": "parameter_name", "buffer": "buffer_name", "tensor_constant": "tensor_constant_name",
-    "custom_obj": "custom_obj_name", "buffer_mutation": "buffer_name", "parameter_mutation": "parameter_name",
-    "gradient_to_parameter": "parameter_name", "gradient_to_user_input": "user_input_name",
-    "user_input_mutation": "user_input_name",
-}  # fmt: skip
+#: The field of each signature spec that names a state FQN or an updated input (strings: they are sort keys).
+_SPEC_FQN_KEYS = {**FQN_FIELD, **TARGET_FIELD}
 
 
 class UnknownFieldsWarning(UserWarning):
     """The document has keys this schema version does not know; they were ignored."""
 
 
+# What the fast checks accept without counting: a node with more values, a tensor of higher
+# rank goes through the full checks, which count against the limits.
+_FAST_VALUES = 64
+_SCALARS = (str, int, float, bool, type(None))
+
+
 class _Checker:
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.unknown: list[str] = []
+        self.max_depth = limits.max_depth
+        self.limits = limits
+
+    def shallow(self, obj: Any, depth: int, path: str) -> None:
+        """Refuse ``obj`` (itself at nesting ``depth``) if it nests past ``max_depth``.
+
+        Called on every value the checks do not walk themselves (metadata,
+        unknown keys, opaque arguments), so no later stage meets deeper data.
+        Walked level by level: no tuple per value.
+        """
+        if type(obj) is not dict and type(obj) is not list:
+            return
+        level = [obj]
+        while level:
+            if depth > self.max_depth:
+                raise self.fail(
+                    path,
+                    f"data nested more than {self.max_depth} levels deep, over the limit max_depth={self.max_depth}",
+                )
+            below = []
+            for x in level:
+                for v in x.values() if type(x) is dict else x:
+                    if type(v) is dict or type(v) is list:
+                        below.append(v)
+            level = below
+            depth += 1
+
+    def count_values(self, n: dict[str, Any], path: str) -> None:
+        """Refuse a node taking and giving more than ``max_node_values`` values (list elements counted)."""
+        limit = self.limits.max_node_values
+        ins, outs = n.get("inputs"), n.get("outputs")
+        args = [i.get("arg") if type(i) is dict else i for i in (ins if type(ins) is list else ())]
+        args += outs if type(outs) is list else []
+        count = 0
+        for a in args:
+            count += 1
+            if type(a) is dict and len(a) == 1:
+                v = next(iter(a.values()))
+                if type(v) is list or "as_string_to_argument" in a:
+                    count += len(v)
+        if count > limit:
+            raise self.fail(
+                path,
+                f"node takes and gives {count} values, over the limit max_node_values={limit} "
+                "(raise it with Limits(max_node_values=...))",
+            )
+
+    def deeper(self, depth: int, path: str) -> None:
+        if depth > self.max_depth:
+            raise self.fail(
+                path, f"data nested more than {self.max_depth} levels deep, over the limit max_depth={self.max_depth}"
+            )
 
     def fail(self, path: str, msg: str) -> SchemaError:
         return SchemaError(msg, where=path)
@@ -117,11 +158,13 @@ class _Checker:
             raise self.fail(path, f"expected an integer, got {_kind(obj)}")
         return obj
 
-    def keys(self, obj: dict[str, Any], known: frozenset[str], path: str) -> None:
+    def keys(self, obj: dict[str, Any], known: frozenset[str], path: str, depth: int) -> None:
         if len(obj) > len(known) or not known.issuperset(obj):
             extra = sorted(set(obj) - known)
             if extra:
                 self.unknown.append(f"{path}: {', '.join(extra)}")
+                for key in extra:
+                    self.shallow(obj[key], depth + 1, f"{path}.{key}")
 
     def union(self, obj: Any, tags: frozenset[str] | tuple[str, ...], path: str, what: str) -> tuple[str, Any]:
         if not isinstance(obj, dict) or len(obj) != 1:
@@ -132,31 +175,43 @@ class _Checker:
         return tag, value
 
     # -- values ---------------------------------------------------------
-    def sym(self, obj: Any, path: str, literal: str) -> None:
+    def sym(self, obj: Any, path: str, literal: str, depth: int) -> None:
         tag, value = self.union(obj, frozenset({"as_expr", literal}), path, "symbolic value")
+        self.shallow(value, depth + 1, f"{path}.{tag}")
         if tag == "as_expr":
             value = self.dict_(value, f"{path}.as_expr")
             self.str_(self.req(value, "expr_str", f"{path}.as_expr"), f"{path}.as_expr.expr_str")
 
-    def tensor_meta(self, obj: Any, path: str) -> None:
+    def tensor_meta(self, obj: Any, path: str, depth: int) -> None:
         if _fast_tensor_meta(obj):
             return
         meta = self.dict_(obj, path)
+        self.shallow(meta, depth, path)  # small: every field, known or not, within max_depth
         self.int_(self.req(meta, "dtype", path), f"{path}.dtype")
         for key in ("sizes", "strides"):
-            for i, s in enumerate(self.list_(self.req(meta, key, path), f"{path}.{key}")):
+            dims = self.list_(self.req(meta, key, path), f"{path}.{key}")
+            if len(dims) > self.limits.max_tensor_rank:
+                raise self.fail(
+                    f"{path}.{key}",
+                    f"{len(dims)} dimensions, over the limit max_tensor_rank={self.limits.max_tensor_rank}",
+                )
+            for i, s in enumerate(dims):
                 if type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int:
                     continue  # fast path for the common static dimension
-                self.sym(s, f"{path}.{key}[{i}]", "as_int")
+                self.sym(s, f"{path}.{key}[{i}]", "as_int", depth + 2)
         if "storage_offset" in meta:
-            self.sym(meta["storage_offset"], f"{path}.storage_offset", "as_int")
-        self.dict_(self.req(meta, "device", path), f"{path}.device")
-        self.keys(meta, _TENSOR_META_KEYS, path)
+            self.sym(meta["storage_offset"], f"{path}.storage_offset", "as_int", depth + 1)
+        self.shallow(self.dict_(self.req(meta, "device", path), f"{path}.device"), depth + 1, f"{path}.device")
+        self.keys(meta, _TENSOR_META_KEYS, path, depth)
 
     # -- arguments ------------------------------------------------------
-    def argument(self, obj: Any, path: str) -> None:
+    def argument(self, obj: Any, path: str, depth: int) -> None:
         tag, v = self.union(obj, ARGUMENT_TAGS, path, "Argument")
         p = f"{path}.{tag}"
+        if tag not in ("as_graph", "as_string_to_argument"):
+            self.shallow(v, depth + 1, p)
+        else:
+            self.deeper(depth + 2, p)
         if tag in ("as_tensor", "as_token"):
             self.str_(self.req(self.dict_(v, p), "name", p), f"{p}.name")
         elif tag == "as_custom_obj":
@@ -183,10 +238,11 @@ class _Checker:
         elif tag == "as_graph":
             d = self.dict_(v, p)
             self.str_(self.req(d, "name", p), f"{p}.name")
-            self.graph(self.req(d, "graph", p), f"{p}.graph")
+            self.shallow(d.get("name"), depth + 2, f"{p}.name")
+            self.graph(self.req(d, "graph", p), f"{p}.graph", depth + 2)
         elif tag == "as_string_to_argument":
             for k, a in self.dict_(v, p).items():
-                self.argument(a, f"{p}[{k!r}]")
+                self.argument(a, f"{p}[{k!r}]", depth + 2)
         elif tag in _LIST_TAGS:
             self.list_(v, p)
         elif tag == "as_string":
@@ -206,56 +262,65 @@ class _Checker:
             self.str_(v, f"{path}.as_name")
 
     # -- graph ------------------------------------------------------------
-    def graph(self, obj: Any, path: str) -> None:
+    def graph(self, obj: Any, path: str, depth: int) -> None:
+        self.deeper(depth + 5, path)  # a graph's node arguments are five levels below it
         g = self.dict_(obj, path)
         for key in ("inputs", "outputs"):
             for i, a in enumerate(self.list_(self.req(g, key, path), f"{path}.{key}")):
-                self.argument(a, f"{path}.{key}[{i}]")
+                self.argument(a, f"{path}.{key}[{i}]", depth + 2)
         # The fast checks first: a JSON path is built only for what they are unsure of.
         for i, node in enumerate(self.list_(self.req(g, "nodes", path), f"{path}.nodes")):
             if not _fast_node(node):
-                self.node(node, f"{path}.nodes[{i}]")
+                self.node(node, f"{path}.nodes[{i}]", depth + 2)
         for name, meta in self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items():
             if not _fast_tensor_meta(meta):
-                self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]")
+                self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]", depth + 2)
         for key, literal in (
             ("sym_int_values", "as_int"),
             ("sym_float_values", "as_float"),
             ("sym_bool_values", "as_bool"),
         ):
             for name, s in self.dict_(g.get(key, {}), f"{path}.{key}").items():
-                self.sym(s, f"{path}.{key}[{name!r}]", literal)
+                self.sym(s, f"{path}.{key}[{name!r}]", literal, depth + 2)
         for name, c in self.dict_(g.get("custom_obj_values", {}), f"{path}.custom_obj_values").items():
-            self.dict_(c, f"{path}.custom_obj_values[{name!r}]")
-        self.keys(g, _GRAPH_KEYS, path)
+            q = f"{path}.custom_obj_values[{name!r}]"
+            self.dict_(c, q)
+        for key, v in g.items():  # everything but the two big tables, whose checks bound themselves
+            if key not in ("nodes", "tensor_values"):
+                self.shallow(v, depth + 1, f"{path}.{key}")
+        self.keys(g, _GRAPH_KEYS, path, depth)
 
-    def node(self, obj: Any, path: str) -> None:
+    def node(self, obj: Any, path: str, depth: int) -> None:
         if _fast_node(obj):
             return
         n = self.dict_(obj, path)
         self.str_(self.req(n, "target", path), f"{path}.target")
+        self.count_values(n, path)
         for i, inp in enumerate(self.list_(self.req(n, "inputs", path), f"{path}.inputs")):
             q = f"{path}.inputs[{i}]"
             d = self.dict_(inp, q)
             self.str_(self.req(d, "name", q), f"{q}.name")
-            self.argument(self.req(d, "arg", q), f"{q}.arg")
-            self.keys(d, _ARG_KEYS, q)
+            self.argument(self.req(d, "arg", q), f"{q}.arg", depth + 3)
+            self.shallow(d.get("kind"), depth + 3, f"{q}.kind")
+            self.keys(d, _ARG_KEYS, q, depth + 2)
         for i, out in enumerate(self.list_(self.req(n, "outputs", path), f"{path}.outputs")):
             if not _fast_argument(out):
-                self.argument(out, f"{path}.outputs[{i}]")
+                self.argument(out, f"{path}.outputs[{i}]", depth + 2)
         if "metadata" in n:
-            self.dict_(n["metadata"], f"{path}.metadata")
+            self.shallow(self.dict_(n["metadata"], f"{path}.metadata"), depth + 1, f"{path}.metadata")
         name = n.get("name")
         if name is not None:
             self.str_(name, f"{path}.name")
-        self.keys(n, _NODE_KEYS, path)
+        self.shallow(n.get("is_hop_single_tensor_return"), depth + 1, f"{path}.is_hop_single_tensor_return")
+        self.keys(n, _NODE_KEYS, path, depth)
 
     # -- program ----------------------------------------------------------
-    def signature(self, obj: Any, path: str) -> None:
+    def signature(self, obj: Any, path: str, depth: int) -> None:
         sig = self.dict_(obj, path)
         for key, tags in (("input_specs", INPUT_SPEC_TAGS), ("output_specs", OUTPUT_SPEC_TAGS)):
             for i, spec in enumerate(self.list_(self.req(sig, key, path), f"{path}.{key}")):
                 q = f"{path}.{key}[{i}]"
+                self.shallow(spec, depth + 2, q)
                 tag, v = self.union(spec, tags, q, "spec")
                 d = self.dict_(v, f"{q}.{tag}")
                 if tag == "constant_input":
@@ -266,7 +331,7 @@ class _Checker:
                 if fqn_key is not None and fqn_key in d:  # FQNs are sort keys: they must be strings
                     self.str_(d[fqn_key], f"{q}.{tag}.{fqn_key}")
                 if tag in ("user_input", "user_output"):
-                    self.argument(arg, f"{q}.{tag}.arg")
+                    self.argument(arg, f"{q}.{tag}.arg", depth + 4)
                 else:
                     self.str_(self.req(arg, "name", f"{q}.{tag}.arg"), f"{q}.{tag}.arg.name")
 
@@ -283,67 +348,94 @@ class _Checker:
                     where="schema_version",
                 )
         gm = self.dict_(self.req(doc, "graph_module", "$"), "graph_module")
-        self.graph(self.req(gm, "graph", "graph_module"), "graph_module.graph")
-        self.signature(self.req(gm, "signature", "graph_module"), "graph_module.signature")
+        self.graph(self.req(gm, "graph", "graph_module"), "graph_module.graph", 3)
+        self.signature(self.req(gm, "signature", "graph_module"), "graph_module.signature", 3)
+        _check_wiring(gm["graph"], gm["signature"])
+        self.shallow(sv, 2, "schema_version")
         for i, entry in enumerate(self.list_(gm.get("module_call_graph", []), "graph_module.module_call_graph")):
             q = f"graph_module.module_call_graph[{i}]"
             e = self.dict_(entry, q)
+            self.shallow(e, 4, q)
             self.str_(self.req(e, "fqn", q), f"{q}.fqn")
             s = e.get("signature")
             if s is not None:
                 s = self.dict_(s, f"{q}.signature")
                 for key in ("inputs", "outputs"):
                     for j, a in enumerate(self.list_(s.get(key, []), f"{q}.signature.{key}")):
-                        self.argument(a, f"{q}.signature.{key}[{j}]")
-        self.dict_(gm.get("metadata", {}), "graph_module.metadata")
+                        self.argument(a, f"{q}.signature.{key}[{j}]", 7)
+        self.shallow(self.dict_(gm.get("metadata", {}), "graph_module.metadata"), 3, "graph_module.metadata")
         for name, rc in self.dict_(doc.get("range_constraints", {}), "range_constraints").items():
             r = self.dict_(rc, f"range_constraints[{name!r}]")
+            self.shallow(r, 3, f"range_constraints[{name!r}]")
             for key in ("min_val", "max_val"):
                 v = r.get(key)
                 if v is not None and not isinstance(v, (int, float, str)):
                     raise self.fail(
                         f"range_constraints[{name!r}].{key}", f"expected an integer or null, got {_kind(v)}"
                     )
-        self.dict_(doc.get("opset_version", {}), "opset_version")
+        self.shallow(self.dict_(doc.get("opset_version", {}), "opset_version"), 2, "opset_version")
         for key in ("verifiers", "guards_code"):  # lists of strings, sorted when canonicalized
             for i, item in enumerate(self.list_(doc.get(key, []), key)):
                 self.str_(item, f"{key}[{i}]")
-        self.keys(doc, _PROGRAM_KEYS, "$")
-        self.keys(gm, _GM_KEYS, "graph_module")
+        for key, v in doc.items():  # everything but the graph module is small: bounded whole
+            if key != "graph_module":
+                self.shallow(v, 2, key)
+        for key, v in gm.items():
+            if key != "graph":
+                self.shallow(v, 3, f"graph_module.{key}")
+        self.keys(doc, _PROGRAM_KEYS, "$", 1)
+        self.keys(gm, _GM_KEYS, "graph_module", 2)
 
 
-# Argument tags whose value _Checker.argument does not look into.
-_OPAQUE_TAGS = frozenset(
-    {
-        "as_none",
-        "as_int",
-        "as_float",
-        "as_bool",
-        "as_scalar_type",
-        "as_memory_format",
-        "as_layout",
-        "as_device",
-        "as_operator",
-        "as_complex",
-    }
-)
+def _check_wiring(graph: dict[str, Any], signature: dict[str, Any]) -> None:
+    """Refuse a signature whose specs name other values than the graph inputs and outputs they stand for.
 
-
-# Argument tags whose value _Checker.argument only checks to be a list.
-_LIST_TAGS = frozenset({"as_ints", "as_floats", "as_strings", "as_bools", "as_int_lists", "as_float_lists"})
+    torch keeps ``input_specs[i]`` for ``graph.inputs[i]`` and ``output_specs[j]``
+    for ``graph.outputs[j]`` (``ExportedProgram`` verifies it); a spec naming a
+    value the graph does not have there would be written into a canonical archive.
+    """
+    for key, side in (("input_specs", "inputs"), ("output_specs", "outputs")):
+        values, specs = graph[side], signature[key]
+        if len(specs) != len(values):
+            continue  # the canonical form reports the count (pt2canon.canon.program)
+        for i, spec in enumerate(specs):
+            view = spec_view(spec)
+            want = view.value
+            if want is None:
+                continue
+            have = argument_value(values[i])
+            if have != want:
+                what = f"value {have!r}" if have is not None else "a constant"
+                raise GraphError(
+                    f"{view.tag} spec names value {want!r}, but graph {side[:-1]} {i} is {what}; "
+                    f"the signature and the graph disagree",
+                    where=f"graph_module.signature.{key}[{i}]",
+                )
 
 
 def _dims(seq: Any) -> bool:
     """True for a list of ``SymInt``: ``{"as_int": int}`` or ``{"as_expr": {"expr_str": str, ...}}``."""
-    if type(seq) is not list:
+    if type(seq) is not list or len(seq) > _FAST_VALUES:
         return False
     for s in seq:
         if type(s) is not dict or len(s) != 1:
             return False
         if type(s.get("as_int")) is not int:
             e = s.get("as_expr")  # a symbolic dimension
-            if type(e) is not dict or type(e.get("expr_str")) is not str:
+            if type(e) is not dict or type(e.get("expr_str")) is not str or not _flat(e):
                 return False
+    return True
+
+
+def _flat(d: dict[str, Any]) -> bool:
+    """True when every value of ``d`` is a scalar or a dict of scalars (``SymExpr.hint``, a device)."""
+    for v in d.values():
+        t = type(v)
+        if t is dict:
+            if not all(type(x) in _SCALARS for x in v.values()):
+                return False
+        elif t not in _SCALARS:
+            return False
     return True
 
 
@@ -354,6 +446,9 @@ def _fast_tensor_meta(meta: Any) -> bool:
     return (
         type(meta["dtype"]) is int
         and type(meta["device"]) is dict
+        and _flat(meta["device"])
+        and type(meta["requires_grad"]) in _SCALARS
+        and type(meta["layout"]) in _SCALARS
         and _dims(meta["sizes"])
         and _dims(meta["strides"])
         and _dims([meta["storage_offset"]])
@@ -368,13 +463,14 @@ def _fast_node(n: Any) -> bool:
     if type(n) is not dict or type(n.get("target")) is not str or not n.keys() <= _NODE_KEYS:
         return False
     ins, outs = n.get("inputs"), n.get("outputs")
-    if type(ins) is not list or type(outs) is not list:
+    if type(ins) is not list or type(outs) is not list or len(ins) + len(outs) > _FAST_VALUES:
         return False
     for inp in ins:
         if (
             type(inp) is not dict
             or type(inp.get("name")) is not str
             or not inp.keys() <= _ARG_KEYS
+            or type(inp.get("kind")) not in _SCALARS
             or not _fast_argument(inp.get("arg"))
         ):
             return False
@@ -382,7 +478,12 @@ def _fast_node(n: Any) -> bool:
         if not _fast_argument(o):
             return False
     md, name = n.get("metadata", _NO_METADATA), n.get("name")
-    return type(md) is dict and (name is None or type(name) is str)
+    return (
+        type(md) is dict
+        and all(type(v) is str for v in md.values())  # torch writes metadata as strings
+        and (name is None or type(name) is str)
+        and type(n.get("is_hop_single_tensor_return")) in _SCALARS
+    )
 
 
 _NO_METADATA: dict[str, Any] = {}
@@ -397,14 +498,18 @@ def _fast_argument(arg: Any) -> bool:
         return False
     t = arg.get("as_tensor")
     if t is not None:
-        return type(t) is dict and type(t.get("name")) is str
+        return type(t) is dict and len(t) == 1 and type(t.get("name")) is str
     ((tag, value),) = arg.items()
     if tag in _OPAQUE_TAGS:
-        return True
+        return type(value) in _SCALARS or (type(value) is dict and _flat(value))
     if tag in _LIST_TAGS:
-        return type(value) is list
+        return (
+            type(value) is list
+            and len(value) <= _FAST_VALUES
+            and all(type(x) in _SCALARS or (type(x) is list and all(type(y) in _SCALARS for y in x)) for x in value)
+        )
     if tag == "as_sym_ints":  # sizes of a view with symbolic dimensions
-        return type(value) is list and all(_fast_sym_int(s) for s in value)
+        return type(value) is list and len(value) <= _FAST_VALUES and all(_fast_sym_int(s) for s in value)
     if tag == "as_sym_int":
         return _fast_sym_int(value)
     if tag == "as_string":
@@ -438,8 +543,13 @@ def _warn(checker: _Checker) -> None:
         )
 
 
-def check_program(doc: Any) -> None:
+def check_program(doc: Any, *, limits: Limits = DEFAULT_LIMITS) -> None:
     """Check that ``doc`` has the shape of a serialized ``ExportedProgram``.
+
+    Objects and arrays may nest at most ``limits.max_depth`` levels (the
+    document itself is level 1), so that no later stage recurses past it; a
+    node may take and give at most ``limits.max_node_values`` values and a
+    tensor have at most ``limits.max_tensor_rank`` dimensions.
 
     Raises
     ------
@@ -455,7 +565,7 @@ def check_program(doc: Any) -> None:
     ...
     pt2canon.errors.SchemaError: graph_module.graph.nodes: expected an array, got an integer
     """
-    c = _Checker()
+    c = _Checker(limits)
     try:
         c.program(doc)
     except RecursionError:
@@ -463,16 +573,17 @@ def check_program(doc: Any) -> None:
     _warn(c)
 
 
-def check_graph(graph: Any, path: str = "graph") -> None:
+def check_graph(graph: Any, path: str = "graph", *, limits: Limits = DEFAULT_LIMITS) -> None:
     """Check one serialized ``Graph`` (nodes, arguments, value tables)."""
-    c = _Checker()
-    c.graph(graph, path)
+    c = _Checker(limits)
+    c.graph(graph, path, 1)
     _warn(c)
 
 
-def check_payload_config(doc: Any) -> None:
+def check_payload_config(doc: Any, *, limits: Limits = DEFAULT_LIMITS) -> None:
     """Check a ``*_weights_config.json`` / ``*_constants_config.json`` document."""
-    c = _Checker()
+    c = _Checker(limits)
+    c.shallow(doc, 1, "$")
     cfg = c.dict_(c.req(c.dict_(doc, "$"), "config", "$"), "config")
     for fqn, meta in cfg.items():
         p = f"config[{fqn!r}]"
@@ -480,4 +591,4 @@ def check_payload_config(doc: Any) -> None:
         c.str_(c.req(m, "path_name", p), f"{p}.path_name")
         tm = m.get("tensor_meta")
         if tm is not None:
-            c.tensor_meta(tm, f"{p}.tensor_meta")
+            c.tensor_meta(tm, f"{p}.tensor_meta", 4)

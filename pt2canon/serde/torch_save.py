@@ -33,12 +33,11 @@ import pickletools
 import re
 import tempfile
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from pt2canon.errors import ArchiveError, Pt2CanonError, UnsafeArchiveError
-from pt2canon.serde.archive import _ZipSource
+from pt2canon.serde.zipsource import Window, ZipSource
 
 __all__ = ["NestedSource", "TensorRecord", "read_tensor_records", "relocated"]
 
@@ -227,7 +226,7 @@ def _persistent(pid: Any) -> _Storage:
 
 def _walk(data: bytes) -> Any:
     """The value a state dict's pickle builds, with tensors as :class:`_Tensor`; raises :class:`_Refused`."""
-    from pt2canon.audit import _resolve
+    from pt2canon.audit.pickles import resolve_global as _resolve
 
     stack: list[Any] = []
     marks: list[list[Any]] = []
@@ -337,50 +336,20 @@ def _walk(data: bytes) -> Any:
 # -- the nested zip --------------------------------------------------------------------
 
 
-class _Window(io.RawIOBase):
-    """A read-only, seekable view of ``size`` bytes read through ``pread(offset, n)``."""
-
-    def __init__(self, pread: Callable[[int, int], bytes], size: int) -> None:
-        self._pread = pread
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        n = max(0, min(len(buffer), self._size - self._pos))
-        data = self._pread(self._pos, n) if n else b""
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
-
-
-class NestedSource(_ZipSource):
+class NestedSource(ZipSource):
     """A zip-format member of an archive (a ``torch.save`` file), read in place with the archive's checks.
 
     A stored member is read straight from the archive's bytes; a compressed
     one is first decompressed (bounded by the limits) into a temporary file.
     """
 
-    def __init__(self, outer: _ZipSource, member: str) -> None:
+    def __init__(self, outer: ZipSource, member: str) -> None:
         info = outer.infos[member]
         self._tmp: IO[bytes] | None = None
         self._fd: int | None = None
         if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 0x1:
             with outer._open_private() as fh:
-                start = outer._data_start(fh, info)
+                start = outer.data_start(fh, info)
         else:
             self._tmp = tempfile.TemporaryFile()  # noqa: SIM115 - closed with the source
             for block in outer.iter_chunks(member):
@@ -406,7 +375,7 @@ class NestedSource(_ZipSource):
             raise
 
     def _open_private(self) -> IO[bytes]:
-        return _Window(self._pread, self._window_size)  # type: ignore[return-value]
+        return Window(self._pread, self._window_size)  # type: ignore[return-value]
 
     def _release(self) -> None:
         if self._fd is not None:
@@ -429,7 +398,7 @@ def relocated(exc: Pt2CanonError, outer: str) -> Pt2CanonError:
     return exc
 
 
-def read_tensor_records(source: _ZipSource, member: str) -> dict[str, TensorRecord]:
+def read_tensor_records(source: ZipSource, member: str) -> dict[str, TensorRecord]:
     """Every tensor of the ``torch.save`` zip ``member`` of ``source``, by FQN, read from its ``data.pkl``.
 
     ``source`` is the archive, or the member already opened as a nested zip.

@@ -24,15 +24,34 @@ import json
 import math
 import os
 import re
+import signal
+import stat
 import struct
 import tempfile
+import threading
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 from pt2canon import _json
 from pt2canon.errors import ArchiveError, Pt2CanonError, UsageError
 from pt2canon.serde.archive import Artifact, Model, Payload
+from pt2canon.serde.layout import (
+    ARCHIVE_FORMAT,
+    ARCHIVE_VERSION,
+    CONSTANT_PREFIXES,
+    CONSTANTS_CONFIG,
+    CONSTANTS_DIR,
+    DATA_VERSION,
+    EXTRA_DIR,
+    LEGACY_CONSTANTS_BLOB,
+    LEGACY_WEIGHTS_BLOB,
+    MODEL_JSON,
+    SAMPLE_INPUTS,
+    WEIGHT_PREFIX,
+    WEIGHTS_CONFIG,
+    WEIGHTS_DIR,
+)
 
 __all__ = [
     "ALIGNMENT",
@@ -45,22 +64,11 @@ __all__ = [
 
 #: Data alignment of archive members (torch's ``kFieldAlignment``).
 ALIGNMENT = 64
-#: ``<root>/archive_format`` as torch 2.13 writes it.
-ARCHIVE_FORMAT = b"pt2"
-#: ``<root>/archive_version`` as torch 2.13 writes it (``load_pt2`` insists on it).
-ARCHIVE_VERSION = b"0"
-#: ``<root>/.data/version``: the zip container version torch's ``PT2ArchiveWriter`` sets
-#: (``set_min_version(6)``); ``PyTorchFileReader`` refuses an archive without it.
-DATA_VERSION = b"6\n"
 
 _DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644  # a regular file, rw-r--r--
 _PAD_ID = b"FB"  # the extra-field id torch's writer pads with
 _CHUNK = 1 << 20
-# Constant file prefixes torch 2.13 writes (torch/csrc/export/pt2_archive_constants.h):
-# tensors, TorchScript objects and opaque (pickled Python) objects.
-_CONSTANT_PREFIXES = ("tensor_", "custom_obj_", "opaque_obj_")
-_WEIGHT_PREFIX = "weight_"
 # Signature input kinds whose value comes from a weight or constant file, and the key naming it.
 _STATE_INPUTS = {
     "parameter": "parameter_name",
@@ -88,33 +96,105 @@ def _default_mode() -> int:
 def _atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> None:
     """Call ``fill(fh)`` on a temporary file beside ``path``, then move it over ``path``.
 
-    On any error (including ``KeyboardInterrupt``) the temporary file is
-    removed and ``path`` is untouched.
+    On any error (including ``KeyboardInterrupt``, and SIGTERM or SIGHUP when
+    they would end the process) the temporary file is removed and ``path`` is
+    untouched. The new file gets the old one's permission bits, never its
+    setuid, setgid or sticky bits. A ``path`` that is a device, a pipe or a
+    socket (``/dev/null``, a FIFO) is written into, not replaced.
     """
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     try:
-        mode = os.stat(target).st_mode & 0o7777
+        st: os.stat_result | None = os.stat(target)
     except OSError:
-        mode = _default_mode()
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
-    try:
-        with os.fdopen(fd, "w+b") as fh:
-            fill(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
-        raise
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise UsageError("is a directory; give a file name to write", file=target)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        _write_special(target, fill)
+        return
+    mode = st.st_mode & 0o777 if st is not None else _default_mode()
+    with _removed_on_termination() as temporary:  # installed before the file exists: no window
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(folder, os.path.basename(target)), suffix=".tmp", dir=folder)
+        except OSError as exc:
+            raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
+        temporary.append(tmp)
+        try:
+            with os.fdopen(fd, "w+b") as fh:
+                fill(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, mode)
+            os.replace(tmp, target)
+            temporary.clear()
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
+            raise
     _fsync_dir(folder)
+
+
+def _write_special(target: str, fill: Callable[[IO[bytes]], object]) -> None:
+    """Write into a device, a FIFO or a socket: built in an unnamed temporary file, then copied."""
+    try:
+        with tempfile.TemporaryFile() as tmp:
+            fill(tmp)
+            tmp.seek(0)
+            with open(target, "wb") as out:
+                while block := tmp.read(_CHUNK):
+                    out.write(block)
+    except OSError as exc:
+        raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
+
+
+def _temp_prefix(folder: str, name: str) -> str:
+    """``.<name>.`` for a temporary file beside ``name``, cut so the whole temporary name fits the folder's limit."""
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        name_max = 255
+    room = name_max - len(".") - len(".") - 8 - len(".tmp")  # mkstemp adds 8 random characters
+    raw = os.fsencode(name)
+    if len(raw) > room:
+        name = os.fsdecode(raw[:room].decode("utf-8", "ignore").encode("utf-8")) if room > 0 else ""
+    return f".{name}."
+
+
+@contextlib.contextmanager
+def _removed_on_termination() -> Iterator[list[str]]:
+    """Remove the files put in the yielded list if SIGTERM or SIGHUP ends the process meanwhile.
+
+    Only signals whose action is the default (end the process) are caught;
+    the handler removes the files, restores the previous action and sends
+    the signal again, so the process still ends by it.
+    """
+    files: list[str] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield files
+        return
+    installed: dict[int, Any] = {}
+
+    def handler(signum: int, frame: Any) -> None:
+        for tmp in files:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        for s, previous in installed.items():
+            signal.signal(s, previous)
+        os.kill(os.getpid(), signum)  # the default action again: the process ends as it would have
+
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            installed[signum] = signal.signal(signum, handler)
+    try:
+        yield files
+    finally:
+        for signum, previous in installed.items():
+            if signal.getsignal(signum) is handler:
+                signal.signal(signum, previous)
 
 
 def _fsync_dir(folder: str) -> None:
@@ -237,7 +317,7 @@ def _check_model_name(name: str, file: str) -> None:
 
 
 def _constant_prefix(path_name: str) -> str:
-    for prefix in _CONSTANT_PREFIXES:
+    for prefix in CONSTANT_PREFIXES:
         if path_name.startswith(prefix):
             return prefix
     # A prefix this torch does not know: keep it (less its number) so that a
@@ -359,28 +439,28 @@ def _plan_archive(
                 )
 
         program_bytes = _json_bytes(program, indent=None, what=f"the program of {where}", file=file)
-        add(_bytes_member(f"{pre}models/{name}.json", program_bytes))
+        add(_bytes_member(f"{pre}{MODEL_JSON.format(name)}", program_bytes))
 
-        for kind, folder, payloads, renamer, config_name in (
-            ("weights", "data/weights/", weight_payloads, weights, f"{name}_weights_config.json"),
-            ("constants", "data/constants/", constant_payloads, constants, f"{name}_constants_config.json"),
+        for kind, folder, payloads, renamer, config_name, blob_name in (
+            ("weights", WEIGHTS_DIR, weight_payloads, weights, WEIGHTS_CONFIG, LEGACY_WEIGHTS_BLOB),
+            ("constants", CONSTANTS_DIR, constant_payloads, constants, CONSTANTS_CONFIG, LEGACY_CONSTANTS_BLOB),
         ):
             blob = blobs.get(kind)
             if blob is not None:
-                add(copy_member(f"{pre}{folder}{name}.pt", blob.member, blob.size))
+                add(copy_member(f"{pre}{blob_name.format(name)}", blob.member, blob.size))
             if blob is not None and not payloads:
                 continue
             config: dict[str, Any] = {}
             for fqn in sorted(payloads):
                 p = payloads[fqn]
-                prefix = _WEIGHT_PREFIX if kind == "weights" else _constant_prefix(p.path_name)
+                prefix = WEIGHT_PREFIX if kind == "weights" else _constant_prefix(p.path_name)
                 new, fresh = renamer.name(p.member, prefix)
                 if fresh:
                     add(copy_member(f"{pre}{folder}{new}", p.member, p.size))
                 config[fqn] = _payload_meta(p, new)
-            add(_bytes_member(f"{pre}{folder}{config_name}", _json.canonical_bytes({"config": config})))
+            add(_bytes_member(f"{pre}{config_name.format(name)}", _json.canonical_bytes({"config": config})))
 
-        sample = f"{pre}data/sample_inputs/{name}.pt"
+        sample = f"{pre}{SAMPLE_INPUTS.format(name)}"
         if model.sample_inputs is not None and sample_inputs:
             add(copy_member(sample, model.sample_inputs, artifact.member_size(model.sample_inputs)))
         else:
@@ -388,7 +468,7 @@ def _plan_archive(
             add(_bytes_member(sample, b""))
 
     for name, member in artifact.extra_files.items():
-        add(copy_member(f"{pre}extra/{name}", member, artifact.member_size(member)))
+        add(copy_member(f"{pre}{EXTRA_DIR}{name}", member, artifact.member_size(member)))
     byteorder = artifact.info.get("byteorder") or "little"
     if byteorder not in ("little", "big"):
         byteorder = "little"

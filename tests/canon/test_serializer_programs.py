@@ -48,8 +48,6 @@ TORCH_CANNOT_LOAD = {
     "fake_tensor_constant": "its lifted constant is a fake tensor with a symbolic size (Only as_int is supported)",
     "custom_class_instance": "the custom object argument is neither lifted nor saved",
 }
-#: Programs pt2canon cannot read yet, with the issue that fixes it.
-PENDING = {"sym_ite": "Piecewise expressions (torch.sym_ite): issue 13"}
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +63,6 @@ def _program(serializer_programs: Any, name: str, *, loadable: bool = True) -> t
     programs, failures = serializer_programs
     if name in failures:
         pytest.skip(f"{name} does not export and save with this torch: {failures[name]}")
-    if name in PENDING:
-        pytest.xfail(PENDING[name])
     if loadable and name in TORCH_CANNOT_LOAD:
         pytest.skip(f"torch cannot load {name}: {TORCH_CANNOT_LOAD[name]}")
     return programs[name]  # type: ignore[no-any-return]

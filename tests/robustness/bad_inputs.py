@@ -260,14 +260,15 @@ def _mlp(corpus: Corpus) -> Path:
     return corpus["mlp"].path
 
 
-def _ratio_bomb(corpus: Corpus) -> bytes:
+def _inflation_bomb(corpus: Corpus) -> bytes:
+    # 4 MiB of zeros deflated to 4 KiB, declared as 2 GiB: over max_inflated_bytes (1 GiB).
     data = _mlp(corpus).read_bytes()
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
         for info in src.infolist():
             dst.writestr(info.filename, src.read(info.filename))
         dst.writestr("mlp/data/weights/weight_9", b"\0" * (4 << 20), compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    return with_declared_size(out.getvalue(), "data/weights/weight_9", 2 << 30)
 
 
 def _expands(corpus: Corpus) -> bytes:
@@ -391,8 +392,23 @@ KINDS: dict[str, BadInput] = {
     "undefined_graph_output": BadInput(
         lambda c: mutated(_mlp(c), _set("graph_module.graph.outputs", [{"as_tensor": {"name": "ghost"}}])),
         GraphError,
-        ("mlp/models/model.json", "graph output", "'ghost'"),
-        stage="canon",
+        (
+            "mlp/models/model.json",
+            "graph_module.signature.output_specs[0]",
+            "'linear_1'",
+            "graph output 0 is value 'ghost'",
+        ),
+        audit=0,
+    ),
+    "dangling_signature": BadInput(
+        lambda c: mutated(_mlp(c), _set("graph_module.signature.input_specs.0.parameter.arg.name", "ghost")),
+        GraphError,
+        (
+            "mlp/models/model.json",
+            "graph_module.signature.input_specs[0]",
+            "parameter spec names value 'ghost'",
+            "graph input 0 is value 'p_fc1_weight'",
+        ),
         audit=0,
     ),
     "signature_length_mismatch": BadInput(
@@ -414,20 +430,23 @@ KINDS: dict[str, BadInput] = {
         ("/etc/cron.d/evil", "absolute path"),
         audit=1,
     ),
-    "ratio_zip_bomb": BadInput(
-        _ratio_bomb, UnsafeArchiveError, ("mlp/data/weights/weight_9", "max_ratio=200", "zip bomb"), audit=1
+    "inflation_zip_bomb": BadInput(
+        _inflation_bomb,
+        UnsafeArchiveError,
+        ("mlp/data/weights/weight_9", "max_inflated_bytes=1073741824", "zip bomb"),
+        audit=1,
     ),
     "decompresses_past_declared_size": BadInput(
-        # zipfile stops decompressing at the declared size; the checksum then fails.
+        # Inflating stops at the declared size: the member is refused, never cut short.
         _expands,
-        ArchiveError,
-        ("mlp/models/model.json", "cannot decompress member", "Bad CRC-32"),
+        UnsafeArchiveError,
+        ("mlp/models/model.json", "inflates past its declared size of 1000 bytes"),
         audit=1,
     ),
     "overlapping_members": BadInput(
         lambda c: with_alias(_mlp(c).read_bytes(), "data/weights/weight_0", "mlp/data/weights/weight_7"),
         UnsafeArchiveError,
-        ("overlaps the data of member", "weight_0"),
+        ("member's data overlaps member", "weight_"),
         audit=1,
     ),
     "code_in_symbolic_expression": BadInput(
@@ -435,7 +454,7 @@ KINDS: dict[str, BadInput] = {
         SchemaError,
         ("dynamic_batch/models/model.json", "cannot read symbolic expression", "__import__"),
         stage="canon",
-        audit=0,
+        audit=1,  # code-in-expression: torch's own loader would run it
     ),
 }
 

@@ -107,7 +107,7 @@ def test_audit_exits_2_on_what_it_cannot_read_and_1_with_findings_on_unsafe_arch
 @pytest.mark.parametrize("placement", ["global", "subcommand"])
 @pytest.mark.parametrize("command", ["show", "hash", "canon", "diff_bad_old"])
 @pytest.mark.parametrize(
-    "kind", ["not_a_zip", "truncated_zip", "wrong_type", "dangling_reference", "dotdot_member", "ratio_zip_bomb"]
+    "kind", ["not_a_zip", "truncated_zip", "wrong_type", "dangling_reference", "dotdot_member", "inflation_zip_bomb"]
 )
 def test_debug_shows_the_traceback_and_still_ends_with_the_error_line(
     kind: str,
@@ -201,7 +201,7 @@ def _pt2canon(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         ("show", "dangling_reference"),
         ("canon", "dotdot_member"),
         ("diff_bad_new", "code_in_symbolic_expression"),
-        ("hash_full_json", "ratio_zip_bomb"),
+        ("hash_full_json", "inflation_zip_bomb"),
     ],
 )
 def test_the_installed_entry_point_exits_2_with_one_line_and_a_traceback_only_with_debug(

@@ -20,7 +20,14 @@ deadline, and an alarm that raises past any ``except Exception``), and no
 case may write a file anywhere: the working directory, the temporary folder
 and the input's folder are checked after every case.
 
-Cases: 500 + 300 + 250 + 600 + 200 + 250 = 2,100.
+Two more mutate what torch's loader evaluates and what recursion meets:
+symbolic expressions built at random from torch's forms, costly ones
+(wide sums, huge numbers, float powers, relations) and code (any code that
+ran would create a file beside the input), and any value of the program
+nested to any depth up to 1,500 (past ``Limits.max_depth`` it must be an
+error).
+
+Cases: 500 + 300 + 250 + 600 + 200 + 250 + 200 + 200 = 2,500.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import json
 import os
 import re
 import signal
+import sys
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -426,6 +434,119 @@ def test_payload_configs_with_deleted_replaced_or_retyped_parts(
         }
     config = mutate_program(config, data, strings)
     check_case(rewrite_zip(src.data, replace={which: json.dumps(config).encode()}), case_dir, sandbox)
+
+
+# -- symbolic expressions and nesting depth -------------------------------------------------------------------
+
+
+def _expressions(canary: str) -> st.SearchStrategy[str]:
+    """Expression texts: torch's own forms, costly ones, and code, combined at random."""
+    sym = st.integers(0, 300).map(lambda i: f"Symbol('s{i}', integer=True, positive=True)")
+    atoms = st.one_of(
+        sym,
+        st.integers(0, 300).map(lambda i: f"s{i}"),
+        st.integers(-(10**40), 10**40).map(lambda i: f"Integer({i})"),
+        st.sampled_from(["1.5", "1e300", "1e-300", "123456.789"]).flatmap(
+            lambda f: st.sampled_from([53, 64, 4096]).map(lambda p: f"Float('{f}', precision={p})")
+        ),
+        st.sampled_from(["true", "false", "oo", "zoo", "nan", "int_oo", "S.Half", "Rational(1, 3)"]),
+        st.sampled_from(
+            [
+                f"__import__('pathlib').Path({canary!r}).touch()",
+                f"open({canary!r}, 'w')",
+                "Symbol('s0').__class__",
+                "(lambda: 1)()",
+                "[1][0]",
+                repr(f"__import__('pathlib').Path({canary!r}).touch()"),
+            ]
+        ),
+    )
+    functions = st.sampled_from(
+        [
+            "Add", "Mul", "Pow", "Max", "Min", "Eq", "Ne", "StrictLessThan", "GreaterThan", "And", "Or", "Not",
+            "Piecewise", "ExprCondPair", "FloorDiv", "Mod", "PythonMod", "CeilToInt", "TruncToInt", "ModularIndexing",
+            "Abs", "floor", "Frobnicate", "Tuple", "ITE",
+        ]
+    )  # fmt: skip
+
+    def combine(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        call = st.tuples(functions, st.lists(inner, min_size=1, max_size=4), st.integers(1, 3)).map(
+            lambda t: f"{t[0]}({', '.join(t[1] * t[2])})"
+        )
+        infix = st.tuples(inner, st.sampled_from([" + ", "*", "**", " == ", " < ", " // ", " % "]), inner).map(
+            lambda t: f"({t[0]}{t[1]}{t[2]})"
+        )
+        return call | infix
+
+    return st.recursive(atoms, combine, max_leaves=12)
+
+
+@fuzz_settings(200)
+@given(data=st.data(), where=st.sampled_from(["size", "stride", "sym_int_value"]), repeat=st.integers(1, 400))
+def test_symbolic_expressions_of_every_form_end_in_an_error_or_a_correct_hash(
+    sources: dict[str, Source], case_dir: Path, sandbox: Sandbox, data: st.DataObject, where: str, repeat: int
+) -> None:
+    # Any code in them would create a file beside the input, which check_case refuses.
+    text = data.draw(_expressions(str(case_dir / "canary")), label="expression")
+    if repeat > 1 and data.draw(st.booleans(), label="wide"):
+        text = (
+            f"Add({', '.join([text] * repeat)})"
+            if repeat % 2
+            else "Mul(" + ", ".join(f"Symbol('s{i}')" for i in range(repeat)) + ")"
+        )
+    doc = copy.deepcopy(sources["dynamic_batch"].program)
+    graph = doc["graph_module"]["graph"]
+    meta = next(m for m in graph["tensor_values"].values() if any("as_expr" in d for d in m["sizes"]))
+    if where == "size":
+        next(d for d in meta["sizes"] if "as_expr" in d)["as_expr"]["expr_str"] = text
+    elif where == "stride":
+        meta["strides"][0] = {"as_expr": {"expr_str": text, "hint": None}}
+    else:
+        graph["sym_int_values"] = {"fuzz": {"as_expr": {"expr_str": text, "hint": None}}}
+    outcome = check_case(
+        rewrite_zip(sources["dynamic_batch"].data, replace={MODEL: json.dumps(doc).encode()}), case_dir, sandbox
+    )
+    assert not (case_dir / "canary").exists(), "code in an expression ran"
+    assert outcome in ("ok", "error")
+
+
+def _nested(depth: int, leaf: Any, kinds: list[bool]) -> Any:
+    for i in range(depth):
+        leaf = [leaf] if kinds[i % len(kinds)] else {"k": leaf}
+    return leaf
+
+
+@fuzz_settings(200)
+@given(
+    name=st.sampled_from(FUZZ_NAMES),
+    data=st.data(),
+    depth=st.integers(1, 1500),
+    kinds=st.lists(st.booleans(), min_size=1, max_size=4),
+)
+def test_values_nested_to_any_depth_anywhere_end_in_an_error_or_a_correct_hash(
+    sources: dict[str, Source],
+    case_dir: Path,
+    sandbox: Sandbox,
+    name: str,
+    data: st.DataObject,
+    depth: int,
+    kinds: list[bool],
+) -> None:
+    src = sources[name]
+    doc = copy.deepcopy(src.program)
+    paths = [p for p in _paths(doc) if p]
+    path = data.draw(st.sampled_from(paths), label="path")
+    parent = _get(doc, path[:-1])
+    parent[path[-1]] = _nested(depth, parent[path[-1]], kinds)
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 10_000))  # json.dumps of the case itself
+    try:
+        text = json.dumps(doc).encode()
+    finally:
+        sys.setrecursionlimit(old)
+    outcome = check_case(rewrite_zip(src.data, replace={MODEL: text}), case_dir, sandbox)
+    if depth > 100:  # Limits.max_depth: every such document is refused on reading
+        assert outcome == "error"
 
 
 def test_the_fuzzers_reach_both_outcomes(sources: dict[str, Source], case_dir: Path, sandbox: Sandbox) -> None:

@@ -7,10 +7,12 @@ import json
 import os
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 from corpus import (
+    Corpus,
     CorpusEntry,
     ep_signature,
     json_signature,
@@ -19,11 +21,12 @@ from corpus import (
     rewrite_zip,
     save,
 )
+from rawzip import Entry, compress, entries, raw_zip, with_entry
 from torch._export.serde import schema as torch_schema
 from torch._export.serde.serialize import _bytes_to_dataclass, _dataclass_to_dict
 
-from pt2canon.errors import ArchiveError, InputError, SchemaError, UnsafeArchiveError
-from pt2canon.serde.archive import read_artifact, read_bytes
+from pt2canon.errors import ArchiveError, GraphError, InputError, SchemaError, UnsafeArchiveError, printable
+from pt2canon.serde.archive import Limits, read_artifact, read_bytes
 
 # -- every corpus entry ---------------------------------------------------------------
 
@@ -287,6 +290,369 @@ def test_a_weights_config_naming_a_missing_file_is_an_archive_error(corpus: dict
         read_bytes(data, label="nofile.pt2")
     assert exc.value.member == "mlp/data/weights/model_weights_config.json"
     assert str(exc.value).startswith("nofile.pt2:mlp/data/weights/model_weights_config.json: ")
+
+
+# -- untrusted containers (issue 13) ----------------------------------------------------------
+
+
+def _mlp(corpus: Corpus) -> bytes:
+    return corpus["mlp"].path.read_bytes()
+
+
+def _refused(exc: BaseException, cls: type[Exception], where: str, says: str) -> None:
+    """``exc`` is exactly ``cls``, its one-line message starts with ``where: `` and says ``says``."""
+    assert type(exc) is cls, f"{type(exc).__name__}: {exc}"
+    assert str(exc).startswith(f"{where}: "), str(exc)
+    assert says in str(exc), str(exc)
+    assert "\n" not in str(exc)
+
+
+def _refuses(data: bytes, cls: type[Exception], where: str, says: str, *, limits: Limits | None = None) -> None:
+    """Reading ``data``, labelled with the file part of ``where``, raises exactly ``cls`` (see :func:`_refused`)."""
+    with pytest.raises(cls) as info:
+        read_bytes(data, label=where.split(":")[0], limits=limits or Limits())
+    _refused(info.value, cls, where, says)
+
+
+def _model_json(corpus: Corpus, name: str = "mlp") -> dict[str, Any]:
+    return json.loads(member_bytes(corpus[name].path, "models/model.json"))  # type: ignore[no-any-return]
+
+
+def _with_program(corpus: Corpus, doc: dict[str, Any], name: str = "mlp") -> bytes:
+    return rewrite_zip(corpus[name].path, replace={"models/model.json": json.dumps(doc).encode()})
+
+
+def test_a_fifo_a_socket_and_a_device_are_refused_before_anything_is_read(tmp_path: Path) -> None:
+    import socket
+
+    fifo = tmp_path / "pipe.pt2"
+    os.mkfifo(fifo)  # open() would block here until a writer came
+    sock = tmp_path / "sock.pt2"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(sock))
+    s.close()
+    zero = tmp_path / "zero.pt2"
+    zero.symlink_to("/dev/zero")  # read() would never end
+    for path, kind in ((fifo, "a named pipe (FIFO)"), (sock, "a socket"), (zero, "a device")):
+        with pytest.raises(InputError) as info:
+            read_artifact(path)
+        _refused(info.value, InputError, str(path), f"is {kind}, not an archive or JSON file; give a regular file")
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("zip", "a torch.save file (a checkpoint"),
+        ("legacy", "a torch.save file (the legacy"),
+        ("torchscript", "TorchScript archive"),
+    ],
+)
+def test_a_torch_save_or_torchscript_file_is_named_as_such(kind: str, says: str, tmp_path: Path) -> None:
+    path = tmp_path / "weights.pt"
+    if kind == "torchscript":
+        torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), path)
+    else:
+        torch.save({"w": torch.ones(2)}, path, _use_new_zipfile_serialization=kind == "zip")
+    with pytest.raises(InputError) as info:
+        read_artifact(path)
+    _refused(info.value, InputError, str(path), says)
+    assert "not a torch.export archive" in str(info.value)
+
+
+def test_an_empty_file_is_an_input_error_naming_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, "empty.pt2", b"")
+    with pytest.raises(InputError) as info:
+        read_artifact(path)
+    _refused(info.value, InputError, str(path), "file is empty")
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_a_byte_changed_after_the_crc_was_computed_is_an_archive_error_not_another_program(
+    method: int, corpus: Corpus
+) -> None:
+    import zlib
+
+    items = entries(_mlp(corpus))
+    (model,) = [e for e in items if e.name.endswith(b"models/model.json")]
+    changed = (model.plain or b"").replace(b"aten.relu.default", b"aten.tanh.default")
+    data = raw_zip(
+        with_entry(
+            items,
+            "models/model.json",
+            data=compress(changed, method),
+            plain=changed,
+            method=method,
+            crc=zlib.crc32(model.plain or b""),
+        )
+    )
+    _refuses(data, ArchiveError, "flip.pt2:mlp/models/model.json", "member is corrupt: its CRC-32 is")
+
+
+def test_a_weight_changed_after_the_crc_was_computed_fails_the_full_hash(corpus: Corpus, tmp_path: Path) -> None:
+    import zlib
+
+    import pt2canon
+
+    items = entries(_mlp(corpus))
+    (w,) = [e for e in items if e.name.endswith(b"weights/weight_0")]
+    plain = bytes([w.plain[0] ^ 1]) + w.plain[1:]  # type: ignore[index]
+    path = _write(
+        tmp_path,
+        "flip.pt2",
+        raw_zip(with_entry(items, "weights/weight_0", data=plain, plain=plain, crc=zlib.crc32(w.plain or b""))),
+    )
+    assert pt2canon.hash(path) == pt2canon.hash(_mlp(corpus))  # the graph does not read weights
+    with pytest.raises(ArchiveError) as info:
+        pt2canon.hash(path, level="full")
+    _refused(info.value, ArchiveError, f"{path}:mlp/data/weights/weight_0", "member is corrupt")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        (b"mlp/models/model.json\x00.bak", "contains a NUL byte"),
+        (b"mlp/extra/\xff\xfe", "not valid UTF-8"),
+        (b"mlp/extra/a\x1b[2Jb", "contains a control character"),
+    ],
+)
+def test_raw_member_names_with_nul_invalid_utf8_or_control_characters_are_refused(
+    name: bytes, why: str, corpus: Corpus
+) -> None:
+    data = raw_zip([*entries(_mlp(corpus)), Entry(name, b"x")])
+    with pytest.raises(UnsafeArchiveError) as info:
+        read_bytes(data, label="names.pt2")
+    # The member is named by its raw bytes, escaped (zipfile's name stops at the NUL): one line, no escape.
+    _refused(info.value, UnsafeArchiveError, f"names.pt2:{printable(name.decode('utf-8', 'backslashreplace'))}", why)
+    assert "\x1b" not in str(info.value) and "\x00" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "fragment"),
+    [
+        ({"method": 12}, ArchiveError, "compressed with bzip2 (method 12)"),
+        ({"method": 14}, ArchiveError, "compressed with LZMA (method 14)"),
+        ({"method": 9}, ArchiveError, "deflate64"),
+        ({"method": 99}, ArchiveError, "(method 99)"),
+        ({"flags": 1}, UnsafeArchiveError, "member is encrypted"),
+        ({"csize": 0}, UnsafeArchiveError, "stored member declares"),
+        ({"local_name": b"mlp/models/other.json"}, UnsafeArchiveError, "local header names 'mlp/models/other.json'"),
+        ({"local_size": 10}, UnsafeArchiveError, "local header declares 10 bytes"),
+    ],
+)
+def test_members_whose_directory_entry_cannot_be_trusted_are_refused_by_name(
+    changes: dict[str, object], error: type[Exception], fragment: str, corpus: Corpus
+) -> None:
+    data = raw_zip(with_entry(entries(_mlp(corpus)), "models/model.json", **changes))  # type: ignore[arg-type]
+    _refuses(data, error, "dir.pt2:mlp/models/model.json", fragment)
+
+
+def test_a_bzip2_bomb_is_refused_by_its_method_before_a_byte_is_decompressed(corpus: Corpus) -> None:
+    import bz2
+
+    # 64 MiB of zeros in 50 bytes of bzip2; the directory declares its true size.
+    bomb = bz2.compress(b"\0" * (64 << 20), 9)
+    data = raw_zip([*entries(_mlp(corpus)), Entry(b"mlp/extra/bomb", bomb, b"", method=12, size=64 << 20, crc=0)])
+    _refuses(data, ArchiveError, "bomb.pt2:mlp/extra/bomb", "compressed with bzip2 (method 12)")
+
+
+def test_a_deflated_member_that_inflates_past_its_declared_size_is_refused_as_a_bomb(corpus: Corpus) -> None:
+    import zlib
+
+    items = entries(_mlp(corpus))
+    (model,) = [e for e in items if e.name.endswith(b"models/model.json")]
+    plain = model.plain or b""
+    longer = plain + b" " * (4 << 20)  # the directory says len(plain); inflating gives 4 MiB more
+    data = raw_zip(
+        with_entry(
+            items, "models/model.json", data=compress(longer, 8), method=8, size=len(plain), crc=zlib.crc32(plain)
+        )
+    )
+    _refuses(
+        data,
+        UnsafeArchiveError,
+        "bomb.pt2:mlp/models/model.json",
+        f"member inflates past its declared size of {len(plain)} bytes (a zip bomb?)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("limits", "where", "says"),
+    [
+        (Limits(max_inflated_bytes=1000), "lim.pt2:mlp/models/model.json", "over the limit max_inflated_bytes=1000"),
+        (Limits(max_total_inflated_bytes=1000), "lim.pt2", "over the limit max_total_inflated_bytes=1000"),
+        (Limits(max_members=5), "lim.pt2", "archive has 13 members, over the limit max_members=5"),
+        (Limits(max_total_bytes=1000), "lim.pt2", "over the limit max_total_bytes=1000"),
+        (
+            Limits(max_member_bytes=1100),
+            "lim.pt2:mlp/data/weights/model_weights_config.json",
+            "over the limit max_member_bytes=1100",
+        ),
+    ],
+)
+def test_declared_sizes_and_counts_over_the_limits_are_refused_before_anything_is_inflated(
+    limits: Limits, where: str, says: str, corpus: Corpus
+) -> None:
+    items = entries(_mlp(corpus))
+    (model,) = [e for e in items if e.name.endswith(b"models/model.json")]
+    data = raw_zip(with_entry(items, "models/model.json", data=compress(model.plain or b"", 8), method=8))
+    _refuses(data, UnsafeArchiveError, where, says, limits=limits)
+    assert read_bytes(data).model.program  # the same archive reads under the default limits
+
+
+def test_a_json_member_or_file_over_max_json_bytes_is_refused_before_it_is_read(corpus: Corpus, tmp_path: Path) -> None:
+    size = len(member_bytes(_mlp(corpus), "models/model.json"))
+    small = Limits(max_json_bytes=size - 1)
+    _refuses(
+        _mlp(corpus), UnsafeArchiveError, "big.pt2:mlp/models/model.json", f"member declares {size} bytes", limits=small
+    )
+    path = _write(tmp_path, "model.json", member_bytes(_mlp(corpus), "models/model.json"))
+    with pytest.raises(UnsafeArchiveError) as info:
+        read_artifact(path, limits=small)
+    _refused(info.value, UnsafeArchiveError, str(path), f"over the limit max_json_bytes={size - 1}")
+    assert read_artifact(path, limits=Limits(max_json_bytes=size)).model.program
+
+
+def test_one_name_given_to_two_members_is_refused_whatever_their_contents(corpus: Corpus) -> None:
+    # zipfile would read the last one, torch's reader (miniz) the first: two programs in one file.
+    items = entries(_mlp(corpus))
+    (model,) = [e for e in items if e.name.endswith(b"models/model.json")]
+    for twin in (model, Entry(model.name, b"{}")):
+        with pytest.raises(UnsafeArchiveError) as info:
+            read_bytes(raw_zip([*items, twin]), label="twins.pt2")
+        _refused(info.value, UnsafeArchiveError, "twins.pt2:mlp/models/model.json", "member name appears twice")
+
+
+def test_two_root_folders_are_an_archive_error_naming_both(corpus: Corpus) -> None:
+    data = rewrite_zip(_mlp(corpus), add={"other/models/model.json": member_bytes(_mlp(corpus), "models/model.json")})
+    _refuses(data, ArchiveError, "roots.pt2", "archive has 2 root folders ('mlp/', 'other/')")
+
+
+def test_several_names_for_one_stretch_of_data_are_refused_however_small_they_say_they_are(corpus: Corpus) -> None:
+    items = entries(_mlp(corpus))
+    target = b"mlp/data/weights/weight_0"
+    (w,) = [e for e in items if e.name == target]
+    aliases = [
+        Entry(f"mlp/data/weights/weight_{100 + i}".encode(), b"", w.plain, alias_of=target, csize=0) for i in range(3)
+    ]
+    _refuses(
+        raw_zip([*items, *aliases]),
+        UnsafeArchiveError,
+        "amp.pt2:mlp/data/weights/weight_100",
+        "stored member declares 512 bytes but 0 stored bytes",
+    )
+    honest = [Entry(e.name, b"", w.plain, alias_of=target, csize=len(w.plain or b"")) for e in aliases]
+    with pytest.raises(UnsafeArchiveError) as info:
+        read_bytes(raw_zip([*items, *honest]), label="amp.pt2")
+    assert type(info.value) is UnsafeArchiveError
+    assert str(info.value).startswith("amp.pt2:mlp/data/weights/weight_")
+    assert "member's data overlaps member" in str(info.value)
+
+
+def test_json_nested_past_max_depth_is_refused_on_reading_and_at_the_limit_reads(corpus: Corpus) -> None:
+    import pt2canon
+
+    doc = _model_json(corpus)
+
+    def nested(depth: int) -> bytes:
+        d = json.loads(json.dumps(doc))
+        value: object = 1
+        for _ in range(depth):
+            value = [value]
+        d["future_field"] = value  # an unknown key: ignored, but bounded
+        return _with_program(corpus, d)
+
+    limit = Limits().max_depth
+    with pytest.warns(UserWarning, match="future_field"):
+        assert pt2canon.hash(nested(limit - 1)) == pt2canon.hash(_mlp(corpus))  # the document itself is level 1
+    _refuses(
+        nested(limit),
+        SchemaError,
+        "deep.pt2:mlp/models/model.json",
+        f"future_field: data nested more than {limit} levels",
+    )
+
+
+def test_a_node_with_more_values_than_the_limit_is_refused_naming_the_node(corpus: Corpus) -> None:
+    doc = _model_json(corpus)
+    doc["graph_module"]["graph"]["nodes"][1]["inputs"].append(
+        {"name": "many", "arg": {"as_ints": list(range(Limits().max_node_values))}, "kind": 2}
+    )
+    data = _with_program(corpus, doc)
+    _refuses(
+        data,
+        SchemaError,
+        "wide.pt2:mlp/models/model.json: graph_module.graph.nodes[1]",
+        "node takes and gives 10003 values",
+    )
+    assert read_bytes(data, limits=Limits(max_node_values=20_000)).model
+
+
+def test_a_tensor_with_more_dimensions_than_the_limit_is_refused_naming_the_value(corpus: Corpus) -> None:
+    doc = _model_json(corpus)
+    meta = doc["graph_module"]["graph"]["tensor_values"]["p_fc1_weight"]
+    rank = Limits().max_tensor_rank + 1
+    meta["sizes"] = meta["strides"] = [{"as_int": 1}] * rank
+    _refuses(
+        _with_program(corpus, doc),
+        SchemaError,
+        "rank.pt2:mlp/models/model.json: graph_module.graph.tensor_values['p_fc1_weight'].sizes",
+        f"{rank} dimensions, over the limit max_tensor_rank={rank - 1}",
+    )
+
+
+def test_a_signature_naming_a_value_the_graph_lacks_is_refused_naming_the_spec_and_the_value(
+    corpus: Corpus,
+) -> None:
+    doc = _model_json(corpus)
+    doc["graph_module"]["signature"]["input_specs"][0]["parameter"]["arg"]["name"] = "ghost"
+    _refuses(
+        _with_program(corpus, doc),
+        GraphError,
+        "ghost.pt2:mlp/models/model.json: graph_module.signature.input_specs[0]",
+        "parameter spec names value 'ghost', but graph input 0 is value 'p_fc1_weight'",
+    )
+
+
+def test_an_extra_file_is_read_like_every_member_so_a_corrupt_one_fails_the_full_hash_and_canon(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    import zlib
+
+    import pt2canon
+    from pt2canon.serde.writer import write_archive
+
+    src = tmp_path / "extra.pt2"
+    torch.export.save(corpus["mlp"].ep, src, extra_files={"notes.txt": "moo"})
+    items = entries(src.read_bytes())
+    (note,) = [e for e in items if e.name.endswith(b"extra/notes.txt")]
+    path = _write(
+        tmp_path, "bad_extra.pt2", raw_zip(with_entry(items, "extra/notes.txt", data=b"mo0", crc=zlib.crc32(b"moo")))
+    )
+    with read_artifact(path) as art:
+        assert art.extra_files == {"notes.txt": note.name.decode()}
+        assert pt2canon.hash(art) == pt2canon.hash(src)  # the graph does not read extra files
+        with pytest.raises(ArchiveError) as info:
+            pt2canon.hash(art, level="full")
+        _refused(info.value, ArchiveError, f"{path}:{note.name.decode()}", "member is corrupt")
+        with pytest.raises(ArchiveError) as info:
+            write_archive(tmp_path / "out.pt2", art)
+        assert type(info.value) is ArchiveError and note.name.decode() in str(info.value)
+    assert not (tmp_path / "out.pt2").exists()  # no partial output
+
+
+def test_the_archive_a_writer_makes_has_only_members_the_layout_knows(corpus: Corpus, tmp_path: Path) -> None:
+    # One layout for reader, writer and auditor: what the writer writes, the auditor recognizes.
+    from pt2canon.audit import audit_path
+    from pt2canon.serde.layout import find_roots
+    from pt2canon.serde.writer import write_archive
+
+    out = tmp_path / "canonical.pt2"
+    with read_artifact(corpus["aliased_weights"].path) as art:
+        write_archive(out, art)
+    with zipfile.ZipFile(out) as zf:
+        assert find_roots(zf.namelist()) == {"archive/"}
+    report = audit_path(out)
+    assert [f.code for f in report.findings] == []
 
 
 def test_extra_files_are_listed_by_their_name_under_extra(corpus: dict[str, CorpusEntry], tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from pt2canon.diff.records import AlignedLine, DiffRecords
 from pt2canon.diff.render.common import hunks, in_listing, names_note, summary_line
-from pt2canon.errors import UsageError
+from pt2canon.errors import UsageError, printable
 
 __all__ = ["render_text"]
 
@@ -41,6 +41,7 @@ _COLORS = {"-": "\x1b[31m", "+": "\x1b[32m", "~": "\x1b[33m", "@": "\x1b[36m", "
 
 
 def _paint(text: str, key: str, color: bool) -> str:
+    text = printable(text)  # archive text (names, targets, strings) never carries a control character out
     return f"{_COLORS[key]}{text}{_RESET}" if color else text
 
 
@@ -58,7 +59,7 @@ def render_text(result: DiffRecords, *, color: bool = False, context: int | None
         out.append(_paint(f"@@ -{h.a_before + 1},{h.a_len} +{h.b_before + 1},{h.b_len} @@ {h.where}", "@", color))
         for r in chunk:
             if r.status == " ":
-                out.append(f"  {r.b_line if r.b_line is not None else r.a_line}")
+                out.append(printable(f"  {r.b_line if r.b_line is not None else r.a_line}"))
             elif r.status == "-":
                 out.append(_paint(f"- {r.a_line}", "-", color))
             elif r.status == "+":
@@ -78,5 +79,5 @@ def render_text(result: DiffRecords, *, color: bool = False, context: int | None
         for c in others:
             out.append(_paint(f"~ [{c.kind}] {c.summary}", "~", color))
     out += [_paint(f"note: {note}", "#", color) for note in result.notes]
-    out.append(summary_line(result))
+    out.append(printable(summary_line(result)))
     return "\n".join(out)

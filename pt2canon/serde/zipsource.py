@@ -1,0 +1,535 @@
+"""A zip archive read as untrusted input: :class:`ZipSource` and :func:`open_regular`.
+
+:mod:`zipfile` parses the central directory; everything else is checked and
+read here, so that a hostile archive cannot make pt2canon hang, exhaust
+memory or see other bytes than the ones the directory names:
+
+* only regular files are opened (a FIFO, a device or a socket would block
+  or never end);
+* every member's raw name is read from the central directory (zipfile cuts
+  names at a NUL byte) and refused if it holds a NUL or another control
+  character or is not UTF-8, or could escape a folder
+  (:func:`pt2canon.serde.layout.member_name_problem`);
+* a member that is encrypted, or compressed with another method than
+  stored or deflate (the two torch's reader, miniz, supports), is refused
+  by name; duplicates, overlapping data and stored members whose
+  compressed size is not their size are refused;
+* declared sizes are bounded by :class:`~pt2canon.serde.layout.Limits`
+  (one member, all members, what is decompressed per member and in all);
+* a member is read in chunks, deflate is inflated in bounded steps, and
+  the bytes read must be exactly the declared size with the declared CRC-32
+  (checked as the last chunk is read): corruption is an error, never a
+  different program.
+"""
+
+from __future__ import annotations
+
+import binascii
+import contextlib
+import hashlib
+import io
+import os
+import re
+import stat
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from pt2canon.errors import ArchiveError, InputError, UnsafeArchiveError
+from pt2canon.serde.layout import Limits, member_name_problem
+
+__all__ = [
+    "METHOD_NAMES",
+    "Window",
+    "ZipSource",
+    "data_bounds",
+    "open_regular",
+    "raw_name_problem",
+    "raw_names",
+    "read_member",
+]
+
+_CHUNK = 1 << 20
+_READ = 1 << 16  # compressed bytes fed to the decompressor at a time
+_LOCAL_HEADER = 30
+
+#: Zip compression methods by number (APPNOTE 4.4.5), for messages.
+METHOD_NAMES = {
+    0: "stored", 1: "shrink", 2: "reduce-1", 3: "reduce-2", 4: "reduce-3", 5: "reduce-4", 6: "implode",
+    8: "deflate", 9: "deflate64", 10: "PKWARE DCL implode", 12: "bzip2", 14: "LZMA", 16: "IBM z/OS CMPSC",
+    18: "IBM TERSE", 19: "IBM LZ77", 20: "zstd (old number)", 93: "zstd", 94: "MP3", 95: "xz", 96: "JPEG",
+    97: "WavPack", 98: "PPMd", 99: "AES encryption",
+}  # fmt: skip
+_SUPPORTED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def open_regular(path: str, *, what: str = "an archive") -> IO[bytes]:
+    """Open ``path`` for reading if it is a regular file; the project's error otherwise.
+
+    The file is opened without blocking and checked with ``fstat`` before
+    anything is read, so a FIFO, a device or a socket is refused instead of
+    blocking or reading forever.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise InputError("no such file", file=path) from None
+    except IsADirectoryError:
+        raise InputError(f"is a directory, not {what}", file=path) from None
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # a socket cannot even be opened: say what it is
+            _check_regular(os.stat(path).st_mode, path, what)
+        raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
+    try:
+        _check_regular(os.fstat(fd).st_mode, path, what)
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_regular(mode: int, path: str, what: str) -> None:
+    """Refuse what is not a regular file, saying what it is."""
+    if stat.S_ISDIR(mode):
+        raise InputError(f"is a directory, not {what}", file=path)
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a named pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file"
+        )
+        raise InputError(f"is {kind}, not {what}; give a regular file", file=path)
+
+
+class Window(io.RawIOBase):
+    """A read-only, seekable view of ``size`` bytes read through ``pread(offset, n)``."""
+
+    def __init__(self, pread: Callable[[int, int], bytes], size: int) -> None:
+        self._pread = pread
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        n = max(0, min(len(buffer), self._size - self._pos))
+        data = self._pread(self._pos, n) if n else b""
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:
+    """``(raw name, flags)`` of each central-directory record, in order."""
+    fh.seek(start)
+    out = []
+    for _ in range(count):
+        head = fh.read(46)
+        if len(head) != 46 or head[:4] != b"PK\x01\x02":
+            raise ArchiveError("central directory is truncated or corrupt", file=label)
+        flags = struct.unpack("<H", head[8:10])[0]
+        n, m, k = struct.unpack("<3H", head[28:34])
+        name = fh.read(n)
+        fh.seek(m + k, os.SEEK_CUR)
+        out.append((name, flags))
+    return out
+
+
+def raw_name_problem(raw: bytes) -> str | None:
+    """What is wrong with a member's raw name bytes (NUL, not UTF-8, a control character), or ``None``."""
+    if b"\x00" in raw:
+        return "contains a NUL byte (zip readers cut the name there, so they disagree on it)"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not valid UTF-8 (torch reads member names as UTF-8)"
+    if _CONTROL.search(text):
+        return "contains a control character"
+    return None
+
+
+def data_bounds(
+    infos: list[zipfile.ZipInfo],
+    raw: dict[str, bytes],
+    start_dir: int,
+    label: str,
+    *,
+    problems: list[UnsafeArchiveError] | None = None,
+) -> dict[str, int]:
+    """For each member, the offset its data may not run past: the next member's header, or the directory.
+
+    Raises
+    ------
+    UnsafeArchiveError
+        If a member's header, name and data run into the next member (several names for one
+        stretch of bytes multiply the work of reading a file without growing it); with
+        ``problems`` given, every such error is appended to it instead.
+    """
+    bounds = {}
+    ordered = sorted(infos, key=lambda i: i.header_offset)
+    for k, info in enumerate(ordered):
+        after = ordered[k + 1] if k + 1 < len(ordered) else None
+        end = after.header_offset if after is not None else start_dir
+        if info.header_offset + _LOCAL_HEADER + len(raw[info.filename]) + info.compress_size > end:
+            err = UnsafeArchiveError(
+                f"member's data overlaps {'member ' + repr(after.filename) if after else 'the central directory'} "
+                "(a zip bomb or a corrupt directory)",
+                file=label,
+                member=info.filename,
+            )
+            if problems is None:
+                raise err
+            problems.append(err)
+        bounds[info.filename] = end
+    return bounds
+
+
+class ZipSource:
+    """A zip file opened once, with safety checks and bounded, verified member reads."""
+
+    def __init__(self, data: bytes | None, path: str | None, label: str, limits: Limits):
+        self.label = label
+        self.path = path
+        self.limits = limits
+        self._data = data
+        self._fileobj: IO[bytes] = self._open_private()
+        self.infos: dict[str, zipfile.ZipInfo] = {}
+        #: For each member, the offset its data may not run past (the next member's header).
+        self._bounds: dict[str, int] = {}
+        self._raw: dict[str, bytes] = {}
+        try:
+            try:
+                self.zip = zipfile.ZipFile(self._fileobj, metadata_encoding="utf-8")
+                infos = self.zip.infolist()
+            except UnicodeDecodeError:
+                raise self._undecodable_name() from None
+            except Exception as exc:  # BadZipFile, LargeZipFile, OSError, EOFError, struct.error, ...
+                raise ArchiveError(
+                    f"not a readable zip archive ({type(exc).__name__}: {exc})"
+                    if not isinstance(exc, zipfile.BadZipFile)
+                    else f"not a readable zip archive ({exc})",
+                    file=label,
+                ) from None
+            self._check(infos)
+        except BaseException:
+            self._fileobj.close()
+            raise
+
+    # -- opening -------------------------------------------------------------------------------
+    def _undecodable_name(self) -> UnsafeArchiveError:
+        """The error for a member name that is not UTF-8, naming the member (its bytes escaped) where found."""
+        raw: list[tuple[bytes, int]] = []
+        # The directory as zipfile reads it undecoded; if even that fails, no name.
+        with contextlib.suppress(Exception), zipfile.ZipFile(self._fileobj) as zf:
+            raw = raw_names(self._fileobj, zf.start_dir, len(zf.infolist()), self.label)
+        bad = next((name for name, _ in raw if raw_name_problem(name)), None)
+        shown = bad.decode("utf-8", "backslashreplace") if bad is not None else None
+        return UnsafeArchiveError(
+            f"member name {shown!r} is not valid UTF-8 (torch reads member names as UTF-8); refusing the archive"
+            if shown is not None
+            else "a member name is not valid UTF-8 (torch reads member names as UTF-8); refusing the archive",
+            file=self.label,
+            member=shown,
+        )
+
+    def _check(self, infos: list[zipfile.ZipInfo]) -> None:
+        lim, label = self.limits, self.label
+        if len(infos) > lim.max_members:
+            raise UnsafeArchiveError(
+                f"archive has {len(infos)} members, over the limit max_members={lim.max_members}", file=label
+            )
+        raw = raw_names(self._fileobj, self.zip.start_dir, len(infos), label)
+        total = inflated = 0
+        for info, (raw_name, _flags) in zip(infos, raw, strict=True):
+            name = info.filename
+            why = raw_name_problem(raw_name)
+            if why:
+                shown = raw_name.decode("utf-8", "backslashreplace")  # not zipfile's name, cut at a NUL
+                raise UnsafeArchiveError(f"member name {shown!r} {why}; refusing the archive", file=label, member=shown)
+            problem = member_name_problem(name)
+            if problem:
+                raise UnsafeArchiveError(
+                    f"member name {name!r} {problem[1]}; refusing the archive", file=label, member=name
+                )
+            if name in self.infos:
+                raise UnsafeArchiveError("member name appears twice in the archive", file=label, member=name)
+            if info.flag_bits & 0x1:
+                raise UnsafeArchiveError(
+                    "member is encrypted; torch never encrypts members and pt2canon cannot check it",
+                    file=label,
+                    member=name,
+                )
+            if info.compress_type not in _SUPPORTED:
+                method = METHOD_NAMES.get(info.compress_type, "an unknown method")
+                raise ArchiveError(
+                    f"member is compressed with {method} (method {info.compress_type}); torch's archive reader "
+                    "(and pt2canon) read only stored and deflate members: re-save the program with torch.export.save",
+                    file=label,
+                    member=name,
+                )
+            if info.file_size > lim.max_member_bytes:
+                raise UnsafeArchiveError(
+                    f"member declares {info.file_size} bytes, over the limit max_member_bytes={lim.max_member_bytes}",
+                    file=label,
+                    member=name,
+                )
+            if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+                raise UnsafeArchiveError(
+                    f"stored member declares {info.file_size} bytes but {info.compress_size} stored bytes; "
+                    "a stored member's sizes are equal (a crafted or corrupt directory)",
+                    file=label,
+                    member=name,
+                )
+            if info.compress_type != zipfile.ZIP_STORED:
+                if info.file_size > lim.max_inflated_bytes:
+                    raise UnsafeArchiveError(
+                        f"compressed member declares {info.file_size} bytes, over the limit "
+                        f"max_inflated_bytes={lim.max_inflated_bytes} for one decompressed member (a zip bomb?)",
+                        file=label,
+                        member=name,
+                    )
+                inflated += info.file_size
+            total += info.file_size
+            self.infos[name] = info
+            self._raw[name] = raw_name
+        if total > lim.max_total_bytes:
+            raise UnsafeArchiveError(
+                f"members declare {total} bytes in all, over the limit max_total_bytes={lim.max_total_bytes}",
+                file=label,
+            )
+        if inflated > lim.max_total_inflated_bytes:
+            raise UnsafeArchiveError(
+                f"compressed members declare {inflated} bytes in all, over the limit "
+                f"max_total_inflated_bytes={lim.max_total_inflated_bytes} (a zip bomb?)",
+                file=label,
+            )
+        for name, end in data_bounds(infos, self._raw, self.zip.start_dir, label).items():
+            self._bounds[name] = end
+
+    # -- reading ---------------------------------------------------------------------------------
+    def names(self) -> list[str]:
+        return list(self.infos)
+
+    def size(self, name: str) -> int:
+        return self.infos[name].file_size
+
+    def _info(self, name: str) -> zipfile.ZipInfo:
+        info = self.infos.get(name)
+        if info is None:
+            raise ArchiveError("member is missing from the archive", file=self.label, member=name)
+        return info
+
+    def read(self, name: str, *, limit: int | None = None) -> bytes:
+        """Read a whole member, refusing more than ``limit`` bytes (default ``max_json_bytes``)."""
+        limit = self.limits.max_json_bytes if limit is None else limit
+        info = self._info(name)
+        if info.file_size > limit:
+            raise UnsafeArchiveError(
+                f"member declares {info.file_size} bytes, over the limit of {limit} for members read whole",
+                file=self.label,
+                member=name,
+            )
+        return b"".join(self.iter_chunks(name))
+
+    def data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
+        """Where a member's data starts in ``fh``, after checking its local header against the directory."""
+        return _data_start(fh, info, self._raw[info.filename], self._bounds[info.filename], self.label)
+
+    def _open_private(self) -> IO[bytes]:
+        # Each reader gets its own handle, so members can be read from
+        # several threads (hashing) or in alternation without seeking races.
+        if self.path is not None:
+            return open_regular(self.path)
+        return io.BytesIO(self._data or b"")
+
+    def iter_chunks(self, name: str, *, chunk: int = _CHUNK) -> Iterator[bytes]:
+        """Yield a member's bytes in chunks of at most ``chunk``; the CRC-32 is checked with the last one."""
+        info = self._info(name)
+        with self._open_private() as fh:
+            yield from read_member(fh, info, self._raw[name], self._bounds[name], self.label, chunk=chunk)
+
+    def sha256(self, name: str, *, chunk: int = 4 << 20) -> str:
+        """``sha256:<hex>`` of a member's bytes, streamed (thread-safe); the CRC-32 is checked too."""
+        info = self._info(name)
+        h = hashlib.sha256()
+        if info.compress_type != zipfile.ZIP_STORED:
+            for block in self.iter_chunks(name, chunk=chunk):
+                h.update(block)
+            return "sha256:" + h.hexdigest()
+        # Stored (what torch writes): one reused buffer, no copy per chunk.
+        buf = bytearray(min(chunk, max(info.file_size, 1)))
+        view = memoryview(buf)
+        crc = 0
+        try:
+            with self._open_private() as fh:
+                fh.seek(self.data_start(fh, info))
+                remaining = info.file_size
+                while remaining:
+                    n = fh.readinto(view[: min(len(buf), remaining)])  # type: ignore[attr-defined]
+                    if not n:
+                        raise ArchiveError(
+                            f"member is truncated: {remaining} of {info.file_size} bytes missing",
+                            file=self.label,
+                            member=name,
+                        )
+                    h.update(view[:n])
+                    crc = binascii.crc32(view[:n], crc)
+                    remaining -= n
+        except (OSError, ValueError, OverflowError) as exc:  # a corrupt offset: negative or past 2**63
+            raise ArchiveError(f"cannot read member ({exc})", file=self.label, member=name) from None
+        _check_crc(crc, info, self.label)
+        return "sha256:" + h.hexdigest()
+
+    def close(self) -> None:
+        self.zip.close()
+        self._fileobj.close()
+
+
+def _data_start(fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str) -> int:
+    fh.seek(info.header_offset)
+    header = fh.read(_LOCAL_HEADER)
+    if len(header) != _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
+        raise ArchiveError("member's local header is missing or corrupt", file=label, member=info.filename)
+    flags, method = struct.unpack("<HH", header[6:10])
+    crc, csize, size = struct.unpack("<3L", header[14:26])
+    name_len, extra_len = struct.unpack("<HH", header[26:30])
+    described = flags & 0x8 or 0xFFFFFFFF in (csize, size)  # sizes in a data descriptor or zip64 field
+    if not described and (crc, csize, size) != (info.CRC, info.compress_size, info.file_size):
+        raise UnsafeArchiveError(
+            f"member's local header declares {size} bytes ({csize} stored, CRC {crc:08x}), the directory "
+            f"{info.file_size} ({info.compress_size} stored, CRC {info.CRC:08x}): zip readers disagree on it",
+            file=label,
+            member=info.filename,
+        )
+    local_name = fh.read(name_len)
+    if local_name != raw_name:
+        shown = local_name.decode("utf-8", "backslashreplace")
+        raise UnsafeArchiveError(
+            f"member's local header names {shown!r}: zip readers disagree on what this member is",
+            file=label,
+            member=info.filename,
+        )
+    if method != info.compress_type:
+        raise UnsafeArchiveError(
+            f"member's local header says method {method}, the directory {info.compress_type}",
+            file=label,
+            member=info.filename,
+        )
+    start = info.header_offset + _LOCAL_HEADER + name_len + extra_len
+    if start + info.compress_size > bound:
+        raise UnsafeArchiveError(
+            "member's data overlaps the next member (a zip bomb or a corrupt archive)",
+            file=label,
+            member=info.filename,
+        )
+    return start
+
+
+def read_member(
+    fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str, *, chunk: int = _CHUNK
+) -> Iterator[bytes]:
+    """Yield a member's bytes from ``fh`` in chunks, verified.
+
+    The local header must name ``raw_name`` with the directory's method and
+    sizes, the data must end before ``bound``, deflate is inflated in steps
+    of at most ``chunk`` bytes and never past the declared size, and the
+    CRC-32 is checked as the last chunk is read. ``pt2canon audit`` reads
+    members through this too.
+    """
+    name = info.filename
+    try:
+        fh.seek(_data_start(fh, info, raw_name, bound, label))
+        raw = _raw_blocks(fh, info, chunk, label)
+        blocks = raw if info.compress_type == zipfile.ZIP_STORED else _inflate(raw, info, chunk, label)
+        crc = 0
+        done = 0
+        for block in blocks:
+            done += len(block)
+            crc = binascii.crc32(block, crc)
+            if done == info.file_size:
+                _check_crc(crc, info, label)
+            yield block
+        if info.file_size == 0:
+            _check_crc(0, info, label)
+        if done != info.file_size:  # pragma: no cover - _raw_blocks and _inflate guarantee it
+            raise ArchiveError(f"member has {done} of {info.file_size} bytes", file=label, member=name)
+    except (ArchiveError, InputError):
+        raise
+    except (OSError, ValueError, OverflowError, zlib.error) as exc:  # a corrupt offset, a bad stream
+        raise ArchiveError(f"cannot read member ({type(exc).__name__}: {exc})", file=label, member=name) from None
+
+
+def _check_crc(crc: int, info: zipfile.ZipInfo, label: str) -> None:
+    if crc != info.CRC:
+        raise ArchiveError(
+            f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
+            file=label,
+            member=info.filename,
+        )
+
+
+def _raw_blocks(fh: IO[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
+    remaining = info.compress_size
+    while remaining:
+        block = fh.read(min(chunk, remaining))
+        if not block:
+            raise ArchiveError(
+                f"member is truncated: {remaining} of {info.compress_size} bytes missing",
+                file=label,
+                member=info.filename,
+            )
+        remaining -= len(block)
+        yield block
+
+
+def _inflate(raw: Iterator[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
+    """Inflate in steps of at most ``chunk`` output bytes, never past the declared size."""
+    d = zlib.decompressobj(-15)
+    left = info.file_size
+    for block in raw:
+        data = block
+        while not d.eof:
+            want = min(chunk, left + 1)
+            out = d.decompress(data, want)
+            data = d.unconsumed_tail
+            if len(out) > left:
+                raise UnsafeArchiveError(
+                    f"member inflates past its declared size of {info.file_size} bytes (a zip bomb?)",
+                    file=label,
+                    member=info.filename,
+                )
+            left -= len(out)
+            if out:
+                yield out
+            if not data and len(out) < want:  # this block is used up and nothing is pending
+                break
+        if d.eof:
+            break
+    if not d.eof or left:
+        raise ArchiveError(
+            f"member is corrupt: its deflate stream ends after {info.file_size - left} of the "
+            f"{info.file_size} bytes the archive declares",
+            file=label,
+            member=info.filename,
+        )
