@@ -14,11 +14,17 @@ The pipeline, one stage per module::
       -> canon.symbols   shape symbols renamed, expressions re-printed (sympy)
       -> canon.program   canonical names and the canonical document
       -> canon.hashing   layered sha256 digests (structure, graph, full)
+      -> diff.sides      each graph as the aligner sees it (view ids, keys, fingerprints)
       -> diff.align      match two canonical graphs node for node
-      -> diff.compare    typed change records (deepdiff per aligned pair)
-      -> diff.render_*   text, JSON, Markdown, HTML
+      -> diff.nodes, diff.signature, diff.payloads, diff.program
+                         typed change records (diff.fields: deepdiff per pair;
+                         diff.symbols: A's shape symbols as B's)
+      -> diff.artifacts  two artifacts compared model by model (diff.rows: the
+                         aligned listing; diff.records / diff.result: the result)
+      -> diff.render.*   text, JSON, Markdown, HTML (diff.render.common: hunks)
       -> listing         the FX-like one-line-per-node listing (``show``)
       -> cli             ``pt2canon show|hash|canon|diff|audit``
+      -> pytest_plugin   golden files in pytest (pt2canon.golden: format, storage, check)
       -> serde.writer    deterministic, atomic JSON and .pt2 output
       -> audit           a static scan of an archive's pickles and members (``audit``)
     torch.fx GraphModule (torch.compile, AOTAutograd, make_fx, symbolic_trace)
@@ -57,12 +63,13 @@ _LAZY = {
     "canonicalize": "pt2canon.api",
     "hash": "pt2canon.api",
     "digest": "pt2canon.api",
-    "diff": "pt2canon.api",
+    "diff": "pt2canon.diff",
     "Pt2CanonError": "pt2canon.errors",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.api import canonicalize, diff, digest, hash, load
+    from pt2canon import diff
+    from pt2canon.api import canonicalize, digest, hash, load
     from pt2canon.errors import Pt2CanonError
 
 

@@ -12,6 +12,9 @@ __all__ = ["lazy_attribute"]
 def lazy_attribute(namespace: dict[str, Any], table: Mapping[str, str], package: str, name: str) -> Any:
     """Import ``table[name]``, take its attribute ``name``, keep it in ``namespace`` and return it.
 
+    When ``table[name]`` is the submodule ``package.name`` itself, the
+    submodule is the attribute (``pt2canon.diff`` is a package one calls).
+
     Examples
     --------
     >>> ns = {}
@@ -25,6 +28,7 @@ def lazy_attribute(namespace: dict[str, Any], table: Mapping[str, str], package:
     module = table.get(name)
     if module is None:
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if module == f"{package}.{name}" else getattr(imported, name)
     namespace[name] = value
     return value

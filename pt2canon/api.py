@@ -1,4 +1,6 @@
-"""The small Python API: :func:`load`, :func:`canonicalize`, :func:`hash`, :func:`digest`, :func:`diff`.
+"""The small Python API: :func:`load`, :func:`canonicalize`, :func:`hash`, :func:`digest`.
+
+``pt2canon.diff`` (the package :mod:`pt2canon.diff`, callable) builds on it.
 
 Each accepts what :func:`load` does: archives, JSON, bytes, an in-memory
 ``ExportedProgram`` or FX graph (:mod:`pt2canon.fx`).
@@ -28,9 +30,8 @@ from pt2canon.serde.archive import Artifact, Limits, Model, read_artifact, selec
 if TYPE_CHECKING:  # pragma: no cover
     from pt2canon.canon.hashing import HashResult
     from pt2canon.canon.program import CanonicalProgram
-    from pt2canon.diff.result import DiffResult
 
-__all__ = ["canonicalize", "canonicalize_all", "diff", "digest", "hash", "load"]
+__all__ = ["canonicalize", "canonicalize_all", "canonicalize_model", "digest", "hash", "load"]
 
 
 @gc_paused
@@ -105,9 +106,11 @@ def _profile(keep_metadata: Iterable[str]) -> Any:
     return Profile(name="custom", keep_metadata=keep) if keep else DEFAULT_PROFILE
 
 
-def _canonicalize_model(artifact: Artifact, model: Model, profile: Any) -> CanonicalProgram:
+def canonicalize_model(artifact: Artifact, model: Model, *, keep_metadata: Iterable[str] = ()) -> CanonicalProgram:
+    """The canonical form of one model of a loaded artifact; errors name the artifact's file and member."""
     from pt2canon.canon.program import canonicalize_program
 
+    profile = _profile(keep_metadata)
     try:
         return canonicalize_program(model.program, profile=profile)
     except Pt2CanonError as exc:
@@ -122,8 +125,10 @@ def canonicalize_all(
 ) -> dict[str, CanonicalProgram]:
     """Canonicalize every model of an artifact; returns ``{model name: CanonicalProgram}``."""
     artifact = load(source, trust_pickle=trust_pickle)
-    profile = _profile(keep_metadata)
-    return {name: _canonicalize_model(artifact, m, profile) for name, m in sorted(artifact.models.items())}
+    return {
+        name: canonicalize_model(artifact, m, keep_metadata=keep_metadata)
+        for name, m in sorted(artifact.models.items())
+    }
 
 
 @gc_paused
@@ -149,7 +154,7 @@ def canonicalize(
         ``.doc`` is the canonical ``ExportedProgram`` JSON.
     """
     artifact = load(source, trust_pickle=trust_pickle)
-    return _canonicalize_model(artifact, select_model(artifact, model), _profile(keep_metadata))
+    return canonicalize_model(artifact, select_model(artifact, model), keep_metadata=keep_metadata)
 
 
 @gc_paused
@@ -187,12 +192,3 @@ def digest(
 def hash(source: Any, *, level: str = "graph", **options: Any) -> str:
     """The hash of an artifact as ``"sha256:<64 hex>"``; options as for :func:`digest`."""
     return digest(source, level=level, **options).hash
-
-
-@gc_paused
-def diff(a: Any, b: Any, **options: Any) -> DiffResult:
-    """The structural diff of two programs; see :func:`pt2canon.diff.diff_programs` (``trust_pickle`` goes to :func:`load`)."""
-    from pt2canon.diff import diff_programs
-
-    trust = bool(options.pop("trust_pickle", False))
-    return diff_programs(load(a, trust_pickle=trust), load(b, trust_pickle=trust), **options)

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,11 +57,18 @@ from pt2canon.errors import UsageError
 
 __all__ = [
     "HASH_SPEC",
+    "LAYERS",
     "LEVELS",
+    "NO_SAMPLE_INPUTS",
+    "PROGRAM_LAYERS",
     "HashResult",
+    "combine",
     "extra_file_digests",
     "hash_layers",
+    "layer_digests",
+    "level_layers",
     "payload_digests",
+    "program_versions",
 ]
 
 #: Version of the hash specification; part of every combined digest.
@@ -75,6 +82,22 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "graph": ("structure", "signature", "tensors", "constraints"),
     "full": ("structure", "signature", "tensors", "constraints", "weights", "constants", "extra_files"),
 }
+
+#: Layers computed from the canonical document alone (:func:`program_layers`).
+PROGRAM_LAYERS = ("structure", "signature", "tensors", "constraints", "versions")
+
+#: Every layer, in the order results list them.
+LAYERS = (
+    "structure",
+    "signature",
+    "tensors",
+    "constraints",
+    "weights",
+    "constants",
+    "extra_files",
+    "sample_inputs",
+    "versions",
+)
 
 
 @dataclass(frozen=True)
@@ -132,6 +155,10 @@ class HashResult:
 
 def _sha(obj: Any) -> str:
     return "sha256:" + hashlib.sha256(canonical_bytes(obj)).hexdigest()
+
+
+#: The ``sample_inputs`` layer of a model that has no sample inputs.
+NO_SAMPLE_INPUTS = _sha(None)
 
 
 def _graphs(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -227,11 +254,16 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
         },
         "tensors": _tensor_tree(gm["graph"], hints=canon.hints),
         "constraints": doc.get("range_constraints", {}),
-        "versions": {
-            "torch_version": doc.get("torch_version"),
-            "schema_version": doc.get("schema_version"),
-            "opset_version": doc.get("opset_version", {}),
-        },
+        "versions": program_versions(doc),
+    }
+
+
+def program_versions(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The torch, schema and opset versions of a program document (the ``versions`` layer)."""
+    return {
+        "torch_version": doc.get("torch_version"),
+        "schema_version": doc.get("schema_version"),
+        "opset_version": doc.get("opset_version", {}),
     }
 
 
@@ -281,6 +313,116 @@ def payload_digests(
     return out
 
 
+def level_layers(level: str, *, include_sample_inputs: bool = False, include_versions: bool = False) -> list[str]:
+    """The layers combined into the hash at ``level``, optional layers last.
+
+    Examples
+    --------
+    >>> level_layers("structure", include_versions=True)
+    ['structure', 'versions']
+
+    Raises
+    ------
+    UsageError
+        On an unknown level.
+    """
+    if level not in LEVELS:
+        raise UsageError(f"level={level!r} is not one of {', '.join(LEVELS)}")
+    return [
+        *LEVELS[level],
+        *(["sample_inputs"] if include_sample_inputs else []),
+        *(["versions"] if include_versions else []),
+    ]
+
+
+def layer_digests(
+    canon: CanonicalProgram,
+    *,
+    weights: Mapping[str, Any] | None = None,
+    constants: Mapping[str, Any] | None = None,
+    extra_files: Mapping[str, Any] | None = None,
+    sample_inputs: str | None = None,
+) -> dict[str, str]:
+    """The digest of each layer of one model: :data:`PROGRAM_LAYERS`, and the payload layers given.
+
+    Parameters
+    ----------
+    canon : CanonicalProgram
+    weights, constants : Mapping, optional
+        Per-FQN digests from :func:`payload_digests`; each given one adds its layer.
+    extra_files : Mapping, optional
+        The archive's :func:`extra_file_digests` (the ``extra_files`` layer).
+    sample_inputs : str, optional
+        The ``sha256:`` digest of the sample-input bytes (the ``sample_inputs`` layer as it is).
+
+    Returns
+    -------
+    dict
+        Layer name -> ``sha256:<hex>``.
+    """
+    objs = program_layers(canon)
+    digests = {k: _sha(objs[k]) for k in PROGRAM_LAYERS}
+    if weights is not None:
+        digests["weights"] = _sha(weights)
+    if constants is not None:
+        digests["constants"] = _sha(constants)
+    if extra_files is not None:
+        digests["extra_files"] = _sha(extra_files)
+    if sample_inputs is not None:
+        digests["sample_inputs"] = sample_inputs
+    return digests
+
+
+def combine(
+    per_model: Mapping[str, Mapping[str, str]],
+    *,
+    level: str,
+    wanted: Iterable[str],
+    versions: Mapping[str, Any] | None = None,
+) -> HashResult:
+    """Combine the layer digests of one or several models into the hash at ``level``.
+
+    One model's layers are used as they are; several models' layers are
+    combined per layer, keyed by model name (``per_model`` in any order).
+    The hash is ``sha256(canonical_bytes({"spec", "level", "layers": the
+    wanted layers}))``.
+
+    Parameters
+    ----------
+    per_model : Mapping
+        Model name -> its :func:`layer_digests`.
+    level : str
+    wanted : iterable of str
+        The layers the hash includes (:func:`level_layers`).
+    versions : Mapping, optional
+        Model name -> its versions, shown in the result.
+
+    Raises
+    ------
+    UsageError
+        When a wanted layer was not computed.
+    """
+    wanted = list(wanted)
+    versions = dict(versions or {})
+    if len(per_model) == 1:
+        layers: Mapping[str, str] = next(iter(per_model.values()))
+        models: dict[str, dict[str, str]] = {}
+        shown: Any = next(iter(versions.values()), {})
+    else:
+        keys = {k for d in per_model.values() for k in d}
+        layers = {k: _sha({m: d.get(k) for m, d in sorted(per_model.items())}) for k in sorted(keys)}
+        models = {m: dict(d) for m, d in per_model.items()}
+        shown = versions
+    missing = [k for k in wanted if k not in layers]
+    if missing:
+        raise UsageError(f"layers {', '.join(missing)} were not computed; level={level!r} needs them")
+    top = _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
+    ordered = {k: layers[k] for k in LAYERS if k in layers}
+    return HashResult(
+        hash=top, level=level, spec=HASH_SPEC, layers=ordered, models=models, versions=shown, included=tuple(wanted)
+    )
+
+
 def extra_file_digests(artifact: Any, *, cache: dict[str, str] | None = None) -> dict[str, Any]:
     """``{name: {"sha256", "size"}}`` of the archive's extra files (``extra/<name>``), streamed."""
     cache = {} if cache is None else cache
@@ -311,59 +453,26 @@ def hash_layers(
     include_sample_inputs, include_versions : bool
         Add those layers to the combined digest.
     """
-    if level not in LEVELS:
-        raise UsageError(f"level={level!r} is not one of {', '.join(LEVELS)}")
-    wanted = list(LEVELS[level])
+    wanted = level_layers(level, include_sample_inputs=include_sample_inputs, include_versions=include_versions)
     if level == "full" and artifact is None:
         raise UsageError("level='full' needs the artifact the weights are read from")
-    if include_sample_inputs:
-        if artifact is None:
-            raise UsageError("include_sample_inputs needs the artifact")
-        wanted.append("sample_inputs")
-    if include_versions:
-        wanted.append("versions")
+    if include_sample_inputs and artifact is None:
+        raise UsageError("include_sample_inputs needs the artifact")
     per_model: dict[str, dict[str, str]] = {}
     versions: dict[str, Any] = {}
     cache: dict[str, str] = {}
     for name, canon in canons.items():
-        objs = program_layers(canon)
-        versions[name] = objs["versions"]
-        digests = {k: _sha(objs[k]) for k in ("structure", "signature", "tensors", "constraints", "versions")}
-        if artifact is not None and name in artifact.models:
-            model = artifact.models[name]
+        versions[name] = program_versions(canon.doc)
+        model = artifact.models.get(name) if artifact is not None else None
+        payloads: dict[str, Any] = {}
+        if model is not None:
             if "weights" in wanted:
-                digests["weights"] = _sha(payload_digests(artifact, model.weights, cache=cache))
-                digests["constants"] = _sha(payload_digests(artifact, model.constants, cache=cache))
-                digests["extra_files"] = _sha(extra_file_digests(artifact, cache=cache))
+                payloads["weights"] = payload_digests(artifact, model.weights, cache=cache)
+                payloads["constants"] = payload_digests(artifact, model.constants, cache=cache)
+                payloads["extra_files"] = extra_file_digests(artifact, cache=cache)
             if include_sample_inputs:
-                digests["sample_inputs"] = (
-                    artifact.sha256_member(model.sample_inputs) if model.sample_inputs else _sha(None)
+                payloads["sample_inputs"] = (
+                    artifact.sha256_member(model.sample_inputs) if model.sample_inputs else NO_SAMPLE_INPUTS
                 )
-        per_model[name] = digests
-    if len(per_model) == 1:
-        layers = next(iter(per_model.values()))
-        models: dict[str, dict[str, str]] = {}
-        versions = next(iter(versions.values()))
-    else:
-        keys = {k for d in per_model.values() for k in d}
-        layers = {k: _sha({m: d.get(k) for m, d in sorted(per_model.items())}) for k in sorted(keys)}
-        models = per_model
-    top = _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
-    ordered: dict[str, str] = {
-        k: layers[k]
-        for k in (
-            "structure",
-            "signature",
-            "tensors",
-            "constraints",
-            "weights",
-            "constants",
-            "extra_files",
-            "sample_inputs",
-            "versions",
-        )
-        if k in layers
-    }
-    return HashResult(
-        hash=top, level=level, spec=HASH_SPEC, layers=ordered, models=models, versions=versions, included=tuple(wanted)
-    )
+        per_model[name] = layer_digests(canon, **payloads)
+    return combine(per_model, level=level, wanted=wanted, versions=versions)

@@ -15,6 +15,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from pt2canon.diff.records import CHANGE_KINDS
 from pt2canon.errors import UsageError
 from pt2canon.fx.pickled import add_trust_pickle_argument
 
@@ -52,9 +53,33 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     p.add_argument(
         "--context", type=int, default=3, metavar="N", help="unchanged lines around each change (default: 3)"
     )
-    p.add_argument("--ignore-shapes", action="store_true", help="ignore tensor metadata and range constraints")
+    p.add_argument("--ignore-shapes", action="store_true", help="ignore sizes, strides and range constraints")
+    p.add_argument("--ignore-dtypes", action="store_true", help="ignore dtypes")
     p.add_argument("--ignore-weights", action="store_true", help="ignore weights and constants at --level full")
+    p.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="KIND",
+        choices=CHANGE_KINDS,
+        help="leave out records of this kind (repeatable)",
+    )
+    p.add_argument(
+        "--keep-metadata",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="compare this node metadata key (repeatable)",
+    )
     p.add_argument("--include-versions", action="store_true", help="let torch/schema/opset version changes count")
+    p.add_argument(
+        "--include-sample-inputs", action="store_true", help="let changed sample inputs count (never unpickled)"
+    )
+    p.add_argument("--atol", type=float, default=0.0, metavar="X", help="weights within atol + rtol*|a| count as equal")
+    p.add_argument(
+        "--rtol", type=float, default=0.0, metavar="X", help="see --atol (torch.testing.assert_close's rule)"
+    )
+    p.add_argument("--equal-nan", action="store_true", help="NaN against NaN counts as equal in weights")
     p.add_argument("--model", metavar="NAME", help="compare only this model of multi-model archives")
     shown = p.add_mutually_exclusive_group()
     shown.add_argument("-q", "--quiet", action="store_true", help="print nothing; the exit status tells")
@@ -116,7 +141,7 @@ def format_stat(result: DiffResult, *, width: int = 40) -> str:
      head         | 1 ~
      2 changes at level graph: 1 node added, 1 node rewired
     """
-    from pt2canon.diff.render import summary_line
+    from pt2canon.diff.render.common import summary_line
 
     groups: dict[str, list[str]] = {}
     for c in result.changes:
@@ -160,8 +185,15 @@ def run(args: argparse.Namespace) -> int:
                 b,
                 level=args.level,
                 ignore_shapes=args.ignore_shapes,
+                ignore_dtypes=args.ignore_dtypes,
                 ignore_weights=args.ignore_weights,
+                ignore=args.ignore,
+                keep_metadata=args.keep_metadata,
                 include_versions=args.include_versions,
+                include_sample_inputs=args.include_sample_inputs,
+                atol=args.atol,
+                rtol=args.rtol,
+                equal_nan=args.equal_nan,
                 context=args.context,
                 model=args.model,
             )

@@ -2,12 +2,16 @@
 
 Each side is canonicalized (:mod:`pt2canon.canon.program`), the two graphs
 are aligned node for node (:mod:`pt2canon.diff.align`), aligned pairs and
-the non-graph parts are compared (:mod:`pt2canon.diff.compare`), and the
-result (:class:`DiffResult`) renders as text, JSON, Markdown or HTML
+the non-graph parts are compared (:mod:`pt2canon.diff.artifacts`, which
+calls :mod:`~pt2canon.diff.nodes`, :mod:`~pt2canon.diff.signature`,
+:mod:`~pt2canon.diff.payloads`, ...), and the result
+(:class:`DiffResult`) renders as text, JSON, Markdown or HTML
 (:mod:`pt2canon.diff.render`).
 
-Importing this package is cheap: networkx, deepdiff and the canonicalizer
-are imported when a diff runs.
+``pt2canon.diff`` is this package and the API function at once: calling
+the package calls :func:`diff_programs` (``pt2canon.diff("v1.pt2",
+"v2.pt2")``). Importing it is cheap: networkx, deepdiff and the
+canonicalizer are imported when a diff runs.
 
 Examples
 --------
@@ -22,14 +26,19 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import Any
 
 from pt2canon._gc import gc_paused
-from pt2canon.diff.result import CHANGE_KINDS, DIFF_SCHEMA_VERSION, AlignedLine, Change, DiffResult, Location
-
-if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.canon.program import CanonicalProgram
-    from pt2canon.serde.archive import Artifact, Model
+from pt2canon.diff.result import (
+    CHANGE_KINDS,
+    DIFF_SCHEMA_VERSION,
+    AlignedLine,
+    Change,
+    DiffResult,
+    GraphPath,
+    Location,
+)
 
 __all__ = [
     "CHANGE_KINDS",
@@ -38,6 +47,7 @@ __all__ = [
     "AlignedLine",
     "Change",
     "DiffResult",
+    "GraphPath",
     "Location",
     "diff_programs",
 ]
@@ -45,110 +55,72 @@ __all__ = [
 #: The levels a diff compares at (as the hash levels of :mod:`pt2canon.canon.hashing`).
 LEVELS = ("structure", "graph", "full")
 
-#: Record kind reported when a hash layer differs in a part no other record itemizes.
-_FALLBACK_KIND = {
-    "structure": "node_changed",
-    "tensors": "node_changed",
-    "signature": "signature_changed",
-    "constraints": "constraint_changed",
-    "weights": "weight_changed",
-    "constants": "weight_changed",
-    "extra_files": "weight_changed",
-}
 
-
-def _canonicalize(artifact: Artifact, model: Model) -> CanonicalProgram:
-    from pt2canon.canon.program import canonicalize_program
-    from pt2canon.errors import InputError, Pt2CanonError
-
-    try:
-        return canonicalize_program(model.program)
-    except Pt2CanonError as exc:
-        raise exc.located(file=artifact.path, member=model.member) from None
-    except RecursionError:
-        raise InputError("graph is nested too deeply", file=artifact.path, member=model.member) from None
-
-
-class _Side:
-    """One artifact's models: canonical programs, layer digests, payload digests."""
-
-    def __init__(self, artifact: Artifact, names: list[str], level: str, weights: bool, include_versions: bool):
-        from pt2canon.canon.hashing import _sha, extra_file_digests, payload_digests, program_layers
-
-        self.artifact = artifact
-        self.canons: dict[str, CanonicalProgram] = {}
-        self.layers: dict[str, dict[str, str]] = {}
-        self.payloads: dict[str, dict[str, dict[str, Any]]] = {}
-        cache: dict[str, str] = {}
-        self.extra_files: dict[str, Any] = {}
-        if level == "full" or weights:
-            self.extra_files = extra_file_digests(artifact, cache=cache)
-        for name in names:
-            model = artifact.models.get(name)
-            if model is None:
-                continue
-            canon = _canonicalize(artifact, model)
-            objs = program_layers(canon)
-            digests = {k: _sha(objs[k]) for k in ("structure", "signature", "tensors", "constraints", "versions")}
-            if level == "full" or weights:
-                pw = payload_digests(artifact, model.weights, cache=cache)
-                pc = payload_digests(artifact, model.constants, cache=cache)
-                digests["weights"], digests["constants"] = _sha(pw), _sha(pc)
-                digests["extra_files"] = _sha(self.extra_files)
-                self.payloads[name] = {"weights": pw, "constants": pc}
-            self.canons[name] = canon
-            self.layers[name] = digests
-        self.hash = self._combine(level, include_versions)
-
-    def _combine(self, level: str, include_versions: bool) -> str:
-        """The artifact hash at ``level``, combined as :func:`pt2canon.canon.hashing.hash_layers` does."""
-        from pt2canon.canon.hashing import HASH_SPEC, LEVELS, _sha
-
-        if not self.layers:
-            return ""
-        wanted = [*LEVELS[level], *(["versions"] if include_versions else [])]
-        if len(self.layers) == 1:
-            layers = next(iter(self.layers.values()))
-        else:
-            keys = {k for d in self.layers.values() for k in d}
-            layers = {k: _sha({m: d.get(k) for m, d in sorted(self.layers.items())}) for k in sorted(keys)}
-        return _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
-
-
+@gc_paused
 def diff_programs(
-    a: Artifact,
-    b: Artifact,
+    a: Any,
+    b: Any,
     *,
     level: str = "graph",
     ignore_shapes: bool = False,
+    ignore_dtypes: bool = False,
     ignore_weights: bool = False,
+    ignore: Iterable[str] = (),
+    keep_metadata: Iterable[str] = (),
     include_versions: bool = False,
+    include_sample_inputs: bool = False,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    equal_nan: bool = False,
     context: int = 3,
     model: str | None = None,
+    trust_pickle: bool = False,
 ) -> DiffResult:
-    """The structural diff of two loaded artifacts.
+    """The structural diff of two programs.
 
     Parameters
     ----------
-    a, b : Artifact
-        From :func:`pt2canon.load`.
+    a, b : Artifact, path, bytes, ExportedProgram or torch.fx.GraphModule
+        An artifact from :func:`pt2canon.load`, or anything it loads
+        (loaded here, and closed again before returning).
     level : {"structure", "graph", "full"}
         What counts as a change, as for the hash levels: ``structure``
         (ops, constants, wiring, signature kinds), ``graph`` (+ tensor
         metadata, symbolic shapes, range constraints, signature FQNs,
-        module call graph), ``full`` (+ weights and constants by content).
+        module call graph), ``full`` (+ weights and constants, compared in
+        numbers where their bytes differ).
     ignore_shapes : bool
-        Leave tensor metadata and range constraints out.
+        Leave sizes, strides, storage offsets, symbolic values and range
+        constraints out.
+    ignore_dtypes : bool
+        Leave dtypes out (with ``ignore_shapes``: all tensor metadata).
     ignore_weights : bool
         Leave weights and constants out at ``full``.
+    ignore : iterable of str
+        Record kinds (:data:`CHANGE_KINDS`) left out of the result.
+    keep_metadata : iterable of str
+        Node metadata keys compared, as ``pt2canon hash --keep-metadata``
+        hashes them (``stack_trace``, ``nn_module_stack``, ...).
     include_versions : bool
         Let torch/schema/opset version changes make the programs unequal
         (they are always reported as ``version_changed``).
+    include_sample_inputs : bool
+        Let changed sample inputs count (at ``full`` they are always
+        reported, as ``sample_inputs_changed``; never unpickled), and put
+        them in the hashes.
+    atol, rtol : float
+        A changed weight whose elements are all within ``atol + rtol * |a|``
+        of A's does not count (``torch.testing.assert_close``'s rule).
+    equal_nan : bool
+        NaN against NaN is close.
     context : int
         Context lines the text rendering shows by default (kept in ``options``).
     model : str, optional
         Compare only this model of multi-model archives (default: every
         model; a model only one side has is a ``signature_changed`` record).
+    trust_pickle : bool
+        Let :func:`pt2canon.load` unpickle a GraphPickler payload given as
+        ``a`` or ``b`` (it runs the code it names); refused without it.
 
     Returns
     -------
@@ -156,146 +128,94 @@ def diff_programs(
         ``equal`` is true when no record counts; ``changes`` in order:
         inputs, graph nodes (B's canonical order, subgraphs after their
         node, the output node last), outputs, module call graph, other
-        signature parts, constraints, weights, versions. ``hash_a`` /
-        ``hash_b`` are the compared models' hashes at ``level`` (with
-        versions when ``include_versions``), as ``pt2canon hash`` prints them.
+        signature parts, constraints, weights, sample inputs, versions.
+        ``hash_a`` / ``hash_b`` are the compared models' hashes at
+        ``level`` (with versions and sample inputs when included), as
+        ``pt2canon hash`` prints them.
 
     Raises
     ------
     UsageError
-        On an unknown level or a negative context.
+        On an unknown level or record kind, a negative context or tolerance.
     InputError
         If ``model`` names a model that neither side has, or a program is broken.
     """
+    from pt2canon.api import load
+    from pt2canon.diff.artifacts import compare_artifacts
+    from pt2canon.diff.options import Options
+    from pt2canon.diff.tensors import Tolerance
     from pt2canon.errors import InputError, UsageError
+    from pt2canon.serde.archive import Artifact
 
     if level not in LEVELS:
         raise UsageError(f"level={level!r} is not one of {', '.join(LEVELS)}")
     if not isinstance(context, int) or context < 0:
         raise UsageError(f"context={context!r}: needs a number of lines >= 0")
-    if model is not None:
-        if model not in a.models and model not in b.models:
-            raise InputError(
-                f"no model named {model!r}; {a.path} holds {', '.join(sorted(a.models))}, "
-                f"{b.path} holds {', '.join(sorted(b.models))}"
-            )
-        names = [model]
-    else:
-        names = sorted(set(a.models) | set(b.models))
+    ignored = sorted(set(ignore))
+    unknown = [k for k in ignored if k not in CHANGE_KINDS]
+    if unknown:
+        raise UsageError(f"ignore={unknown[0]!r} is not a record kind; use one of {', '.join(CHANGE_KINDS)}")
+    for label, value in (("atol", atol), ("rtol", rtol)):
+        if not isinstance(value, (int, float)) or not value >= 0:
+            raise UsageError(f"{label}={value!r}: needs a number >= 0")
+    kept = sorted(set(keep_metadata))
+    opts = Options(
+        level=level,
+        ignore_shapes=ignore_shapes,
+        ignore_weights=ignore_weights,
+        include_versions=include_versions,
+        ignore_dtypes=ignore_dtypes,
+        include_sample_inputs=include_sample_inputs,
+        ignore=frozenset(ignored),
+        keep_metadata=frozenset(kept),
+        tolerance=Tolerance(float(atol), float(rtol), bool(equal_nan)),
+    )
     options: dict[str, Any] = {
         "level": level,
         "ignore_shapes": ignore_shapes,
+        "ignore_dtypes": ignore_dtypes,
         "ignore_weights": ignore_weights,
         "include_versions": include_versions,
+        "include_sample_inputs": include_sample_inputs,
         "context": context,
     }
+    extras = {"ignore": ignored, "keep_metadata": kept, "atol": atol, "rtol": rtol, "equal_nan": equal_nan}
+    options.update({k: v for k, v in extras.items() if v})
     if model is not None:
         options["model"] = model
-    return _run(a, b, names, options)
-
-
-@gc_paused
-def _run(a: Artifact, b: Artifact, names: list[str], options: dict[str, Any]) -> DiffResult:
-    from pt2canon.diff.align import align_programs
-    from pt2canon.diff.compare import (
-        Options,
-        compare_extra_files,
-        compare_payloads,
-        compare_program,
-        compare_versions,
-        lazy_rows,
-        program_rows,
-    )
-
-    opts = Options(options["level"], options["ignore_shapes"], options["ignore_weights"], options["include_versions"])
-    sa = _Side(a, names, opts.level, opts.weights, opts.include_versions)
-    sb = _Side(b, names, opts.level, opts.weights, opts.include_versions)
-    several = len(names) > 1
-    changes: list[Change] = []
-    plans: list[tuple[str, Any]] = []
-    for name in names:
-        prefix = name if several else ""
-        ca, cb = sa.canons.get(name), sb.canons.get(name)
-        if ca is None or cb is None:
-            side = "added" if ca is None else "removed"
-            changes.append(
-                Change(
-                    "signature_changed",
-                    Location(graph=prefix, item=f"model {name}"),
-                    f"model {name} {side}",
-                    {"section": "models"},
+    opened: list[Artifact] = []
+    try:
+        for source in (a, b):
+            if not isinstance(source, Artifact):
+                opened.append(load(source, trust_pickle=trust_pickle))
+        art_a = a if isinstance(a, Artifact) else opened[0]
+        art_b = b if isinstance(b, Artifact) else opened[-1]
+        if model is not None:
+            if model not in art_a.models and model not in art_b.models:
+                raise InputError(
+                    f"model={model!r}: no model of that name in either archive; "
+                    f"{art_a.path} holds {', '.join(sorted(art_a.models))}, "
+                    f"{art_b.path} holds {', '.join(sorted(art_b.models))}"
                 )
-            )
-            plans.append((name, None))
-            continue
-        la, lb = sa.layers[name], sb.layers[name]
-        differing = [k for k in opts.layers() if la.get(k) != lb.get(k)]
-        al = None
-        model_changes: list[Change] = []
-        status: dict[Any, Any] = {}
-        if differing:
-            al = align_programs(ca, cb, graph=prefix)
-            model_changes, status = compare_program(al, ca, cb, opts)
-            if opts.weights:
-                pa, pb = sa.payloads[name], sb.payloads[name]
-                model_changes += compare_payloads("weights", pa["weights"], pb["weights"], prefix)
-                model_changes += compare_payloads("constants", pa["constants"], pb["constants"], prefix)
-                if name == names[0]:  # the archive's, not a model's: itemized once
-                    model_changes += compare_extra_files(sa.extra_files, sb.extra_files, prefix)
-            if not model_changes:
-                for layer in differing:
-                    model_changes.append(
-                        Change(
-                            _FALLBACK_KIND[layer],  # type: ignore[arg-type]
-                            Location(graph=prefix, item=f"{layer} layer"),
-                            f"the {layer} layer differs in a part no record itemizes",
-                            {"layer": layer, "a": la[layer], "b": lb[layer]},
-                        )
-                    )
-        model_changes += compare_versions(ca.doc, cb.doc, prefix)
-        changes += model_changes
-        plans.append((name, (ca, cb, al, model_changes, status, prefix)))
-
-    def rows() -> list[AlignedLine]:
-        out: list[AlignedLine] = []
-        for name, plan in plans:
-            if several:
-                mark = " " if plan is not None else ("+" if name in b.models else "-")
-                text = f"model {name}:"
-                out.append(AlignedLine(mark, text if mark != "+" else None, text if mark != "-" else None, name))  # type: ignore[arg-type]
-            if plan is None:
-                continue
-            ca, cb, al, model_changes, status, prefix = plan
-            if al is None:  # equal at this level: aligned only now, for the listing
-                al = align_programs(ca, cb, graph=prefix)
-            out.extend(program_rows(al, model_changes, status))
-        return out
-
-    return DiffResult(
-        a=a.path,
-        b=b.path,
-        level=opts.level,
-        changes=changes,
-        rows=lazy_rows(rows),
-        hash_a=sa.hash,
-        hash_b=sb.hash,
-        options=options,
-    )
+            names = [model]
+        else:
+            names = sorted(set(art_a.models) | set(art_b.models))
+        return compare_artifacts(art_a, art_b, names, opts, options)
+    finally:
+        for artifact in opened:
+            artifact.close()
 
 
 class _CallableModule(types.ModuleType):
-    """``pt2canon.diff`` is both this package and the API function :func:`pt2canon.api.diff`.
+    """``pt2canon.diff`` is both this package and the API function: calling it calls :func:`diff_programs`.
 
-    Once any ``pt2canon.diff.*`` module is imported, the import system
-    sets the attribute ``pt2canon.diff`` to this package, hiding the
-    lazily exported function; calling the package does what the function
-    does, so ``pt2canon.diff("a.pt2", "b.pt2")`` works either way.
+    The package must be importable as ``pt2canon.diff`` (its modules live
+    in it) and ``pt2canon.diff(a, b)`` must diff; a module whose class has
+    a ``__call__`` is both.
     """
 
     def __call__(self, a: Any, b: Any, **options: Any) -> DiffResult:
-        from pt2canon.api import diff
-
-        return diff(a, b, **options)
+        return diff_programs(a, b, **options)
 
 
 sys.modules[__name__].__class__ = _CallableModule

@@ -3,14 +3,11 @@
 The diff does not compare canonical names (one inserted op renumbers every
 value after it); it first *aligns* the two graphs, node for node, in the
 manner of XLA's ``hlo_diff`` (GumTree generalised to DAGs), then compares
-aligned pairs (:mod:`pt2canon.diff.compare`).
+aligned pairs (:mod:`pt2canon.diff.nodes`).
 
-Each side is viewed as a DAG of *view ids*: op nodes ``0..n-1`` in
-canonical order (view id ``k`` is canonical node ``n{k}``), graph inputs
-``n..n+m-1`` in canonical input order, and the output node ``n+m``. An
-edge is a use: the consumer's *argument slot* (argument name, or index
-when the schema gives none, plus the position inside a list argument), the
-producer's output index and the producer.
+Each side is a :class:`~pt2canon.diff.sides.GraphSide`: a DAG of *view
+ids* (op nodes in canonical order, then the graph inputs, then the output
+node) whose edges are uses at argument slots (:mod:`pt2canon.diff.sides`).
 
 Phases
 ------
@@ -82,24 +79,24 @@ names, so the alignment of two rewrites of the same program is the same.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pt2canon._json import canonical_bytes
 from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
-from pt2canon.serde.graph import VALUE_TABLES
-from pt2canon.serde.metadata import module_path
+from pt2canon.diff.fqns import ModuleRenames
+from pt2canon.diff.pairing import pair_named_inputs, renamed_outputs, subgraph_input_keys
+from pt2canon.diff.records import TOP_GRAPH, GraphPath
+from pt2canon.diff.sides import FQN_OUTPUTS, NAMED_INPUTS, GraphSide, program_side, subgraph_side
 
 __all__ = [
     "MAX_CANDIDATES",
     "MAX_ROUNDS",
     "Alignment",
-    "GraphSide",
+    "SubgraphPair",
     "align_graphs",
     "align_programs",
-    "module_path",
-    "output_spec_keys",
 ]
 
 #: Candidates looked at per source and node in the bottom-up pass.
@@ -107,156 +104,14 @@ MAX_CANDIDATES = 16
 #: Rounds of the bottom-up pass (each followed by propagation).
 MAX_ROUNDS = 4
 
-_FQN_FIELD = {
-    "parameter": "parameter_name",
-    "buffer": "buffer_name",
-    "tensor_constant": "tensor_constant_name",
-    "custom_obj": "custom_obj_name",
-    "parameter_mutation": "parameter_name",
-    "buffer_mutation": "buffer_name",
-    "gradient_to_parameter": "parameter_name",
-}
-_POSITIONAL_IN = {"user_input": "user", "constant_input": "user", "token": "token"}
-_POSITIONAL_OUT = {"user_output": "user", "loss_output": "user", "token": "token"}
 
-Slot = tuple[Any, Any]
+class SubgraphPair(NamedTuple):
+    """The subgraphs held by argument ``arg`` of aligned ops ``a_op`` (A) and ``b_op`` (B), aligned."""
 
-
-def _spec(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]:
-    ((tag, body),) = spec.items()
-    return tag, body
-
-
-def _input_keys(specs: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    """Alignment key of each input spec (canonical order)."""
-    keys: list[tuple[Any, ...]] = []
-    counts: Counter[str] = Counter()
-    for spec in specs:
-        tag, body = _spec(spec)
-        group = _POSITIONAL_IN.get(tag)
-        if group is not None:
-            keys.append((group, counts[group]))
-            counts[group] += 1
-        else:
-            keys.append((tag, body.get(_FQN_FIELD.get(tag, ""), "")))
-    return keys
-
-
-@dataclass
-class GraphSide:
-    """One graph seen by the aligner (see the module docstring for view ids).
-
-    Attributes
-    ----------
-    cg : CanonicalGraph
-    n_ops, n_inputs : int
-    nid : list of int
-        View id -> node id of ``cg.model``.
-    operands : list of dict
-        View id -> ``{slot: (output index, producer view id)}``.
-    users : list of list
-        View id -> ``[(slot, output index, user view id)]``.
-    label, plabel : list of int
-        Interned deep label (with subgraph digests) and shallow label
-        (target and constant arguments); inputs and the output have their own.
-    target : list of str or None
-    fp : list of int
-        Fingerprints (phase 1).
-    depth : list of int
-    ufp : list of int
-        Users' fingerprints: a Merkle hash over a node's uses (slot, output
-        index, user's shallow label and users' fingerprint), from the output back.
-    input_keys : list
-        Alignment key of each input, in canonical input order.
-    input_specs : list or None
-        Canonical signature input specs (top-level graph only).
-    output_keys : dict
-        Original output index -> alignment key.
-    output_specs, output_spec_keys : list or None
-        Canonical signature output specs and their keys (top-level graph only).
-    """
-
-    cg: CanonicalGraph
-    n_ops: int
-    n_inputs: int
-    nid: list[int]
-    operands: list[dict[Slot, tuple[int, int]]]
-    users: list[list[tuple[Slot, int, int]]]
-    label: list[int]
-    plabel: list[int]
-    target: list[str | None]
-    fp: list[int]
-    depth: list[int]
-    ufp: list[int]
-    input_keys: list[Any]
-    input_specs: list[dict[str, Any]] | None
-    output_keys: dict[int, Any]
-    output_specs: list[dict[str, Any]] | None = None
-    output_spec_keys: list[Any] | None = None
-    _modules: dict[int, str | None] = field(default_factory=dict, repr=False)
-    _tables: dict[str, Mapping[str, Any]] | None = field(default=None, repr=False)
-    _subs: dict[int, dict[int, str]] = field(default_factory=dict, repr=False)
-
-    @property
-    def out(self) -> int:
-        """View id of the output node."""
-        return self.n_ops + self.n_inputs
-
-    def is_op(self, v: int) -> bool:
-        return v < self.n_ops
-
-    def name(self, v: int) -> str:
-        """``n12`` for an op, the canonical value name for an input, ``output``."""
-        if v < self.n_ops:
-            return f"n{v}"
-        if v == self.out:
-            return "output"
-        vals = self.cg.model._node[self.nid[v]].get("values", ())
-        return self.value_name(v, 0) if vals else f"input {v - self.n_ops}"
-
-    def original_name(self, v: int) -> str | None:
-        if v < self.n_ops:
-            return self.cg.node_names.get(f"n{v}") or None
-        if v == self.out:
-            return None
-        vals = self.cg.model._node[self.nid[v]].get("values", ())
-        return vals[0].name if vals else None
-
-    def value_name(self, v: int, out: int) -> str:
-        """The canonical name of view id ``v``'s ``out``-th value."""
-        vals = self.cg.model._node[self.nid[v]].get("values", ())
-        if out < len(vals):
-            return self.cg.value_names.get(vals[out].name, vals[out].name)
-        return f"{self.name(v)}:{out}"
-
-    def module(self, v: int) -> str | None:
-        """Module path from the node's ``nn_module_stack`` (ops only)."""
-        if v >= self.n_ops:
-            return None
-        if v not in self._modules:
-            self._modules[v] = module_path(self.cg.model._node[self.nid[v]].get("metadata"))
-        return self._modules[v]
-
-    def metas(self, v: int) -> list[Any]:
-        """Canonical metadata (symbols renamed) of each value ``v`` defines; ``None`` for tokens."""
-        tables = self._tables
-        if tables is None:
-            doc = self.cg.doc
-            tables = self._tables = {k: doc.get(t) or {} for k, t in VALUE_TABLES.items()}
-        names = self.cg.value_names
-        empty: Mapping[str, Any] = {}
-        return [
-            tables.get(val.kind, empty).get(names.get(val.name, val.name))
-            for val in self.cg.model._node[self.nid[v]].get("values", ())
-        ]
-
-    def subgraph_names(self, v: int) -> dict[int, str]:
-        """Argument index -> canonical subgraph name of op ``v``."""
-        return self._subs.get(v, {})
-
-    def doc_node(self, v: int) -> dict[str, Any]:
-        """The canonical document's node of op ``v``."""
-        return self.cg.doc["nodes"][v]  # type: ignore[no-any-return]
+    a_op: int
+    b_op: int
+    arg: int
+    alignment: Alignment
 
 
 @dataclass
@@ -268,25 +123,31 @@ class Alignment:
     a, b : GraphSide
     a_to_b, b_to_a : list of int or None
         View id -> partner view id.
-    graph : str
-        ``""`` for the top level, else the path of B's canonical subgraph
-        names (``"n9/subgraph_1a2b3c4d5e6f"``), prefixed by the model name
-        when several models are diffed.
-    subgraphs : list of (a op, b op, argument index, Alignment)
+    graph : GraphPath
+        Which graph: the model's name when several models are diffed, and
+        the way down to this subgraph.
+    subgraphs : list of SubgraphPair
     stats : dict
         Matches per phase (``anchors``, ``identical``, ``propagated``, ``similar``).
+    fqns : dict
+        A's FQN -> B's of each parameter, buffer, constant and object the
+        alignment paired (top-level graph only).
+    renames : ModuleRenames
+        Which module of A became which of B, read off ``fqns``.
     symbols : dict
         A's canonical symbol -> B's, where they differ (see
-        :func:`pt2canon.diff.compare.learn_symbols`); empty until learned.
+        :func:`pt2canon.diff.symbols.learn_symbols`); empty until learned.
     """
 
     a: GraphSide
     b: GraphSide
     a_to_b: list[int | None]
     b_to_a: list[int | None]
-    graph: str = ""
-    subgraphs: list[tuple[int, int, int, Alignment]] = field(default_factory=list)
+    graph: GraphPath = TOP_GRAPH
+    subgraphs: list[SubgraphPair] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    fqns: dict[str, str] = field(default_factory=dict)
+    renames: ModuleRenames = field(default_factory=ModuleRenames)
     symbols: dict[str, str] = field(default_factory=dict)
 
     def op_pairs(self) -> Iterable[tuple[int, int]]:
@@ -315,166 +176,6 @@ class Alignment:
         return out
 
 
-# --------------------------------------------------------------------------- sides
-
-
-def _slot(key: tuple[int, str, tuple[Any, ...]]) -> Slot:
-    return (key[1] or key[0], key[2])
-
-
-def _build_side(
-    cg: CanonicalGraph,
-    input_ids: list[int],
-    input_keys: list[Any],
-    output_keys: dict[int, Any],
-    labels: dict[bytes, int],
-    input_specs: list[dict[str, Any]] | None = None,
-) -> GraphSide:
-    G = cg.model
-    nodes, pred = G._node, G._pred
-    order = cg.order
-    n, m = len(order), len(input_ids)
-    out_nid = G.graph["output"]
-    nid = [*order, *input_ids, out_nid]
-    vid = {x: i for i, x in enumerate(nid)}
-    N = n + m + 1
-    operands: list[dict[Slot, tuple[int, int]]] = [{} for _ in range(N)]
-    users: list[list[tuple[Slot, int, int]]] = [[] for _ in range(N)]
-    label = [0] * N
-    plabel = [0] * N
-    target: list[str | None] = [None] * N
-    subs: dict[int, dict[int, str]] = {}
-    docs = cg.doc["nodes"]
-    intern = labels.setdefault
-    fp = [0] * N
-    depth = [0] * N
-    out_label = intern(b"<output>", len(labels))
-    for v in range(n, N - 1):
-        key = input_keys[v - n]
-        fp[v] = hash(("in", key))
-        label[v] = plabel[v] = intern(canonical_bytes(["<input>", repr(key)]), len(labels))
-    # Ops in canonical (topological) order, then the output: operands, users, labels, fingerprints.
-    for v in [*range(n), N - 1]:
-        x = nid[v]
-        ops = operands[v]
-        is_out = v == N - 1
-        fps = []
-        dmax = 0
-        for u, keyed in pred[x].items():
-            pu = vid[u]
-            us, fu = users[pu], fp[pu]
-            if depth[pu] > dmax:
-                dmax = depth[pu]
-            for key, d in keyed.items():
-                slot = (output_keys.get(key[0], ("out", key[0])), key[2]) if is_out else (key[1] or key[0], key[2])
-                o = d["out"]
-                ops[slot] = (o, pu)
-                us.append((slot, o, v))
-                fps.append((slot, o, fu))
-        if is_out:
-            label[v] = plabel[v] = out_label
-        else:
-            attrs = nodes[x]
-            t = attrs["target"]
-            target[v] = t
-            args = attrs["args"]
-            if attrs["subgraphs"]:
-                doc_inputs = docs[v]["inputs"]
-                names = {i: doc_inputs[i]["arg"]["as_graph"]["name"] for i in attrs["subgraphs"]}
-                subs[v] = names
-                deep = [
-                    {**na, "arg": {"as_graph": cg.subgraphs[names[i]].structure_digest}} if i in names else na
-                    for i, na in enumerate(args)
-                ]
-                shallow = [{**na, "arg": {"as_graph": None}} if i in names else na for i, na in enumerate(args)]
-                label[v] = intern(canonical_bytes([t, deep, attrs["outputs"]]), len(labels))
-                plabel[v] = intern(canonical_bytes(["shallow", t, shallow, attrs["outputs"]]), len(labels))
-            else:
-                label[v] = plabel[v] = intern(canonical_bytes([t, args, attrs["outputs"]]), len(labels))
-        fp[v] = hash((label[v], frozenset(fps)))
-        depth[v] = dmax + 1
-    # Users' fingerprints: a Merkle hash over each node's uses, from the output back.
-    ufp = [0] * N
-    ufp[N - 1] = hash("<output>")
-    for v in [*range(n - 1, -1, -1), *range(n, N - 1)]:  # ops from the last, then the inputs
-        ufp[v] = hash(frozenset((s, o, plabel[u], ufp[u]) for s, o, u in users[v]))
-    return GraphSide(
-        cg=cg,
-        n_ops=n,
-        n_inputs=m,
-        nid=nid,
-        operands=operands,
-        users=users,
-        label=label,
-        plabel=plabel,
-        target=target,
-        fp=fp,
-        depth=depth,
-        ufp=ufp,
-        input_keys=input_keys,
-        input_specs=input_specs,
-        output_keys=output_keys,
-        _subs=subs,
-    )
-
-
-def output_spec_keys(
-    out_specs: list[dict[str, Any]],
-    in_specs: list[dict[str, Any]],
-    in_keys: list[Any],
-    value_names: Mapping[str, str],
-) -> list[Any]:
-    """Alignment key of each canonical output spec: user outputs by position, mutations by kind and FQN.
-
-    A user-input mutation is keyed by the key of the input it names.
-    """
-    by_value: dict[str, Any] = {}
-    for spec, key in zip(in_specs, in_keys):
-        _, body = _spec(spec)
-        arg = body.get("arg")
-        if isinstance(arg, Mapping):
-            inner = arg if "name" in arg else next(iter(arg.values()), None)
-            if isinstance(inner, Mapping) and isinstance(inner.get("name"), str):
-                by_value[inner["name"]] = key
-    keys: list[Any] = []
-    counts: Counter[str] = Counter()
-    for spec in out_specs:
-        tag, body = _spec(spec)
-        group = _POSITIONAL_OUT.get(tag)
-        if group is not None:
-            keys.append((group, counts[group]))
-            counts[group] += 1
-        elif tag in ("user_input_mutation", "gradient_to_user_input"):
-            name = body.get("user_input_name", "")
-            keys.append((tag, by_value.get(value_names.get(name, name), by_value.get(name, name))))
-        else:
-            keys.append((tag, body.get(_FQN_FIELD.get(tag, ""), "")))
-    return keys
-
-
-def _program_side(canon: CanonicalProgram, labels: dict[bytes, int]) -> GraphSide:
-    """The top-level graph of a program, inputs and outputs keyed by the signature."""
-    in_order, out_order = canon.graph.input_order, canon.graph.output_order
-    csig = canon.doc["graph_module"]["signature"]
-    cin, cout = csig["input_specs"], csig["output_specs"]
-    in_keys = _input_keys(cin)
-    okeys = output_spec_keys(cout, cin, in_keys, canon.graph.value_names)
-    out_keys = {orig: okeys[j] for j, orig in enumerate(out_order)}
-    side = _build_side(canon.graph, list(in_order), in_keys, out_keys, labels, input_specs=cin)
-    side.output_specs = cout
-    side.output_spec_keys = okeys
-    return side
-
-
-def _sub_side(cg: CanonicalGraph, labels: dict[bytes, int]) -> GraphSide:
-    G = cg.model
-    inputs = [x for x, k in G.nodes(data="kind") if k == "input"]
-    outs = G.nodes[G.graph["output"]]["args"]
-    return _build_side(
-        cg, inputs, [("in", j) for j in range(len(inputs))], {i: ("out", i) for i in range(len(outs))}, labels
-    )
-
-
 # --------------------------------------------------------------------------- matching
 
 
@@ -490,6 +191,8 @@ class _Matcher:
         self.mb: list[int | None] = [None] * (b.out + 1)
         self.queue: deque[tuple[int, int]] = deque()
         self.stats = {"anchors": 0, "identical": 0, "propagated": 0, "similar": 0}
+        self.renames = ModuleRenames()
+        self.fqns: dict[str, str] = {}
 
     def match(self, x: int, y: int, phase: str) -> None:
         self.ma[x] = y
@@ -501,14 +204,14 @@ class _Matcher:
     def anchors(self) -> None:
         a, b = self.a, self.b
         self.match(a.out, b.out, "anchors")
-        where = {k: a.n_ops + j for j, k in enumerate(a.input_keys)}
+        where = {k: a.n_ops + j for j, k in enumerate(a.anchor_keys or a.input_keys)}
         for j, k in enumerate(b.input_keys):
             x = where.get(k)
             if x is not None and self.ma[x] is None:
                 self.match(x, b.n_ops + j, "anchors")
         # Leftovers of the same kind, in canonical order.
         left_a: dict[Any, deque[int]] = {}
-        for j, k in enumerate(a.input_keys):
+        for j, k in enumerate(a.anchor_keys or a.input_keys):
             if self.ma[a.n_ops + j] is None:
                 left_a.setdefault(k[0], deque()).append(a.n_ops + j)
         for j, k in enumerate(b.input_keys):
@@ -547,9 +250,31 @@ class _Matcher:
 
     # phase 2 --------------------------------------------------------------
     def propagate(self) -> None:
+        """Grow the matching along edges to a fixpoint (phase 2).
+
+        A pair whose output metadata differ (a block of other widths inserted
+        in a chain of blocks of one op each) is deferred: it is matched only
+        when nothing with equal metadata is left to grow from, so that the
+        pairs that agree in every respect decide first.
+        """
         a, b, ma, mb = self.a, self.b, self.ma, self.mb
         queue = self.queue
-        while queue:
+        deferred: deque[tuple[int, int]] = deque()
+
+        def grow(x: int, y: int) -> None:
+            if a.metas(x) == b.metas(y):
+                self.match(x, y, "propagated")
+            else:
+                deferred.append((x, y))
+
+        while True:
+            if not queue:
+                while deferred and not queue:
+                    x, y = deferred.popleft()
+                    if ma[x] is None and mb[y] is None:
+                        self.match(x, y, "propagated")
+                if not queue:
+                    return
             x, y = queue.popleft()
             ob = b.operands[y]
             for s, (o, px) in a.operands[x].items():
@@ -558,7 +283,7 @@ class _Matcher:
                     continue
                 py = e[1]
                 if px < a.n_ops and py < b.n_ops and ma[px] is None and mb[py] is None and a.plabel[px] == b.plabel[py]:
-                    self.match(px, py, "propagated")
+                    grow(px, py)
             ua = [(s, o, u) for s, o, u in a.users[x] if ma[u] is None]
             if not ua:
                 continue
@@ -582,7 +307,7 @@ class _Matcher:
                 xs = [u for u in xs if ma[u] is None]
                 us = [u for u in us if mb[u] is None]
                 if len(xs) == 1 and len(us) == 1:
-                    self.match(xs[0], us[0], "propagated")
+                    grow(xs[0], us[0])
                 elif xs and us:
                     self._disambiguate(xs, us)
 
@@ -787,36 +512,67 @@ class _Matcher:
             score += 2
         return score
 
+    # phase 5 --------------------------------------------------------------
+    def pair_named_inputs(self) -> None:
+        """Phase 5: pair the named inputs through their readers (:func:`pt2canon.diff.pairing.pair_named_inputs`)."""
+        self.fqns = pair_named_inputs(self.a, self.b, self.ma, self.mb)
+        self.renames = ModuleRenames.learn(self.fqns.items())
+
     def run(self) -> None:
         self.anchors()
+        self.queue.clear()  # structure first: identical cones propagate before the FQN anchors
         self.identical()
         self.queue.extend((x, y) for x, y in enumerate(self.ma) if y is not None)
         self.propagate()
         for _ in range(MAX_ROUNDS):
             if not self.similar():
                 break
+        self.pair_named_inputs()
 
 
-def _align(a: GraphSide, b: GraphSide, graph: str, labels: dict[bytes, int]) -> Alignment:
+def _match(a: GraphSide, b: GraphSide) -> _Matcher:
+    """Run the matcher; when modules turn out renamed (an inserted block), run it again with A's
+    FQN anchors and mutation outputs in B's names, so that what the FQNs anchor agrees with
+    the structure (the ``num_batches_tracked`` update of a shifted block pairs with its block's)."""
     m = _Matcher(a, b)
     m.run()
-    al = Alignment(a=a, b=b, a_to_b=m.ma, b_to_a=m.mb, graph=graph, stats=m.stats)
+    if m.renames and a.output_spec_keys is not None:
+        a.anchor_keys = [(k[0], m.renames.rename(k[1])) if k[0] in NAMED_INPUTS else k for k in a.input_keys]
+        predicted = {f: m.renames.rename(f) for k, f in a.built_output_spec_keys() if k in FQN_OUTPUTS}
+        a.rekey_outputs(renamed_outputs(a, predicted))
+        m = _Matcher(a, b)
+        m.run()
+    if a.output_spec_keys is not None:
+        a.rekey_outputs(renamed_outputs(a, m.fqns))
+    return m
+
+
+def _align(a: GraphSide, b: GraphSide, graph: GraphPath, labels: dict[bytes, int]) -> Alignment:
+    m = _match(a, b)
+    al = Alignment(a=a, b=b, a_to_b=m.ma, b_to_a=m.mb, graph=graph, stats=m.stats, fqns=m.fqns, renames=m.renames)
     for x, y in al.op_pairs():
         sa, sb = a.subgraph_names(x), b.subgraph_names(y)
         for i in sorted(set(sa) & set(sb)):
             ca, cb = a.cg.subgraphs[sa[i]], b.cg.subgraphs[sb[i]]
-            path = f"{graph}/n{y}/{sb[i]}" if graph else f"n{y}/{sb[i]}"
-            al.subgraphs.append((x, y, i, _align(_sub_side(ca, labels), _sub_side(cb, labels), path, labels)))
+            path = graph.child(f"n{y}", sb[i])
+            keys = subgraph_input_keys(a, b, al.a_to_b, x, y, _n_inputs(ca), _n_inputs(cb))
+            side_a = subgraph_side(ca, labels, keys[0] if keys else None)
+            side_b = subgraph_side(cb, labels, keys[1] if keys else None)
+            al.subgraphs.append(SubgraphPair(x, y, i, _align(side_a, side_b, path, labels)))
     return al
 
 
-def align_programs(a: CanonicalProgram, b: CanonicalProgram, *, graph: str = "") -> Alignment:
+def _n_inputs(cg: CanonicalGraph) -> int:
+    return len(cg.doc.get("inputs") or ())
+
+
+def align_programs(a: CanonicalProgram, b: CanonicalProgram, *, graph: GraphPath = TOP_GRAPH) -> Alignment:
     """Align the top-level graphs of two canonical programs, subgraphs recursively."""
     labels: dict[bytes, int] = {}
-    return _align(_program_side(a, labels), _program_side(b, labels), graph, labels)
+    return _align(program_side(a, labels), program_side(b, labels), graph, labels)
 
 
-def align_graphs(a: CanonicalGraph, b: CanonicalGraph, *, graph: str = "") -> Alignment:
+def align_graphs(a: CanonicalGraph, b: CanonicalGraph, *, graph: GraphPath = TOP_GRAPH) -> Alignment:
     """Align two canonical graphs whose inputs and outputs correspond by position."""
     labels: dict[bytes, int] = {}
-    return _align(_sub_side(a, labels), _sub_side(b, labels), graph, labels)
+    return _align(subgraph_side(a, labels), subgraph_side(b, labels), graph, labels)

@@ -1,256 +1,61 @@
-"""The result model of a structural diff: typed change records and their summary.
+"""The result of a structural diff: :class:`DiffResult`, its records, and their renderings.
 
-A :class:`DiffResult` holds the :class:`Change` records of comparing two
-programs (each side canonicalized, then aligned node for node by
-:mod:`pt2canon.diff.align`) and the aligned listing the text renderer
-prints. Records are typed by ``kind``:
+:class:`DiffResult` is the :class:`~pt2canon.diff.records.DiffRecords` a
+diff found, rendered on request (:meth:`DiffResult.render`), shown as
+HTML in notebooks and as text by ``print``. The records themselves
+(:class:`Change`, :class:`Location`, :class:`AlignedLine`, ...) are in
+:mod:`pt2canon.diff.records`, which the renderers read; this module sits
+above both.
 
-==================== ==========================================================
-``node_added``       an op node only B has
-``node_removed``     an op node only A has
-``node_changed``     an aligned pair whose target, constant arguments or output
-                     metadata differ (``details`` holds the field-level diff)
-``node_rewired``     an aligned pair that reads other values (e.g. swapped
-                     operands of ``sub``), nothing else changed
-``signature_changed`` inputs/outputs of the signature, module call graph
-``weight_changed``   a weight or constant's bytes or metadata (``full`` level)
-``constraint_changed`` a range constraint
-``version_changed``  torch/schema/opset versions (shown, never make a diff unequal
-                     unless versions are included in the level)
-==================== ==========================================================
-
-The JSON form (:meth:`DiffResult.to_json`) is versioned by
-:data:`DIFF_SCHEMA_VERSION`; ``docs/diff-json.md`` documents it.
+Examples
+--------
+>>> r = DiffResult("a.pt2", "b.pt2", "graph", [Change("node_added", Location(b="n3"), "aten.relu.default added")])
+>>> r.equal, r.summary()["node_added"]
+(False, 1)
+>>> print(r.render("text").splitlines()[-1])
+1 change at level graph: 1 node added
 """
 
 from __future__ import annotations
 
-import json
-from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["CHANGE_KINDS", "DIFF_SCHEMA_VERSION", "AlignedLine", "Change", "DiffResult", "Location"]
+from pt2canon.diff.records import (
+    CHANGE_KINDS,
+    DIFF_SCHEMA_VERSION,
+    TOP_GRAPH,
+    AlignedLine,
+    Change,
+    ChangeKind,
+    DiffRecords,
+    GraphPath,
+    Location,
+    RowStatus,
+)
+from pt2canon.diff.render import render
 
-#: Version of the JSON output's schema.
-DIFF_SCHEMA_VERSION = 1
-
-ChangeKind = Literal[
-    "node_added",
-    "node_removed",
-    "node_changed",
-    "node_rewired",
-    "signature_changed",
-    "weight_changed",
-    "constraint_changed",
-    "version_changed",
+__all__ = [
+    "CHANGE_KINDS",
+    "DIFF_SCHEMA_VERSION",
+    "TOP_GRAPH",
+    "AlignedLine",
+    "Change",
+    "ChangeKind",
+    "DiffRecords",
+    "DiffResult",
+    "GraphPath",
+    "Location",
+    "RowStatus",
 ]
-
-#: Every change kind, in the order summaries list them.
-CHANGE_KINDS: tuple[str, ...] = get_args(ChangeKind)
-
-
-@dataclass(frozen=True)
-class Location:
-    """Where a change is, readable by a person.
-
-    Attributes
-    ----------
-    graph : str
-        ``""`` for the top-level graph, else the path of canonical subgraph
-        names (``"n9/subgraph_1a2b3c4d5e6f"``).
-    a, b : str or None
-        Canonical node name (``"n12"``) on each side; ``None`` where absent.
-    a_original, b_original : str or None
-        The node's name in the original, un-canonicalized file.
-    module : str or None
-        Module path from ``nn_module_stack`` (``"encoder.layers.3.linear1"``).
-    item : str or None
-        For non-node changes: the signature entry, FQN, symbol or version key.
-    """
-
-    graph: str = ""
-    a: str | None = None
-    b: str | None = None
-    a_original: str | None = None
-    b_original: str | None = None
-    module: str | None = None
-    item: str | None = None
-
-    def __str__(self) -> str:
-        if self.item is not None:
-            return self.item
-        parts = []
-        side = " -> ".join(x for x in (self.a, self.b) if x) if self.a != self.b else (self.a or "")
-        orig = (
-            " -> ".join(x for x in (self.a_original, self.b_original) if x)
-            if self.a_original != self.b_original
-            else (self.a_original or "")
-        )
-        if self.graph:
-            parts.append(f"{self.graph}/")
-        parts.append(side)
-        if orig:
-            parts.append(f" ({orig})")
-        if self.module:
-            parts.append(f" in {self.module}")
-        return "".join(parts)
-
-    def describe(self, code: Callable[[str], str] = str) -> str:
-        """A readable location for renderers; ``code`` wraps each name (escaping, markup).
-
-        Examples
-        --------
-        >>> Location(a="n3", b="n4", a_original="relu", module="layers.0").describe(lambda s: f"`{s}`")
-        '`n3` → `n4` (`relu`) in `layers.0`'
-        """
-        if self.item is not None:
-            text = code(self.item)
-        else:
-            if self.a and self.b and self.a != self.b:
-                text = f"{code(self.a)} → {code(self.b)}"
-            else:
-                text = code(self.a or self.b or "?")
-            if self.a_original and self.b_original and self.a_original != self.b_original:
-                text += f" (was {code(self.a_original)}, now {code(self.b_original)})"
-            elif self.a_original or self.b_original:
-                text += f" ({code(self.a_original or self.b_original or '')})"
-        if self.module:
-            text += f" in {code(self.module)}"
-        if self.graph:
-            text += f" in subgraph {code(self.graph)}"
-        return text
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change record.
-
-    Attributes
-    ----------
-    kind : str
-        One of :data:`CHANGE_KINDS`.
-    location : Location
-    summary : str
-        One line for people (``"aten.relu.default -> aten.gelu.default"``).
-    details : dict
-        JSON-ready, field-level detail (``{"target": ["...", "..."]}``,
-        ``{"args": {"1": {"old": 2.0, "new": 3.0}}}``, ...).
-    a_line, b_line : str or None
-        The node's listing line on each side (:func:`pt2canon.listing.format_node`).
-    """
-
-    kind: ChangeKind
-    location: Location
-    summary: str
-    details: dict[str, Any] = field(default_factory=dict)
-    a_line: str | None = None
-    b_line: str | None = None
-
-    def details_text(self) -> str:
-        """``details`` as one line of JSON (``""`` when there are none), for renderers."""
-        if not self.details:
-            return ""
-        try:
-            return json.dumps(self.details, sort_keys=True, ensure_ascii=False, separators=(", ", ": "), default=str)
-        except (TypeError, ValueError):
-            return repr(self.details)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind, "location": self.location.to_json(), "summary": self.summary}
-        if self.details:
-            out["details"] = self.details
-        if self.a_line is not None:
-            out["a"] = self.a_line
-        if self.b_line is not None:
-            out["b"] = self.b_line
-        return out
-
-
-@dataclass(frozen=True)
-class AlignedLine:
-    """One row of the aligned listing: ``status`` is ``" "`` same, ``"-"``, ``"+"`` or ``"~"``.
-
-    ``a_name``/``b_name`` are the canonical node (or input value) names of
-    the row on each side, ``module`` the node's module path, ``note`` the
-    summary of the change a ``"~"`` row stands for.
-    """
-
-    status: Literal[" ", "-", "+", "~"]
-    a_line: str | None
-    b_line: str | None
-    graph: str = ""
-    a_name: str | None = None
-    b_name: str | None = None
-    module: str | None = None
-    note: str | None = None
 
 
 @dataclass
-class DiffResult:
-    """The outcome of :func:`pt2canon.diff.diff_programs`.
-
-    Attributes
-    ----------
-    a, b : str
-        Labels (paths) of the two sides.
-    level : str
-        The hash level compared (``structure``, ``graph`` or ``full``).
-    changes : list of Change
-    rows : list of AlignedLine
-        The aligned canonical listing, for the unified text rendering.
-    hash_a, hash_b : str
-        Each side's hash at ``level``.
-    options : dict
-        The options the diff ran with (``ignore_shapes``, ...).
-    """
-
-    a: str
-    b: str
-    level: str
-    changes: list[Change]
-    rows: list[AlignedLine] = field(default_factory=list)
-    hash_a: str = ""
-    hash_b: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def equal(self) -> bool:
-        """True when nothing but versions changed (versions never count unless asked)."""
-        counted = [c for c in self.changes if c.kind != "version_changed" or self.options.get("include_versions")]
-        return not counted
-
-    def __bool__(self) -> bool:
-        """A diff is truthy when the programs differ, like a non-empty diff."""
-        return not self.equal
-
-    def summary(self) -> dict[str, int]:
-        """Count of changes per kind, every kind present (zero included)."""
-        counts: Counter[str] = Counter(c.kind for c in self.changes)
-        return {k: counts.get(k, 0) for k in CHANGE_KINDS}
-
-    def to_json(self) -> dict[str, Any]:
-        """The documented JSON form (``schema_version`` :data:`DIFF_SCHEMA_VERSION`)."""
-        return {
-            "schema_version": DIFF_SCHEMA_VERSION,
-            "a": self.a,
-            "b": self.b,
-            "level": self.level,
-            "equal": self.equal,
-            "hash": {"a": self.hash_a, "b": self.hash_b},
-            "summary": self.summary(),
-            "changes": [c.to_json() for c in self.changes],
-            "options": self.options,
-        }
+class DiffResult(DiffRecords):
+    """The outcome of :func:`pt2canon.diff.diff_programs`: its records (see :class:`DiffRecords`), renderable."""
 
     def render(self, format: str = "text", **options: Any) -> str:
         """Render as ``text``, ``json``, ``markdown`` or ``html`` (see :mod:`pt2canon.diff.render`)."""
-        from pt2canon.diff.render import render
-
         return render(self, format, **options)
 
     def _repr_html_(self) -> str:

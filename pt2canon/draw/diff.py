@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -27,7 +26,11 @@ _NODE_STATUS = {"node_added": "added", "node_removed": "removed", "node_changed"
 
 
 def _b_to_a(result: DiffResult, prefix: str) -> dict[str, str]:
-    return {r.b_name: r.a_name for r in result.rows if r.graph == prefix and r.a_name and r.b_name}
+    return {
+        r.b_name: r.a_name
+        for r in result.rows
+        if r.graph.model == prefix and not r.graph.is_subgraph and r.a_name and r.b_name
+    }
 
 
 def diff_highlight(result: DiffResult, side: str = "b", *, model: str | None = None) -> dict[str, str]:
@@ -53,19 +56,15 @@ def diff_highlight(result: DiffResult, side: str = "b", *, model: str | None = N
         status = _NODE_STATUS.get(c.kind)
         if status is None:
             continue
-        loc = c.location
-        graph = loc.graph or ""
-        if graph == prefix:
-            name = loc.b if side == "b" else loc.a
+        graph = c.location.graph
+        if graph.model != prefix:
+            continue
+        if not graph.is_subgraph:
+            name = c.location.b if side == "b" else c.location.a
             if name:
                 out[name] = status
             continue
-        rest = graph[len(prefix) + 1 :] if prefix else graph
-        if prefix and not graph.startswith(prefix + "/"):
-            continue
-        parent = rest.split("/", 1)[0]
-        if not re.fullmatch(r"n\d+", parent):
-            continue
+        parent = graph.steps[0][0]  # the higher-order op of the top-level graph, by B's name
         if side == "a":
             if b_to_a is None:
                 b_to_a = _b_to_a(result, prefix)

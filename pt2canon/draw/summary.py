@@ -14,7 +14,7 @@ from pt2canon.serde.model import nodes as graph_nodes
 
 __all__ = ["Summary", "explore"]
 
-# `!important` where notebook stylesheets outrank one class (see pt2canon.diff.render_html's _STYLE).
+# `!important` where notebook stylesheets outrank one class (see pt2canon.diff.render.html's _STYLE).
 _SUMMARY_STYLE = """
 .pt2canon-summary { font-family: inherit; line-height: 1.4; }
 .pt2canon-summary table { border-collapse: collapse; margin: 0.3em 0 0.9em 0; table-layout: auto; }

@@ -266,8 +266,8 @@ def diff_runs(
     -------
     RunDiff
     """
-    from pt2canon.api import diff
     from pt2canon.canon.hashing import LEVELS
+    from pt2canon.diff import diff_programs as diff
 
     if level not in LEVELS:
         raise UsageError(f"level={level!r} is not one of {', '.join(LEVELS)}")

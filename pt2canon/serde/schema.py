@@ -55,7 +55,6 @@ _PROGRAM_KEYS = frozenset(
     {
         "graph_module", "opset_version", "range_constraints", "schema_version", "verifiers", "torch_version",
         "guards_code",
-        "_pt2canon",  # the header of pt2canon's golden files (pytest plugin); not part of the program
     }
 )  # fmt: skip
 _GM_KEYS = frozenset({"graph", "signature", "module_call_graph", "metadata", "treespec_namedtuple_fields"})

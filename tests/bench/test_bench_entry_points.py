@@ -61,3 +61,10 @@ def test_the_benchmark_runs_in_quick_mode_and_rewrites_its_report_keeping_the_no
     results = json.loads((ROOT / "bench" / "results" / "quick.json").read_text())
     assert results["canon"][0]["speedup_vs_torch"] > 0
     assert len(results["scaling"]["rows"]) == 2
+
+
+def test_the_weights_benchmark_runs_its_dtype_section_and_reports_it(capsys: pytest.CaptureFixture[str]) -> None:
+    diff_weights = _load("diff_weights")
+    assert diff_weights.main(["--quick", "--only", "dtypes"]) == 0
+    out = capsys.readouterr().out
+    assert "| bfloat16 |" in out and "| float8_e4m3fn |" in out

@@ -81,9 +81,15 @@ def test_a_different_program_exits_1_and_shows_the_inserted_op(
     assert status == 1 and err == ""
     lines = out.splitlines()
     assert lines[0] == f"--- {archives['a']}" and lines[1] == f"+++ {archives['inserted']}"
-    assert sum(line.startswith("+ ") for line in lines) == 1
-    assert any(line.startswith("+ ") and "aten.tanh.default" in line for line in lines)
-    assert sum(line.startswith("~ ") for line in lines) == 1
+    # the added op is one + line; the rewired op its - line (A's) and + line (B's), then what changed
+    plus = [i for i, line in enumerate(lines) if line.startswith("+ ")]
+    minus = [i for i, line in enumerate(lines) if line.startswith("- ")]
+    assert len(plus) == 2 and len(minus) == 1 and "aten.tanh.default" in lines[plus[0]]
+    assert (
+        minus[0] + 1 == plus[1] and "aten.linear.default" in lines[minus[0]] and "aten.linear.default" in lines[plus[1]]
+    )
+    assert "-> %" in lines[plus[1] + 1] and "aten.tanh.default)" in lines[plus[1] + 1]
+    assert not [line for line in lines if line.startswith("~ ")]
     assert lines[-1] == "2 changes at level graph: 1 node added, 1 node rewired"
 
 
@@ -98,9 +104,9 @@ def test_context_sets_the_unchanged_lines_shown(archives: dict[str, Path], capsy
 def test_json_format_is_the_documented_schema(archives: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, archives["a"], archives["inserted"], "--format", "json")
     doc = json.loads(out)
-    assert status == 1 and doc["schema_version"] == 1 and doc["equal"] is False
+    assert status == 1 and doc["schema_version"] == 2 and doc["equal"] is False and doc["counted"] == 2
     assert {k: v for k, v in doc["summary"].items() if v} == {"node_added": 1, "node_rewired": 1}
-    assert [c["kind"] for c in doc["changes"]] == ["node_added", "node_rewired"]
+    assert [(c["kind"], c["counted"]) for c in doc["changes"]] == [("node_added", True), ("node_rewired", True)]
     assert doc["hash"]["a"] == pt2canon.hash(archives["a"]) and doc["hash"]["b"] == pt2canon.hash(archives["inserted"])
     assert doc["options"]["level"] == "graph"
     status, out, _ = run(capsys, archives["a"], archives["copy"], "--format", "json")
@@ -123,8 +129,13 @@ def test_weights_count_at_level_full_unless_ignored(
     assert run(capsys, archives["a"], archives["weight"])[0] == 0
     status, out, _ = run(capsys, archives["a"], archives["weight"], "--level", "full")
     assert status == 1
-    assert "~ [weight_changed] weight fc2.bias: content " in out
+    # by how much: one element of fc2.bias moved by 1.0
+    assert "~ [weight_changed] weight fc2.bias: 1 of 4 elements differ, max abs 1 at [0], max rel " in out
     assert out.splitlines()[-1] == "1 change at level full: 1 weight changed"
+    status, out, _ = run(capsys, archives["a"], archives["weight"], "--level", "full", "--atol", "1")
+    assert status == 0 and out.splitlines()[-1] == "no changes at level full: 1 weight changed (not counted)"
+    assert "within atol=1, rtol=0" in out
+    assert run(capsys, archives["a"], archives["weight"], "--level", "full", "--atol", "0.9")[0] == 1
     assert run(capsys, archives["a"], archives["weight"], "--level", "full", "--ignore-weights")[0] == 0
 
 
@@ -133,7 +144,9 @@ def test_shapes_count_unless_ignored_and_not_at_level_structure(
 ) -> None:
     status, out, _ = run(capsys, archives["a"], archives["dtype"])
     assert status == 1 and "output 0: f32[3, 16] -> f16[3, 16]" in out
-    assert run(capsys, archives["a"], archives["dtype"], "--ignore-shapes")[0] == 0
+    assert run(capsys, archives["a"], archives["dtype"], "--ignore-dtypes")[0] == 0
+    assert run(capsys, archives["a"], archives["dtype"], "--ignore-shapes")[0] == 1  # a dtype is not a shape
+    assert run(capsys, archives["a"], archives["dtype"], "--ignore", "node_changed")[0] == 0
     assert run(capsys, archives["a"], archives["dtype"], "--level", "structure")[0] == 0
 
 
@@ -163,7 +176,7 @@ def test_model_picks_one_model_of_multi_model_archives(
         (["{a}", "{a}", "--context", "-1"], "--context=-1"),
         (["{a}", "{a}", "--level", "weights"], "invalid choice"),
         (["{a}", "{a}", "--format", "yaml"], "invalid choice"),
-        (["{a}", "{a}", "--model", "nope"], "no model named 'nope'"),
+        (["{a}", "{a}", "--model", "nope"], "model='nope': no model of that name in either archive"),
     ],
 )
 def test_errors_exit_2_with_one_line(

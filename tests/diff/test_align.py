@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 
 import pt2canon
 from pt2canon.canon.program import canonicalize_program
-from pt2canon.diff.align import Alignment, align_programs, module_path
+from pt2canon.diff.align import Alignment, align_programs
+from pt2canon.serde.metadata import module_path
 from pt2canon.strategies import programs, rewrites
 
 SETTINGS = settings(
@@ -246,11 +247,14 @@ def test_subgraphs_of_matched_higher_order_ops_are_aligned_recursively(corpus: A
     al = align(doc, new)
     assert al.added() == [] and al.removed() == [] and len(al.subgraphs) == 2
     changed = [
-        sub for _, _, _, sub in al.subgraphs if any(sub.a.target[x] != sub.b.target[y] for x, y in sub.op_pairs())
+        pair.alignment
+        for pair in al.subgraphs
+        if any(pair.alignment.a.target[x] != pair.alignment.b.target[y] for x, y in pair.alignment.op_pairs())
     ]
     (sub,) = changed
     assert sub.added() == [] and sub.removed() == []
-    assert sub.graph.startswith("n") and "/subgraph_" in sub.graph
+    ((node, subgraph),) = sub.graph.steps
+    assert node.startswith("n") and subgraph.startswith("subgraph_")
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,9 @@ import pt2canon
 from pt2canon.canon.program import canonicalize_program
 from pt2canon.diff import DiffResult, diff_programs
 from pt2canon.diff.align import align_programs
-from pt2canon.diff.compare import Options, compare_program, field_changes
+from pt2canon.diff.fields import field_changes
+from pt2canon.diff.options import Options
+from pt2canon.diff.program import compare_program
 from pt2canon.errors import InputError, UsageError
 from pt2canon.serde.graph import iter_refs
 from pt2canon.strategies import mutations, programs, rewrites
@@ -119,9 +121,11 @@ def test_each_single_mutation_of_a_generated_program_gives_exactly_one_record(tr
     else:  # shape, dtype: of an op's output or of a graph input
         assert c.kind in ("node_changed", "signature_changed")
         assert paths and all(p.startswith("meta") for p in paths)
-        # Metadata is not part of the structure level, nor of an ignore_shapes diff.
+        # Metadata is not part of the structure level; --ignore-shapes and --ignore-dtypes each hide their own.
         assert diff_docs(doc, mutated, level="structure").changes == []
-        assert diff_docs(doc, mutated, ignore_shapes=True).changes == []
+        hides, keeps = ("ignore_dtypes", "ignore_shapes") if kind == "dtype" else ("ignore_shapes", "ignore_dtypes")
+        assert diff_docs(doc, mutated, **{hides: True}).changes == []
+        assert len(diff_docs(doc, mutated, **{keeps: True}).changes) == 1
 
 
 def _top_uses(doc: dict[str, Any]) -> list[tuple[int, int]]:
@@ -384,10 +388,10 @@ def test_a_changed_op_inside_a_cond_branch_is_located_in_its_subgraph(corpus: An
     r = diff_docs(doc, new)
     assert kinds(r) == ["node_changed"], [(c.kind, str(c.location), c.summary) for c in r.changes]
     (c,) = r.changes
-    head, sub = c.location.graph.split("/")
-    assert head.startswith("n") and sub.startswith("subgraph_")
+    ((head, sub),) = c.location.graph.steps
+    assert head.startswith("n") and sub.startswith("subgraph_") and c.location.graph.model == ""
     assert c.summary == "aten.sin.default -> aten.tanh.default"
-    assert str(c.location).startswith(c.location.graph + "/n")
+    assert str(c.location).startswith(f"{head}/{sub}/n")
 
 
 def test_node_changed_details_are_field_level_not_whole_dicts() -> None:
@@ -405,7 +409,7 @@ def test_bad_options_are_usage_errors(corpus: Any) -> None:
         diff_programs(a, a, level="weights")
     with pytest.raises(UsageError, match="context"):
         diff_programs(a, a, context=-1)
-    with pytest.raises(InputError, match="no model named 'nope'"):
+    with pytest.raises(InputError, match="model='nope': no model of that name in either archive"):
         diff_programs(a, a, model="nope")
 
 
@@ -615,7 +619,10 @@ def test_a_changed_dtype_or_shape_in_the_real_export_is_one_record(stack: Stack,
         assert records(r) == [("node_changed", "layers.7.linear1", None)]
         field_path = "meta.0.dtype" if what == "dtype" else "meta.0.sizes[2].as_int"
         assert [f["path"] for f in r.changes[0].details["changes"]] == [field_path]
-    assert pt2canon.diff(stack.base, path, ignore_shapes=True).equal
+    hides, keeps = ("ignore_dtypes", "ignore_shapes") if what == "dtype" else ("ignore_shapes", "ignore_dtypes")
+    assert pt2canon.diff(stack.base, path, **{hides: True}).equal
+    assert not pt2canon.diff(stack.base, path, **{keeps: True}).equal
+    assert pt2canon.diff(stack.base, path, ignore_shapes=True, ignore_dtypes=True).equal
 
 
 # --------------------------------------------------------------------------- hashes and several models
@@ -641,8 +648,8 @@ def test_models_of_multi_model_archives_are_diffed_by_name(corpus: Any, tmp_path
     package_pt2(b, exported_programs=changed)
     r = pt2canon.diff(a, b, level="full")
     assert r.hash_a == pt2canon.hash(a, level="full") and r.hash_b == pt2canon.hash(b, level="full")
-    assert not [c for c in r.changes if c.location.graph.split("/")[0] == "mlp"]
-    assert any(c.location.graph.startswith("cond") for c in r.changes)
+    assert not [c for c in r.changes if c.location.graph.model == "mlp"]
+    assert any(c.location.graph.model == "cond" for c in r.changes)
     (extra,) = [c for c in r.changes if c.location.item == "model extra"]
     assert extra.kind == "signature_changed" and extra.summary == "model extra added"
     only = pt2canon.diff(a, b, model="mlp")
@@ -651,7 +658,7 @@ def test_models_of_multi_model_archives_are_diffed_by_name(corpus: Any, tmp_path
 
 
 def test_symbols_seen_only_inside_expressions_are_paired_so_that_the_expressions_agree() -> None:
-    from pt2canon.diff.compare import _best_pairing, _rename_expr
+    from pt2canon.diff.symbols import best_pairing, rename_expression
 
     def sym(name: str) -> str:
         return f"Symbol('{name}', integer=True, positive=True)"
@@ -660,10 +667,35 @@ def test_symbols_seen_only_inside_expressions_are_paired_so_that_the_expressions
     # so only a canonical re-print after renaming makes the two agree.
     a = f"Add(Mul(Integer(2), {sym('s0')}), {sym('s1')})"
     b = f"Add({sym('s0')}, Mul(Integer(2), {sym('s1')}))"
-    assert _rename_expr(a, {"s0": "s1", "s1": "s0"}) == b
-    assert _best_pairing(["s0", "s1"], ["s0", "s1"], {}, [(a, b)]) == {"s0": "s1", "s1": "s0"}
+    assert rename_expression(a, {"s0": "s1", "s1": "s0"}) == b
+    assert best_pairing(["s0", "s1"], ["s0", "s1"], {}, [(a, b)]) == {"s0": "s1", "s1": "s0"}
     # Nothing to go by: name order.
-    assert _best_pairing(["s0", "s1"], ["s0", "s1"], {}, []) == {"s0": "s0", "s1": "s1"}
+    assert best_pairing(["s0", "s1"], ["s0", "s1"], {}, []) == {"s0": "s0", "s1": "s1"}
     # More symbols on one side: every one of them is tried.
     one = f"Add(Mul(Integer(2), {sym('s1')}), Integer(1))"
-    assert _best_pairing(["s0", "s1"], ["s0"], {}, [(one, one.replace("'s1'", "'s0'"))]) == {"s1": "s0"}
+    assert best_pairing(["s0", "s1"], ["s0"], {}, [(one, one.replace("'s1'", "'s0'"))]) == {"s1": "s0"}
+
+
+class _Unread(nn.Module):
+    """Two parameters the forward never reads (they are placed by their metadata, then their FQN)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.layer0 = nn.Parameter(torch.ones(1))
+        self.layer1 = nn.Parameter(torch.ones(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 1
+
+
+def test_a_reshaped_unread_parameter_that_moves_in_the_signature_is_hidden_by_ignore_shapes(tmp_path: Path) -> None:
+    x = (torch.ones(3),)
+    a = save(torch.export.export(_Unread((1,)), x), tmp_path / "a.pt2")
+    b = save(torch.export.export(_Unread((1, 5)), x), tmp_path / "b.pt2")
+    specs = [canonicalize_program(pt2canon.load(str(p)).model.program).doc["graph_module"]["signature"] for p in (a, b)]
+    order = [[s["parameter"]["parameter_name"] for s in sig["input_specs"] if "parameter" in s] for sig in specs]
+    assert order[0] != order[1]  # the reshape moved the parameters' canonical order (the signature layer differs)
+    r = pt2canon.diff(str(a), str(b))
+    assert [(c.kind, c.location.item) for c in r.changes] == [("signature_changed", "input parameter layer1")]
+    assert pt2canon.diff(str(a), str(b), ignore_shapes=True).changes == []
+    assert len(pt2canon.diff(str(a), str(b), ignore_dtypes=True).changes) == 1

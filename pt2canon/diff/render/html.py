@@ -34,11 +34,20 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from pt2canon.diff.render_markdown import HIDDEN_OPTIONS, KIND_TITLES, clean_text, counted_changes, hunks
-from pt2canon.diff.result import CHANGE_KINDS
+from pt2canon.diff.records import CHANGE_KINDS
+from pt2canon.diff.render.common import (
+    KIND_TITLES,
+    clean_text,
+    counted_changes,
+    cut_text,
+    hash_facts,
+    hunks,
+    names_note,
+    shown_options,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.diff.result import AlignedLine, Change, DiffResult, Location
+    from pt2canon.diff.records import AlignedLine, Change, DiffRecords, Location
 
 __all__ = ["ROW_CLASSES", "render_html"]
 
@@ -83,10 +92,7 @@ _STYLE = """
 
 
 def _esc(text: object, limit: int = _MAX_CELL) -> str:
-    s = clean_text(text)
-    if len(s) > limit:
-        s = f"{s[: limit - 1]}… (+{len(s) - limit + 1} chars)"
-    return html.escape(s, quote=True)
+    return html.escape(cut_text(clean_text(text), limit), quote=True)
 
 
 def _code(text: object, limit: int = _MAX_CELL) -> str:
@@ -102,7 +108,7 @@ def _detail_html(change: Change) -> str:
     return _code(change.details_text())
 
 
-def _headline(result: DiffResult) -> list[str]:
+def _headline(result: DiffRecords) -> list[str]:
     n = counted_changes(result)
     if n == 0:
         title = '<span class="pt2canon-equal">equal</span>'
@@ -110,21 +116,17 @@ def _headline(result: DiffResult) -> list[str]:
         title = f'<span class="pt2canon-different">{n} change{"" if n == 1 else "s"}</span>'
     out = [f'<p class="pt2canon-head"><strong>pt2canon diff: {title}</strong><br/>']
     facts = [f"{_code(result.a) or '(unnamed)'} → {_code(result.b) or '(unnamed)'}", f"level {_code(result.level)}"]
-    if result.hash_a or result.hash_b:
-        if result.hash_a == result.hash_b:
-            facts.append(f"hash {_code(result.hash_a)}")
-        else:
-            facts.append(f"hash {_code(result.hash_a) or '?'} → {_code(result.hash_b) or '?'}")
+    facts += hash_facts(result, _code)
     out.append(" · ".join(facts))
-    options = sorted(k for k, v in result.options.items() if k not in HIDDEN_OPTIONS and v not in (None, False, ""))
+    options = shown_options(result)
     if options:
-        shown = ", ".join(_code(k if result.options[k] is True else f"{k}={result.options[k]}", 100) for k in options)
-        out.append(f"<br/>options: {shown}")
+        out.append(f"<br/>options: {', '.join(_code(o, 100) for o in options)}")
     out.append("</p>")
+    out += [f'<p class="pt2canon-note">note: {_esc(note)}</p>' for note in result.notes]
     return out
 
 
-def _summary(result: DiffResult) -> list[str]:
+def _summary(result: DiffRecords) -> list[str]:
     counts = result.summary()
     kinds = [k for k in CHANGE_KINDS if counts.get(k)]
     if not kinds:
@@ -137,7 +139,7 @@ def _summary(result: DiffResult) -> list[str]:
     return out
 
 
-def _changes(result: DiffResult, max_changes: int) -> list[str]:
+def _changes(result: DiffRecords, max_changes: int) -> list[str]:
     if not result.changes:
         return []
     order = {k: i for i, k in enumerate(CHANGE_KINDS)}
@@ -169,6 +171,8 @@ def _listing_row(row: AlignedLine, a_no: int | None, b_no: int | None) -> str:
     note = getattr(row, "note", None)
     if note and row.status == "~":
         b += f'\n<span class="pt2canon-note"># {_esc(note)}</span>'
+    if row.status == "~" and row.renames:
+        b += f'\n<span class="pt2canon-note"># {_esc(names_note(row))}</span>'
     a_num = "" if a_no is None else str(a_no)
     b_num = "" if b_no is None else str(b_no)
     return (
@@ -178,7 +182,7 @@ def _listing_row(row: AlignedLine, a_no: int | None, b_no: int | None) -> str:
     )
 
 
-def _listing(result: DiffResult, context: int, max_rows: int) -> list[str]:
+def _listing(result: DiffRecords, context: int, max_rows: int) -> list[str]:
     rows = result.rows
     parts = hunks(rows, context)
     if not parts:
@@ -226,7 +230,7 @@ def _listing(result: DiffResult, context: int, max_rows: int) -> list[str]:
 
 
 def render_html(
-    result: DiffResult, *, context: int | None = None, max_changes: int = 2000, max_rows: int = 5000
+    result: DiffRecords, *, context: int | None = None, max_changes: int = 2000, max_rows: int = 5000
 ) -> str:
     """Render ``result`` as a self-contained HTML fragment (well-formed XML too).
 

@@ -36,28 +36,27 @@ Examples
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
-from pt2canon.diff.result import CHANGE_KINDS
+from pt2canon.diff.records import CHANGE_KINDS
+from pt2canon.diff.render.common import (
+    KIND_TITLES,
+    Hunk,
+    clean_text,
+    counted_changes,
+    hash_facts,
+    hunks,
+    names_note,
+    shown_options,
+)
+from pt2canon.diff.render.common import cut_text as _cut
+from pt2canon.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pt2canon.diff.result import AlignedLine, Change, DiffResult, Location
+    from pt2canon.diff.records import AlignedLine, Change, DiffRecords, Location
 
-__all__ = [
-    "FOLD_CHANGES",
-    "FOLD_LINES",
-    "HIDDEN_OPTIONS",
-    "KIND_TITLES",
-    "MAX_CELL",
-    "MAX_LINE",
-    "Hunk",
-    "clean_text",
-    "counted_changes",
-    "hunks",
-    "render_markdown",
-]
+__all__ = ["FOLD_CHANGES", "FOLD_LINES", "MAX_CELL", "MAX_LINE", "MIN_BYTES", "render_markdown"]
 
 #: A group with more changes than this is folded into ``<details>``.
 FOLD_CHANGES = 10
@@ -70,158 +69,21 @@ MAX_LINE = 2000
 #: The smallest ``max_bytes`` accepted: room for the headline and the summary table.
 MIN_BYTES = 4096
 
-#: Heading of each change kind's group.
-KIND_TITLES: dict[str, str] = {
-    "node_added": "Nodes added",
-    "node_removed": "Nodes removed",
-    "node_changed": "Nodes changed",
-    "node_rewired": "Nodes rewired",
-    "signature_changed": "Signature changes",
-    "weight_changed": "Weight changes",
-    "constraint_changed": "Range constraint changes",
-    "version_changed": "Version changes",
-}
-
 # Bytes kept back, while writing changes and listing lines, for what must
 # follow them: closing fences and </details>, the "... N more" notes.
 _RESERVE = 1024
-#: Options the headline does not list: shown otherwise (level) or only shaping the rendering (context).
-HIDDEN_OPTIONS = frozenset({"level", "context"})
 _LABEL_CHARS = 200
-
-# Characters that XML and terminals cannot take as they are: C0/C1 controls
-# (tab excepted), lone surrogates (they cannot even be encoded as UTF-8),
-# U+FFFE/U+FFFF.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r"}
-
-
-def _escape_char(m: re.Match[str]) -> str:
-    c = m.group()
-    named = _NAMED_ESCAPES.get(c)
-    if named:
-        return named
-    code = ord(c)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
-def clean_text(text: object) -> str:
-    """``text`` as one printable line: control characters and lone surrogates become ``\\xNN`` escapes.
-
-    >>> clean_text("a\\nb\\x00")
-    'a\\\\nb\\\\x00'
-    """
-    s = text if isinstance(text, str) else str(text)
-    return _UNPRINTABLE.sub(_escape_char, s)
-
-
-def _cut(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    return f"{text[: limit - 1]}… (+{len(text) - limit + 1} chars)"
 
 
 def _nbytes(text: str) -> int:
     return len(text.encode("utf-8"))
 
 
-def counted_changes(result: DiffResult) -> int:
-    """How many changes make the programs differ (version changes count only when asked)."""
-    if result.options.get("include_versions"):
-        return len(result.changes)
-    return sum(1 for c in result.changes if c.kind != "version_changed")
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-# -- hunks of the aligned listing --------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Hunk:
-    """Rows ``[start, stop)`` of the aligned listing, with unified-diff line numbers.
-
-    ``a_start``/``a_len`` and ``b_start``/``b_len`` count the rows that have
-    a line on each side (1-based, as in ``@@ -a_start,a_len +b_start,b_len @@``).
-    ``where`` names the first changed row's place as the text renderer does:
-    the graph or section (``inputs``, ``outputs``, ``graph``, a subgraph
-    path), the node's canonical name and its module path.
-    """
-
-    start: int
-    stop: int
-    a_start: int
-    a_len: int
-    b_start: int
-    b_len: int
-    where: str = ""
-
-    def header(self) -> str:
-        where = f" {self.where}" if self.where else ""
-        return f"@@ -{self.a_start},{self.a_len} +{self.b_start},{self.b_len} @@{where}"
-
-
-_SECTIONS = {"inputs:": "inputs", "outputs:": "outputs", "graph:": "graph"}
-
-
-def _where(row: AlignedLine, section: str) -> str:
-    graph = row.graph or ""
-    if "/" in graph:
-        where = graph
-    else:
-        where = (f"{graph} " if graph else "") + section
-        name = getattr(row, "b_name", None) or getattr(row, "a_name", None)
-        if name and section == "graph":
-            where += f" {name}"
-    module = getattr(row, "module", None)
-    if module:
-        where += f" in {module}"
-    return clean_text(where)
-
-
-def hunks(rows: Sequence[AlignedLine], context: int = 3) -> list[Hunk]:
-    """The hunks of changed rows (status other than ``" "``) with ``context`` rows around each.
-
-    Hunks whose context would overlap or touch are merged, as ``diff -u`` does.
-
-    >>> from pt2canon.diff.result import AlignedLine as L
-    >>> rows = [L(" ", "a", "a"), L("-", "b", None), L(" ", "c", "c"), L(" ", "d", "d"), L("+", None, "e")]
-    >>> [(h.start, h.stop) for h in hunks(rows, context=0)]
-    [(1, 2), (4, 5)]
-    >>> hunks(rows, context=1)[0].header()
-    '@@ -1,4 +1,4 @@ graph'
-    """
-    context = max(0, int(context))
-    ranges: list[list[int]] = []
-    wheres: list[str] = []
-    section = "graph"
-    for i, row in enumerate(rows):
-        if "/" not in (row.graph or ""):
-            section = _SECTIONS.get((row.b_line or row.a_line or "").strip(), section)
-        if row.status == " ":
-            continue
-        lo, hi = max(0, i - context), min(len(rows), i + context + 1)
-        if ranges and lo <= ranges[-1][1]:
-            ranges[-1][1] = max(ranges[-1][1], hi)
-        else:
-            ranges.append([lo, hi])
-            wheres.append(_where(row, section))
-    out: list[Hunk] = []
-    a_seen = b_seen = 0  # lines on each side before row `pos`
-    pos = 0
-    for (lo, hi), where in zip(ranges, wheres, strict=True):
-        for row in rows[pos:lo]:
-            a_seen += row.a_line is not None
-            b_seen += row.b_line is not None
-        a_len = sum(1 for row in rows[lo:hi] if row.a_line is not None)
-        b_len = sum(1 for row in rows[lo:hi] if row.b_line is not None)
-        out.append(Hunk(lo, hi, a_seen + (1 if a_len else 0), a_len, b_seen + (1 if b_len else 0), b_len, where))
-        a_seen += a_len
-        b_seen += b_len
-        pos = hi
-    return out
+# -- the aligned listing ---------------------------------------------------------------
 
 
 def _diff_lines(row: AlignedLine) -> Iterator[str]:
@@ -235,6 +97,8 @@ def _diff_lines(row: AlignedLine) -> Iterator[str]:
         yield f"-{a}"
     if b is not None and row.status in ("+", "~"):
         yield f"+{b}"
+    if row.status == "~" and row.renames:
+        yield f" # {_cut(clean_text(names_note(row)), MAX_LINE)}"
 
 
 # -- Markdown pieces -----------------------------------------------------------------------
@@ -315,37 +179,37 @@ class _Budget:
 # -- the renderer ----------------------------------------------------------------------
 
 
-def _headline(result: DiffResult) -> str:
+def _headline(result: DiffRecords) -> str:
     n = counted_changes(result)
     versions = sum(1 for c in result.changes if c.kind == "version_changed")
+    others = len(result.changes) - n - (0 if result.options.get("include_versions") else versions)
     title = "### pt2canon diff: equal" if n == 0 else f"### pt2canon diff: {_plural(n, 'change')}"
     lines = [title, ""]
     a = _code(_cut(clean_text(result.a), _LABEL_CHARS)) or "(unnamed)"
     b = _code(_cut(clean_text(result.b), _LABEL_CHARS)) or "(unnamed)"
     facts = [f"{a} → {b}", f"level {_code(result.level) or '?'}"]
-    if result.hash_a or result.hash_b:
-        if result.hash_a == result.hash_b:
-            facts.append(f"hash {_code(result.hash_a)}")
-        else:
-            facts.append(f"hash {_code(result.hash_a) or '?'} → {_code(result.hash_b) or '?'}")
+    facts += hash_facts(result, _code)
     lines.append(" · ".join(facts))
-    options = sorted(k for k, v in result.options.items() if k not in HIDDEN_OPTIONS and v not in (None, False, ""))
+    options = shown_options(result)
     if options:
         lines.append("")
-        shown = ", ".join(
-            _code(k if result.options[k] is True else f"{k}={result.options[k]}", limit=100) for k in options
-        )
-        lines.append(f"options: {shown}")
+        lines.append(f"options: {', '.join(_code(o, limit=100) for o in options)}")
     if versions and not result.options.get("include_versions"):
         lines.append("")
         lines.append(f"{_plural(versions, 'version change')} shown below, not counted.")
+    if others:
+        lines.append("")
+        lines.append(f"{_plural(others, 'other change')} shown below, not counted (within tolerance or not included).")
+    for note in result.notes:
+        lines.append("")
+        lines.append(f"Note: {_code(note, limit=_LABEL_CHARS * 2)}")
     if n == 0:
         lines.append("")
         lines.append(f"No changes at level {_code(result.level) or '?'}.")
     return "\n".join(lines) + "\n\n"
 
 
-def _summary_table(result: DiffResult) -> str:
+def _summary_table(result: DiffRecords) -> str:
     summary = result.summary()
     rows = [(k, summary.get(k, 0)) for k in CHANGE_KINDS if summary.get(k, 0)]
     if not rows:
@@ -356,7 +220,7 @@ def _summary_table(result: DiffResult) -> str:
     return "\n".join(out) + "\n\n"
 
 
-def _write_changes(out: _Budget, result: DiffResult) -> int:
+def _write_changes(out: _Budget, result: DiffRecords) -> int:
     """Write the grouped change tables while they fit; return how many changes were written."""
     groups: dict[str, list[Change]] = {}
     for c in result.changes:
@@ -384,7 +248,7 @@ def _write_changes(out: _Budget, result: DiffResult) -> int:
     return shown
 
 
-def _write_listing(out: _Budget, result: DiffResult, context: int) -> None:
+def _write_listing(out: _Budget, result: DiffRecords, context: int) -> None:
     """Write the hunks of the aligned listing while they fit, then a note on what was left out."""
     rows = result.rows
     parts = hunks(rows, context)
@@ -393,7 +257,7 @@ def _write_listing(out: _Budget, result: DiffResult, context: int) -> None:
     total = 0
     blocks: list[tuple[Hunk, list[str]]] = []
     for h in parts:
-        lines = [h.header()]
+        lines = [clean_text(h.header())]
         graph = rows[h.start].graph
         for row in rows[h.start : h.stop]:
             if row.graph != graph:
@@ -423,7 +287,7 @@ def _write_listing(out: _Budget, result: DiffResult, context: int) -> None:
     out.add(fence_close + closing)
 
 
-def render_markdown(result: DiffResult, *, max_bytes: int = 1_000_000, context: int | None = None) -> str:
+def render_markdown(result: DiffRecords, *, max_bytes: int = 1_000_000, context: int | None = None) -> str:
     """Render ``result`` as GitHub-flavoured Markdown of at most ``max_bytes`` bytes (UTF-8).
 
     Parameters
@@ -445,11 +309,11 @@ def render_markdown(result: DiffResult, *, max_bytes: int = 1_000_000, context: 
 
     Raises
     ------
-    ValueError
+    UsageError
         If ``max_bytes`` is below :data:`MIN_BYTES`.
     """
     if max_bytes < MIN_BYTES:
-        raise ValueError(f"max_bytes={max_bytes} is too small for a Markdown diff; give at least {MIN_BYTES}")
+        raise UsageError(f"max_bytes={max_bytes} is too small for a Markdown diff; give at least {MIN_BYTES}")
     if context is None:
         context = int(result.options.get("context", 3))
     out = _Budget(max_bytes)

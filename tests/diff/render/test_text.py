@@ -10,7 +10,9 @@ import pytest
 
 import pt2canon
 from pt2canon.diff import DiffResult, diff_programs
-from pt2canon.diff.render import render, render_text, summary_line
+from pt2canon.diff.render import render
+from pt2canon.diff.render.common import summary_line
+from pt2canon.diff.render.text import render_text
 from pt2canon.diff.result import Change, Location
 from pt2canon.errors import UsageError
 
@@ -101,7 +103,9 @@ def inserted() -> DiffResult:
     return diff(make(CHAIN), make(ops))
 
 
-def test_an_inserted_op_renders_as_one_plus_row_and_one_tilde_row_with_context(inserted: DiffResult) -> None:
+def test_an_inserted_op_renders_as_a_plus_row_and_the_rewired_op_as_its_old_and_new_line(inserted: DiffResult) -> None:
+    # Every value after the inserted tanh is renumbered in B: A's neg defines %v5, B's %v6; the
+    # rewired neg reads sin (A's %v4) in A and tanh (B's %v5) in B.
     assert render_text(inserted, context=2) == "\n".join(
         [
             "--- <bytes>",
@@ -110,8 +114,10 @@ def test_an_inserted_op_renders_as_one_plus_row_and_one_tilde_row_with_context(i
             "      %v3 = aten.relu.default(%v2)  # f32[3]",
             "      %v4 = aten.sin.default(%v3)  # f32[3]",
             "+     %v5 = aten.tanh.default(%v4)  # f32[3]",
-            "~     %v6 = aten.neg.default(%v5)  # f32[3]",
+            "-     %v5 = aten.neg.default(%v4)  # f32[3]",
+            "+     %v6 = aten.neg.default(%v5)  # f32[3]",
             "          # self: %v4 (n2 aten.sin.default) -> %v5 (n3 aten.tanh.default)",
+            "          # the same values: A's %v5 is B's %v6",
             "      %v7 = aten.exp.default(%v6)  # f32[3]",
             "      %v8 = aten.cos.default(%v7)  # f32[3]",
             "2 changes at level graph: 1 node added, 1 node rewired",
@@ -123,9 +129,9 @@ def test_context_sets_how_many_unchanged_rows_surround_a_change(inserted: DiffRe
     def body(text: str) -> list[str]:
         return [line for line in text.splitlines()[3:-1] if not line.lstrip().startswith("#")]
 
-    assert [line[0] for line in body(render_text(inserted, context=0))] == ["+", "~"]
-    assert len(body(render_text(inserted, context=1))) == 4
-    assert len(body(render_text(inserted, context=3))) == 8
+    assert [line[0] for line in body(render_text(inserted, context=0))] == ["+", "-", "+"]
+    assert len(body(render_text(inserted, context=1))) == 5
+    assert len(body(render_text(inserted, context=3))) == 9
     # The default is the diff's own context option (3).
     assert render_text(inserted) == render_text(inserted, context=3) == str(inserted)
     # Enough context shows the whole listing: inputs, outputs and the return line, once.
@@ -142,7 +148,11 @@ def test_changes_far_apart_make_separate_hunks_and_close_ones_merge() -> None:
     assert render_text(r, context=1).count("\n@@ ") == 2
     assert render_text(r, context=4).count("\n@@ ") == 1
     text = render_text(r, context=1)
-    assert "~     %v3 = aten.gelu.default(%v2)  # f32[3]\n          # aten.relu.default -> aten.gelu.default" in text
+    assert (
+        "-     %v3 = aten.relu.default(%v2)  # f32[3]\n"
+        "+     %v3 = aten.gelu.default(%v2)  # f32[3]\n"
+        "          # aten.relu.default -> aten.gelu.default\n"
+    ) in text  # the same value names on both sides: nothing to explain
 
 
 def test_removed_rows_show_the_old_line_with_a_minus() -> None:
@@ -185,7 +195,7 @@ def test_colour_only_when_asked(inserted: DiffResult) -> None:
     assert "\x1b[" not in plain
     coloured = render_text(inserted, color=True)
     assert "\x1b[32m+     %v5 = aten.tanh.default(%v4)  # f32[3]\x1b[0m" in coloured
-    assert "\x1b[33m~ " in coloured and "\x1b[36m@@ " in coloured
+    assert "\x1b[31m-     %v5 = aten.neg.default(%v4)  # f32[3]\x1b[0m" in coloured and "\x1b[36m@@ " in coloured
     assert (
         coloured.replace("\x1b[0m", "")
         .replace("\x1b[1m", "")
@@ -202,7 +212,7 @@ def test_json_is_the_documented_form_with_sorted_keys(inserted: DiffResult) -> N
     text = render(inserted, "json")
     assert text == json.dumps(inserted.to_json(), sort_keys=True, indent=2)
     doc = json.loads(text)
-    assert doc["schema_version"] == 1 and doc["equal"] is False
+    assert doc["schema_version"] == 2 and doc["equal"] is False and doc["counted"] == 2 and doc["notes"] == []
     assert (
         doc["summary"]["node_added"] == 1 and doc["summary"]["node_rewired"] == 1 and sum(doc["summary"].values()) == 2
     )
@@ -217,8 +227,8 @@ def test_json_is_the_documented_form_with_sorted_keys(inserted: DiffResult) -> N
 
 
 def test_markdown_and_html_dispatch_to_their_renderers(inserted: DiffResult) -> None:
-    from pt2canon.diff.render_html import render_html
-    from pt2canon.diff.render_markdown import render_markdown
+    from pt2canon.diff.render.html import render_html
+    from pt2canon.diff.render.markdown import render_markdown
 
     assert render(inserted, "markdown") == render_markdown(inserted)
     assert render(inserted, "html", context=1) == render_html(inserted, context=1)
@@ -228,7 +238,7 @@ def test_markdown_and_html_dispatch_to_their_renderers(inserted: DiffResult) -> 
 def test_a_missing_renderer_or_an_unknown_format_is_a_usage_error(
     inserted: DiffResult, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "pt2canon.diff.render_markdown", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, "pt2canon.diff.render.markdown", None)  # makes the import fail
     with pytest.raises(UsageError, match="markdown renderer is not available"):
         render(inserted, "markdown")
     with pytest.raises(UsageError, match="format='yaml'"):

@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")  # imported here so that pytester's in-process runs share one torch
 
 import pt2canon  # noqa: E402
-from pt2canon.diff.pytest_plugin import HEADER_KEY  # noqa: E402
+from pt2canon.golden.format import HEADER_KEY  # noqa: E402
 
 pytest_plugins = ["pytester"]
 
@@ -384,7 +384,7 @@ def test_the_full_level_is_refused_because_goldens_hold_no_weights(
     monkeypatch.setenv("PT2CANON_TEST_LEVEL", "full")
     result = run(suite, "--pt2canon-update")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*ValueError: level='full': golden files are checked at structure or graph*"])
+    result.stdout.fnmatch_lines(["*UsageError: level='full': golden files are checked at structure or graph*"])
     assert not (suite.path / GOLDEN).exists()
 
 
@@ -400,7 +400,7 @@ def test_a_bad_ini_level_is_a_usage_error(suite: pytest.Pytester) -> None:
 
 def test_importing_the_plugin_imports_neither_torch_nor_the_rest_of_pt2canon() -> None:
     code = (
-        "import sys, pt2canon.diff.pytest_plugin\n"
+        "import sys, pt2canon.pytest_plugin\n"
         "heavy = [m for m in ('torch', 'networkx', 'sympy', 'pt2canon.canon', 'pt2canon.serde.archive') "
         "if m in sys.modules]\n"
         "print(heavy)\n"

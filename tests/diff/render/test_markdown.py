@@ -7,8 +7,10 @@ import re
 
 import pytest
 
-from pt2canon.diff.render_markdown import MIN_BYTES, clean_text, hunks, render_markdown
-from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult, Location
+from pt2canon.diff.render.common import clean_text, hunks
+from pt2canon.diff.render.markdown import MIN_BYTES, render_markdown
+from pt2canon.diff.result import CHANGE_KINDS, AlignedLine, Change, DiffResult, GraphPath, Location
+from pt2canon.errors import UsageError
 
 # -- synthetic results -------------------------------------------------------------------------
 
@@ -38,6 +40,7 @@ def one_of_each_kind() -> DiffResult:
         Change("signature_changed", Location(item="inputs[2]"), "user input added: y"),
         Change("weight_changed", Location(item="fc1.weight"), "content sha256:aa -> sha256:bb"),
         Change("constraint_changed", Location(item="s0"), "range [2, 1024] -> [1, 1024]"),
+        Change("sample_inputs_changed", Location(item="sample inputs"), "content sha256:cc -> sha256:dd"),
         Change("version_changed", Location(item="torch_version"), "2.12.0 -> 2.13.0"),
     ]
     rows = [AlignedLine(" ", _node(i), _node(i)) for i in range(20)]
@@ -97,8 +100,10 @@ def test_equal_result_has_an_equal_headline_and_no_change_tables() -> None:
 
 def test_headline_counts_changes_and_leaves_version_changes_out_of_the_count() -> None:
     md = render_markdown(one_of_each_kind())
+    # the version change, and the sample inputs (not included), do not count
     assert md.splitlines()[0] == "### pt2canon diff: 7 changes"
     assert "1 version change shown below, not counted." in md
+    assert "1 other change shown below, not counted (within tolerance or not included)." in md
     assert "`old/model.pt2` → `new/model.pt2`" in md
     assert f"`sha256:{'a' * 64}` → `sha256:{'b' * 64}`" in md
 
@@ -118,7 +123,7 @@ def test_summary_table_has_one_row_per_kind_present_and_the_total() -> None:
     counts = {_cells(row)[0]: _cells(row)[1] for row in rows}
     assert counts["Nodes added (`node_added`)"] == "2"
     assert counts["Nodes changed (`node_changed`)"] == "1"
-    assert counts["**total**"] == "**9**"
+    assert counts["**total**"] == f"**{len(CHANGE_KINDS) + 1}**"
     assert len(rows) == len(CHANGE_KINDS) + 1
 
 
@@ -144,6 +149,7 @@ def test_changes_are_grouped_by_kind_in_the_documented_order() -> None:
         "#### Signature changes (1)",
         "#### Weight changes (1)",
         "#### Range constraint changes (1)",
+        "#### Sample input changes (1)",
         "#### Version changes (1)",
         "#### Listing (2 hunks)",
     ]
@@ -214,9 +220,20 @@ def test_hunks_merge_when_their_context_touches() -> None:
 def test_subgraph_rows_are_labelled_with_their_graph() -> None:
     rows = [
         AlignedLine(" ", "%a = aten.sin.default(%x)", "%a = aten.sin.default(%x)"),
-        AlignedLine("~", "%b = aten.cos.default(%a)", "%b = aten.tan.default(%a)", graph="n1/true_graph_0"),
+        AlignedLine(
+            "~",
+            "%b = aten.cos.default(%a)",
+            "%b = aten.tan.default(%a)",
+            graph=GraphPath(steps=(("n1", "true_graph_0"),)),
+        ),
     ]
-    r = DiffResult("a", "b", "graph", [Change("node_changed", Location(graph="n1/true_graph_0", a="n0"), "x")], rows)
+    r = DiffResult(
+        "a",
+        "b",
+        "graph",
+        [Change("node_changed", Location(graph=GraphPath(steps=(("n1", "true_graph_0"),)), a="n0"), "x")],
+        rows,
+    )
     md = render_markdown(r)
     assert "@@ graph n1/true_graph_0 @@\n-%b = aten.cos.default(%a)\n+%b = aten.tan.default(%a)\n" in md
     assert "in subgraph `n1/true_graph_0`" in md
@@ -313,7 +330,7 @@ def test_a_long_listing_is_folded_and_cut_with_a_count_of_the_lines_left_out() -
 
 
 def test_max_bytes_below_the_minimum_is_refused() -> None:
-    with pytest.raises(ValueError, match="max_bytes"):
+    with pytest.raises(UsageError, match="max_bytes"):
         render_markdown(one_of_each_kind(), max_bytes=MIN_BYTES - 1)
 
 

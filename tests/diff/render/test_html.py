@@ -6,8 +6,8 @@ import itertools
 import re
 import xml.etree.ElementTree as ET
 
-from pt2canon.diff.render_html import ROW_CLASSES, render_html
-from pt2canon.diff.result import AlignedLine, Change, DiffResult, Location
+from pt2canon.diff.render.html import ROW_CLASSES, render_html
+from pt2canon.diff.result import AlignedLine, Change, DiffResult, GraphPath, Location
 
 
 def _node(i: int, target: str = "aten.relu.default") -> str:
@@ -36,13 +36,13 @@ def sample() -> DiffResult:
 def hostile() -> DiffResult:
     name = "<script>alert('x')</script> & \"q\" \x00\x1b\ud800\n"
     rows = [
-        AlignedLine("~", f"%a = my.op('{name}')", "%a = my.op('<img src=x onerror=alert(1)>')", graph="<g>"),
+        AlignedLine("~", f"%a = my.op('{name}')", "%a = my.op('<img src=x onerror=alert(1)>')", graph=GraphPath("<g>")),
         AlignedLine("+", None, "&nbsp; <!-- -->"),
     ]
     changes = [
         Change(
             "node_changed",
-            Location(graph="<g>", a=name, b=name, a_original=name, module="<m>"),
+            Location(graph=GraphPath("<g>"), a=name, b=name, a_original=name, module="<m>"),
             f"target {name}",
             details={"<k>": name},
         )

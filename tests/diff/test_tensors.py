@@ -1,0 +1,163 @@
+"""Changed weights compared in numbers, streamed from real archives (no torch in pt2canon, no unpickling)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+import pt2canon  # noqa: E402
+from pt2canon.diff.tensors import Tolerance, compare_tensors  # noqa: E402
+
+
+class _Net(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc = nn.Linear(48, 32)
+        self.out = nn.Linear(32, 4)
+
+    def forward(self, x: Any) -> Any:
+        return self.out(torch.relu(self.fc(x)))
+
+
+def _save(module: Any, path: Path, *args: Any) -> Path:
+    """Export and save; the same example input every time, so sample inputs do not differ."""
+    torch.export.save(torch.export.export(module, args or (torch.ones(2, 48),)), path)
+    return path
+
+
+def _weight_records(r: Any) -> dict[str, Any]:
+    return {c.details["fqn"]: c for c in r.changes if c.kind == "weight_changed"}
+
+
+def _expected(a: Any, b: Any) -> dict[str, Any]:
+    """The figures, computed with torch (float64) as ``torch.testing.assert_close`` reports them."""
+    a, b = a.detach().double(), b.detach().double()
+    diff = (b - a).abs()
+    rel = diff / a.abs()
+    flat, rflat = int(diff.argmax()), int(rel.nan_to_num(0.0).argmax())
+    return {
+        "differing": int((a != b).sum()),
+        "max_abs_diff": float(diff.max()),
+        "max_abs_at": [int(i) for i in torch.unravel_index(torch.tensor(flat), a.shape)],
+        "max_rel_diff": float(rel.nan_to_num(0.0).max()),
+        "max_rel_at": [int(i) for i in torch.unravel_index(torch.tensor(rflat), a.shape)],
+    }
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any, Any]:
+    folder = tmp_path_factory.mktemp("scaled")
+    base = _Net()
+    other = copy.deepcopy(base)
+    with torch.no_grad():  # every element of fc.weight moves by a relative 2e-7 (about 2 float32 ulps)
+        other.fc.weight.copy_((base.fc.weight.double() * (1 + 2e-7)).float())
+    return _save(base, folder / "a.pt2"), _save(other, folder / "b.pt2"), base.fc.weight, other.fc.weight
+
+
+def test_a_weight_scaled_by_2e_7_is_different_without_a_tolerance_with_the_figures_torch_computes(scaled: Any) -> None:
+    a, b, wa, wb = scaled
+    r = pt2canon.diff(a, b, level="full")
+    assert not r.equal and list(_weight_records(r)) == ["fc.weight"]
+    figures = _weight_records(r)["fc.weight"].details["numeric"]
+    expected = _expected(wa, wb)
+    assert figures["numel"] == 48 * 32 and figures["mismatched"] == figures["differing"] == expected["differing"]
+    assert figures["max_abs_at"] == expected["max_abs_at"] and figures["max_rel_at"] == expected["max_rel_at"]
+    assert figures["max_abs_diff"] == pytest.approx(expected["max_abs_diff"], rel=1e-6)
+    assert figures["max_rel_diff"] == pytest.approx(expected["max_rel_diff"], rel=1e-3)  # float32 arithmetic
+    assert 1e-7 < figures["max_rel_diff"] < 1e-6
+    assert "within_tolerance" not in _weight_records(r)["fc.weight"].details  # no tolerance asked: it counts
+
+
+def test_the_same_weight_is_equal_under_rtol_1e_5_as_assert_close_says(scaled: Any) -> None:
+    a, b, wa, wb = scaled
+    torch.testing.assert_close(wb, wa, rtol=1e-5, atol=0)  # the rule the diff follows
+    r = pt2canon.diff(a, b, level="full", rtol=1e-5)
+    assert r.equal and r.to_json()["counted"] == 0
+    (c,) = _weight_records(r).values()
+    assert c.details["within_tolerance"] is True and c.details["numeric"]["mismatched"] == 0
+    assert r.render("text").splitlines()[-1] == "no changes at level full: 1 weight changed (not counted)"
+    with pytest.raises(AssertionError):
+        torch.testing.assert_close(wb, wa, rtol=1e-8, atol=0)
+    tight = pt2canon.diff(a, b, level="full", rtol=1e-8)
+    assert not tight.equal and _weight_records(tight)["fc.weight"].details["within_tolerance"] is False
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_weights_are_compared_in_numbers(tmp_path: Path, dtype: torch.dtype) -> None:
+    base = _Net().to(dtype)
+    other = copy.deepcopy(base)
+    with torch.no_grad():
+        other.out.weight[2, 5] += 0.25
+        other.out.weight[1, 0] -= 1.0
+    x = torch.randn(2, 48, dtype=dtype)
+    r = pt2canon.diff(_save(base, tmp_path / "a.pt2", x), _save(other, tmp_path / "b.pt2", x), level="full")
+    (c,) = _weight_records(r).values()
+    figures, expected = c.details["numeric"], _expected(base.out.weight, other.out.weight)
+    assert figures["differing"] == 2 and figures["max_abs_at"] == [1, 0] == expected["max_abs_at"]
+    assert figures["max_abs_diff"] == pytest.approx(expected["max_abs_diff"])
+    assert figures["max_rel_at"] == expected["max_rel_at"]
+    assert "2 of 128 elements differ" in c.summary
+
+
+class _Float8(nn.Module):
+    def __init__(self, shift: float) -> None:
+        super().__init__()
+        self.register_buffer("scales", (torch.linspace(-4, 4, 16) + shift).to(torch.float8_e4m3fn))
+
+    def forward(self, x: Any) -> Any:
+        return x * self.scales.float()
+
+
+def test_float8_buffers_are_compared_in_numbers(tmp_path: Path) -> None:
+    x = torch.randn(16)
+    a = _save(_Float8(0.0), tmp_path / "a.pt2", x)
+    b = _save(_Float8(0.5), tmp_path / "b.pt2", x)
+    (c,) = _weight_records(pt2canon.diff(a, b, level="full")).values()
+    figures = c.details["numeric"]
+    expected = _expected(_Float8(0.0).scales.float(), _Float8(0.5).scales.float())
+    assert figures["differing"] == expected["differing"] > 0
+    assert figures["max_abs_diff"] == pytest.approx(expected["max_abs_diff"])
+    assert figures["max_abs_at"] == expected["max_abs_at"]
+
+
+class _Transposed(nn.Module):
+    def __init__(self, transposed: bool, bump: bool) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        w = torch.randn(6, 5)
+        if bump:
+            w[4, 3] += 2.0
+        self.w = nn.Parameter(w.t().contiguous().t() if transposed else w)
+
+    def forward(self, x: Any) -> Any:
+        return x @ self.w
+
+
+def test_views_of_other_layouts_are_compared_by_logical_index(tmp_path: Path) -> None:
+    x = torch.randn(3, 6)
+    a = _save(_Transposed(False, False), tmp_path / "a.pt2", x)
+    b = _save(_Transposed(True, True), tmp_path / "b.pt2", x)
+    art_a, art_b = pt2canon.load(a), pt2canon.load(b)
+    pa, pb = art_a.model.weights["w"], art_b.model.weights["w"]
+    assert pa.tensor_meta["strides"] != pb.tensor_meta["strides"]  # row-major against column-major
+    d = compare_tensors(art_a, pa, art_b, pb)
+    assert d is not None and d.compared and d.differing == 1 and d.max_abs_at == [4, 3]
+    assert d.max_abs_diff == pytest.approx(2.0)
+    assert compare_tensors(art_a, pa, art_b, pb, tolerance=Tolerance(atol=2.5)).within_tolerance
+
+
+def test_a_weight_of_another_shape_is_not_compared_in_numbers(tmp_path: Path) -> None:
+    base = _Net()
+    other = copy.deepcopy(base)
+    other.out = nn.Linear(32, 5)
+    r = pt2canon.diff(_save(base, tmp_path / "a.pt2"), _save(other, tmp_path / "b.pt2"), level="full")
+    weights = _weight_records(r)
+    assert "f32[4, 32]{requires_grad} -> f32[5, 32]{requires_grad}" in weights["out.weight"].summary
+    assert "numeric" not in weights["out.weight"].details
