@@ -15,6 +15,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from pt2canon._gc import gc_paused
 from pt2canon.diff.records import CHANGE_KINDS
 from pt2canon.errors import UsageError
 from pt2canon.fx.pickled import add_trust_pickle_argument
@@ -161,6 +162,7 @@ def format_stat(result: DiffResult, *, width: int = 40) -> str:
     return "\n".join(lines) + "\n"
 
 
+@gc_paused  # one pause for loading, comparing and rendering: no collector pass over the loaded programs
 def run(args: argparse.Namespace) -> int:
     from pt2canon.api import load
     from pt2canon.diff import diff_programs

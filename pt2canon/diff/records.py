@@ -43,6 +43,7 @@ __all__ = [
     "ChangeKind",
     "DiffRecords",
     "GraphPath",
+    "LineText",
     "Location",
     "RowStatus",
 ]
@@ -239,27 +240,83 @@ class Change:
         return out
 
 
-@dataclass(frozen=True)
+#: A row's text: the line, ``None`` where the side has no line, or a function formatting it on first use.
+LineText = str | Callable[[], str] | None
+
+
+@dataclass(frozen=True, eq=False)
 class AlignedLine:
     """One row of the aligned listing: ``status`` is ``" "`` same, ``"-"``, ``"+"`` or ``"~"``.
 
-    ``graph`` is the graph the row belongs to, ``a_name``/``b_name`` the
-    canonical node (or input value) names of the row on each side,
-    ``module`` the node's module path, ``note`` the summary of the change a
-    ``"~"`` row stands for, ``renames`` the values a ``"~"`` row reads or
-    defines that are the same on both sides but named apart, as ``(A's
-    name, B's name)`` (so that A's ``%v8`` and B's ``%v9`` read as one value).
+    ``a_line``/``b_line`` are the row's text on each side (``None`` where
+    the side has no line). They may be given as functions (``a_text``,
+    ``b_text``) that format the line on first use: a diff of two large
+    programs that differ in one op has a row per node, and the renderers
+    only read the text of the rows they show. ``graph`` is the graph the
+    row belongs to, ``a_name``/``b_name`` the canonical node (or input
+    value) names of the row on each side, ``module`` the node's module
+    path (deferred the same way: ``module_text``), ``note`` the summary of the change a ``"~"`` row stands for,
+    ``renames`` the values a ``"~"`` row reads or defines that are the same
+    on both sides but named apart, as ``(A's name, B's name)`` (so that A's
+    ``%v8`` and B's ``%v9`` read as one value).
+
+    Examples
+    --------
+    >>> row = AlignedLine(" ", lambda: "%a = aten.sin.default(%x)", None)
+    >>> row.a_text is not None, row.b_line
+    (True, None)
+    >>> row.a_line
+    '%a = aten.sin.default(%x)'
     """
 
     status: RowStatus
-    a_line: str | None
-    b_line: str | None
+    a_text: LineText
+    b_text: LineText
     graph: GraphPath = TOP_GRAPH
     a_name: str | None = None
     b_name: str | None = None
-    module: str | None = None
+    module_text: str | Callable[[], str | None] | None = None
     note: str | None = None
     renames: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def module(self) -> str | None:
+        """The node's module path (found now if it was deferred: ``module_text``)."""
+        return self._resolve("module_text")
+
+    @property
+    def a_line(self) -> str | None:
+        """A's text of the row (formatted now if it was deferred)."""
+        return self._resolve("a_text")
+
+    @property
+    def b_line(self) -> str | None:
+        """B's text of the row (formatted now if it was deferred)."""
+        return self._resolve("b_text")
+
+    def _resolve(self, name: str) -> str | None:
+        text = getattr(self, name)
+        if callable(text):
+            text = text()
+            object.__setattr__(self, name, text)
+        return text  # type: ignore[no-any-return]
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.status, self.a_line, self.b_line, self.graph, self.a_name, self.b_name, self.module,
+                self.note, self.renames)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        return self._key() == other._key() if isinstance(other, AlignedLine) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"AlignedLine({self.status!r}, {self.a_line!r}, {self.b_line!r}, graph={self.graph!r}, "
+            f"a_name={self.a_name!r}, b_name={self.b_name!r}, module={self.module!r}, note={self.note!r}, "
+            f"renames={self.renames!r})"
+        )
 
 
 @dataclass

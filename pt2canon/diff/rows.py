@@ -3,17 +3,20 @@
 Inputs, outputs, then the graph in B's canonical order (removed nodes
 where A had them, subgraphs after their node, the output node last); the
 text, Markdown and HTML renderers print its hunks. Rows are built on
-first use (:func:`lazy_rows`): formatting every line costs ~30 µs a node.
+first use (:func:`lazy_rows`), and a node's line is formatted only when a
+renderer reads it (formatting every line costs ~30 µs a node; a renderer
+shows a few lines of context around each change).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 from pt2canon.diff.align import Alignment, SubgraphPair
 from pt2canon.diff.nodes import GraphStatus, node_line
-from pt2canon.diff.records import AlignedLine, Change, RowStatus
+from pt2canon.diff.records import AlignedLine, Change, LineText, RowStatus
 from pt2canon.diff.sides import GraphSide
 from pt2canon.diff.signature import keyed_outputs
 from pt2canon.listing import format_spec_line, generate_graph_body, generate_subgraph_header, spec_fields
@@ -37,9 +40,9 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
         name = side.name(v)
         module = side.module(v)
         if mark == "-":
-            rows.append(AlignedLine("-", line, None, al.graph, a_name=name, module=module))
+            rows.append(AlignedLine("-", line, None, al.graph, a_name=name, module_text=module))
         else:
-            rows.append(AlignedLine("+", None, line, al.graph, b_name=name, module=module))
+            rows.append(AlignedLine("+", None, line, al.graph, b_name=name, module_text=module))
         node = side.doc_node(v)
         for na in node["inputs"]:
             arg = na["arg"]
@@ -53,7 +56,11 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
                 for text in lines:
                     rows.append(
                         AlignedLine(
-                            mark, text if mark == "-" else None, text if mark == "+" else None, graph, module=module
+                            mark,
+                            text if mark == "-" else None,
+                            text if mark == "+" else None,
+                            graph,
+                            module_text=module,
                         )
                     )
 
@@ -71,12 +78,12 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
         rows.append(
             AlignedLine(
                 " " if note is None else "~",
-                pad + node_line(a, x),
-                pad + node_line(b, y),
+                functools.partial(_padded, pad, a, x),  # formatted only if a renderer shows the row
+                functools.partial(_padded, pad, b, y),
                 al.graph,
                 a_name=a.name(x),
                 b_name=b.name(y),
-                module=b.module(y) or a.module(x),
+                module_text=functools.partial(_module_of, a, x, b, y),
                 note=note,
                 renames=renamed_values(al, x, y) if note is not None else (),
             )
@@ -114,6 +121,14 @@ def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[Aligne
     )
 
 
+def _module_of(a: GraphSide, x: int, b: GraphSide, y: int) -> str | None:
+    return b.module(y) or a.module(x)
+
+
+def _padded(pad: str, side: GraphSide, v: int) -> str:
+    return pad + node_line(side, v)
+
+
 def renamed_values(al: Alignment, x: int, y: int) -> tuple[tuple[str, str], ...]:
     """The values aligned ``x``/``y`` read and define that are the same on both sides but named apart.
 
@@ -138,7 +153,12 @@ def renamed_values(al: Alignment, x: int, y: int) -> tuple[tuple[str, str], ...]
     return tuple(out)
 
 
-def _signature_mark(a_line: str | None, b_line: str | None, note: str | None) -> RowStatus:
+def _spec_row(side: GraphSide, j: int) -> str:
+    specs = side.input_specs or []
+    return _INDENT + format_spec_line(spec_fields(specs[j]), side.cg.doc)
+
+
+def _signature_mark(a_line: LineText, b_line: LineText, note: str | None) -> RowStatus:
     """A signature row: only in A, only in B, changed (a record's summary is its note), or the same."""
     if b_line is None:
         return "-"
@@ -157,19 +177,19 @@ def program_rows(al: Alignment, changes: list[Change], status: GraphStatus) -> l
             sig_notes[(c.details["section"], c.a_line, c.b_line)] = c.summary
     rows.append(AlignedLine(" ", "inputs:", "inputs:", g))
     a, b = al.a, al.b
+    # Without an input record, no row can carry a note: lines are formatted only when shown.
+    eager = any(section == "inputs" for section, _, _ in sig_notes)
     for ja, jb in al.input_pairs():
-        la = (
-            _INDENT + format_spec_line(spec_fields(a.input_specs[ja]), a.cg.doc)
-            if ja is not None and a.input_specs
-            else None
-        )
-        lb = (
-            _INDENT + format_spec_line(spec_fields(b.input_specs[jb]), b.cg.doc)
-            if jb is not None and b.input_specs
-            else None
-        )
-        key = ("inputs", la[len(_INDENT) :] if la else None, lb[len(_INDENT) :] if lb else None)
-        note = sig_notes.get(key)
+        la: LineText = None
+        lb: LineText = None
+        if ja is not None and a.input_specs:
+            la = functools.partial(_spec_row, a, ja)
+        if jb is not None and b.input_specs:
+            lb = functools.partial(_spec_row, b, jb)
+        note = None
+        if eager:
+            la, lb = (t() if callable(t) else t for t in (la, lb))
+            note = sig_notes.get(("inputs", la[len(_INDENT) :] if la else None, lb[len(_INDENT) :] if lb else None))
         mark = _signature_mark(la, lb, note)
         rows.append(
             AlignedLine(

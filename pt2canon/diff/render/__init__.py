@@ -22,6 +22,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pt2canon._gc import gc_paused
 from pt2canon.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,6 +34,7 @@ __all__ = ["FORMATS", "render"]
 FORMATS = ("text", "json", "markdown", "html")
 
 
+@gc_paused  # rendering allocates a string per shown line; a pass over the live result frees nothing
 def render(result: DiffRecords, format: str = "text", **options: Any) -> str:
     """Render ``result`` as ``text``, ``json``, ``markdown`` or ``html``.
 

@@ -233,7 +233,10 @@ def hunks(rows: Sequence[AlignedLine], context: int = 3) -> list[Hunk]:
     section = "graph"
     for i, row in enumerate(rows):
         if not row.graph.is_subgraph:
-            section = _SECTIONS.get((row.b_line or row.a_line or "").strip(), section)
+            # Section headers are plain text; a deferred line (a node) is never one, and stays unformatted.
+            head = row.b_text if row.b_text is not None else row.a_text
+            if isinstance(head, str):
+                section = _SECTIONS.get(head.strip(), section)
         if row.status == " ":
             continue
         lo, hi = max(0, i - context), min(len(rows), i + context + 1)
@@ -247,10 +250,10 @@ def hunks(rows: Sequence[AlignedLine], context: int = 3) -> list[Hunk]:
     pos = 0
     for (lo, hi), where in zip(ranges, wheres, strict=True):
         for row in rows[pos:lo]:
-            a_seen += row.a_line is not None
-            b_seen += row.b_line is not None
-        a_len = sum(1 for row in rows[lo:hi] if row.a_line is not None)
-        b_len = sum(1 for row in rows[lo:hi] if row.b_line is not None)
+            a_seen += row.a_text is not None
+            b_seen += row.b_text is not None
+        a_len = sum(1 for row in rows[lo:hi] if row.a_text is not None)
+        b_len = sum(1 for row in rows[lo:hi] if row.b_text is not None)
         out.append(Hunk(lo, hi, a_seen, a_len, b_seen, b_len, where))
         a_seen += a_len
         b_seen += b_len

@@ -198,8 +198,8 @@ def _listing(result: DiffRecords, context: int, max_rows: int) -> list[str]:
     total = sum(h.stop - h.start for h in parts)
     for h in parts:
         for row in rows[pos : h.start]:
-            a_no += row.a_line is not None
-            b_no += row.b_line is not None
+            a_no += row.a_text is not None
+            b_no += row.b_text is not None
         skipped = h.start - pos
         if skipped:
             out.append(f'<tr class="pt2canon-skip"><td colspan="5">… {skipped} unchanged rows</td></tr>')
