@@ -6,19 +6,25 @@ Hashing is CPU-bound Python, so it runs in processes; the tasks are small
 (1-3 ms for an archive of a few hundred nodes), so two costs decide whether
 two processes beat one:
 
-* **imports.** Workers come from a fork server that imported the hashing
-  modules once (``preload``) before it forks them, so no worker imports
-  the package again;
+* **imports.** The hashing modules (:data:`PRELOAD`) are imported once and
+  the workers are forked from a process that has them: this process when
+  it runs no other thread (a fork then copies nothing but memory pages),
+  else a fork server that imported them (forking a process with threads
+  can copy a lock another thread holds). No worker imports the package
+  again;
 * **hand-offs.** Items go to the workers in batches (about eight per
   worker), not one by one.
 
 Results come back in the order of the items, as :func:`map` gives them.
-Where the fork server does not exist (Windows), workers are spawned.
+Where neither fork nor the fork server exists (Windows), workers are
+spawned.
 """
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -46,7 +52,12 @@ def chunk_size(items: int, workers: int) -> int:
 
 
 def _context() -> Any:
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        for name in PRELOAD:
+            importlib.import_module(name)
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(list(PRELOAD))
         return ctx
