@@ -1,32 +1,50 @@
 """pt2canon: canonicalize, hash and diff programs exported with ``torch.export``.
 
-The pipeline, one stage per module::
+The pipeline, one stage per module (archive -> schema -> DAG -> canonical
+-> hash/diff -> render)::
 
     .pt2 archive / model.json / ExportedProgram
+      archive
       -> serde.layout    the archive layout, once: member names, configs, limits
       -> serde.zipsource read a zip as untrusted input: regular files, raw names, CRC, bounded inflation
-      -> serde.archive   read the archive's members; weights stay in it (Artifact, Model)
+      -> serde.archive   read the archive's members; weights stay in it (Artifact, Model,
+                         select_model); serde.legacy / serde.torch_save: older archives, per tensor
+      schema
+      -> serde.tags      the Argument union: tags, value references (iter_refs), value tables
+      -> serde.spec      signature specs: FQN fields, update targets, torch's rank per kind
       -> serde.schema    check the JSON's shape (torch schema 8.x)
       -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
+      DAG
       -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON
+      -> serde.model     typed views of that graph (GraphNode: inputs, users) and lint()
+      canonical
       -> canon.effects   which ops mutate, draw random numbers or assert
-      -> canon.order     rank-based topological order (structural, no index ties)
+      -> canon.order     refined order of the DAG (ancestry and users digests, twins)
+      -> canon.labelling / canon.arrange   residual ties: BLISS canonical labelling (igraph)
       -> canon.symbols   shape symbols renamed, expressions re-printed (sympy)
+      -> canon.messages  assert messages that name nodes and symbols
       -> canon.program   canonical names and the canonical document
-      -> canon.hashing   layered sha256 digests (structure, graph, full)
+      hash / diff
+      -> canon.hashing   layered sha256 digests (structure, graph, full); layer_digests(), combine()
       -> diff.sides      each graph as the aligner sees it (view ids, keys, fingerprints)
-      -> diff.align      match two canonical graphs node for node
-      -> diff.nodes, diff.signature, diff.payloads, diff.program
+      -> diff.align      match two canonical graphs node for node (diff.pairing: inputs, outputs)
+      -> diff.nodes, diff.signature, diff.payloads, diff.tensors, diff.program
                          typed change records (diff.fields: deepdiff per pair;
                          diff.symbols: A's shape symbols as B's)
       -> diff.artifacts  two artifacts compared model by model (diff.rows: the
                          aligned listing; diff.records / diff.result: the result)
+      render
       -> diff.render.*   text, JSON, Markdown, HTML (diff.render.common: hunks)
-      -> listing         the FX-like one-line-per-node listing (``show``)
-      -> cli             ``pt2canon show|hash|canon|diff|audit``
-      -> pytest_plugin   golden files in pytest (pt2canon.golden: format, storage, check)
+      -> listing         the FX-like one-line-per-node listing (listing.names, .expressions,
+                         .lines, .program, .document)
+      -> draw            drawings and the notebook summary
       -> serde.writer    deterministic, atomic JSON and .pt2 output
+    around the pipeline
+      -> cli, commands.* ``pt2canon show|hash|canon|diff|audit|index``
+      -> batch           many archives: per-archive records, local processes (_pool) or Dask
       -> audit           a static scan of an archive's pickles and members (``audit``)
+      -> pytest_plugin   golden files in pytest (pt2canon.golden: format, storage, check)
+      -> strategies      hypothesis strategies for programs, rewrites and mutations
     torch.fx GraphModule (torch.compile, AOTAutograd, make_fx, symbolic_trace)
       -> fx              the same program document, then the stages above;
                          a recording backend and the diff of two recorded runs

@@ -24,8 +24,8 @@ import re
 import sys
 from dataclasses import dataclass
 
+from pt2canon.commands._hashing import STDIN, hash_all, options_of
 from pt2canon.commands._progress import Progress
-from pt2canon.commands.hash import STDIN, hash_all, options_of
 from pt2canon.errors import InputError, UsageError
 
 __all__ = ["Entry", "parse_sums", "run_check"]

@@ -2,62 +2,16 @@
 
 from __future__ import annotations
 
-import math
 import shutil
 
+from pt2canon.draw.dot import strip_prolog, to_dot
 from pt2canon.draw.plan import Drawing
-from pt2canon.draw.style import STATUS_STYLES, _clean
 from pt2canon.errors import MissingDependencyError, UsageError
 
 __all__ = ["DOT_TIMEOUT", "render", "to_dot"]
 
 #: Seconds ``dot`` may run before the matplotlib drawing is used instead.
 DOT_TIMEOUT = 60.0
-
-
-def _dot_string(text: str) -> str:
-    """A DOT quoted string (``\\`` and ``"`` escaped, lines joined with ``\\n``)."""
-    s = _clean(text).replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + s.replace("\r", "").replace("\n", "\\n") + '"'
-
-
-def to_dot(drawing: Drawing) -> str:
-    """The drawing as a Graphviz DOT program."""
-    lines = [
-        "digraph pt2canon {",
-        f"  graph [rankdir=TB, labelloc=t, fontname=Helvetica, fontsize=12, nodesep=0.25, ranksep=0.35, "
-        f"bgcolor=white, label={_dot_string(drawing.title)}];",
-        '  node [fontname=Helvetica, fontsize=9, margin="0.10,0.04", height=0.3];',
-        '  edge [color="#868e96", arrowsize=0.6];',
-    ]
-    for it in drawing.items.values():
-        st = it.style()
-        attrs = {
-            "id": it.svg_id,
-            "label": "\n".join(it.label),
-            "tooltip": it.tooltip or "\n".join(it.label),
-            "shape": st["shape"],
-            "style": st["style"],
-            "fillcolor": st["fill"],
-            "color": st["stroke"],
-        }
-        if it.status is not None:
-            attrs["penwidth"] = "2"
-        body = ", ".join(f"{k}={_dot_string(v)}" for k, v in attrs.items())
-        lines.append(f"  {_dot_string(it.id)} [{body}];")
-    red = STATUS_STYLES["removed"]["stroke"]
-    for (u, v), n in drawing.edges.items():
-        extra = f", penwidth={min(1 + math.log2(n), 4):.2f}" if n > 1 else ""
-        if (u, v) in drawing.removed_edges:
-            extra += f', style=dashed, color="{red}"'
-        lines.append(f"  {_dot_string(u)} -> {_dot_string(v)} [tooltip={_dot_string(f'{n} value(s)')}{extra}];")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
-
-
-def _strip_prolog(svg: str) -> str:
-    start = svg.find("<svg")
-    return svg[start:].strip() + "\n" if start >= 0 else svg
 
 
 def _render_dot(drawing: Drawing, dot: str, timeout: float) -> str:
@@ -72,7 +26,7 @@ def _render_dot(drawing: Drawing, dot: str, timeout: float) -> str:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"dot exited {proc.returncode}: {proc.stderr.decode('utf-8', 'replace').strip()[:500]}")
-    return _strip_prolog(proc.stdout.decode("utf-8"))
+    return strip_prolog(proc.stdout.decode("utf-8"))
 
 
 def _engine(engine: str) -> str | None:

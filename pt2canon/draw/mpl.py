@@ -63,7 +63,7 @@ def render_matplotlib(drawing: Drawing, *, png: str | None = None) -> str:
         raise MissingDependencyError(
             "drawing needs Graphviz 'dot' on the PATH, or igraph and matplotlib: pip install 'pt2canon[notebook]'"
         ) from None
-    from pt2canon.draw.engines import _strip_prolog, to_dot
+    from pt2canon.draw.dot import strip_prolog, to_dot
 
     font = FontProperties(family="DejaVu Sans", size=FONT_SIZE)
     measure = TextToPath()
@@ -142,7 +142,7 @@ def render_matplotlib(drawing: Drawing, *, png: str | None = None) -> str:
             fig.savefig(png, format="png", dpi=110)
         buf = io.StringIO()
         fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = _strip_prolog(buf.getvalue())
+    svg = strip_prolog(buf.getvalue())
     for it in drawing.items.values():  # tooltips: a <title> first in each node's group
         tip = it.tooltip or "\n".join(it.label)
         opening = f'<g id="{_esc(it.svg_id)}">'

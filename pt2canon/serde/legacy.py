@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pt2canon.errors import ArchiveError, Pt2CanonError, UnsafeArchiveError
-from pt2canon.serde.archive import Artifact, Payload
+from pt2canon.serde.artifact import Artifact, Payload
 from pt2canon.serde.torch_save import NestedSource, read_tensor_records, relocated
 from pt2canon.serde.zipsource import ZipSource
 

@@ -108,7 +108,7 @@ class TensorRecord:
 
     def tensor_meta(self) -> dict[str, Any]:
         """The serialized ``TensorMeta`` torch's current format writes for this tensor."""
-        from pt2canon.listing import DTYPE_NAMES
+        from pt2canon.serde.enums import DTYPE_NAMES
 
         dtype = {name: code for code, name in DTYPE_NAMES.items()}[f"torch.{self.dtype}"]
         kind, _, index = self.device.partition(":")

@@ -41,6 +41,7 @@ from pt2canon.errors import ArchiveError, InputError, UnsafeArchiveError
 from pt2canon.serde.layout import Limits, member_name_problem
 
 __all__ = [
+    "CHUNK",
     "METHOD_NAMES",
     "Window",
     "ZipSource",
@@ -51,7 +52,8 @@ __all__ = [
     "read_member",
 ]
 
-_CHUNK = 1 << 20
+#: Bytes per chunk when a member is streamed.
+CHUNK = 1 << 20
 _READ = 1 << 16  # compressed bytes fed to the decompressor at a time
 _LOCAL_HEADER = 30
 
@@ -367,7 +369,7 @@ class ZipSource:
             return open_regular(self.path)
         return io.BytesIO(self._data or b"")
 
-    def iter_chunks(self, name: str, *, chunk: int = _CHUNK) -> Iterator[bytes]:
+    def iter_chunks(self, name: str, *, chunk: int = CHUNK) -> Iterator[bytes]:
         """Yield a member's bytes in chunks of at most ``chunk``; the CRC-32 is checked with the last one."""
         info = self._info(name)
         with self._open_private() as fh:
@@ -451,7 +453,7 @@ def _data_start(fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: in
 
 
 def read_member(
-    fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str, *, chunk: int = _CHUNK
+    fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str, *, chunk: int = CHUNK
 ) -> Iterator[bytes]:
     """Yield a member's bytes from ``fh`` in chunks, verified.
 

@@ -1,0 +1,62 @@
+"""Imports run one way: no module of the package imports, even lazily, a module that imports it back."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import networkx as nx
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pt2canon"
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _imports(tree: ast.AST, modules: set[str]) -> set[str]:
+    """Modules of the package imported anywhere in ``tree`` (functions included), except for type checking."""
+    out: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names if a.name in modules}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            subs = {f"{node.module}.{a.name}" for a in node.names} & modules
+            out |= subs or ({node.module} & modules)
+        stack.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def _graph() -> nx.DiGraph:
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        modules[".".join(parts)] = path
+    G = nx.DiGraph()
+    for name, path in modules.items():
+        G.add_node(name)
+        for target in _imports(ast.parse(path.read_text()), set(modules)):
+            if target != name and not name.startswith(target + "."):  # a module's own package is not a cycle
+                G.add_edge(name, target)
+    return G
+
+
+def test_no_module_imports_a_module_that_imports_it_back() -> None:
+    cycles = [c for c in nx.simple_cycles(_graph()) if len(c) > 1]
+    assert not cycles, "\n".join(" -> ".join([*c, c[0]]) for c in cycles)
+
+
+def test_the_checker_sees_imports_inside_functions() -> None:
+    G = _graph()
+    # pt2canon.commands.hash imports its --check implementation lazily, inside run().
+    assert G.has_edge("pt2canon.commands.hash", "pt2canon.commands.check")
