@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pt2canon
-from pt2canon.canon.program import _emit, canonicalize_program, ordering_edges
+from pt2canon.canon.graph import _emit
+from pt2canon.canon.program import canonicalize_program, ordering_edges
 from pt2canon.cli import main
 from pt2canon.serde.archive import read_artifact
 from pt2canon.serde.graph import from_networkx, op_nodes, to_networkx

@@ -1,0 +1,430 @@
+"""One graph (and its subgraphs) in canonical order with canonical names: the heart of the canonical form."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import networkx as nx
+
+from pt2canon._json import canonical_bytes
+from pt2canon.canon.arrange import Arrangement
+from pt2canon.canon.dependencies import ordering_edges
+from pt2canon.canon.effects import effects_from_name
+from pt2canon.canon.messages import is_assert, name_assert_messages
+from pt2canon.canon.order import Digests, ResidualTie, canonical_order, first_uses, node_label, skeleton_label
+from pt2canon.canon.result import CanonicalGraph, Profile
+from pt2canon.canon.signature import _bindings, _input_kinds, _InputKind, _output_slots, _rename_arg
+from pt2canon.canon.symbols import SymbolRenamer
+from pt2canon.serde.graph import (
+    VALUE_TABLES,
+    from_networkx,
+    op_nodes,
+    to_networkx,
+)
+
+_ZERO_OFFSET = {"as_int": 0}
+
+
+def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
+    """``graph`` with the storage offset of each of its values 0 (subgraphs: see :func:`_canonical_graph`).
+
+    torch's loader ignores a value's ``storage_offset`` (it rebuilds each
+    value with ``empty_strided``), so ``torch.export.load`` then
+    ``torch.export.save`` writes 0 for every view at an offset (``select``,
+    ``split``, ``unbind``, slices): the offset of a view is determined by
+    its op, and the program's computation never reads it. A new graph dict
+    and table only where an offset changes; the input is never edited.
+    """
+    tables = graph.get("tensor_values")
+    new_tables = None
+    for name, meta in (tables or {}).items():
+        so = meta.get("storage_offset")
+        if so is not None and so != _ZERO_OFFSET:
+            if new_tables is None:
+                new_tables = dict(tables)  # type: ignore[arg-type]
+            new_tables[name] = {**meta, "storage_offset": _ZERO_OFFSET}
+    return graph if new_tables is None else {**graph, "tensor_values": new_tables}
+
+
+def _canonical_graph(
+    graph: dict[str, Any],
+    *,
+    where: str,
+    input_specs: list[dict[str, Any]] | None,
+    profile: Profile,
+    output_specs: list[dict[str, Any]] | None = None,
+) -> CanonicalGraph:
+    """Canonicalize one graph; ``input_specs`` are the signature's (top-level graph only).
+
+    Inputs named by an FQN (parameters, buffers, tensor constants, custom
+    objects) are placed by first use (:func:`pt2canon.canon.order.canonical_order`),
+    so their names never decide the order; tokens, user inputs and constant
+    inputs keep their positions; subgraph inputs are positional. Storage
+    offsets are 0 first (each subgraph is canonicalized by a call of its own).
+    """
+    graph = _without_storage_offsets(graph)
+    G = to_networkx(graph, where=where)
+    ops = op_nodes(G)
+    # 1. subgraphs first: their digests enter their parent node's label.
+    sub_digests: dict[int, dict[int, str]] = {}
+    sub_canon: dict[int, dict[int, CanonicalGraph]] = {}
+    ordered_subgraphs: set[int] = set()
+    for nid in ops:
+        subs = G._node[nid]["subgraphs"]
+        if not subs:
+            continue
+        for i, sg in subs.items():
+            sub_json = from_networkx(sg)
+            cg = _canonical_graph(
+                sub_json, where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]", input_specs=None, profile=profile
+            )
+            sub_canon.setdefault(nid, {})[i] = cg
+            sub_digests.setdefault(nid, {})[i] = cg.structure_digest
+            if _has_ordered(cg.doc):
+                ordered_subgraphs.add(nid)
+    # 2. ordering edges, labels, digests.
+    order_preds = ordering_edges(G, ordered_subgraphs)
+    # Input node ids are input positions.
+    n_in = len(graph["inputs"])
+    kinds = _input_kinds(input_specs, n_in)
+    fixed = sorted((i for i in range(n_in) if not kinds[i].deferred), key=lambda i: (kinds[i].rank, i))
+    deferred = {i for i in range(n_in) if kinds[i].deferred}
+    input_rank = {nid: i for i, nid in enumerate(fixed)}
+
+    def label(nid: int) -> bytes:
+        attrs = G._node[nid]
+        kind = attrs["kind"]
+        if kind == "op":
+            return node_label(attrs, sub_digests.get(nid, {}))
+        if kind == "input":
+            # A deferred input is known by its kind only: no name, no position.
+            where = kinds[nid].kind if nid in deferred else input_rank[nid]
+            return canonical_bytes(["input", where, attrs["arg"]])
+        if out_slots is None:
+            return canonical_bytes(["output", attrs["args"]])
+        slotted = [[out_slots[i], t] for i, t in enumerate(attrs["args"])]
+        return canonical_bytes(["output", sorted(slotted, key=canonical_bytes)])
+
+    out_slots = _output_slots(output_specs, input_specs, input_rank)
+    labels = _LazyMap(label)
+    tie = _tie_breaker(G, [*fixed, *sorted(deferred, key=lambda i: (kinds[i].rank, kinds[i].fqn))])
+    memo: dict[int, bytes] = {}
+
+    def meta(nid: int) -> bytes:
+        b = memo.get(nid)
+        if b is None:
+            b = memo[nid] = tie(nid) if G._node[nid]["kind"] == "op" or nid in deferred else b""
+        return b
+
+    def fqns_read(nid: int) -> bytes:
+        # The last resort between ops that differ only in which same-shaped parameters they read.
+        return canonical_bytes([kinds[u].fqn for u in G._pred[nid] if u in deferred])
+
+    skeletons = _LazyMap(
+        lambda nid: (
+            skeleton_label(G._node[nid], sub_digests.get(nid, {})) if G._node[nid]["kind"] == "op" else labels[nid]
+        )
+    )
+    binds = _bindings(G, output_specs, input_specs)
+    skeleton_digests = Digests(G, skeletons, order_preds, output_slots=out_slots, bindings=binds)
+    digests = Digests(G, labels, order_preds, output_slots=out_slots, bindings=binds)
+    meta_digests = Digests(G, labels, order_preds, extra=meta, output_slots=out_slots, bindings=binds)
+    # Labels first (cheap, and a node's own constants rarely tie), then digests of the
+    # skeleton (constants blanked) before full digests: a constant far downstream cannot
+    # reorder branches the skeleton tells apart (Q/K/V projections).
+    structural = (
+        labels.__getitem__,
+        skeleton_digests.ancestry,
+        skeleton_digests.users,
+        digests.ancestry,
+        digests.users,
+    )
+    try:
+        order = canonical_order(
+            G,
+            fixed,
+            structural,
+            order_preds,
+            refining=(meta, meta_digests.ancestry, meta_digests.users, fqns_read),
+            deferred=deferred,
+            output_slots=out_slots,
+            labels=labels,
+            bindings=binds,
+        )
+        # Unread inputs: by their uses (a parameter returned as it is) before metadata before FQN,
+        # so no metadata decides where a structurally distinct input goes.
+        inputs = _input_sequence(
+            G, order, fixed, deferred, kinds, binds, key=lambda i: (digests.users(i), meta(i), kinds[i].fqn)
+        )
+    except ResidualTie:
+        # Refinement cannot tell apart some nodes that are not interchangeable: order by a
+        # canonical labelling (BLISS), then let metadata and FQNs choose among automorphisms.
+        arrangement = Arrangement(G, order_preds, out_slots, structure=[labels[v] for v in G], bindings=binds)
+        exact = arrangement.structure_labelling
+        order = canonical_order(
+            G, fixed, structural, order_preds, exact=exact.__getitem__, deferred=deferred, output_slots=out_slots
+        )
+        inputs = _input_sequence(G, order, fixed, deferred, kinds, binds, key=exact.__getitem__)
+        inputs, order = arrangement.arrange(
+            inputs,
+            order,
+            refined=[labels[v] + digests.ancestry(v) + digests.users(v) for v in G],
+            finer=(
+                [meta(v) for v in G],
+                [kinds[v].fqn.encode() if v in deferred else b"" for v in G],
+            ),
+        )
+    # 3. names: values v0, v1, ... in input then op order; nodes n0, n1, ...
+    # A constant input (``None`` or a number passed where the user's argument was)
+    # has a placeholder name but no value: it takes the next name in the same sequence.
+    values: dict[str, str] = {}
+    node_attrs = G._node
+    for nid in (*inputs, *order):
+        for v in node_attrs[nid]["values"]:
+            values[v.name] = f"v{len(values)}"
+        if nid < n_in and kinds[nid].kind == "constant_input":
+            placeholder = input_specs[nid]["constant_input"].get("name")  # type: ignore[index]
+            if isinstance(placeholder, str) and placeholder not in values:
+                values[placeholder] = f"v{len(values)}"
+    node_names: dict[str, str] = {}
+    for k, nid in enumerate(order):
+        old = node_attrs[nid]["name"]
+        node_names[f"n{k}"] = old if isinstance(old, str) else ""
+    doc = _emit(graph, order, inputs, values, node_names=True, keep_metadata=profile.keep_metadata)
+    # 4. per node: subgraphs; then the node names quoted in assert messages.
+    seen_sub: dict[str, int] = {}
+    subgraphs: dict[str, CanonicalGraph] = {}
+    own_asserts = False
+    for nid, node in zip(order, doc["nodes"]):
+        for i, cg in sub_canon.get(nid, {}).items():
+            base = f"subgraph_{cg.structure_digest[:12]}"
+            n = seen_sub.get(base, 0)
+            seen_sub[base] = n + 1
+            name = base if n == 0 else f"{base}_{n}"
+            subgraphs[name] = cg
+            node["inputs"][i] = {**node["inputs"][i], "arg": {"as_graph": {"name": name, "graph": cg.doc}}}
+        if is_assert(node["target"]):
+            own_asserts = True
+    if own_asserts:
+        name_assert_messages(doc)
+    has_asserts = own_asserts or any(cg.has_asserts for cg in subgraphs.values())
+    return CanonicalGraph(
+        doc,
+        G,
+        order,
+        values,
+        node_names,
+        subgraphs,
+        input_order=inputs,
+        output_order=list(range(len(doc["outputs"]))),
+        has_asserts=has_asserts,
+    )
+
+
+def _input_sequence(
+    G: nx.MultiDiGraph,
+    order: list[int],
+    fixed: list[int],
+    deferred: set[int],
+    kinds: list[_InputKind],
+    bindings: Mapping[int, list[tuple[int, bytes]]],
+    *,
+    key: Callable[[int], Any],
+) -> list[int]:
+    """Input node ids in canonical order, by kind.
+
+    Deferred inputs come by first use; those no op reads but a graph output
+    updates (a buffer only written) by the position of the op whose value
+    updates them; the rest by ``key``.
+    """
+    placed = first_uses(G, order, deferred)
+    rank = {v: k for k, v in enumerate([*fixed, *order])}  # a mutation may write an input as it is
+    bound: dict[int, tuple[int, bytes]] = {}
+    for v, ts in bindings.items():
+        for t, label in ts:
+            if t in deferred and v in rank:
+                bound[t] = min(bound.get(t, (rank[v], label)), (rank[v], label))
+    rest = deferred.difference(placed)
+    written = sorted((t for t in rest if t in bound), key=lambda t: (kinds[t].rank, bound[t], key(t)))
+    unused = sorted((t for t in rest if t not in bound), key=lambda i: (kinds[i].rank, key(i)))
+    seq = {nid: k for k, nid in enumerate([*fixed, *placed, *written, *unused])}
+    return sorted(seq, key=lambda i: (kinds[i].rank, seq[i]))
+
+
+class _LazyMap(dict):  # type: ignore[type-arg]
+    """A dict that computes a missing value with ``fn(key)`` and keeps it."""
+
+    def __init__(self, fn: Callable[[int], bytes]) -> None:
+        super().__init__()
+        self._fn = fn
+
+    def __missing__(self, key: int) -> bytes:
+        value = self[key] = self._fn(key)
+        return value
+
+
+class _TensorArgs(dict):  # type: ignore[type-arg]
+    """Old value name -> the renamed ``{"as_tensor": {"name": new}}``, one shared object per value."""
+
+    def __init__(self, names: Mapping[str, str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def __missing__(self, old: str) -> dict[str, Any]:
+        arg = self[old] = {"as_tensor": {"name": self.names[old]}}
+        return arg
+
+
+def _rename_value_args(
+    args: list[dict[str, Any]], names: Mapping[str, str], tensor_args: _TensorArgs | None = None
+) -> list[dict[str, Any]]:
+    """Arguments (``inputs``/``outputs`` entries) with their value references renamed."""
+    tensor_args = _TensorArgs(names) if tensor_args is None else tensor_args
+    out = []
+    for arg in args:
+        t = arg.get("as_tensor")
+        if t is not None and len(arg) == 1 and len(t) == 1:
+            out.append(tensor_args[t["name"]])
+        else:
+            out.append(_rename_arg(arg, names))
+    return out
+
+
+def _emit(
+    graph: dict[str, Any],
+    order: list[int],
+    inputs: list[int],
+    names: Mapping[str, str],
+    *,
+    node_names: bool = False,
+    keep_metadata: frozenset[str] | None = None,
+) -> dict[str, Any]:
+    """The graph JSON in ``order`` with values renamed by ``names``.
+
+    Equal to ``from_networkx(G, order=..., rename=..., input_order=...)``
+    (a test proves it) but renames the original JSON directly, which is
+    twice as fast: node ids of :func:`to_networkx` are input positions,
+    then node positions offset by the number of inputs. With
+    ``node_names`` the ``k``-th node is named ``n<k>``; with
+    ``keep_metadata`` node metadata keeps only those keys. Every node dict
+    and ``inputs`` list is new; node-input entries and arguments are shared
+    with ``graph`` when nothing in them is renamed, and renamed tensor
+    arguments within the result (one ``{"as_tensor": ...}`` object per
+    value): replace entries, never edit them in place.
+    """
+    n_in = len(graph["inputs"])
+    nodes = graph["nodes"]
+    out_nodes = []
+    tensor_args = _TensorArgs(names)
+    for k, nid in enumerate(order):
+        n = nodes[nid - n_in]
+        ins = []
+        for na in n["inputs"]:
+            arg = na["arg"]
+            t = arg.get("as_tensor")
+            if t is not None and len(arg) == 1 and len(t) == 1:
+                ins.append({**na, "arg": tensor_args[t["name"]]})
+            else:
+                renamed = arg if "as_graph" in arg else _rename_arg(arg, names)
+                ins.append(na if renamed is arg else {**na, "arg": renamed})
+        node = {**n, "inputs": ins, "outputs": _rename_value_args(n["outputs"], names, tensor_args)}
+        if node_names and "name" in n:
+            node["name"] = f"n{k}"
+        if keep_metadata is not None:
+            md = n.get("metadata")
+            if md is not None:
+                node["metadata"] = (
+                    {key: val for key, val in md.items() if key in keep_metadata} if keep_metadata else {}
+                )
+        out_nodes.append(node)
+    g_inputs = graph["inputs"]
+    doc = {
+        **graph,
+        "inputs": _rename_value_args([g_inputs[i] for i in inputs], names, tensor_args),
+        "outputs": _rename_value_args(graph["outputs"], names, tensor_args),
+        "nodes": out_nodes,
+    }
+    for t in VALUE_TABLES.values():
+        if t in graph:
+            doc[t] = {names.get(k, k): v for k, v in graph[t].items()}
+    if graph.get("custom_obj_values"):
+        # A custom object's entry repeats its value name: ``{"name": "obj_attr", "class_fqn": ...}``.
+        doc["custom_obj_values"] = {
+            k: {**v, "name": k} if isinstance(v, dict) and "name" in v else v
+            for k, v in doc["custom_obj_values"].items()
+        }
+    return doc
+
+
+def _tie_breaker(G: nx.MultiDiGraph, inputs: list[int]) -> Callable[[int], bytes]:
+    """Lazy last key: a node's output metadata, symbols named as the inputs name them."""
+    state: dict[str, SymbolRenamer] = {}
+
+    def renamer() -> SymbolRenamer:
+        r = state.get("r")
+        if r is None:
+            r = state["r"] = SymbolRenamer()
+            for nid in inputs:
+                for v in G._node[nid]["values"]:
+                    _meta_key(v.meta, r)
+            r.frozen = True
+        return r
+
+    def key(nid: int) -> bytes:
+        metas = [v.meta for v in G._node[nid]["values"]]
+        if all(_static(m) for m in metas):  # no symbol to name: the metadata as it is
+            return b"static" + canonical_bytes(metas)
+        return canonical_bytes([_meta_key(m, renamer()) for m in metas])
+
+    return key
+
+
+def _static(meta: Any) -> bool:
+    """Whether a value's metadata names no shape symbol (plain ints only)."""
+    if not isinstance(meta, dict):
+        return meta is None
+    if "sizes" not in meta:
+        return "as_expr" not in meta
+    so = meta.get("storage_offset")
+    return (
+        all("as_int" in d for d in meta["sizes"])
+        and all("as_int" in d for d in meta["strides"])
+        and (so is None or "as_int" in so)
+    )
+
+
+def _meta_key(meta: Any, r: SymbolRenamer) -> Any:
+    if not isinstance(meta, dict):
+        return meta
+
+    def sym(s: Any) -> Any:
+        return r.expr(s["as_expr"]["expr_str"]) if isinstance(s, dict) and "as_expr" in s else s
+
+    if "sizes" in meta:
+        return [
+            meta.get("dtype"),
+            [sym(s) for s in meta["sizes"]],
+            [sym(s) for s in meta["strides"]],
+            sym(meta.get("storage_offset")),
+            meta.get("device"),
+            meta.get("layout"),
+            meta.get("requires_grad"),
+        ]
+    return sym(meta)
+
+
+def _natural(name: str) -> tuple[str, int]:
+    m = re.match(r"^(\D*)(\d+)$", name)
+    return (m.group(1), int(m.group(2))) if m else (name, -1)
+
+
+def _has_ordered(graph: Mapping[str, Any]) -> bool:
+    for node in graph["nodes"]:
+        if effects_from_name(node["target"]).ordered:
+            return True
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"] and _has_ordered(na["arg"]["as_graph"]["graph"]):
+                return True
+    return False
