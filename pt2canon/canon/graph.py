@@ -28,14 +28,14 @@ _ZERO_OFFSET = {"as_int": 0}
 
 
 def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
-    """``graph`` with the storage offset of each of its values 0 (subgraphs: see :func:`_canonical_graph`).
+    """``graph`` with the storage offset of each of its values 0, in its subgraphs too.
 
     torch's loader ignores a value's ``storage_offset`` (it rebuilds each
     value with ``empty_strided``), so ``torch.export.load`` then
     ``torch.export.save`` writes 0 for every view at an offset (``select``,
     ``split``, ``unbind``, slices): the offset of a view is determined by
-    its op, and the program's computation never reads it. A new graph dict
-    and table only where an offset changes; the input is never edited.
+    its op, and the program's computation never reads it. New dicts only
+    where an offset changes; the input is never edited.
     """
     tables = graph.get("tensor_values")
     new_tables = None
@@ -45,7 +45,32 @@ def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
             if new_tables is None:
                 new_tables = dict(tables)  # type: ignore[arg-type]
             new_tables[name] = {**meta, "storage_offset": _ZERO_OFFSET}
-    return graph if new_tables is None else {**graph, "tensor_values": new_tables}
+    nodes = graph.get("nodes") or []
+    new_nodes = None
+    for j, node in enumerate(nodes):
+        inputs = node.get("inputs") or []
+        new_inputs = None
+        for i, na in enumerate(inputs):
+            ga = na.get("arg", {}).get("as_graph") if isinstance(na.get("arg"), dict) else None
+            if ga is None or not isinstance(ga.get("graph"), dict):
+                continue
+            sub = _without_storage_offsets(ga["graph"])
+            if sub is not ga["graph"]:
+                if new_inputs is None:
+                    new_inputs = list(inputs)
+                new_inputs[i] = {**na, "arg": {**na["arg"], "as_graph": {**ga, "graph": sub}}}
+        if new_inputs is not None:
+            if new_nodes is None:
+                new_nodes = list(nodes)
+            new_nodes[j] = {**node, "inputs": new_inputs}
+    if new_tables is None and new_nodes is None:
+        return graph
+    out = dict(graph)
+    if new_tables is not None:
+        out["tensor_values"] = new_tables
+    if new_nodes is not None:
+        out["nodes"] = new_nodes
+    return out
 
 
 def _canonical_graph(
@@ -55,6 +80,7 @@ def _canonical_graph(
     input_specs: list[dict[str, Any]] | None,
     profile: Profile,
     output_specs: list[dict[str, Any]] | None = None,
+    model: nx.MultiDiGraph | None = None,
 ) -> CanonicalGraph:
     """Canonicalize one graph; ``input_specs`` are the signature's (top-level graph only).
 
@@ -62,10 +88,16 @@ def _canonical_graph(
     objects) are placed by first use (:func:`pt2canon.canon.order.canonical_order`),
     so their names never decide the order; tokens, user inputs and constant
     inputs keep their positions; subgraph inputs are positional. Storage
-    offsets are 0 first (each subgraph is canonicalized by a call of its own).
+    offsets are 0 first, in the subgraphs too. The graph model is built
+    once, subgraphs included: a subgraph is canonicalized from its
+    parent's ``model`` of it (and ``graph``, its JSON, already has no
+    offsets).
     """
-    graph = _without_storage_offsets(graph)
-    G = to_networkx(graph, where=where)
+    if model is None:
+        graph = _without_storage_offsets(graph)
+        G = to_networkx(graph, where=where)
+    else:
+        G = model
     ops = op_nodes(G)
     # 1. subgraphs first: their digests enter their parent node's label.
     sub_digests: dict[int, dict[int, str]] = {}
@@ -78,7 +110,11 @@ def _canonical_graph(
         for i, sg in subs.items():
             sub_json = from_networkx(sg)
             cg = _canonical_graph(
-                sub_json, where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]", input_specs=None, profile=profile
+                sub_json,
+                where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]",
+                input_specs=None,
+                profile=profile,
+                model=sg,
             )
             sub_canon.setdefault(nid, {})[i] = cg
             sub_digests.setdefault(nid, {})[i] = cg.structure_digest

@@ -6,6 +6,7 @@ import json
 import random
 from pathlib import Path
 
+import pytest
 import torch
 from corpus import MLP, rewrite_zip, run_and_compare
 from hypothesis import HealthCheck, given, settings
@@ -191,3 +192,45 @@ def test_effect_tokens_user_inputs_and_outputs_keep_the_calling_convention(tmp_p
     out = tmp_path / "canon.pt2"
     assert main(["canon", str(path), "-o", str(out)]) == 0
     run_and_compare(path, out, (torch.randn(2, 3), torch.randn(2, 3)))
+
+
+def test_a_nested_program_builds_its_graph_model_once_and_zeroes_offsets_in_every_subgraph(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Nested(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            def inner_true(y: torch.Tensor) -> torch.Tensor:
+                return torch.cat([y[1:].sin(), y[:1]])  # y[1:] is a view at offset 4
+
+            def outer_true(y: torch.Tensor) -> torch.Tensor:
+                return torch.cond(y.sum() > 1, inner_true, lambda z: z.cos(), (y,))
+
+            return torch.cond(x.sum() > 0, outer_true, lambda z: z + 1, (x,))
+
+    ep = torch.export.export(Nested(), (torch.randn(3, 4),))
+    doc = pt2canon.load(ep).model.program
+    before = [m.get("storage_offset") for m in _all_tensor_values(doc["graph_module"]["graph"])]
+    assert {"as_int": 4} in before  # the slice inside the nested branch
+    import pt2canon.canon.graph as canon_graph
+
+    calls: list[str] = []
+    real = canon_graph.to_networkx
+
+    def counting(graph: dict, *, where: str = "graph") -> object:
+        calls.append(where)
+        return real(graph, where=where)
+
+    monkeypatch.setattr(canon_graph, "to_networkx", counting)
+    canon = canonicalize_program(doc)
+    assert calls == ["graph_module.graph"]  # the nested subgraphs come with the top-level model
+    offsets = [m.get("storage_offset") for m in _all_tensor_values(canon.doc["graph_module"]["graph"])]
+    assert offsets and all(o == {"as_int": 0} for o in offsets)
+
+
+def _all_tensor_values(graph: dict) -> list[dict]:
+    out = list((graph.get("tensor_values") or {}).values())
+    for node in graph["nodes"]:
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"]:
+                out += _all_tensor_values(na["arg"]["as_graph"]["graph"])
+    return out
