@@ -37,6 +37,7 @@ import networkx as nx
 
 from pt2canon.canon.labelling import canonical_labelling, dense_colours
 from pt2canon.canon.order import _key_bytes
+from pt2canon.serde.model import out_uses
 
 __all__ = ["Arrangement"]
 
@@ -74,7 +75,7 @@ class Arrangement:
         out_node = G.graph["output"]
         keys: list[tuple[bytes, bytes]] = [(b"node", c) for c in structure]
         edges: list[tuple[int, int]] = []
-        for u, nbrs in G._succ.items():
+        for u, nbrs in out_uses(G).items():
             for w, keyed in nbrs.items():
                 for key, d in keyed.items():
                     slot = (output_slots[key[0]], *key[1:]) if (w == out_node and output_slots is not None) else key

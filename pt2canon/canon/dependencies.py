@@ -8,19 +8,18 @@ from typing import Any
 import networkx as nx
 
 from pt2canon.canon.effects import OpEffects, effects_from_name, effects_of_node, needs_node_args
-from pt2canon.serde.graph import (
-    op_nodes,
-)
+from pt2canon.serde.graph import op_nodes
+from pt2canon.serde.model import in_uses, node_attrs, out_uses
 
 __all__ = ["ordering_edges"]
 
 
 def _effects(G: nx.MultiDiGraph, nid: int, sub_ordered: bool) -> OpEffects:
-    attrs = G._node[nid]
+    attrs = node_attrs(G)[nid]
     target = attrs["target"]
     eff = effects_from_name(target)
     if needs_node_args(target):
-        eff = effects_of_node(target, {na.get("name"): na["arg"] for na in attrs["args"]})
+        eff = effects_of_node(target, {na.get("name") or "": na["arg"] for na in attrs["args"]})
     if sub_ordered and not eff.ordered:
         return OpEffects(mutates=frozenset({"*"}), effectful=True)
     return eff
@@ -41,11 +40,12 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
     """
     ordered_subgraphs = ordered_subgraphs or set()
     ops = op_nodes(G)
+    attrs, succ = node_attrs(G), out_uses(G)
     effects = {v: _effects(G, v, v in ordered_subgraphs) for v in ops}
     if not any(e.mutates for e in effects.values()):
         # No mutation: only the chain of ordered ops (random draws, asserts).
         chain = [v for v in ops if effects[v].ordered]
-        return {v: [p] for p, v in itertools.pairwise(chain) if v not in G._succ[p]}
+        return {v: [p] for p, v in itertools.pairwise(chain) if v not in succ[p]}
     parent: dict[tuple[int, Any], tuple[int, Any]] = {}
 
     def find(x: tuple[int, Any]) -> tuple[int, Any]:
@@ -60,10 +60,10 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
     last_ordered: int | None = None
     readers: dict[Any, list[int]] = {}
     last_mut: dict[Any, int] = {}
-    pred_adj = G._pred
+    pred_adj = in_uses(G)
     for v in ops:
         eff = effects[v]
-        args = G._node[v]["args"]
+        args = attrs[v]["args"]
         ins = []  # (class root, mutated?)
         first_tensor = None
         for u, keyed in pred_adj[v].items():
@@ -97,12 +97,10 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
                     preds.setdefault(v, set()).add(r)
             last_mut[root] = v
         if eff.view and first_tensor is not None:
-            for val in G._node[v]["values"]:
+            for val in attrs[v]["values"]:
                 if val.kind == "tensor":
                     parent[find((v, val.slot))] = first_tensor[1]
     # Drop edges already implied by a data edge, keep the rest as sorted lists.
     return {
-        v: sorted(p for p in ps if v not in G._succ[p])
-        for v, ps in preds.items()
-        if any(v not in G._succ[p] for p in ps)
+        v: sorted(p for p in ps if v not in succ[p]) for v, ps in preds.items() if any(v not in succ[p] for p in ps)
     }

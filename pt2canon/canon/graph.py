@@ -23,6 +23,7 @@ from pt2canon.serde.graph import (
     op_nodes,
     to_networkx,
 )
+from pt2canon.serde.model import in_uses, node_attrs
 
 _ZERO_OFFSET = {"as_int": 0}
 
@@ -98,20 +99,21 @@ def _canonical_graph(
         G = to_networkx(graph, where=where)
     else:
         G = model
+    attrs_of, reads = node_attrs(G), in_uses(G)
     ops = op_nodes(G)
     # 1. subgraphs first: their digests enter their parent node's label.
     sub_digests: dict[int, dict[int, str]] = {}
     sub_canon: dict[int, dict[int, CanonicalGraph]] = {}
     ordered_subgraphs: set[int] = set()
     for nid in ops:
-        subs = G._node[nid]["subgraphs"]
+        subs = attrs_of[nid]["subgraphs"]
         if not subs:
             continue
         for i, sg in subs.items():
             sub_json = from_networkx(sg)
             cg = _canonical_graph(
                 sub_json,
-                where=f"{where}.nodes[{G._node[nid]['index']}].inputs[{i}]",
+                where=f"{where}.nodes[{attrs_of[nid]['index']}].inputs[{i}]",
                 input_specs=None,
                 profile=profile,
                 model=sg,
@@ -130,7 +132,7 @@ def _canonical_graph(
     input_rank = {nid: i for i, nid in enumerate(fixed)}
 
     def label(nid: int) -> bytes:
-        attrs = G._node[nid]
+        attrs = attrs_of[nid]
         kind = attrs["kind"]
         if kind == "op":
             return node_label(attrs, sub_digests.get(nid, {}))
@@ -151,16 +153,16 @@ def _canonical_graph(
     def meta(nid: int) -> bytes:
         b = memo.get(nid)
         if b is None:
-            b = memo[nid] = tie(nid) if G._node[nid]["kind"] == "op" or nid in deferred else b""
+            b = memo[nid] = tie(nid) if attrs_of[nid]["kind"] == "op" or nid in deferred else b""
         return b
 
     def fqns_read(nid: int) -> bytes:
         # The last resort between ops that differ only in which same-shaped parameters they read.
-        return canonical_bytes([kinds[u].fqn for u in G._pred[nid] if u in deferred])
+        return canonical_bytes([kinds[u].fqn for u in reads[nid] if u in deferred])
 
     skeletons = _LazyMap(
         lambda nid: (
-            skeleton_label(G._node[nid], sub_digests.get(nid, {})) if G._node[nid]["kind"] == "op" else labels[nid]
+            skeleton_label(attrs_of[nid], sub_digests.get(nid, {})) if attrs_of[nid]["kind"] == "op" else labels[nid]
         )
     )
     binds = _bindings(G, output_specs, input_specs)
@@ -216,9 +218,8 @@ def _canonical_graph(
     # A constant input (``None`` or a number passed where the user's argument was)
     # has a placeholder name but no value: it takes the next name in the same sequence.
     values: dict[str, str] = {}
-    node_attrs = G._node
     for nid in (*inputs, *order):
-        for v in node_attrs[nid]["values"]:
+        for v in attrs_of[nid]["values"]:
             values[v.name] = f"v{len(values)}"
         if nid < n_in and kinds[nid].kind == "constant_input":
             placeholder = input_specs[nid]["constant_input"].get("name")  # type: ignore[index]
@@ -226,7 +227,7 @@ def _canonical_graph(
                 values[placeholder] = f"v{len(values)}"
     node_names: dict[str, str] = {}
     for k, nid in enumerate(order):
-        old = node_attrs[nid]["name"]
+        old = attrs_of[nid]["name"]
         node_names[f"n{k}"] = old if isinstance(old, str) else ""
     doc = _emit(graph, order, inputs, values, node_names=True, keep_metadata=profile.keep_metadata)
     # 4. per node: subgraphs; then the node names quoted in assert messages.
@@ -397,19 +398,20 @@ def _emit(
 def _tie_breaker(G: nx.MultiDiGraph, inputs: list[int]) -> Callable[[int], bytes]:
     """Lazy last key: a node's output metadata, symbols named as the inputs name them."""
     state: dict[str, SymbolRenamer] = {}
+    attrs_of = node_attrs(G)
 
     def renamer() -> SymbolRenamer:
         r = state.get("r")
         if r is None:
             r = state["r"] = SymbolRenamer()
             for nid in inputs:
-                for v in G._node[nid]["values"]:
+                for v in attrs_of[nid]["values"]:
                     _meta_key(v.meta, r)
             r.frozen = True
         return r
 
     def key(nid: int) -> bytes:
-        metas = [v.meta for v in G._node[nid]["values"]]
+        metas = [v.meta for v in attrs_of[nid]["values"]]
         if all(_static(m) for m in metas):  # no symbol to name: the metadata as it is
             return b"static" + canonical_bytes(metas)
         return canonical_bytes([_meta_key(m, renamer()) for m in metas])

@@ -13,6 +13,7 @@ from pt2canon.serde.graph import (
     iter_refs,
     set_at,
 )
+from pt2canon.serde.model import in_uses
 from pt2canon.serde.spec import INPUT_RANK, OUTPUT_RANK, STATE_FQN_FIELD, TARGET_FIELD
 
 
@@ -59,7 +60,7 @@ def _bindings(
             for _, _, name, _ in iter_refs(arg):
                 by_name.setdefault(("user_input_name", name), i)
     producers: dict[int, tuple[int, int]] = {}
-    for u, keyed in G._pred[G.graph["output"]].items():
+    for u, keyed in in_uses(G)[G.graph["output"]].items():
         for key, d in keyed.items():
             producers[key[0]] = (u, d["out"])
     out: dict[int, list[tuple[int, bytes]]] = {}

@@ -130,7 +130,7 @@ def _producer_text(d: dict[str, Any]) -> str:
 
 
 def _node_view(side: GraphSide, v: int, opts: Options, symbols: Mapping[str, str] | None = None) -> dict[str, Any]:
-    attrs = side.cg.model._node[side.nid[v]]
+    attrs = side.attrs(v)
     subs = side.subgraph_names(v)
     args: dict[str, Any] = {}
     kinds: dict[str, Any] = {}

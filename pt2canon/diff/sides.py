@@ -25,6 +25,7 @@ from pt2canon._json import canonical_bytes
 from pt2canon.canon.program import CanonicalGraph, CanonicalProgram
 from pt2canon.serde.graph import VALUE_TABLES
 from pt2canon.serde.metadata import module_path
+from pt2canon.serde.model import NodeAttrs, in_uses, node_attrs
 from pt2canon.serde.spec import FQN_FIELD, spec_view
 
 __all__ = ["FQN_OUTPUTS", "NAMED_INPUTS", "GraphSide", "Slot", "output_spec_keys", "program_side", "subgraph_side"]
@@ -124,13 +125,17 @@ class GraphSide:
     def is_op(self, v: int) -> bool:
         return v < self.n_ops
 
+    def attrs(self, v: int) -> NodeAttrs:
+        """The graph-model attributes of view id ``v`` (:class:`pt2canon.serde.model.NodeAttrs`)."""
+        return node_attrs(self.cg.model)[self.nid[v]]
+
     def name(self, v: int) -> str:
         """``n12`` for an op, the canonical value name for an input, ``output``."""
         if v < self.n_ops:
             return f"n{v}"
         if v == self.out:
             return "output"
-        vals = self.cg.model._node[self.nid[v]].get("values", ())
+        vals = self.attrs(v).get("values", ())
         return self.value_name(v, 0) if vals else f"input {v - self.n_ops}"
 
     def original_name(self, v: int) -> str | None:
@@ -138,12 +143,12 @@ class GraphSide:
             return self.cg.node_names.get(f"n{v}") or None
         if v == self.out:
             return None
-        vals = self.cg.model._node[self.nid[v]].get("values", ())
+        vals = self.attrs(v).get("values", ())
         return vals[0].name if vals else None
 
     def value_name(self, v: int, out: int) -> str:
         """The canonical name of view id ``v``'s ``out``-th value."""
-        vals = self.cg.model._node[self.nid[v]].get("values", ())
+        vals = self.attrs(v).get("values", ())
         if out < len(vals):
             return self.cg.value_names.get(vals[out].name, vals[out].name)
         return f"{self.name(v)}:{out}"
@@ -153,7 +158,7 @@ class GraphSide:
         if v >= self.n_ops:
             return None
         if v not in self._modules:
-            self._modules[v] = module_path(self.cg.model._node[self.nid[v]].get("metadata"))
+            self._modules[v] = module_path(self.attrs(v).get("metadata"))
         return self._modules[v]
 
     def metas(self, v: int) -> list[Any]:
@@ -168,8 +173,7 @@ class GraphSide:
         names = self.cg.value_names
         empty: Mapping[str, Any] = {}
         out = self._metas[v] = [
-            tables.get(val.kind, empty).get(names.get(val.name, val.name))
-            for val in self.cg.model._node[self.nid[v]].get("values", ())
+            tables.get(val.kind, empty).get(names.get(val.name, val.name)) for val in self.attrs(v).get("values", ())
         ]
         return out
 
@@ -180,7 +184,7 @@ class GraphSide:
     def shape_key(self, v: int) -> tuple[Any, ...]:
         """Dtype and static sizes of the values ``v`` defines (symbolic sizes as ``None``: symbol names
         depend on each side's order of first use)."""
-        return _shape_key(self.cg.model._node[self.nid[v]])
+        return _shape_key(self.attrs(v))
 
     def named_input(self, v: int) -> bool:
         """True for an input that is a parameter, buffer, tensor constant or custom object."""
@@ -188,7 +192,7 @@ class GraphSide:
 
     def ordered_operands(self, v: int) -> list[tuple[Slot, int, int]]:
         """``(slot, output index, producer)`` of op ``v``'s value references, in argument order."""
-        position = {na.get("name") or str(i): i for i, na in enumerate(self.cg.model._node[self.nid[v]]["args"])}
+        position = {na.get("name") or str(i): i for i, na in enumerate(self.attrs(v)["args"])}
 
         def order(item: tuple[Slot, tuple[int, int]]) -> tuple[int, str]:
             (arg, path), _ = item
@@ -251,7 +255,7 @@ def _build_side(
     input_specs: list[dict[str, Any]] | None = None,
 ) -> GraphSide:
     G = cg.model
-    nodes, pred = G._node, G._pred
+    nodes, pred = node_attrs(G), in_uses(G)
     order = cg.order
     n, m = len(order), len(input_ids)
     out_nid = G.graph["output"]

@@ -49,7 +49,7 @@ def _spec_view(spec: Mapping[str, Any], meta: Any, opts: Options, template: Any 
 
 def _input_template(side: GraphSide, j: int) -> Any:
     """The graph input's ``Argument`` with value names blanked (a constant input's value as it is)."""
-    return side.cg.model._node[side.nid[side.n_ops + j]].get("arg")
+    return side.attrs(side.n_ops + j).get("arg")
 
 
 def _input_meta(side: GraphSide, j: int, symbols: Mapping[str, str] | None = None) -> Any:
@@ -157,11 +157,10 @@ def _value_map(al: Alignment) -> dict[str, str]:
     """A's canonical value names -> B's, through aligned producers."""
     a, b = al.a, al.b
     out: dict[str, str] = {}
-    nodes_a, nodes_b = a.cg.model._node, b.cg.model._node
     for x, y in enumerate(al.a_to_b):
         if y is None or x == a.out:
             continue
-        va, vb = nodes_a[a.nid[x]]["values"], nodes_b[b.nid[y]]["values"]
+        va, vb = a.attrs(x)["values"], b.attrs(y)["values"]
         for i in range(min(len(va), len(vb))):
             out[a.cg.value_names.get(va[i].name, va[i].name)] = b.cg.value_names.get(vb[i].name, vb[i].name)
     return out

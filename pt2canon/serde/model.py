@@ -29,8 +29,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from pt2canon.errors import GraphError
 
@@ -39,9 +39,119 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from pt2canon.serde.graph import Value
 
-__all__ = ["GraphNode", "lint", "node", "nodes", "output_node"]
+__all__ = [
+    "Adjacency",
+    "EdgeKey",
+    "GraphNode",
+    "NodeAttrs",
+    "Use",
+    "in_uses",
+    "lint",
+    "node",
+    "node_attrs",
+    "nodes",
+    "out_uses",
+    "output_node",
+]
 
 Kind = Literal["input", "op", "output"]
+
+
+class NodeAttrs(TypedDict, total=False):
+    """The attribute dict of one node of the graph model (the fields :mod:`pt2canon.serde.graph` documents).
+
+    Every node has ``kind``, ``index`` and ``values``; ops have ``target``,
+    ``name``, ``args``, ``outputs``, ``metadata``, ``subgraphs`` and
+    ``extra``; inputs have ``arg``; the output node has ``args``. The dict
+    is the model's own: read it, never edit it.
+    """
+
+    kind: Kind
+    index: int
+    values: tuple[Value, ...]
+    target: str
+    name: Any
+    args: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    metadata: Any
+    subgraphs: dict[int, nx.MultiDiGraph]
+    extra: dict[str, Any]
+    arg: dict[str, Any]
+
+
+class Use(TypedDict):
+    """The attributes of an edge: one use of a value (shared by every use of that value: never edit it).
+
+    ``value`` is the name used, ``slot`` where the producer defines it (its
+    ``Value.slot``), ``out`` its index in the producer's ``values``,
+    ``vkind`` its kind (``"tensor"``, ``"sym_int"``, ...), ``field`` the key
+    that holds the name in the argument (``"name"`` or ``"as_name"``).
+    """
+
+    value: str
+    slot: tuple[Any, ...]
+    out: int
+    vkind: str
+    field: str
+
+
+EdgeKey = tuple[int, Any, tuple[Any, ...]]
+"""An edge's key: ``(input index, argument name, path of the reference inside the argument)``."""
+
+Adjacency = Mapping[int, Mapping[int, Mapping[EdgeKey, Use]]]
+"""``{node: {neighbour: {edge key: use}}}``: the uses between each pair of nodes."""
+
+
+def node_attrs(G: nx.MultiDiGraph) -> Mapping[int, NodeAttrs]:
+    """The attribute dict of every node by id: the model's own dicts, for loops over many nodes.
+
+    Reading a field is a dict lookup, as fast as networkx's internals; the
+    typed :class:`NodeAttrs` names the fields, so a misspelt one fails type
+    checking. Use :func:`node` for a view with documented attributes.
+
+    Examples
+    --------
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [], "nodes": []})
+    >>> attrs = node_attrs(G)
+    >>> attrs[0]["kind"], [v.name for v in attrs[0]["values"]], attrs[1]["kind"]
+    ('input', ['x'], 'output')
+    """
+    return G._node  # type: ignore[no-any-return]
+
+
+def in_uses(G: nx.MultiDiGraph) -> Adjacency:
+    """``{node: {producer: {edge key: use}}}``: what each node reads, from which node, in which argument.
+
+    The model's own adjacency (networkx's ``G.pred`` without its view
+    objects), for loops over many nodes; :attr:`GraphNode.all_input_nodes`
+    is the one-node form.
+
+    Examples
+    --------
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "y"}}],
+    ...     "nodes": [{"target": "torch.ops.aten.mul.Tensor", "metadata": {}, "outputs": [{"as_tensor": {"name": "y"}}],
+    ...                "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}},
+    ...                           {"name": "other", "arg": {"as_tensor": {"name": "x"}}}]}]})
+    >>> sorted((key[1], use["value"]) for key, use in in_uses(G)[1][0].items())  # mul(x, x) reads x twice
+    [('other', 'x'), ('self', 'x')]
+    """
+    return G._pred  # type: ignore[no-any-return]
+
+
+def out_uses(G: nx.MultiDiGraph) -> Adjacency:
+    """``{node: {user: {edge key: use}}}``: who reads each node's values (networkx's ``G.succ``).
+
+    Examples
+    --------
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "x"}}],
+    ...                  "nodes": []})
+    >>> list(out_uses(G)[0]), G.graph["output"]  # the input is read by the output node only
+    ([1], 1)
+    """
+    return G._succ  # type: ignore[no-any-return]
 
 
 class GraphNode:
