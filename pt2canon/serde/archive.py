@@ -250,7 +250,44 @@ def _not_a_program(src: ZipSource) -> InputError:
 
 
 def read_bytes(data: bytes, *, label: str = "<bytes>", limits: Limits = DEFAULT_LIMITS) -> Artifact:
-    """Read an artifact from bytes in memory (a zip or a JSON document)."""
+    """Read an artifact from bytes in memory (a zip or a JSON document).
+
+    Examples
+    --------
+    A model JSON document, and a ``.pt2`` zip built in memory with one
+    model and one extra file:
+
+    >>> import io, json, zipfile
+    >>> doc = {"graph_module": {"graph": {"inputs": [], "outputs": [], "nodes": []},
+    ...                         "signature": {"input_specs": [], "output_specs": []}}}
+    >>> art = read_bytes(json.dumps(doc).encode())
+    >>> art.format, list(art.models), art.model.program == doc
+    ('json', ['model'], True)
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("m/archive_format", "pt2")
+    ...     zf.writestr("m/models/model.json", json.dumps(doc))
+    ...     zf.writestr("m/extra/notes.txt", "hello")
+    >>> with read_bytes(buf.getvalue(), label="tiny.pt2") as art:
+    ...     art.format, art.root, art.model.member, art.extra_files, art.read_member("m/extra/notes.txt")
+    ('pt2', 'm/', 'm/models/model.json', {'notes.txt': 'm/extra/notes.txt'}, b'hello')
+
+    A ``torch.save`` checkpoint (a zip with ``<root>/data.pkl``) is named
+    as such, and is not unpickled:
+
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("ckpt/data.pkl", b"")
+    ...     zf.writestr("ckpt/data/0", b"")
+    >>> read_bytes(buf.getvalue(), label="ckpt.pt")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: ckpt.pt: this is a torch.save file (a checkpoint or state dict), not a torch.export archive; pt2canon reads what torch.export.save writes
+    >>> read_bytes(b"hello", label="notes.txt")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: notes.txt: not a .pt2 archive (zip) nor a model JSON document
+    """
     return _read(data, None, label, limits)
 
 
@@ -258,6 +295,17 @@ def sniff(label: str, n: int, *, what: str = "an archive") -> tuple[bytes, int]:
     """The first ``n`` bytes and the size of a regular file, or the project's error naming it.
 
     FIFOs, devices and sockets are refused before anything is read from them.
+
+    Examples
+    --------
+    >>> import os
+    >>> head, size = sniff("examples/mlp_v1.pt2", 2)
+    >>> head, size == os.path.getsize("examples/mlp_v1.pt2")
+    (b'PK', True)
+    >>> sniff("examples", 2)
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: examples: is a directory, not an archive
     """
     with open_regular(label, what=what) as fh:
         try:
@@ -288,6 +336,21 @@ def read_artifact(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMI
     ------
     InputError
         If the file is missing, is not an archive, or holds a broken program.
+
+    Examples
+    --------
+    ``fc1.bias`` of the bundled MLP holds 32 ``float32`` values, 128 bytes:
+
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     art.format, art.root, list(art.models), art.info["archive_format"]
+    ...     m = art.model
+    ...     sorted(m.weights), m.weights["fc1.bias"].size
+    ('pt2', 'mlp_v1/', ['model'], 'pt2')
+    (['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'head.bias', 'head.weight'], 128)
+    >>> read_artifact("examples/no_such.pt2")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: examples/no_such.pt2: no such file
     """
     label = os.fspath(path)
     head, size = sniff(label, len(_TORCH_LEGACY_MAGIC), what="an archive or JSON file")

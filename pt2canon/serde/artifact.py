@@ -41,6 +41,18 @@ class Payload:
         bytes and never unpickled.
     tensor_meta : Mapping or None
         The serialized ``TensorMeta`` (dtype, sizes, strides, ...).
+
+    Examples
+    --------
+    A model's weights are payloads; their bytes are read only when asked for:
+
+    >>> from pt2canon.serde.archive import read_artifact
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     p = art.model.weights["fc1.bias"]
+    ...     p.kind, p.is_param, [d["as_int"] for d in p.tensor_meta["sizes"]], p.size
+    ...     sum(len(b) for b in art.iter_payload(p, chunk=100))
+    ('weight', True, [32], 128)
+    128
     """
 
     fqn: str
@@ -70,6 +82,16 @@ class Model:
         Payloads keyed by FQN.
     sample_inputs : str or None
         Member holding the pickled sample inputs (never unpickled).
+
+    Examples
+    --------
+    >>> from pt2canon.serde.archive import read_artifact
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     m = art.model
+    ...     m.name, m.member, m.sample_inputs, len(m.weights), len(m.constants)
+    ...     [s for s in m.program["graph_module"]["signature"]["input_specs"] if "user_input" in s]
+    ('model', 'mlp_v1/models/model.json', 'mlp_v1/data/sample_inputs/model.pt', 6, 0)
+    [{'user_input': {'arg': {'as_tensor': {'name': 'x'}}}}]
     """
 
     name: str
@@ -103,6 +125,15 @@ class Artifact:
     extra_files : dict[str, str]
         The archive's extra files (``torch.export.save(..., extra_files=...)``):
         name under ``extra/`` (``extra_files/`` in the older format) -> archive member.
+
+    Examples
+    --------
+    >>> from pt2canon.serde.archive import read_artifact
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     art.format, art.root, list(art.models), art.info["byteorder"]
+    ...     len(art.members), art.read_member("mlp_v1/archive_format")
+    ('pt2', 'mlp_v1/', ['model'], 'little')
+    (15, b'pt2')
     """
 
     path: str

@@ -514,7 +514,22 @@ def _printable_floats(e: Any, text: str) -> Any:
 
 
 def expression_error(text: str, why: str) -> SchemaError:
-    """The error for an expression that cannot be read: the text (cut at 80 characters) and why."""
+    """The error for an expression that cannot be read: the text (cut at 80 characters) and why.
+
+    The error is returned, not raised, so the caller raises it where the
+    problem is found.
+
+    Examples
+    --------
+    >>> str(expression_error("s0 +", "not an expression"))
+    "cannot read symbolic expression 's0 +': not an expression"
+    >>> len(expression_error("s0 + " * 40, "too long").message.split("'")[1])
+    80
+    >>> raise expression_error("Mul(s0", "not an expression")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.SchemaError: cannot read symbolic expression 'Mul(s0': not an expression
+    """
     shown = text if len(text) <= 80 else text[:77] + "..."
     return SchemaError(f"cannot read symbolic expression {shown!r}: {why}")
 

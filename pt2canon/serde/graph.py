@@ -74,7 +74,24 @@ _MISSING: Any = _Missing()
 
 
 class Value(NamedTuple):
-    """A value a node defines: where its name stands, the name, kind and metadata."""
+    """A value a node defines: where its name stands, the name, kind and metadata.
+
+    Examples
+    --------
+    The values of a node are in its ``values`` attribute; ``meta`` is the
+    value's entry in the graph's table of its kind (here ``tensor_values``):
+
+    >>> g = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "y"}}],
+    ...      "nodes": [{"target": "torch.ops.aten.neg.default", "name": "y",
+    ...                 "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}}],
+    ...                 "outputs": [{"as_tensor": {"name": "y"}}]}],
+    ...      "tensor_values": {"x": {"dtype": 7}, "y": {"dtype": 7}}}
+    >>> (v,) = to_networkx(g).nodes[1]["values"]
+    >>> v
+    Value(slot=(0, ('as_tensor',), 'name'), name='y', kind='tensor', meta={'dtype': 7})
+    >>> v.slot[0]  # the node's first output
+    0
+    """
 
     slot: tuple[Any, ...]
     name: str
@@ -146,7 +163,21 @@ def _fill(template: dict[str, Any], names: dict[tuple[Path, str], str]) -> dict[
 
 
 def op_nodes(G: nx.MultiDiGraph) -> list[int]:
-    """Op node ids in document order."""
+    """Op node ids in document order.
+
+    Examples
+    --------
+    Ids run inputs, ops, output: one input and two ops give ops 1 and 2
+    (and the output 3).
+
+    >>> op = lambda name, src: {"target": "torch.ops.aten.neg.default", "name": name,
+    ...                         "inputs": [{"name": "self", "arg": {"as_tensor": {"name": src}}}],
+    ...                         "outputs": [{"as_tensor": {"name": name}}]}
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "b"}}],
+    ...                  "nodes": [op("a", "x"), op("b", "a")]})
+    >>> op_nodes(G), G.graph["output"]
+    ([1, 2], 3)
+    """
     return [n for n, a in G._node.items() if a["kind"] == "op"]
 
 
@@ -416,6 +447,28 @@ def from_networkx(
         (default: keep names).
     input_order : list of int, optional
         Input node ids in the order to write them (default: document order).
+
+    Examples
+    --------
+    Two independent ops, written in the other order with every value
+    renamed after its node id (references follow the rename; the nodes'
+    own ``name`` fields are left as they are):
+
+    >>> op = lambda target, name: {"target": target, "name": name,
+    ...                            "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}}],
+    ...                            "outputs": [{"as_tensor": {"name": name}}]}
+    >>> g = {"inputs": [{"as_tensor": {"name": "x"}}],
+    ...      "outputs": [{"as_tensor": {"name": "a"}}, {"as_tensor": {"name": "b"}}],
+    ...      "nodes": [op("torch.ops.aten.neg.default", "a"), op("torch.ops.aten.relu.default", "b")]}
+    >>> G = to_networkx(g)
+    >>> from_networkx(G) == g
+    True
+    >>> doc = from_networkx(G, order=[2, 1], rename=lambda nid, v: f"v{nid}")
+    >>> [(n["target"], n["inputs"][0]["arg"], n["outputs"]) for n in doc["nodes"]]  # doctest: +NORMALIZE_WHITESPACE
+    [('torch.ops.aten.relu.default', {'as_tensor': {'name': 'v0'}}, [{'as_tensor': {'name': 'v2'}}]),
+     ('torch.ops.aten.neg.default', {'as_tensor': {'name': 'v0'}}, [{'as_tensor': {'name': 'v1'}}])]
+    >>> doc["outputs"]
+    [{'as_tensor': {'name': 'v1'}}, {'as_tensor': {'name': 'v2'}}]
     """
     names: dict[tuple[int, Path], str] = {}
     tables: dict[str, dict[str, Any]] = {t: {} for t in VALUE_TABLES.values()}

@@ -159,6 +159,24 @@ class Limits:
         Compression ratio above which ``pt2canon audit`` reports a member as a
         possible zip bomb (``compression-ratio``); the reader bounds what it
         decompresses in bytes instead (``max_inflated_bytes``).
+
+    Examples
+    --------
+    Lower a bound to refuse more; an archive over one is refused before any
+    member is read:
+
+    >>> import io, zipfile
+    >>> from pt2canon.serde.archive import read_bytes
+    >>> Limits(max_members=2).max_members, Limits().max_depth
+    (2, 100)
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     for i in range(3):
+    ...         zf.writestr(f"m/x{i}", "")
+    >>> read_bytes(buf.getvalue(), label="three.zip", limits=Limits(max_members=2))
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: three.zip: archive has 3 members, over the limit max_members=2
     """
 
     max_json_bytes: int = 96 << 20
@@ -180,6 +198,15 @@ def find_roots(names: Iterable[str]) -> set[str]:
     """The root folders (``"m/"``, or ``""`` for none) that a current-format archive's names imply.
 
     A root is marked by ``<root>/archive_format`` or ``<root>/models/<name>.json``.
+
+    Examples
+    --------
+    >>> find_roots(["m/archive_format", "m/data/weights/weight_0"]), find_roots(["models/model.json"])
+    ({'m/'}, {''})
+    >>> sorted(find_roots(["a/archive_format", "b/models/model.json"]))  # two roots: the reader refuses it
+    ['a/', 'b/']
+    >>> find_roots(["serialized_exported_program.json", "version"])  # the older format has none
+    set()
     """
     roots = set()
     for name in names:
@@ -200,6 +227,13 @@ def extra_files(names: Iterable[str], folder: str) -> dict[str, str]:
     themselves were checked like every other member when the zip was opened
     (names, sizes, methods, overlaps), and are read only through the same
     bounded, CRC-checked reads.
+
+    Examples
+    --------
+    >>> extra_files(["m/extra/z.txt", "m/extra/cfg/a.json", "m/extra/cfg/", "m/models/model.json"], "m/extra/")
+    {'cfg/a.json': 'm/extra/cfg/a.json', 'z.txt': 'm/extra/z.txt'}
+    >>> extra_files(["extra_files/notes", "serialized_exported_program.json"], LEGACY_EXTRA_DIR)
+    {'notes': 'extra_files/notes'}
     """
     return dict(sorted((n[len(folder) :], n) for n in names if n.startswith(folder) and not n.endswith("/")))
 
@@ -218,6 +252,15 @@ def member_name_problem(name: str) -> tuple[str, str] | None:
     """``(code, what is wrong)`` for a member name that could escape an extraction folder, else ``None``.
 
     Codes: ``absolute``, ``backslash``, ``dotdot``, ``nul``, the first that applies.
+
+    Examples
+    --------
+    >>> [member_name_problem(n)[0] for n in ("/etc/passwd", "C:evil", r"m\\..\\x", "m/../../x", "m/a\\x00.json")]
+    ['absolute', 'absolute', 'backslash', 'dotdot', 'nul']
+    >>> member_name_problem("m/../x")
+    ('dotdot', "contains a '..' component")
+    >>> member_name_problem("m/..data/x") is None  # '..' only as a whole component
+    True
     """
     if is_absolute(name):
         return "absolute", "is an absolute path"

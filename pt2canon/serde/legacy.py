@@ -61,12 +61,43 @@ class _LazyPayloads(Mapping[str, Payload]):
 
 @dataclass
 class LegacyArtifact(Artifact):
-    """An older-format artifact whose state dict (and tensor constants) are read per tensor.
+    r"""An older-format artifact whose state dict (and tensor constants) are read per tensor.
 
     Payload members name records inside the ``torch.save`` zips
     (``serialized_state_dict.pt!archive/data/0``); :meth:`member_size`,
     :meth:`read_member`, :meth:`iter_member` and :meth:`sha256_member`
     read them in place.
+
+    Examples
+    --------
+    An older-format zip built in memory: the program, a version, and a
+    state dict ``{"w": <float32 tensor [1.0, 2.0]>}`` as ``torch.save``
+    writes it (a zip holding ``data.pkl``, here a minimal protocol-2
+    pickle, and the storage record ``data/0``):
+
+    >>> import io, json, struct, zipfile
+    >>> from pt2canon.serde.archive import read_bytes
+    >>> data_pkl = (b"\x80\x02}U\x01wctorch._utils\n_rebuild_tensor_v2\n((U\x07storagectorch\nFloatStorage\n"
+    ...             b"U\x010U\x03cpuK\x02tQK\x00K\x02\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRs.")
+    >>> sd, old = io.BytesIO(), io.BytesIO()
+    >>> with zipfile.ZipFile(sd, "w") as zf:
+    ...     zf.writestr("archive/data.pkl", data_pkl)
+    ...     zf.writestr("archive/data/0", struct.pack("<2f", 1.0, 2.0))
+    >>> doc = {"graph_module": {"graph": {"inputs": [], "outputs": [], "nodes": []},
+    ...                         "signature": {"input_specs": [], "output_specs": []}}}
+    >>> with zipfile.ZipFile(old, "w") as zf:
+    ...     zf.writestr("serialized_exported_program.json", json.dumps(doc))
+    ...     zf.writestr("serialized_state_dict.pt", sd.getvalue())
+    ...     zf.writestr("version", "1")
+    >>> art = read_bytes(old.getvalue(), label="old.pt2")
+    >>> type(art).__name__, art.format, art.info, art.model.weights
+    ('LegacyArtifact', 'legacy', {'data_version': '1'}, <not read yet>)
+    >>> w = art.model.weights["w"]
+    >>> w.member, w.size, [d["as_int"] for d in w.tensor_meta["sizes"]]
+    ('serialized_state_dict.pt!archive/data/0', 8, [2])
+    >>> art.read_member(w.member) == struct.pack("<2f", 1.0, 2.0)
+    True
+    >>> art.close()
     """
 
     _nested: dict[str, NestedSource] = field(default_factory=dict, repr=False)
@@ -134,10 +165,33 @@ class LegacyArtifact(Artifact):
 
 
 def legacy_artifact(src: ZipSource, models: Mapping[str, Any], info: dict[str, str]) -> LegacyArtifact:
-    """The older-format artifact over ``src``: ``.pt`` state dicts and constants become lazy per-tensor payloads.
+    r"""The older-format artifact over ``src``: ``.pt`` state dicts and constants become lazy per-tensor payloads.
 
     ``models`` are the :class:`~pt2canon.serde.archive.Model` objects read
     with whole-blob payloads; each ``.pt`` blob is replaced.
+
+    Examples
+    --------
+    A model whose weights are one blob, ``serialized_state_dict.pt``, here
+    the state dict of an empty module (its pickle builds ``{}``):
+
+    >>> import io, zipfile
+    >>> from pt2canon.serde.artifact import Model, Payload
+    >>> from pt2canon.serde.layout import DEFAULT_LIMITS
+    >>> sd, old = io.BytesIO(), io.BytesIO()
+    >>> with zipfile.ZipFile(sd, "w") as zf:
+    ...     zf.writestr("archive/data.pkl", b"\x80\x02}.")
+    >>> with zipfile.ZipFile(old, "w") as zf:
+    ...     zf.writestr("serialized_state_dict.pt", sd.getvalue())
+    >>> src = ZipSource(old.getvalue(), None, "old.pt2", DEFAULT_LIMITS)
+    >>> blob = Payload("<state_dict>", "blob", "serialized_state_dict.pt", "serialized_state_dict.pt",
+    ...                src.size("serialized_state_dict.pt"), use_pickle=True)
+    >>> art = legacy_artifact(src, {"model": Model("model", {}, weights={blob.fqn: blob})}, {})
+    >>> art.format, art.model.weights  # the blob is read on first use
+    ('legacy', <not read yet>)
+    >>> len(art.model.weights), art.model.weights
+    (0, {})
+    >>> art.close()
     """
     import dataclasses
 

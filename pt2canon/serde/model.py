@@ -166,6 +166,23 @@ class GraphNode:
         Position within its block (the op's index in ``graph.nodes``).
     values : tuple of Value
         The values it defines (an op's outputs, an input's value; none for the output).
+
+    Examples
+    --------
+    Views come from :func:`node`, :func:`nodes` and :func:`output_node`:
+
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "y"}}],
+    ...                  "nodes": [{"target": "torch.ops.aten.neg.default", "name": "y",
+    ...                             "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}}],
+    ...                             "outputs": [{"as_tensor": {"name": "y"}}]}]})
+    >>> n = node(G, 1)
+    >>> n
+    GraphNode(%y = torch.ops.aten.neg.default(%x))
+    >>> n.kind, n.index, n.target, n.name, [v.name for v in n.values]
+    ('op', 0, 'torch.ops.aten.neg.default', 'y', ['y'])
+    >>> n.args  # the reference to x is blanked: the edge from node 0 holds it
+    [{'name': 'self', 'arg': {'as_tensor': {'name': None}}}]
     """
 
     __slots__ = ("G", "id")
@@ -248,21 +265,62 @@ def _uses(G: nx.MultiDiGraph, v: int) -> Iterator[tuple[Any, dict[str, Any]]]:
 
 
 def node(G: nx.MultiDiGraph, id: int) -> GraphNode:
-    """The :class:`GraphNode` view of node ``id``."""
+    """The :class:`GraphNode` view of node ``id``.
+
+    Raises
+    ------
+    GraphError
+        If the graph has no node ``id``.
+
+    Examples
+    --------
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "x"}}],
+    ...                  "nodes": []})
+    >>> node(G, 0)
+    GraphNode(%x = input[0])
+    >>> node(G, 5)
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.GraphError: node id=5 is not in the graph (it has 2 nodes, ids 0..1)
+    """
     if id not in G._node:
         raise GraphError(f"node id={id!r} is not in the graph (it has {len(G)} nodes, ids 0..{len(G) - 1})")
     return GraphNode(G, id)
 
 
 def nodes(G: nx.MultiDiGraph, kind: Kind | None = None) -> Iterator[GraphNode]:
-    """Views of every node (or every node of one ``kind``), in id order."""
+    """Views of every node (or every node of one ``kind``), in id order.
+
+    Examples
+    --------
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}, {"as_tensor": {"name": "w"}}],
+    ...                  "outputs": [{"as_tensor": {"name": "y"}}],
+    ...                  "nodes": [{"target": "torch.ops.aten.mul.Tensor", "name": "y",
+    ...                             "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}},
+    ...                                        {"name": "other", "arg": {"as_tensor": {"name": "w"}}}],
+    ...                             "outputs": [{"as_tensor": {"name": "y"}}]}]})
+    >>> [n.id for n in nodes(G)], [str(n) for n in nodes(G, "input")]
+    ([0, 1, 2, 3], ['%x = input[0]', '%w = input[1]'])
+    """
     for nid, attrs in G._node.items():
         if kind is None or attrs["kind"] == kind:
             yield GraphNode(G, nid)
 
 
 def output_node(G: nx.MultiDiGraph) -> GraphNode:
-    """The graph's output node."""
+    """The graph's output node.
+
+    Examples
+    --------
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}, {"as_tensor": {"name": "w"}}],
+    ...                  "outputs": [{"as_tensor": {"name": "w"}}, {"as_tensor": {"name": "x"}}], "nodes": []})
+    >>> out = output_node(G)
+    >>> out, out.id, out.all_input_nodes
+    (GraphNode(output(%w, %x)), 2, [1, 0])
+    """
     return node(G, G.graph["output"])
 
 
@@ -276,6 +334,31 @@ def lint(G: nx.MultiDiGraph, *, where: str = "graph") -> None:
     in; every edge runs from an earlier node to a later one (so the graph
     is a DAG in document order); inputs read nothing. Subgraphs are checked
     the same way, with their JSON path.
+
+    Raises
+    ------
+    GraphError
+        On the first rule broken.
+
+    Examples
+    --------
+    A graph made by :func:`~pt2canon.serde.graph.to_networkx` passes; one
+    edited into a cycle (``a`` now also reads ``b``, which reads ``a``) does
+    not:
+
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> neg = lambda name, src: {"target": "torch.ops.aten.neg.default", "name": name,
+    ...                          "inputs": [{"name": "self", "arg": {"as_tensor": {"name": src}}}],
+    ...                          "outputs": [{"as_tensor": {"name": name}}]}
+    >>> G = to_networkx({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "b"}}],
+    ...                  "nodes": [neg("a", "x"), neg("b", "a")]})
+    >>> lint(G)
+    >>> uses_of_b = G.edges[2, 3, (0, "", ("as_tensor",))]
+    >>> _ = G.add_edge(2, 1, key=(1, "other", ("as_tensor",)), **uses_of_b)
+    >>> lint(G)
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.GraphError: graph: node 1 (%a = torch.ops.aten.neg.default(%x, %b)): reads 'b' from node 2, which comes later (a cycle, or nodes out of topological order); move the producer first
     """
     order = {"input": 0, "op": 1, "output": 2}
     seen: dict[str, int] = {}

@@ -64,7 +64,17 @@ _SPEC_FQN_KEYS = {**FQN_FIELD, **TARGET_FIELD}
 
 
 class UnknownFieldsWarning(UserWarning):
-    """The document has keys this schema version does not know; they were ignored."""
+    """The document has keys this schema version does not know; they were ignored.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     check_graph({"inputs": [], "outputs": [], "nodes": [], "future_field": 1})
+    >>> [(w.category.__name__, str(w.message)) for w in caught]
+    [('UnknownFieldsWarning', 'unknown fields ignored (written by a newer torch?): graph: future_field')]
+    """
 
 
 # What the fast checks accept without counting: a node with more values, a tensor of higher
@@ -574,14 +584,55 @@ def check_program(doc: Any, *, limits: Limits = DEFAULT_LIMITS) -> None:
 
 
 def check_graph(graph: Any, path: str = "graph", *, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Check one serialized ``Graph`` (nodes, arguments, value tables)."""
+    """Check one serialized ``Graph`` (nodes, arguments, value tables).
+
+    ``path`` is the graph's JSON path in messages. Keys the schema does not
+    know are ignored with an :class:`UnknownFieldsWarning`.
+
+    Raises
+    ------
+    SchemaError
+        Naming the JSON path of the first problem.
+
+    Examples
+    --------
+    >>> check_graph({"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "x"}}],
+    ...              "nodes": []})
+    >>> check_graph({"inputs": [{"as_tensor": {}}], "outputs": [], "nodes": []})
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.SchemaError: graph.inputs[0].as_tensor: required key 'name' is missing
+    >>> check_graph({"inputs": [], "outputs": [], "nodes": [{"target": 1, "inputs": [], "outputs": []}]},
+    ...             "graph_module.graph")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.SchemaError: graph_module.graph.nodes[0].target: expected a string, got an integer
+    """
     c = _Checker(limits)
     c.graph(graph, path, 1)
     _warn(c)
 
 
 def check_payload_config(doc: Any, *, limits: Limits = DEFAULT_LIMITS) -> None:
-    """Check a ``*_weights_config.json`` / ``*_constants_config.json`` document."""
+    """Check a ``*_weights_config.json`` / ``*_constants_config.json`` document.
+
+    Raises
+    ------
+    SchemaError
+        Naming the JSON path (``$`` is the document) of the first problem.
+
+    Examples
+    --------
+    >>> check_payload_config({"config": {"fc1.weight": {"path_name": "weight_0", "is_param": True}}})
+    >>> check_payload_config({"config": {"fc1.weight": {"path_name": 0}}})
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.SchemaError: config['fc1.weight'].path_name: expected a string, got an integer
+    >>> check_payload_config({"weights": {}})
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.SchemaError: $: required key 'config' is missing
+    """
     c = _Checker(limits)
     c.shallow(doc, 1, "$")
     cfg = c.dict_(c.req(c.dict_(doc, "$"), "config", "$"), "config")

@@ -123,6 +123,16 @@ class Spec(NamedTuple):
 
     The other fields are derived from the tables of this module; a field
     the spec does not have is ``None``.
+
+    Examples
+    --------
+    Made by :func:`spec_view`, :func:`input_specs` and :func:`output_specs`:
+
+    >>> s = spec_view({"parameter_mutation": {"arg": {"name": "add_1"}, "parameter_name": "fc.weight"}})
+    >>> s.tag, s.fqn, s.target, s.value, s.rank
+    ('parameter_mutation', 'fc.weight', 'fc.weight', 'add_1', 1)
+    >>> spec_view({"constant_input": {"name": "scale", "value": {"as_float": 0.5}}}).value is None
+    True
     """
 
     tag: str
@@ -174,12 +184,32 @@ def spec_view(spec: Mapping[str, Any]) -> Spec:
 
 
 def input_specs(signature: Mapping[str, Any]) -> list[Spec]:
-    """Views of a graph signature's ``input_specs``, in order."""
+    """Views of a graph signature's ``input_specs``, in order.
+
+    Examples
+    --------
+    >>> sig = {"input_specs": [{"parameter": {"arg": {"name": "p_fc_weight"}, "parameter_name": "fc.weight"}},
+    ...                        {"user_input": {"arg": {"as_tensor": {"name": "x"}}}}],
+    ...        "output_specs": []}
+    >>> [(s.tag, s.value, s.fqn) for s in input_specs(sig)]
+    [('parameter', 'p_fc_weight', 'fc.weight'), ('user_input', 'x', None)]
+    >>> input_specs({})  # no specs: no views
+    []
+    """
     return [spec_view(s) for s in _specs(signature, "input_specs")]
 
 
 def output_specs(signature: Mapping[str, Any]) -> list[Spec]:
-    """Views of a graph signature's ``output_specs``, in order."""
+    """Views of a graph signature's ``output_specs``, in order.
+
+    Examples
+    --------
+    >>> sig = {"input_specs": [],
+    ...        "output_specs": [{"buffer_mutation": {"arg": {"name": "add"}, "buffer_name": "bn.num_batches"}},
+    ...                         {"user_output": {"arg": {"as_tensor": {"name": "relu"}}}}]}
+    >>> [(s.tag, s.value, s.target) for s in output_specs(sig)]
+    [('buffer_mutation', 'add', 'bn.num_batches'), ('user_output', 'relu', None)]
+    """
     return [spec_view(s) for s in _specs(signature, "output_specs")]
 
 

@@ -21,7 +21,30 @@ _INSTALL_HINT = "install it with: pip install 'pt2canon[torch]'"
 
 
 def import_torch(purpose: str = "this") -> Any:
-    """Import and return ``torch``, or raise :class:`MissingDependencyError` with an install hint."""
+    """Import and return ``torch``, or raise :class:`MissingDependencyError` with an install hint.
+
+    ``purpose`` says, in the message, what torch was needed for.
+
+    Examples
+    --------
+    Without torch (here hidden: ``None`` in :data:`sys.modules` makes
+    ``import torch`` fail, as if it were not installed), the error says
+    what it was needed for and how to install it:
+
+    >>> import sys
+    >>> saved = sys.modules.get("torch")
+    >>> sys.modules["torch"] = None
+    >>> try:
+    ...     import_torch("drawing a program")  # doctest: +ELLIPSIS
+    ... finally:
+    ...     if saved is None:
+    ...         del sys.modules["torch"]
+    ...     else:
+    ...         sys.modules["torch"] = saved
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.MissingDependencyError: torch is needed for drawing a program but cannot be imported (...); install it with: pip install 'pt2canon[torch]'
+    """
     try:
         import torch
     except ImportError as exc:

@@ -93,6 +93,16 @@ class TensorRecord:
     device : str
         torch's location string (``"cpu"``, ``"cuda:0"``).
     requires_grad, is_param : bool
+
+    Examples
+    --------
+    Made by :func:`read_tensor_records`; :meth:`tensor_meta` is the
+    ``TensorMeta`` of the current format (dtype 7 is ``torch.float32``):
+
+    >>> r = TensorRecord("fc.bias", "archive/data/0", "float32", 4, (4,), (1,), 0, "cuda:1", True, True)
+    >>> meta = r.tensor_meta()
+    >>> meta["dtype"], meta["sizes"], meta["device"], meta["storage_offset"]
+    (7, [{'as_int': 4}], {'type': 'cuda', 'index': 1}, {'as_int': 0})
     """
 
     fqn: str
@@ -341,6 +351,22 @@ class NestedSource(ZipSource):
 
     A stored member is read straight from the archive's bytes; a compressed
     one is first decompressed (bounded by the limits) into a temporary file.
+
+    Examples
+    --------
+    >>> import io, zipfile
+    >>> from pt2canon.serde.layout import DEFAULT_LIMITS
+    >>> inner, outer = io.BytesIO(), io.BytesIO()
+    >>> with zipfile.ZipFile(inner, "w") as zf:
+    ...     zf.writestr("archive/data.pkl", b"")
+    ...     zf.writestr("archive/data/0", bytes(8))
+    >>> with zipfile.ZipFile(outer, "w") as zf:
+    ...     zf.writestr("sd.pt", inner.getvalue())
+    >>> src = ZipSource(outer.getvalue(), None, "old.pt2", DEFAULT_LIMITS)
+    >>> nested = NestedSource(src, "sd.pt")
+    >>> nested.names(), nested.size("archive/data/0"), nested.label
+    (['archive/data.pkl', 'archive/data/0'], 8, 'old.pt2')
+    >>> nested.close()
     """
 
     def __init__(self, outer: ZipSource, member: str) -> None:
@@ -391,7 +417,20 @@ class NestedSource(ZipSource):
 
 
 def relocated(exc: Pt2CanonError, outer: str) -> Pt2CanonError:
-    """Name a nested member ``outer!inner`` in an error raised by the nested zip."""
+    """Name a nested member ``outer!inner`` in an error raised by the nested zip.
+
+    The error is changed in place and returned; one already named inside
+    ``outer`` is left as it is.
+
+    Examples
+    --------
+    >>> from pt2canon.errors import ArchiveError
+    >>> err = relocated(ArchiveError("member is missing", file="old.pt2", member="archive/data/3"), "sd.pt")
+    >>> err.member, str(err)
+    ('sd.pt!archive/data/3', 'old.pt2:sd.pt!archive/data/3: member is missing')
+    >>> relocated(err, "sd.pt").member  # already relocated: unchanged
+    'sd.pt!archive/data/3'
+    """
     if exc.member != outer and not (exc.member or "").startswith(f"{outer}!"):
         exc.member = f"{outer}!{exc.member}" if exc.member else outer
         exc.args = (exc._format(),)
@@ -399,7 +438,7 @@ def relocated(exc: Pt2CanonError, outer: str) -> Pt2CanonError:
 
 
 def read_tensor_records(source: ZipSource, member: str) -> dict[str, TensorRecord]:
-    """Every tensor of the ``torch.save`` zip ``member`` of ``source``, by FQN, read from its ``data.pkl``.
+    r"""Every tensor of the ``torch.save`` zip ``member`` of ``source``, by FQN, read from its ``data.pkl``.
 
     ``source`` is the archive, or the member already opened as a nested zip.
 
@@ -411,6 +450,42 @@ def read_tensor_records(source: ZipSource, member: str) -> dict[str, TensorRecor
     ArchiveError
         If the member is not a torch zip, or a storage record is missing or
         has another size than its pickle says.
+
+    Examples
+    --------
+    The pickle ``torch.save({"w": t})`` writes for a ``float32`` tensor
+    ``t`` of size 2 at offset 1 in a storage of 3 elements, written out
+    opcode by opcode, in a ``torch.save`` zip (``sd.pt``) inside an archive:
+
+    >>> import io, struct, zipfile
+    >>> from pt2canon.serde.layout import DEFAULT_LIMITS
+    >>> s = lambda text: b"U" + bytes([len(text)]) + text.encode()  # SHORT_BINSTRING
+    >>> storage = b"(" + s("storage") + b"ctorch\nFloatStorage\n" + s("0") + s("cpu") + b"K\x03tQ"
+    >>> hooks = b"ccollections\nOrderedDict\n)R"
+    >>> args = storage + b"K\x01" + b"K\x02\x85" + b"K\x01\x85" + b"\x89" + hooks  # offset, sizes, strides, grad
+    >>> data_pkl = b"\x80\x02}" + s("w") + b"ctorch._utils\n_rebuild_tensor_v2\n(" + args + b"tRs."
+    >>> def archive(data_pkl, record):
+    ...     inner, outer = io.BytesIO(), io.BytesIO()
+    ...     with zipfile.ZipFile(inner, "w") as zf:
+    ...         zf.writestr("archive/data.pkl", data_pkl)
+    ...         zf.writestr("archive/data/0", record)
+    ...     with zipfile.ZipFile(outer, "w") as zf:
+    ...         zf.writestr("sd.pt", inner.getvalue())
+    ...     return ZipSource(outer.getvalue(), None, "old.pt2", DEFAULT_LIMITS)
+    >>> read_tensor_records(archive(data_pkl, struct.pack("<3f", 1, 2, 3)), "sd.pt")
+    {'w': TensorRecord(fqn='w', record='archive/data/0', dtype='float32', numel=3, sizes=(2,), strides=(1,), storage_offset=1, device='cpu', requires_grad=False, is_param=False)}
+
+    A record of another size than the pickle declares, and a pickle that
+    calls anything but the rebuild functions, are refused (nothing is run):
+
+    >>> read_tensor_records(archive(data_pkl, b"1234"), "sd.pt")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.ArchiveError: old.pt2:sd.pt!archive/data/0: tensor 'w': the record has 4 bytes, its pickle says 12 (float32, 4 bytes each)
+    >>> read_tensor_records(archive(b"cos\nsystem\n(" + s("true") + b"tR.", b""), "sd.pt")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: old.pt2:sd.pt!archive/data.pkl: it calls os.system, which a state dict of plain tensors does not need (REDUCE at byte 19); pt2canon reads a state dict without unpickling it and stops here (nothing was run)
     """
     try:
         nested = source if isinstance(source, NestedSource) else NestedSource(source, member)

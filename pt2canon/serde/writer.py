@@ -565,6 +565,36 @@ def write_archive(
         written.
     ArchiveError
         If a source member cannot be read.
+
+    Examples
+    --------
+    Rewrite the bundled MLP under a fixed root, once with its sample inputs
+    and once without, and read both back:
+
+    >>> import os, tempfile
+    >>> from pt2canon.serde.archive import read_artifact
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> a, b = os.path.join(tmp.name, "a.pt2"), os.path.join(tmp.name, "b.pt2")
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     write_archive(a, art)
+    ...     write_archive(b, art, sample_inputs=False)
+    ...     with read_artifact(a) as back:
+    ...         back.root, back.model.program == art.model.program, sorted(back.model.weights) == sorted(art.model.weights)
+    ...         all(back.read_member(back.model.weights[fqn].member) == art.read_member(p.member)
+    ...             for fqn, p in art.model.weights.items())
+    ...         back.member_size(back.model.sample_inputs) == art.member_size(art.model.sample_inputs)
+    ...     with read_artifact(b) as back:
+    ...         back.member_size(back.model.sample_inputs)
+    ('archive/', True, True)
+    True
+    True
+    0
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     write_archive(a, art, root="../x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: root folder '../x' is not a plain folder name ...
+    >>> tmp.cleanup()
     """
     target = os.fspath(path)
     _check_root(root)

@@ -74,6 +74,24 @@ def open_regular(path: str, *, what: str = "an archive") -> IO[bytes]:
     The file is opened without blocking and checked with ``fstat`` before
     anything is read, so a FIFO, a device or a socket is refused instead of
     blocking or reading forever.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> with open_regular("examples/mlp_v1.pt2") as fh:
+    ...     fh.read(2)
+    b'PK'
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> open_regular(tmp.name)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: ...: is a directory, not an archive
+    >>> os.mkfifo(os.path.join(tmp.name, "pipe"))  # open() would block on it until a writer came
+    >>> open_regular(os.path.join(tmp.name, "pipe"), what="a model JSON")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: .../pipe: is a named pipe (FIFO), not a model JSON; give a regular file
+    >>> tmp.cleanup()
     """
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -113,7 +131,27 @@ def _check_regular(mode: int, path: str, what: str) -> None:
 
 
 class Window(io.RawIOBase):
-    """A read-only, seekable view of ``size`` bytes read through ``pread(offset, n)``."""
+    """A read-only, seekable view of ``size`` bytes read through ``pread(offset, n)``.
+
+    Examples
+    --------
+    A zip stored 4 bytes into a larger blob, seen as a file of its own (as
+    :class:`~pt2canon.serde.torch_save.NestedSource` sees a stored member):
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("a.txt", "hello")
+    >>> inner = buf.getvalue()
+    >>> blob = b"head" + inner + b"tail"
+    >>> w = Window(lambda off, n: blob[4 + off : 4 + off + n], len(inner))
+    >>> w.read() == inner, w.seek(0, 2) == len(inner), w.read(1)
+    (True, True, b'')
+    >>> w.seek(0)
+    0
+    >>> zipfile.ZipFile(w).read("a.txt")
+    b'hello'
+    """
 
     def __init__(self, pread: Callable[[int, int], bytes], size: int) -> None:
         self._pread = pread
@@ -143,7 +181,39 @@ class Window(io.RawIOBase):
 
 
 def raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:
-    """``(raw name, flags)`` of each central-directory record, in order."""
+    """``(raw name, flags)`` of each central-directory record, in order.
+
+    ``start`` is the directory's offset in ``fh`` and ``count`` its number
+    of records (``zipfile.ZipFile.start_dir`` and ``len(infolist())``).
+    The names are the bytes the directory holds: :mod:`zipfile` cuts a
+    name at a NUL byte, this does not.
+
+    Raises
+    ------
+    ArchiveError
+        If a record is not where the directory should be.
+
+    Examples
+    --------
+    A zip whose third name is edited to hold a NUL byte:
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("m/models/model.json", "{}")
+    ...     zf.writestr("m/a\\x1b[2J.json", "x")
+    ...     zf.writestr("m/aXb.json", "y")
+    >>> data = buf.getvalue().replace(b"aXb", b"a\\x00b")
+    >>> zf = zipfile.ZipFile(io.BytesIO(data))
+    >>> zf.namelist()[2]  # what zipfile sees
+    'm/a'
+    >>> [name for name, flags in raw_names(io.BytesIO(data), zf.start_dir, 3, "t.zip")]
+    [b'm/models/model.json', b'm/a\\x1b[2J.json', b'm/a\\x00b.json']
+    >>> raw_names(io.BytesIO(data), 0, 3, "t.zip")  # no directory at offset 0
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.ArchiveError: t.zip: central directory is truncated or corrupt
+    """
     fh.seek(start)
     out = []
     for _ in range(count):
@@ -159,7 +229,19 @@ def raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[b
 
 
 def raw_name_problem(raw: bytes) -> str | None:
-    """What is wrong with a member's raw name bytes (NUL, not UTF-8, a control character), or ``None``."""
+    """What is wrong with a member's raw name bytes (NUL, not UTF-8, a control character), or ``None``.
+
+    Examples
+    --------
+    >>> raw_name_problem(b"m/models/model.json") is None
+    True
+    >>> raw_name_problem(b"m/a\\x00.json")
+    'contains a NUL byte (zip readers cut the name there, so they disagree on it)'
+    >>> raw_name_problem(b"m/\\xff.json")
+    'is not valid UTF-8 (torch reads member names as UTF-8)'
+    >>> raw_name_problem("m/\\x1b[2J.json".encode())
+    'contains a control character'
+    """
     if b"\x00" in raw:
         return "contains a NUL byte (zip readers cut the name there, so they disagree on it)"
     try:
@@ -187,6 +269,32 @@ def data_bounds(
         If a member's header, name and data run into the next member (several names for one
         stretch of bytes multiply the work of reading a file without growing it); with
         ``problems`` given, every such error is appended to it instead.
+
+    Examples
+    --------
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("a.txt", "hello")
+    ...     zf.writestr("b.txt", "world")
+    >>> zf = zipfile.ZipFile(buf)
+    >>> infos = zf.infolist()
+    >>> raw = {i.filename: i.filename.encode() for i in infos}
+    >>> data_bounds(infos, raw, zf.start_dir, "t.zip") == {"a.txt": infos[1].header_offset, "b.txt": zf.start_dir}
+    True
+
+    A directory that declares ``a.txt`` 100 bytes long makes it run into
+    ``b.txt``:
+
+    >>> infos[0].compress_size = 100
+    >>> data_bounds(infos, raw, zf.start_dir, "t.zip")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: t.zip:a.txt: member's data overlaps member 'b.txt' (a zip bomb or a corrupt directory)
+    >>> problems = []
+    >>> _ = data_bounds(infos, raw, zf.start_dir, "t.zip", problems=problems)
+    >>> [p.member for p in problems]
+    ['a.txt']
     """
     bounds = {}
     ordered = sorted(infos, key=lambda i: i.header_offset)
@@ -208,7 +316,55 @@ def data_bounds(
 
 
 class ZipSource:
-    """A zip file opened once, with safety checks and bounded, verified member reads."""
+    """A zip file opened once, with safety checks and bounded, verified member reads.
+
+    Give the zip as ``data`` (bytes) or ``path``; ``label`` names it in
+    messages. The archive readers open it for you
+    (:func:`~pt2canon.serde.archive.read_artifact`).
+
+    Raises
+    ------
+    ArchiveError
+        If the zip cannot be read or a member breaks a rule (see the module).
+    UnsafeArchiveError
+        If a member's name or size is refused.
+
+    Examples
+    --------
+    >>> import hashlib, io, zipfile
+    >>> from pt2canon.serde.layout import DEFAULT_LIMITS
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("a.txt", "hello")
+    ...     zf.writestr("b.txt", "x" * 1000, compress_type=zipfile.ZIP_DEFLATED)
+    >>> src = ZipSource(buf.getvalue(), None, "t.zip", DEFAULT_LIMITS)
+    >>> src.names(), src.size("b.txt"), src.read("a.txt")
+    (['a.txt', 'b.txt'], 1000, b'hello')
+    >>> [len(c) for c in src.iter_chunks("b.txt", chunk=400)]
+    [400, 400, 200]
+    >>> src.sha256("a.txt") == "sha256:" + hashlib.sha256(b"hello").hexdigest()
+    True
+    >>> src.read("b.txt", limit=10)
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: t.zip:b.txt: member declares 1000 bytes, over the limit of 10 for members read whole
+    >>> src.close()
+
+    Changed bytes fail the CRC-32 check; a hostile name is refused on opening:
+
+    >>> corrupt = ZipSource(buf.getvalue().replace(b"hello", b"jello"), None, "t.zip", DEFAULT_LIMITS)
+    >>> corrupt.read("a.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.ArchiveError: t.zip:a.txt: member is corrupt: its CRC-32 is ..., the archive says ...
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("../evil.sh", "")
+    >>> ZipSource(buf.getvalue(), None, "t.zip", DEFAULT_LIMITS)
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: t.zip:../evil.sh: member name '../evil.sh' contains a '..' component; refusing the archive
+    """
 
     def __init__(self, data: bytes | None, path: str | None, label: str, limits: Limits):
         self.label = label
@@ -462,6 +618,24 @@ def read_member(
     of at most ``chunk`` bytes and never past the declared size, and the
     CRC-32 is checked as the last chunk is read. ``pt2canon audit`` reads
     members through this too.
+
+    Examples
+    --------
+    A deflated member of 1000 bytes, inflated 300 bytes at a time:
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w") as zf:
+    ...     zf.writestr("b.txt", "x" * 1000, compress_type=zipfile.ZIP_DEFLATED)
+    >>> zf = zipfile.ZipFile(buf)
+    >>> info = zf.getinfo("b.txt")
+    >>> chunks = list(read_member(buf, info, b"b.txt", zf.start_dir, "t.zip", chunk=300))
+    >>> [len(c) for c in chunks], b"".join(chunks) == b"x" * 1000
+    ([300, 300, 300, 100], True)
+    >>> list(read_member(buf, info, b"c.txt", zf.start_dir, "t.zip"))  # the header names another member
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: t.zip:b.txt: member's local header names 'b.txt': zip readers disagree on what this member is
     """
     name = info.filename
     try:
