@@ -106,7 +106,27 @@ MAX_ROUNDS = 4
 
 
 class SubgraphPair(NamedTuple):
-    """The subgraphs held by argument ``arg`` of aligned ops ``a_op`` (A) and ``b_op`` (B), aligned."""
+    """The subgraphs held by argument ``arg`` of aligned ops ``a_op`` (A) and ``b_op`` (B), aligned.
+
+    Examples
+    --------
+    :func:`align_programs` makes one per subgraph argument of each aligned
+    pair of higher-order ops (``cond``'s branches, ``map``'s body, ...) in
+    :attr:`Alignment.subgraphs`; the bundled MLPs have none:
+
+    >>> import pt2canon
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> align_programs(a, b).subgraphs
+    []
+
+    Its fields, for a ``cond`` at ``n4`` in A and ``n5`` in B whose true
+    branch (argument 1) is aligned (here two top-level graphs stand in for
+    the branches):
+
+    >>> pair = SubgraphPair(a_op=4, b_op=5, arg=1, alignment=align_graphs(a.graph, b.graph))
+    >>> pair.arg, pair.alignment.added()
+    (1, [3])
+    """
 
     a_op: int
     b_op: int
@@ -137,6 +157,32 @@ class Alignment:
     symbols : dict
         A's canonical symbol -> B's, where they differ (see
         :func:`pt2canon.diff.symbols.learn_symbols`); empty until learned.
+
+    Examples
+    --------
+    :func:`align_programs` makes one. ``mlp_v1`` has five ops (linear,
+    relu, linear, linear, softmax); ``mlp_v2`` a GELU after the second
+    linear, so B's op 3 has no partner and A's ops 3 and 4 are B's 4 and 5:
+
+    >>> import pt2canon
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> al.a.n_ops, al.b.n_ops, al.added(), al.removed()
+    (5, 6, [3], [])
+    >>> list(al.op_pairs())
+    [(0, 0), (1, 1), (2, 2), (3, 4), (4, 5)]
+    >>> al.b.target[3], al.b_to_a[3] is None
+    ('torch.ops.aten.gelu.default', True)
+
+    The seven inputs (six parameters, then ``x``) and the output pair
+    with theirs; the parameters keep their FQNs:
+
+    >>> al.input_pairs() == [(j, j) for j in range(7)], al.b_to_a[al.b.out] == al.a.out
+    (True, True)
+    >>> al.fqns["head.weight"], bool(al.renames)
+    ('head.weight', False)
+    >>> sum(al.stats.values())  # 5 op pairs + 7 input pairs + the output
+    13
     """
 
     a: GraphSide
@@ -567,12 +613,45 @@ def _n_inputs(cg: CanonicalGraph) -> int:
 
 
 def align_programs(a: CanonicalProgram, b: CanonicalProgram, *, graph: GraphPath = TOP_GRAPH) -> Alignment:
-    """Align the top-level graphs of two canonical programs, subgraphs recursively."""
+    """Align the top-level graphs of two canonical programs, subgraphs recursively.
+
+    Examples
+    --------
+    ``mlp_v1_again`` is the same program as ``mlp_v1``: every node pairs
+    with its own canonical position. ``mlp_v2`` adds one op (see
+    :class:`Alignment` for how to read the result):
+
+    >>> import pt2canon
+    >>> v1, again, v2 = (pt2canon.canonicalize(f"examples/mlp_{n}.pt2") for n in ("v1", "v1_again", "v2"))
+    >>> al = align_programs(v1, again)
+    >>> al.a_to_b == list(range(al.a.out + 1)), al.added(), al.removed()
+    (True, [], [])
+    >>> al = align_programs(v1, v2)
+    >>> al.added(), [al.b.target[y].split(".")[-2] for y in al.added()]
+    ([3], ['gelu'])
+
+    Swapped, the GELU is a removed op:
+
+    >>> align_programs(v2, v1).removed()
+    [3]
+    """
     labels: dict[bytes, int] = {}
     return _align(program_side(a, labels), program_side(b, labels), graph, labels)
 
 
 def align_graphs(a: CanonicalGraph, b: CanonicalGraph, *, graph: GraphPath = TOP_GRAPH) -> Alignment:
-    """Align two canonical graphs whose inputs and outputs correspond by position."""
+    """Align two canonical graphs whose inputs and outputs correspond by position.
+
+    For subgraphs (``cond``'s branches, ...), whose inputs have no
+    signature: inputs are keyed by position, not by FQN.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_graphs(a.graph, b.graph)
+    >>> al.added(), al.a.input_keys[:2], al.input_pairs()[-1]
+    ([3], [('in', 0), ('in', 1)], (6, 6))
+    """
     labels: dict[bytes, int] = {}
     return _align(subgraph_side(a, labels), subgraph_side(b, labels), graph, labels)

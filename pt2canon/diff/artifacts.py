@@ -136,7 +136,36 @@ def _numeric(a: Artifact, b: Artifact, name: str, section: str, opts: Options) -
 
 @gc_paused
 def compare_artifacts(a: Artifact, b: Artifact, names: list[str], opts: Options, options: dict[str, Any]) -> DiffResult:
-    """The diff of the models ``names`` of two artifacts under ``opts``; ``options`` are the result's record of them."""
+    """The diff of the models ``names`` of two artifacts under ``opts``; ``options`` are the result's record of them.
+
+    :func:`pt2canon.diff.diff_programs` checks its arguments, builds
+    ``opts`` and ``options`` and calls this; ``names`` should be models
+    that at least one side has.
+
+    Examples
+    --------
+    ``mlp_v2`` adds a GELU after ``fc2`` and was given ``mlp_v1``'s
+    weights (``examples/make_examples.py``):
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.options import Options
+    >>> with pt2canon.load("examples/mlp_v1.pt2") as a, pt2canon.load("examples/mlp_v2.pt2") as b:
+    ...     r = compare_artifacts(a, b, ["model"], Options(), {"level": "graph"})
+    ...     full = compare_artifacts(a, b, ["model"], Options("full"), {"level": "full"})
+    >>> r.b, [c.kind for c in r.changes]
+    ('examples/mlp_v2.pt2', ['node_added', 'node_rewired'])
+
+    At ``full`` no weight differs; the sample inputs (another random
+    example input) are reported but do not count:
+
+    >>> [(c.kind, full.counts(c)) for c in full.changes]
+    [('node_added', True), ('node_rewired', True), ('sample_inputs_changed', False)]
+
+    The result's rows (the aligned listing) are built when first read:
+
+    >>> [(row.status, row.b_name) for row in r.rows if row.status != " "]
+    [('+', 'n3'), ('~', 'n4')]
+    """
     sa, sb = _Side(a, names, opts), _Side(b, names, opts)
     several = len(names) > 1
     notes = [

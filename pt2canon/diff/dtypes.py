@@ -102,6 +102,20 @@ def storage_dtype(scalar_type: int, byteorder: str = "little") -> np.dtype[Any]:
     ------
     InputError
         On a ``ScalarType`` the schema does not define.
+
+    Examples
+    --------
+    ``ScalarType`` 7 is float32, 13 bfloat16 (stored as 16-bit integers),
+    9 complex32 (a pair of float16), 29 float8_e4m3fn (one byte):
+
+    >>> storage_dtype(7), storage_dtype(7, "big"), storage_dtype(13), storage_dtype(29)
+    (dtype('float32'), dtype('>f4'), dtype('uint16'), dtype('uint8'))
+    >>> storage_dtype(9).names, storage_dtype(9).itemsize
+    (('re', 'im'), 4)
+    >>> storage_dtype(99)
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: dtype=99: not a ScalarType of torch's export schema; no numeric comparison
     """
     import numpy as np
 
@@ -123,6 +137,18 @@ def decode(data: bytes | memoryview, scalar_type: int, byteorder: str = "little"
     float32, float64, complex64/128 and the integer and bool types stay
     as they are; float16, bfloat16 and float8 become float32, complex32
     complex64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> decode(np.array([1.5, -0.25], dtype="<f2").tobytes(), 6)  # float16 -> float32
+    array([ 1.5 , -0.25], dtype=float32)
+    >>> decode(np.array([1, 256], dtype=">i4").tobytes(), 4, "big")  # int32 stays int32, in its byte order
+    array([  1, 256], dtype='>i4')
+    >>> decode(bytes([0x3C, 0x7C, 0xFC]), 30)  # float8_e5m2 (exponent bias 15): 1.0, +inf, -inf
+    array([  1.,  inf, -inf], dtype=float32)
+    >>> decode(np.array([1, 2, 3, -1], dtype="<f2").tobytes(), 9)  # complex32: (re, im) pairs of float16
+    array([1.+2.j, 3.-1.j], dtype=complex64)
     """
     import numpy as np
 

@@ -27,7 +27,26 @@ __all__ = ["ModuleRenames"]
 
 @dataclass
 class ModuleRenames:
-    """A's module prefixes that became other prefixes in B (``{"features.12": "features.13"}``)."""
+    """A's module prefixes that became other prefixes in B (``{"features.12": "features.13"}``).
+
+    Examples
+    --------
+    A block inserted before ``blocks.3`` shifts it to ``blocks.4``; the
+    pairs of its tensors say so, for its submodules too, and names outside
+    the shifted module stay as they are:
+
+    >>> r = ModuleRenames.learn([("blocks.3.conv.weight", "blocks.4.conv.weight"),
+    ...                          ("blocks.3.bn.bias", "blocks.4.bn.bias"), ("head.weight", "head.weight")])
+    >>> sorted(r.prefixes.items())
+    [('blocks.3', 'blocks.4'), ('blocks.3.bn', 'blocks.4.bn'), ('blocks.3.conv', 'blocks.4.conv')]
+    >>> r.rename("blocks.3.bn.running_mean"), r.rename("blocks.2.conv.weight"), r.module("blocks.3")
+    ('blocks.4.bn.running_mean', 'blocks.2.conv.weight', 'blocks.4')
+
+    Nothing renamed is falsy:
+
+    >>> bool(r), bool(ModuleRenames.learn([("head.weight", "head.weight")]))
+    (True, False)
+    """
 
     prefixes: dict[str, str] = field(default_factory=dict)
 

@@ -54,6 +54,20 @@ class GraphStatus:
         A subgraph's input position (B's) -> the summary of its changed metadata.
     subgraphs : dict
         ``(A op, B op, argument index)`` of an aligned subgraph -> its status.
+
+    Examples
+    --------
+    :func:`compare_graph` fills one; :meth:`forget` unmarks the rows of
+    record kinds left out of a result:
+
+    >>> from pt2canon.diff.records import Change, Location
+    >>> status = GraphStatus()
+    >>> status.mark(4, Change("node_rewired", Location(b="n4"), "input: %v9 -> %v10"))
+    >>> status.notes, status.kinds
+    ({4: 'input: %v9 -> %v10'}, {4: 'node_rewired'})
+    >>> status.forget(["node_rewired"])
+    >>> status.notes, status.kinds
+    ({}, {})
     """
 
     notes: dict[int, str] = field(default_factory=dict)
@@ -77,6 +91,20 @@ class GraphStatus:
 
 
 def node_location(al: Alignment, x: int | None, y: int | None, item: str | None = None) -> Location:
+    """The :class:`Location` of A's view id ``x`` and B's ``y`` (``None`` for the side without it).
+
+    Examples
+    --------
+    ``mlp_v2``'s added GELU (B's ``n3``, ``gelu`` in the file) and
+    ``head``'s linear, A's ``n3`` and B's ``n4``:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> str(node_location(al, None, 3)), str(node_location(al, 3, 4))
+    ('n3 (gelu)', 'n3 -> n4 (linear_2) in head')
+    """
     a, b = al.a, al.b
     module = (b.module(y) if y is not None else None) or (a.module(x) if x is not None else None)
     return Location(
@@ -91,6 +119,19 @@ def node_location(al: Alignment, x: int | None, y: int | None, item: str | None 
 
 
 def node_line(side: GraphSide, v: int) -> str:
+    """The listing line of view id ``v`` (:func:`pt2canon.listing.format_node`; ``return ...`` for the output).
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> node_line(al.b, 3)
+    '%v10 = aten.gelu.default(%v9)  # f32[s0, 32]'
+    >>> node_line(al.a, al.a.out), node_line(al.b, al.b.out)
+    ('return (%v11,)', 'return (%v12,)')
+    """
     if v == side.out:
         return format_return(side.cg.doc)
     return format_node(side.doc_node(v), side.cg.doc)
@@ -285,7 +326,26 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def compare_graph(al: Alignment, opts: Options) -> tuple[list[Change], GraphStatus]:
-    """Node records of an aligned graph and its aligned subgraphs, and the status of its rows."""
+    """Node records of an aligned graph and its aligned subgraphs, and the status of its rows.
+
+    Examples
+    --------
+    ``mlp_v2`` adds a GELU between ``fc2`` and ``head``: one node added,
+    and ``head``'s linear reads the GELU's output instead of ``fc2``'s:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> from pt2canon.diff.options import Options
+    >>> changes, status = compare_graph(al, Options())
+    >>> for c in changes:
+    ...     print(c.kind, "|", c.location, "|", c.summary)
+    node_added | n3 (gelu) | aten.gelu.default added
+    node_rewired | n3 -> n4 (linear_2) in head | input: %v9 (n2 aten.linear.default) -> %v10 (n3 aten.gelu.default)
+    >>> status.kinds
+    {4: 'node_rewired'}
+    """
     a, b = al.a, al.b
     changes: list[Change] = []
     status = GraphStatus()

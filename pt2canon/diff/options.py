@@ -45,6 +45,25 @@ class Options:
         Node metadata keys compared (and hashed), as for ``pt2canon hash --keep-metadata``.
     tolerance : Tolerance
         When changed weights count as equal (``atol``, ``rtol``, ``equal_nan``).
+
+    Examples
+    --------
+    What each level compares: ``structure`` no metadata and no names,
+    ``graph`` both, ``full`` the weights as well:
+
+    >>> [(o.level, o.meta, o.names, o.weights) for o in (Options("structure"), Options(), Options("full"))]
+    [('structure', False, False, False), ('graph', True, True, False), ('full', True, True, True)]
+    >>> Options("full", ignore_weights=True).weights, Options().tolerance.exact
+    (False, True)
+
+    ``ignore_shapes`` leaves sizes, strides and offsets out of the metadata
+    compared, and a symbolic value altogether:
+
+    >>> opts = Options(ignore_shapes=True)
+    >>> opts.shapes, opts.view_meta({"dtype": 7, "sizes": [{"as_int": 2}], "strides": [{"as_int": 1}]})
+    (False, {'dtype': 7})
+    >>> opts.view_meta({"as_expr": {"expr_str": "Symbol('s0')"}}) is None
+    True
     """
 
     level: str = "graph"

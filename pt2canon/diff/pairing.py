@@ -40,6 +40,20 @@ def pair_named_inputs(a: GraphSide, b: GraphSide, ma: list[int | None], mb: list
 
     The rest is added or removed; nothing is paired by position. The
     mutation outputs of renamed inputs take B's keys.
+
+    Examples
+    --------
+    The matcher calls it with its matches so far (``ma``/``mb``, view id
+    -> partner, edited in place). On the bundled MLPs each parameter is
+    read by the same linear on both sides, so each keeps its FQN:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> al = align_programs(pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2"))
+    >>> ma, mb = list(al.a_to_b), list(al.b_to_a)
+    >>> fqns = pair_named_inputs(al.a, al.b, ma, mb)
+    >>> len(fqns), all(fa == fb for fa, fb in fqns.items()), ma == al.a_to_b
+    (6, True, True)
     """
     named_a = [x for x in range(a.n_ops, a.out) if a.named_input(x)]
     named_b = [y for y in range(b.n_ops, b.out) if b.named_input(y)]

@@ -86,6 +86,43 @@ def compare_payloads(
     (:func:`pt2canon.diff.tensors.compare_tensors`) says by how much:
     ``details["numeric"]`` holds its figures, and with a tolerance
     ``details["within_tolerance"]`` says whether the record counts.
+
+    Examples
+    --------
+    Digests as :func:`~pt2canon.canon.hashing.payload_digests` gives them
+    (only the fields compared here; ``sha256`` is the content digest):
+
+    >>> def p(digit, n=4):  # a float32 weight of n elements
+    ...     meta = {"dtype": 7, "sizes": [{"as_int": n}], "strides": [{"as_int": 1}]}
+    ...     return {"sha256": "sha256:" + digit * 64, "tensor_meta": meta, "is_param": True}
+    >>> a = {"fc.weight": p("1"), "fc.bias": p("2"), "old.bias": p("3")}
+    >>> b = {"fc.weight": p("4"), "fc.bias": p("2", 8), "new.bias": p("5")}
+    >>> for c in compare_payloads("weights", a, b):
+    ...     print(c.kind, "|", c.summary)
+    weight_changed | weight fc.bias: f32[4] -> f32[8]
+    weight_changed | weight fc.weight: content 111111111111… -> 444444444444…
+    weight_changed | weight new.bias added (f32[4])
+    weight_changed | weight old.bias removed (f32[4])
+
+    A weight the alignment renamed (``fqns``) with the same bytes is no
+    record; with other bytes, one record names both:
+
+    >>> compare_payloads("weights", {"blocks.1.w": p("1")}, {"blocks.2.w": p("1")}, fqns={"blocks.1.w": "blocks.2.w"})
+    []
+    >>> [c.summary for c in compare_payloads("weights", {"blocks.1.w": p("1")}, {"blocks.2.w": p("2")},
+    ...                                      fqns={"blocks.1.w": "blocks.2.w"})]
+    ['weight blocks.2.w: renamed from blocks.1.w; content 111111111111… -> 222222222222…']
+
+    With ``numeric``, a weight whose bytes changed but not its dtype or
+    shape is said in numbers (here a stand-in for :func:`~pt2canon.diff.tensors.compare_tensors`):
+
+    >>> from pt2canon.diff.tensors import TensorDiff
+    >>> def numeric(fa, fb):
+    ...     return TensorDiff(numel=4, differing=1, mismatched=1, max_abs_diff=0.5, max_abs_at=[2],
+    ...                       max_rel_diff=0.125, max_rel_at=[2])
+    >>> (c,) = compare_payloads("weights", {"fc.weight": p("1")}, {"fc.weight": p("4")}, numeric=numeric)
+    >>> c.summary, c.details["numeric"]["differing"]
+    ('weight fc.weight: 1 of 4 elements differ, max abs 0.5 at [2], max rel 0.125 at [2]', 1)
     """
     fqns = _renames(da, db, fqns)
     out: list[Change] = []

@@ -33,6 +33,20 @@ def compare_constraints(
     """``constraint_changed`` per canonical symbol whose range was added, removed or changed.
 
     ``symbols`` renames A's symbols to B's (:func:`learn_symbols`); records name B's symbols.
+
+    Examples
+    --------
+    The bundled MLPs are exported with a batch dimension in ``[1, 1024]``
+    (canonical symbol ``s0``); B here is ``mlp_v2`` with that range narrowed:
+
+    >>> import dataclasses, pt2canon
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> compare_constraints(a, b)
+    []
+    >>> narrow = dataclasses.replace(b, doc={**b.doc, "range_constraints": {"s0": {"min_val": 2, "max_val": 64}}})
+    >>> (c,) = compare_constraints(a, narrow)
+    >>> c.kind, str(c.location), c.summary
+    ('constraint_changed', 'range s0', 's0: [1, 1024] -> [2, 64]')
     """
     ra = {(symbols or {}).get(k, k): v for k, v in (ca.doc.get("range_constraints") or {}).items()}
     rb = cb.doc.get("range_constraints") or {}
@@ -63,7 +77,17 @@ def compare_constraints(
 
 
 def compare_versions(ca: Mapping[str, Any], cb: Mapping[str, Any], graph: GraphPath = TOP_GRAPH) -> list[Change]:
-    """``version_changed`` for the torch version, the schema version and each opset version."""
+    """``version_changed`` for the torch version, the schema version and each opset version.
+
+    Examples
+    --------
+    >>> a = {"torch_version": "2.12.0", "schema_version": {"major": 8, "minor": 1}, "opset_version": {"aten": 10}}
+    >>> b = {**a, "torch_version": "2.13.0", "opset_version": {"aten": 10, "mylib": 1}}
+    >>> [(c.kind, c.summary) for c in compare_versions(a, b)]
+    [('version_changed', 'torch_version: 2.12.0 -> 2.13.0'), ('version_changed', 'opset_version.mylib: (none) -> 1')]
+    >>> compare_versions(a, a)
+    []
+    """
     out: list[Change] = []
 
     def schema(doc: Mapping[str, Any]) -> str | None:
@@ -102,6 +126,22 @@ def compare_program(
     nodes where A had them, subgraph records after their node, the output
     node last), output signature, module call graph, other signature
     parts, range constraints.
+
+    Examples
+    --------
+    ``mlp_v2`` adds a GELU after ``fc2`` (B's ``n3``), which ``head``'s
+    linear (A's ``n3``, B's ``n4``) now reads; the status marks B's ``n4``
+    as a changed row:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> from pt2canon.diff.options import Options
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> changes, status = compare_program(align_programs(a, b), a, b, Options())
+    >>> [(c.kind, str(c.location)) for c in changes]
+    [('node_added', 'n3 (gelu)'), ('node_rewired', 'n3 -> n4 (linear_2) in head')]
+    >>> status.kinds
+    {4: 'node_rewired'}
     """
     if opts.shapes and (ca.symbols or cb.symbols):
         learn_symbols(al, ca.doc.get("range_constraints") or {}, cb.doc.get("range_constraints") or {})

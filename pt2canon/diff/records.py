@@ -136,6 +136,22 @@ class Location:
         Module path from ``nn_module_stack`` (``"encoder.layers.3.linear1"``).
     item : str or None
         For non-node changes: the signature entry, FQN, symbol or version key.
+
+    Examples
+    --------
+    A node that is ``n3`` in A and ``n4`` in B (an op inserted before it),
+    named ``linear_2`` in both original files, in module ``head``:
+
+    >>> loc = Location(a="n3", b="n4", a_original="linear_2", b_original="linear_2", module="head")
+    >>> str(loc)
+    'n3 -> n4 (linear_2) in head'
+    >>> loc.to_json()
+    {'a': 'n3', 'b': 'n4', 'a_original': 'linear_2', 'b_original': 'linear_2', 'module': 'head'}
+
+    A non-node change reads as its item; a node of a subgraph is prefixed by its path:
+
+    >>> str(Location(item="weight fc1.weight")), str(Location(GraphPath().child("n9", "subgraph_0"), "n1", "n1"))
+    ('weight fc1.weight', 'n9/subgraph_0/n1')
     """
 
     graph: GraphPath = TOP_GRAPH
@@ -211,6 +227,15 @@ class Change:
         ``{"args": {"1": {"old": 2.0, "new": 3.0}}}``, ...).
     a_line, b_line : str or None
         The node's listing line on each side (:func:`pt2canon.listing.format_node`).
+
+    Examples
+    --------
+    >>> c = Change("node_changed", Location(a="n1", b="n1", a_original="relu", b_original="gelu"),
+    ...            "aten.relu.default -> aten.gelu.default", {"target": ["aten.relu.default", "aten.gelu.default"]})
+    >>> c.details_text()
+    '{"target": ["aten.relu.default", "aten.gelu.default"]}'
+    >>> c.to_json()["location"], "a" in c.to_json()  # no listing lines given: none in the JSON
+    ({'a': 'n1', 'b': 'n1', 'a_original': 'relu', 'b_original': 'gelu'}, False)
     """
 
     kind: ChangeKind
@@ -339,6 +364,27 @@ class DiffRecords:
     notes : list of str
         What the diff could not compare, one line each (a bare ``model.json``
         holds no weights, ...).
+
+    Examples
+    --------
+    A version change and a weight within the tolerance are reported but
+    do not count, so the programs are equal:
+
+    >>> recs = DiffRecords("a.pt2", "b.pt2", "graph", [
+    ...     Change("version_changed", Location(item="torch_version"), "torch_version: 2.12.0 -> 2.13.0"),
+    ...     Change("weight_changed", Location(item="weight fc.weight"), "1 of 4 elements differ",
+    ...            {"within_tolerance": True}),
+    ... ])
+    >>> recs.equal, bool(recs), [recs.counts(c) for c in recs.changes]
+    (True, False, [False, False])
+    >>> {k: n for k, n in recs.summary().items() if n}
+    {'weight_changed': 1, 'version_changed': 1}
+
+    With versions included, the version change counts:
+
+    >>> recs.options["include_versions"] = True
+    >>> recs.equal, recs.to_json()["counted"]
+    (False, 1)
     """
 
     a: str

@@ -28,7 +28,28 @@ _INDENT = "    "
 
 
 def graph_rows(al: Alignment, status: GraphStatus, depth: int, rows: list[AlignedLine]) -> None:
-    """Append the aligned listing of one graph (and its subgraphs) to ``rows``."""
+    """Append the aligned listing of one graph (and its subgraphs) to ``rows``.
+
+    Examples
+    --------
+    One row per node in B's order: ``mlp_v2``'s GELU only in B (``+``),
+    ``head``'s linear changed (``~``, rewired), the rest the same:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> from pt2canon.diff.nodes import compare_graph
+    >>> from pt2canon.diff.options import Options
+    >>> al = align_programs(pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2"))
+    >>> rows = []
+    >>> graph_rows(al, compare_graph(al, Options())[1], 1, rows)
+    >>> [(r.status, r.a_name, r.b_name) for r in rows]  # doctest: +NORMALIZE_WHITESPACE
+    [(' ', 'n0', 'n0'), (' ', 'n1', 'n1'), (' ', 'n2', 'n2'), ('+', None, 'n3'), ('~', 'n3', 'n4'),
+     (' ', 'n4', 'n5'), (' ', 'output', 'output')]
+    >>> rows[3].b_line
+    '    %v10 = aten.gelu.default(%v9)  # f32[s0, 32]'
+    >>> rows[4].renames  # A's %v10 (head's output) is B's %v11
+    (('%v10', '%v11'),)
+    """
     a, b = al.a, al.b
     pad = _INDENT * depth
     subs: dict[tuple[int, int], list[SubgraphPair]] = {}
@@ -168,7 +189,22 @@ def _signature_mark(a_line: LineText, b_line: LineText, note: str | None) -> Row
 
 
 def program_rows(al: Alignment, changes: list[Change], status: GraphStatus) -> list[AlignedLine]:
-    """The aligned listing of a program: inputs, outputs, then the graph (``status`` from :func:`compare_program`)."""
+    """The aligned listing of a program: inputs, outputs, then the graph (``status`` from :func:`compare_program`).
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> from pt2canon.diff.options import Options
+    >>> from pt2canon.diff.program import compare_program
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> rows = program_rows(al, *compare_program(al, a, b, Options()))
+    >>> [r.a_line for r in rows if r.a_line and r.a_line.endswith(":")]
+    ['inputs:', 'outputs:', 'graph:']
+    >>> len(rows), [(r.status, r.b_name) for r in rows if r.status != " "]  # 3 headings, 7 inputs, 1 output, 7 graph rows
+    (18, [('+', 'n3'), ('~', 'n4')])
+    """
     rows: list[AlignedLine] = []
     g = al.graph
     sig_notes: dict[tuple[str, str | None, str | None], str] = {}
@@ -217,7 +253,23 @@ def program_rows(al: Alignment, changes: list[Change], status: GraphStatus) -> l
 
 
 def lazy_rows(build: Callable[[], list[AlignedLine]]) -> list[AlignedLine]:
-    """A list whose items are computed on first use (formatting every line costs ~30 µs a node)."""
+    """A list whose items are computed on first use (formatting every line costs ~30 µs a node).
+
+    Examples
+    --------
+    >>> from pt2canon.diff.records import AlignedLine
+    >>> calls = []
+    >>> def build():
+    ...     calls.append("built")
+    ...     return [AlignedLine(" ", "graph:", "graph:")]
+    >>> rows = lazy_rows(build)
+    >>> calls
+    []
+    >>> len(rows), rows[0].a_line, len(rows)
+    (1, 'graph:', 1)
+    >>> calls  # built once, on the first read
+    ['built']
+    """
     return _LazyRows(build)
 
 

@@ -91,6 +91,21 @@ class GraphSide:
         Original output index -> alignment key.
     output_specs, output_spec_keys : list or None
         Canonical signature output specs and their keys (top-level graph only).
+
+    Examples
+    --------
+    :func:`program_side` and :func:`subgraph_side` make one. ``mlp_v1``
+    has five ops and seven inputs (six parameters, then ``x``), so the
+    output node is view id 12:
+
+    >>> import pt2canon
+    >>> side = program_side(pt2canon.canonicalize("examples/mlp_v1.pt2"), {})
+    >>> side.n_ops, side.n_inputs, side.out
+    (5, 7, 12)
+    >>> side.name(0), side.original_name(0), side.module(0), side.target[1]
+    ('n0', 'linear', 'fc1', 'torch.ops.aten.relu.default')
+    >>> side.name(5), side.input_keys[0], side.name(11), side.input_keys[6], side.name(side.out)
+    ('v0', ('parameter', 'fc1.weight'), 'v6', ('user', 0), 'output')
     """
 
     cg: CanonicalGraph
@@ -354,6 +369,18 @@ def output_spec_keys(
     """Alignment key of each canonical output spec: user outputs by position, mutations by kind and FQN.
 
     A user-input mutation is keyed by the key of the input it names.
+
+    Examples
+    --------
+    >>> ins = [{"parameter": {"arg": {"name": "w"}, "parameter_name": "fc.weight"}},
+    ...        {"buffer": {"arg": {"name": "n"}, "buffer_name": "bn.num_batches_tracked", "persistent": True}},
+    ...        {"user_input": {"arg": {"as_tensor": {"name": "x"}}}}]
+    >>> outs = [{"buffer_mutation": {"arg": {"as_tensor": {"name": "add"}}, "buffer_name": "bn.num_batches_tracked"}},
+    ...         {"user_input_mutation": {"arg": {"as_tensor": {"name": "copy"}}, "user_input_name": "x"}},
+    ...         {"user_output": {"arg": {"as_tensor": {"name": "y"}}}}]
+    >>> keys = [("parameter", "fc.weight"), ("buffer", "bn.num_batches_tracked"), ("user", 0)]
+    >>> output_spec_keys(outs, ins, keys, {})
+    [('buffer_mutation', 'bn.num_batches_tracked'), ('user_input_mutation', ('user', 0)), ('user', 0)]
     """
     by_value: dict[str, Any] = {}
     for spec, key in zip(in_specs, in_keys):
@@ -380,7 +407,21 @@ def output_spec_keys(
 
 
 def program_side(canon: CanonicalProgram, labels: dict[bytes, int]) -> GraphSide:
-    """The top-level graph of a program, inputs and outputs keyed by the signature."""
+    """The top-level graph of a program, inputs and outputs keyed by the signature.
+
+    ``labels`` interns node labels; the two sides of one alignment share it.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> labels = {}
+    >>> a = program_side(pt2canon.canonicalize("examples/mlp_v1.pt2"), labels)
+    >>> b = program_side(pt2canon.canonicalize("examples/mlp_v2.pt2"), labels)
+    >>> a.input_keys == b.input_keys, a.output_spec_keys, b.n_ops - a.n_ops
+    (True, [('user', 0)], 1)
+    >>> a.label[0] == b.label[0]  # both first ops are fc1's linear: one interned label
+    True
+    """
     in_order, out_order = canon.graph.input_order, canon.graph.output_order
     csig = canon.doc["graph_module"]["signature"]
     cin, cout = csig["input_specs"], csig["output_specs"]
@@ -394,7 +435,18 @@ def program_side(canon: CanonicalProgram, labels: dict[bytes, int]) -> GraphSide
 
 
 def subgraph_side(cg: CanonicalGraph, labels: dict[bytes, int], input_keys: list[Any] | None = None) -> GraphSide:
-    """A subgraph, inputs keyed by ``input_keys`` (default: by position) and outputs by position."""
+    """A subgraph, inputs keyed by ``input_keys`` (default: by position) and outputs by position.
+
+    Examples
+    --------
+    Any canonical graph will do; here ``mlp_v1``'s top-level graph, whose
+    parameters are then keyed by position, not by FQN:
+
+    >>> import pt2canon
+    >>> side = subgraph_side(pt2canon.canonicalize("examples/mlp_v1.pt2").graph, {})
+    >>> side.input_keys[:2], side.output_keys, side.input_specs is None
+    ([('in', 0), ('in', 1)], {0: ('out', 0)}, True)
+    """
     G = cg.model
     inputs = [x for x, k in G.nodes(data="kind") if k == "input"]
     outs = G.nodes[G.graph["output"]]["args"]

@@ -70,7 +70,20 @@ def _input_item(side: GraphSide, j: int) -> str:
 
 
 def compare_inputs(al: Alignment, opts: Options) -> list[Change]:
-    """``signature_changed`` records of the top-level inputs (kind, FQN, flags, metadata)."""
+    """``signature_changed`` records of the top-level inputs (kind, FQN, flags, metadata).
+
+    Examples
+    --------
+    The GELU ``mlp_v2`` adds changes no input (the same six parameters and ``x``):
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> from pt2canon.diff.options import Options
+    >>> compare_inputs(al, Options())
+    []
+    """
     a, b = al.a, al.b
     out: list[Change] = []
     if a.input_specs is None or b.input_specs is None:
@@ -123,7 +136,22 @@ def _spec_change(section: str, view_a: Any, view_b: Any) -> tuple[str, dict[str,
 
 
 def compare_outputs(al: Alignment, opts: Options) -> list[Change]:
-    """``signature_changed`` records of top-level outputs added, removed or of another kind."""
+    """``signature_changed`` records of top-level outputs added, removed or of another kind.
+
+    Examples
+    --------
+    Both MLPs return one user output (key ``("user", 0)``): no record.
+    The value it returns is another one, but that is the output node's
+    wiring, not the signature's (see :func:`keyed_outputs`).
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> from pt2canon.diff.options import Options
+    >>> compare_outputs(al, Options())
+    []
+    """
     a, b = al.a, al.b
     out: list[Change] = []
     spa = keyed_outputs(a)
@@ -149,7 +177,22 @@ def compare_outputs(al: Alignment, opts: Options) -> list[Change]:
 
 
 def keyed_outputs(side: GraphSide) -> dict[Any, dict[str, Any]]:
-    """Alignment key -> canonical output spec, in canonical order."""
+    """Alignment key -> canonical output spec, in canonical order.
+
+    Examples
+    --------
+    ``mlp_v1`` defines twelve values (``v0`` .. ``v11``) and returns the
+    last; ``mlp_v2``'s added GELU makes it ``v12``:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> keyed_outputs(al.a)
+    {('user', 0): {'user_output': {'arg': {'as_tensor': {'name': 'v11'}}}}}
+    >>> keyed_outputs(al.b)[("user", 0)]["user_output"]["arg"]
+    {'as_tensor': {'name': 'v12'}}
+    """
     return dict(zip(side.output_spec_keys or (), side.output_specs or ()))
 
 
@@ -178,7 +221,26 @@ def _rename_refs(obj: Any, names: Mapping[str, str]) -> Any:
 
 
 def compare_module_call_graph(al: Alignment, ca: CanonicalProgram, cb: CanonicalProgram) -> list[Change]:
-    """``signature_changed`` per module call graph entry (by FQN; ``forward_arg_names`` ignored, as by the hash)."""
+    """``signature_changed`` per module call graph entry (by FQN; ``forward_arg_names`` ignored, as by the hash).
+
+    Examples
+    --------
+    Both MLPs call the modules ``fc1``, ``fc2`` and ``head``: no record.
+    With a module ``act`` added to B's call graph (no preserved signature):
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> compare_module_call_graph(al, a, b)
+    []
+    >>> import dataclasses
+    >>> gm = b.doc["graph_module"]
+    >>> calls = [*gm["module_call_graph"], {"fqn": "act", "signature": None}]
+    >>> b2 = dataclasses.replace(b, doc={**b.doc, "graph_module": {**gm, "module_call_graph": calls}})
+    >>> [(c.kind, c.summary) for c in compare_module_call_graph(al, a, b2)]
+    [('signature_changed', 'module_call_graph: 1 module added (act)')]
+    """
 
     def entries(c: CanonicalProgram) -> dict[str, Any]:
         out = {}
@@ -262,6 +324,17 @@ def compare_module_call_graph(al: Alignment, ca: CanonicalProgram, cb: Canonical
 
 
 def plain_changes(section: str, kind: ChangeKind, item: str, old: Any, new: Any, graph: GraphPath) -> list[Change]:
+    """One ``kind`` record for a part compared as plain JSON (``verifiers``, ...), field by field; none if equal.
+
+    Examples
+    --------
+    >>> from pt2canon.diff.records import TOP_GRAPH
+    >>> (c,) = plain_changes("verifiers", "signature_changed", "verifiers", ["ATen"], ["ATen", "training"], TOP_GRAPH)
+    >>> c.kind, c.summary, c.details["section"]
+    ('signature_changed', "verifiers: [1]: added 'training'", 'verifiers')
+    >>> plain_changes("verifiers", "signature_changed", "verifiers", ["ATen"], ["ATen"], TOP_GRAPH)
+    []
+    """
     if old == new:
         return []
     loc = Location(graph=graph, item=item)

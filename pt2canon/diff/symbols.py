@@ -21,7 +21,21 @@ __all__ = ["best_pairing", "learn_symbols", "rename_expression", "rename_symbols
 
 
 def renamed_metas(side: GraphSide, v: int, symbols: Mapping[str, str] | None = None) -> list[Any]:
-    """Canonical metadata of each value ``v`` defines; with ``symbols``, A's symbols in B's names."""
+    """Canonical metadata of each value ``v`` defines; with ``symbols``, A's symbols in B's names.
+
+    Examples
+    --------
+    Op 3 of ``mlp_v1`` is ``head``'s linear, of shape ``[batch, 4]``:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> from pt2canon.listing import format_tensor_meta
+    >>> al = align_programs(pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2"))
+    >>> [format_tensor_meta(m) for m in renamed_metas(al.a, 3)]
+    ['f32[s0, 4]']
+    >>> [format_tensor_meta(m) for m in renamed_metas(al.a, 3, {"s0": "s9"})]
+    ['f32[s9, 4]']
+    """
     metas = side.metas(v)
     return rename_symbols(metas, symbols) if symbols else metas
 
@@ -33,6 +47,16 @@ _LONE_SYMBOL = re.compile(r"^Symbol\('([^']+)'[^()]*\)$")
 
 
 def rename_symbols(obj: Any, symbols: Mapping[str, str]) -> Any:
+    """A copy of JSON data ``obj`` with every ``expr_str`` renamed by :func:`rename_expression`.
+
+    Examples
+    --------
+    >>> meta = {"sizes": [{"as_expr": {"expr_str": "Symbol('s1', integer=True, positive=True)"}}, {"as_int": 4}]}
+    >>> rename_symbols(meta, {"s1": "s0"})["sizes"]
+    [{'as_expr': {'expr_str': "Symbol('s0', integer=True, positive=True)"}}, {'as_int': 4}]
+    >>> rename_symbols(meta, {"s7": "s0"}) == meta
+    True
+    """
     if isinstance(obj, dict):
         return {
             k: (rename_expression(v, symbols) if k == "expr_str" and isinstance(v, str) else rename_symbols(v, symbols))
@@ -44,7 +68,26 @@ def rename_symbols(obj: Any, symbols: Mapping[str, str]) -> Any:
 
 
 def rename_expression(text: str, symbols: Mapping[str, str]) -> str:
-    """``text`` with A's symbols in B's names, re-printed canonically (argument order follows the names)."""
+    """``text`` with A's symbols in B's names, re-printed canonically (argument order follows the names).
+
+    Examples
+    --------
+    >>> def sym(name):
+    ...     return f"Symbol('{name}', integer=True, positive=True)"
+    >>> e = f"Add({sym('s1')}, Mul(Integer(2), {sym('s0')}))"  # s1 + 2*s0
+    >>> rename_expression(e, {"s0": "s1", "s1": "s0"}) == f"Add({sym('s0')}, Mul(Integer(2), {sym('s1')}))"
+    True
+    >>> rename_expression(sym("s1"), {"s1": "s0"})
+    "Symbol('s0', integer=True, positive=True)"
+
+    Text that does not name a renamed symbol is returned as it is; text
+    that does not parse has its symbol names replaced:
+
+    >>> rename_expression(e, {"s5": "s6"}) is e
+    True
+    >>> rename_expression("not an expression: Symbol('s1'", {"s1": "s0"})
+    "not an expression: Symbol('s0'"
+    """
     if not any(m.group(1) in symbols for m in _SYMBOL.finditer(text)):
         return text
     from pt2canon.canon.symbols import substitute
@@ -73,6 +116,19 @@ def best_pairing(
     takes at most :data:`_MAX_SUBSTITUTIONS` substitutions; the first
     pairing with the best score wins, name order first. Otherwise, or with
     nothing to score by, pairs in name order.
+
+    Examples
+    --------
+    Two symbols of equal ranges on each side; an aligned value is ``2*s1``
+    in A and ``2*s0`` in B, so A's ``s1`` is B's ``s0``:
+
+    >>> def sym(name):
+    ...     return f"Symbol('{name}', integer=True, positive=True)"
+    >>> pairs = [(f"Mul(Integer(2), {sym('s1')})", f"Mul(Integer(2), {sym('s0')})")]
+    >>> best_pairing(["s0", "s1"], ["s0", "s1"], {}, pairs)
+    {'s0': 's1', 's1': 's0'}
+    >>> best_pairing(["s0", "s1"], ["s0", "s1"], {}, [])  # nothing to score by: name order
+    {'s0': 's0', 's1': 's1'}
     """
     in_order = dict(zip(names_a, names_b))
     relevant = [(ea, eb) for ea, eb in pairs if any(f"'{k}'" in ea for k in names_a)]
@@ -139,6 +195,18 @@ def learn_symbols(
     (:func:`best_pairing`), and those still left whose name B uses for
     another symbol get a primed name (``s0'``). Only pairs that differ are kept; the map is set on ``al``
     and its subgraph alignments.
+
+    Examples
+    --------
+    The batch dimension of the bundled MLPs is first used by the input
+    ``x`` on both sides, so it is ``s0`` in both: nothing to rename.
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
+    >>> al = align_programs(a, b)
+    >>> learn_symbols(al, a.doc["range_constraints"], b.doc["range_constraints"]), al.symbols
+    ({}, {})
     """
     ranges_a = ranges_a or {}
     ranges_b = ranges_b or {}

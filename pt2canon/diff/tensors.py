@@ -51,7 +51,22 @@ MAX_SPAN = 64 << 20
 
 @dataclass(frozen=True)
 class Tolerance:
-    """What counts as close: ``|b - a| <= atol + rtol * |a|`` (``torch.testing.assert_close``'s rule)."""
+    """What counts as close: ``|b - a| <= atol + rtol * |a|`` (``torch.testing.assert_close``'s rule).
+
+    Examples
+    --------
+    The default is exact: any difference counts.
+
+    >>> Tolerance().exact, Tolerance(rtol=1e-5).exact
+    (True, False)
+
+    >>> Tolerance(atol=1e-6, equal_nan=True)
+    Tolerance(atol=1e-06, rtol=0.0, equal_nan=True)
+
+    :func:`compare_tensors` applies it (see its examples), and
+    :func:`pt2canon.diff.diff_programs` builds it from ``atol``, ``rtol``
+    and ``equal_nan``.
+    """
 
     atol: float = 0.0
     rtol: float = 0.0
@@ -86,6 +101,17 @@ class TensorDiff:
         ``mismatched == 0``.
     compared : bool
         False when the layouts could not be compared (``reason`` says why).
+
+    Examples
+    --------
+    :func:`compare_tensors` makes one; the figures read as a record's summary says them:
+
+    >>> d = TensorDiff(numel=4, differing=1, mismatched=1, max_abs_diff=0.5, max_abs_at=[1, 0],
+    ...                max_rel_diff=0.125, max_rel_at=[1, 0])
+    >>> d.within_tolerance, d.summary()
+    (False, '1 of 4 elements differ, max abs 0.5 at [1, 0], max rel 0.125 at [1, 0]')
+    >>> TensorDiff(numel=8, compared=False, reason="other layouts").summary()
+    'not compared numerically (other layouts)'
     """
 
     numel: int = 0
@@ -353,6 +379,40 @@ def compare_tensors(
 
     Not comparable: a pickled payload, no tensor metadata, or another
     dtype or shape (the record names those changes already).
+
+    Examples
+    --------
+    Two archives in memory holding a 2x2 float32 weight ``w``, one element
+    of which changed from 4.0 to 4.5 (the element at row 1, column 0):
+
+    >>> import io, zipfile
+    >>> import numpy as np
+    >>> from pt2canon.serde.archive import DEFAULT_LIMITS, Artifact, Payload
+    >>> from pt2canon.serde.zipsource import ZipSource
+    >>> def archive(values):
+    ...     buf = io.BytesIO()
+    ...     with zipfile.ZipFile(buf, "w") as z:
+    ...         z.writestr("w", np.array(values, dtype="<f4").tobytes())
+    ...     return Artifact("<bytes>", "pt2", {}, _zip=ZipSource(buf.getvalue(), None, "<bytes>", DEFAULT_LIMITS))
+    >>> meta = {"dtype": 7, "sizes": [{"as_int": 2}, {"as_int": 2}], "strides": [{"as_int": 2}, {"as_int": 1}]}
+    >>> w = Payload("w", "weight", "w", "w", 16, tensor_meta=meta)
+    >>> a, b = archive([1.0, 2.0, 4.0, 8.0]), archive([1.0, 2.0, 4.5, 8.0])
+    >>> d = compare_tensors(a, w, b, w)
+    >>> d.differing, d.max_abs_diff, d.max_rel_diff, d.max_abs_at, d.within_tolerance
+    (1, 0.5, 0.125, [1, 0], False)
+
+    A relative difference of 0.125 is within ``rtol=0.2``, an absolute one
+    of 0.5 beyond ``atol=0.1``:
+
+    >>> compare_tensors(a, w, b, w, tolerance=Tolerance(rtol=0.2)).within_tolerance
+    True
+    >>> compare_tensors(a, w, b, w, tolerance=Tolerance(atol=0.1)).summary()
+    '1 of 4 elements differ, max abs 0.5 at [1, 0], max rel 0.125 at [1, 0]; 1 beyond atol=0.1, rtol=0'
+
+    Another dtype is not compared in numbers:
+
+    >>> compare_tensors(a, w, b, Payload("w", "weight", "w", "w", 16, tensor_meta={**meta, "dtype": 8})) is None
+    True
     """
     ma, mb = pa.tensor_meta, pb.tensor_meta
     if pa.use_pickle or pb.use_pickle or ma is None or mb is None or ma.get("dtype") != mb.get("dtype"):

@@ -45,6 +45,27 @@ def render(result: DiffRecords, format: str = "text", **options: Any) -> str:
     ------
     UsageError
         On an unknown format, or when the format's renderer is not installed.
+
+    Examples
+    --------
+    >>> import json
+    >>> from pt2canon.diff.result import Change, DiffResult, Location
+    >>> r = DiffResult("a.pt2", "b.pt2", "graph", [Change("node_added", Location(b="n3"), "aten.gelu.default added")])
+    >>> print(render(r, "text", color=False))
+    --- a.pt2
+    +++ b.pt2
+    1 change at level graph: 1 node added
+    >>> doc = json.loads(render(r, "json"))
+    >>> doc["equal"], doc["changes"][0]["kind"], doc["changes"][0]["location"]
+    (False, 'node_added', {'b': 'n3'})
+    >>> print(render(r, "markdown").splitlines()[0])
+    ### pt2canon diff: 1 change
+    >>> render(r, "html").startswith('<div class="pt2canon-diff">')
+    True
+    >>> render(r, "xml")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: format='xml' is not one of text, json, markdown, html
     """
     if format not in FORMATS:
         raise UsageError(f"format={format!r} is not one of {', '.join(FORMATS)}")
