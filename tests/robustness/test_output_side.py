@@ -92,16 +92,29 @@ def test_a_termination_signal_during_a_write_leaves_no_temporary_file(
     src.write_bytes(data)
     folder = tmp_path / "out"
     folder.mkdir()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pt2canon", "canon", str(src), "-o", str(folder / "out.pt2")],
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60
-    while not any(n.endswith(".tmp") for n in os.listdir(folder)):
-        assert proc.poll() is None, "the write ended before the signal could be sent"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
+    for _attempt in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pt2canon", "canon", str(src), "-o", str(folder / "out.pt2")],
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while not any(n.endswith(".tmp") for n in os.listdir(folder)) and proc.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+        # Freeze the writer so that it cannot finish between seeing its temporary file and the
+        # signal (on a loaded machine the rest of the write can take less than a poll); the
+        # signal waits for SIGCONT.
+        proc.send_signal(signal.SIGSTOP)
+        if any(n.endswith(".tmp") for n in os.listdir(folder)):
+            break
+        proc.send_signal(signal.SIGCONT)  # the write ended first: try again
+        proc.communicate(timeout=60)
+        for n in os.listdir(folder):
+            os.unlink(folder / n)
+    else:
+        pytest.fail("the write ended before the signal could be sent, 5 times")
     proc.send_signal(signum)
+    proc.send_signal(signal.SIGCONT)
     proc.communicate(timeout=60)
     assert proc.returncode == -signum  # ended by the signal, as without pt2canon's handler
     assert os.listdir(folder) == []
