@@ -59,6 +59,64 @@ class Arrangement:
     bindings : mapping, optional
         ``{v: [(t, label)]}``, labelled edges ``t -> v`` (which graph input
         the output value of ``v`` updates), as for the order's digests.
+
+    Examples
+    --------
+    Rings of ``add(neg_i, relu_i)`` and ``add(neg_i+1, relu_i)``: every
+    ``neg`` looks like every other to the refinement's digests, in a ring of
+    six as in two rings of three, and the nodes are not twins.
+
+    >>> from pt2canon.canon.order import Digests, ResidualTie, canonical_order, node_label
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> ref = lambda name: {"as_tensor": {"name": name}}
+    >>> op = lambda target, y, **args: {"target": f"torch.ops.aten.{target}", "name": y, "metadata": {},
+    ...     "inputs": [{"name": k, "arg": ref(v), "kind": 1} for k, v in args.items()], "outputs": [ref(y)]}
+    >>> def rings(*sizes, reverse=False):
+    ...     nodes, adds = [], []
+    ...     for r, k in enumerate(sizes):
+    ...         nodes += [op("neg.default", f"n{r}_{i}", self="x") for i in range(k)]
+    ...         nodes += [op("relu.default", f"r{r}_{i}", self="x") for i in range(k)]
+    ...         adds += [op("add.Tensor", f"a{r}_{i}{j}", self=f"n{r}_{(i + j) % k}", other=f"r{r}_{i}")
+    ...                  for i in range(k) for j in (0, 1)]
+    ...     if reverse:  # the same graph, listed in another order
+    ...         nodes, adds = nodes[::-1], adds[::-1]
+    ...     return to_networkx({"inputs": [ref("x")], "outputs": [ref("x")], "nodes": nodes + adds})
+    >>> def ordered(G, colour=None):
+    ...     label = lambda v: node_label(G.nodes[v], {}) if G.nodes[v]["kind"] == "op" else G.nodes[v]["kind"].encode()
+    ...     digests = Digests(G, {v: label(v) for v in G}, {})
+    ...     keys = [label, digests.ancestry, digests.users]
+    ...     try:
+    ...         canonical_order(G, [0], keys, {})
+    ...     except ResidualTie as tie:
+    ...         assert len(tie.nodes) == 6  # the negs
+    ...     arrangement = Arrangement(G, {}, None, structure=[label(v) for v in G])
+    ...     order = canonical_order(G, [0], keys, {}, exact=arrangement.structure_labelling.__getitem__)
+    ...     if colour is not None:  # one node gets another colour (other metadata, say)
+    ...         refined = [label(v) + digests.ancestry(v) + digests.users(v) for v in G]
+    ...         colours = [b"fp16" if G.nodes[v].get("name") == colour else b"" for v in G]
+    ...         _, order = arrangement.arrange([0], order, refined=refined, finer=[colours])
+    ...     position = {v: k for k, v in enumerate([0, *order])}  # x is 0
+    ...     form = [(G.nodes[v]["target"], [position[u] for u in G.pred[v]]) for v in order]
+    ...     return form, [G.nodes[v]["name"] for v in order]
+
+    The canonical form: what each op reads, by canonical position. The adds
+    read ``negs`` 1 to 6 and ``relus`` 7 to 12 around one ring:
+
+    >>> six, _ = ordered(rings(6))
+    >>> [args for target, args in six if target == "torch.ops.aten.add.Tensor"]
+    [[1, 7], [6, 7], [1, 8], [2, 8], [2, 9], [3, 9], [3, 10], [4, 10], [4, 11], [5, 11], [5, 12], [6, 12]]
+    >>> six == ordered(rings(6, reverse=True))[0], six == ordered(rings(3, 3))[0]
+    (True, False)
+
+    :meth:`arrange` moves nodes only along automorphisms, so the form stays,
+    and a node with another colour lands where its place in the structure
+    says: any ``neg`` of the ring, in either listing, comes at one position.
+
+    >>> form, names = ordered(rings(6), colour="n0_0")
+    >>> form == six
+    True
+    >>> names.index("n0_0") == ordered(rings(6, reverse=True), colour="n0_3")[1].index("n0_3")
+    True
     """
 
     def __init__(

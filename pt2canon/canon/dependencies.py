@@ -37,6 +37,43 @@ def ordering_edges(G: nx.MultiDiGraph, ordered_subgraphs: set[int] | None = None
     ordered ops; they count as ordered and as mutating their tensor inputs.
 
     Returns ``{node: [nodes that must come before it]}``.
+
+    Examples
+    --------
+    ``r = relu(x); m = x.add_(1); s = neg(x)``: ``relu`` reads ``x`` before
+    the in-place add, ``neg`` after it, though neither reads ``m``
+    (node ids: ``x`` 0, then the ops 1 to 3 in document order):
+
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> ref = lambda name: {"as_tensor": {"name": name}}
+    >>> def op(target, y, x, *more):
+    ...     args = [{"name": "self", "arg": ref(x), "kind": 1}, *({"name": "other", "arg": a, "kind": 1} for a in more)]
+    ...     return {"target": target, "name": y, "metadata": {}, "inputs": args, "outputs": [ref(y)]}
+    >>> G = to_networkx({"inputs": [ref("x")], "outputs": [ref("r"), ref("s")], "nodes": [
+    ...     op("torch.ops.aten.relu.default", "r", "x"),
+    ...     op("torch.ops.aten.add_.Tensor", "m", "x", {"as_int": 1}),
+    ...     op("torch.ops.aten.neg.default", "s", "x")]})
+    >>> ordering_edges(G)
+    {2: [1], 3: [2]}
+
+    When ``neg`` reads ``m`` instead, its data edge already orders it:
+
+    >>> G = to_networkx({"inputs": [ref("x")], "outputs": [ref("r"), ref("s")], "nodes": [
+    ...     op("torch.ops.aten.relu.default", "r", "x"),
+    ...     op("torch.ops.aten.add_.Tensor", "m", "x", {"as_int": 1}),
+    ...     op("torch.ops.aten.neg.default", "s", "m")]})
+    >>> ordering_edges(G)
+    {2: [1]}
+
+    Without mutation only the ordered ops are chained: of ``a = rand([2]);
+    c = exp(a); b = rand([2])``, the second draw stays after the first:
+
+    >>> rand = lambda y: {"target": "torch.ops.aten.rand.default", "name": y, "metadata": {},
+    ...                   "inputs": [{"name": "size", "arg": {"as_ints": [2]}, "kind": 1}], "outputs": [ref(y)]}
+    >>> G = to_networkx({"inputs": [], "outputs": [ref("c"), ref("b")],
+    ...                  "nodes": [rand("a"), op("torch.ops.aten.exp.default", "c", "a"), rand("b")]})
+    >>> ordering_edges(G)
+    {2: [0]}
     """
     ordered_subgraphs = ordered_subgraphs or set()
     ops = op_nodes(G)

@@ -75,6 +75,16 @@ class OpEffects:
         Has another observable effect (assert, print, unknown custom op).
     view : bool
         Its outputs alias its first tensor argument.
+
+    Examples
+    --------
+    >>> OpEffects().ordered, OpEffects(random=True).ordered, OpEffects(view=True).ordered
+    (False, True, False)
+    >>> add_ = effects_from_name("torch.ops.aten.add_.Tensor")  # x.add_(y) returns x itself: a view
+    >>> add_ == OpEffects(mutates=frozenset({"self"}), view=True), add_.ordered
+    (True, True)
+    >>> effects_from_name("torch.ops.aten.transpose.int") == OpEffects(view=True)
+    True
     """
 
     mutates: frozenset[str] = frozenset()

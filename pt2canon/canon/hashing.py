@@ -118,6 +118,25 @@ class HashResult:
         For several models: model name -> their own layer digests.
     versions : dict
         torch/schema/opset versions, shown, hashed only on request.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> from pt2canon.canon.program import canonicalize_program
+    >>> artifact = pt2canon.load("examples/mlp_v1.pt2")
+    >>> r = hash_layers({"model": canonicalize_program(artifact.model.program)}, level="graph")
+    >>> r.level, r.spec, r.included
+    ('graph', 'pt2canon-hash/3', ('structure', 'signature', 'tensors', 'constraints'))
+    >>> str(r) == r.hash == r.to_json()["hash"], r.hash.startswith("sha256:"), len(r.hash)
+    (True, True, 71)
+    >>> r.versions == program_versions(artifact.model.program)
+    True
+
+    :meth:`explain` marks the layers the hash includes; ``versions`` is
+    computed and shown but not hashed unless asked for:
+
+    >>> [line.split()[:-1] for line in r.explain()][1:]
+    [['*', 'structure'], ['*', 'signature'], ['*', 'tensors'], ['*', 'constraints'], ['versions']]
     """
 
     hash: str
@@ -259,7 +278,13 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
 
 
 def program_versions(doc: Mapping[str, Any]) -> dict[str, Any]:
-    """The torch, schema and opset versions of a program document (the ``versions`` layer)."""
+    """The torch, schema and opset versions of a program document (the ``versions`` layer).
+
+    Examples
+    --------
+    >>> program_versions({"torch_version": "2.13.0", "schema_version": {"major": 8, "minor": 20}, "graph_module": {}})
+    {'torch_version': '2.13.0', 'schema_version': {'major': 8, 'minor': 20}, 'opset_version': {}}
+    """
     return {
         "torch_version": doc.get("torch_version"),
         "schema_version": doc.get("schema_version"),
@@ -293,6 +318,30 @@ def payload_digests(
     each aliases (the first FQN, in sorted order, stored in the same file).
     Memory stays bounded: each member is read through a fixed 4 MiB buffer,
     on up to ``os.cpu_count()`` threads.
+
+    Examples
+    --------
+    The weights of the bundled MLP (``fc1`` is ``Linear(16, 32)`` in float32):
+
+    >>> import hashlib
+    >>> import pt2canon
+    >>> artifact = pt2canon.load("examples/mlp_v1.pt2")
+    >>> weights = artifact.model.weights
+    >>> digests = payload_digests(artifact, weights)
+    >>> list(digests)
+    ['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight', 'head.bias', 'head.weight']
+    >>> d = digests["fc1.weight"]
+    >>> d["size"] == 32 * 16 * 4, d["is_param"], d["shares"]
+    (True, True, None)
+    >>> d["sha256"] == "sha256:" + hashlib.sha256(artifact.read_member(weights["fc1.weight"].member)).hexdigest()
+    True
+
+    Two FQNs stored in one file (tied weights): the later one names the first.
+
+    >>> w = weights["fc1.weight"]
+    >>> tied = payload_digests(artifact, {"lm_head.weight": w, "embed.weight": w})
+    >>> tied["embed.weight"]["shares"], tied["lm_head.weight"]["shares"]
+    (None, 'embed.weight')
     """
     cache = {} if cache is None else cache
     ordered = sorted(payloads)
@@ -359,6 +408,32 @@ def layer_digests(
     -------
     dict
         Layer name -> ``sha256:<hex>``.
+
+    Examples
+    --------
+    ``y = neg(x)`` under two sets of names, and with another dtype (7 is
+    float32, 6 float16):
+
+    >>> from pt2canon.canon.program import canonicalize_program
+    >>> def program(x, y, dtype=7):
+    ...     ref = lambda v: {"as_tensor": {"name": v}}
+    ...     meta = {"dtype": dtype, "sizes": [{"as_int": 3}], "strides": [{"as_int": 1}], "layout": 7,
+    ...             "storage_offset": {"as_int": 0}, "requires_grad": False, "device": {"type": "cpu", "index": None}}
+    ...     node = {"target": "torch.ops.aten.neg.default", "name": y, "metadata": {}, "outputs": [ref(y)],
+    ...             "inputs": [{"name": "self", "arg": ref(x), "kind": 1}]}
+    ...     graph = {"inputs": [ref(x)], "outputs": [ref(y)], "nodes": [node], "tensor_values": {x: meta, y: meta}}
+    ...     signature = {"input_specs": [{"user_input": {"arg": ref(x)}}],
+    ...                  "output_specs": [{"user_output": {"arg": ref(y)}}]}
+    ...     return canonicalize_program({"graph_module": {"graph": graph, "signature": signature}})
+    >>> a = layer_digests(program("x", "y"))
+    >>> list(a) == list(PROGRAM_LAYERS)
+    True
+    >>> a == layer_digests(program("input", "neg"))
+    True
+    >>> [layer for layer in a if a[layer] != layer_digests(program("x", "y", dtype=6))[layer]]
+    ['tensors']
+    >>> "weights" in layer_digests(program("x", "y"), weights={})
+    True
     """
     objs = program_layers(canon)
     digests = {k: _sha(objs[k]) for k in PROGRAM_LAYERS}
@@ -401,6 +476,33 @@ def combine(
     ------
     UsageError
         When a wanted layer was not computed.
+
+    Examples
+    --------
+    Digests of one model (made up here) are used as they are:
+
+    >>> import hashlib
+    >>> from pt2canon._json import canonical_bytes
+    >>> one = {"structure": "sha256:" + "1" * 64, "signature": "sha256:" + "2" * 64}
+    >>> r = combine({"model": one}, level="structure", wanted=["structure"])
+    >>> r.layers == one, r.models
+    (True, {})
+    >>> top = {"spec": HASH_SPEC, "level": "structure", "layers": {"structure": one["structure"]}}
+    >>> r.hash == "sha256:" + hashlib.sha256(canonical_bytes(top)).hexdigest()
+    True
+
+    Several models are combined per layer, whatever their order:
+
+    >>> other = {"structure": "sha256:" + "3" * 64, "signature": "sha256:" + "4" * 64}
+    >>> both = combine({"encoder": one, "decoder": other}, level="structure", wanted=["structure"])
+    >>> both.hash == combine({"decoder": other, "encoder": one}, level="structure", wanted=["structure"]).hash
+    True
+    >>> sorted(both.models), both.layers["structure"] in (one["structure"], other["structure"])
+    (['decoder', 'encoder'], False)
+    >>> combine({"model": one}, level="graph", wanted=level_layers("graph"))
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: layers tensors, constraints were not computed; level='graph' needs them
     """
     wanted = list(wanted)
     versions = dict(versions or {})
@@ -424,7 +526,27 @@ def combine(
 
 
 def extra_file_digests(artifact: Any, *, cache: dict[str, str] | None = None) -> dict[str, Any]:
-    """``{name: {"sha256", "size"}}`` of the archive's extra files (``extra/<name>``), streamed."""
+    """``{name: {"sha256", "size"}}`` of the archive's extra files (``extra/<name>``), streamed.
+
+    Examples
+    --------
+    The bundled MLP archive with an extra file added:
+
+    >>> import hashlib, io, zipfile
+    >>> import pt2canon
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile("examples/mlp_v1.pt2") as src, zipfile.ZipFile(buf, "w") as dst:
+    ...     for member in src.infolist():
+    ...         dst.writestr(member, src.read(member))
+    ...     dst.writestr("mlp_v1/extra/notes.txt", b"hello")
+    >>> extra_file_digests(pt2canon.load("examples/mlp_v1.pt2"))
+    {}
+    >>> digests = extra_file_digests(pt2canon.load(buf.getvalue()))
+    >>> list(digests), digests["notes.txt"]["size"]
+    (['notes.txt'], 5)
+    >>> digests["notes.txt"]["sha256"] == "sha256:" + hashlib.sha256(b"hello").hexdigest()
+    True
+    """
     cache = {} if cache is None else cache
     files = getattr(artifact, "extra_files", None) or {}
     members = [files[n] for n in sorted(files)]
@@ -452,6 +574,28 @@ def hash_layers(
         for ``include_sample_inputs``.
     include_sample_inputs, include_versions : bool
         Add those layers to the combined digest.
+
+    Examples
+    --------
+    The bundled archives: ``mlp_v1_again`` is the same module exported
+    with another example batch size, ``mlp_v2`` the same weights with one
+    more activation.
+
+    >>> import pt2canon
+    >>> from pt2canon.canon.program import canonicalize_program
+    >>> def full(name):
+    ...     artifact = pt2canon.load(f"examples/{name}.pt2")
+    ...     canons = {"model": canonicalize_program(artifact.model.program)}
+    ...     return hash_layers(canons, level="full", artifact=artifact)
+    >>> v1, again, v2 = full("mlp_v1"), full("mlp_v1_again"), full("mlp_v2")
+    >>> v1.hash == again.hash, v1.hash == v2.hash
+    (True, False)
+    >>> [layer for layer in v1.included if v1.layers[layer] != v2.layers[layer]]
+    ['structure', 'signature', 'tensors']
+    >>> hash_layers({"model": canonicalize_program(pt2canon.load("examples/mlp_v1.pt2").model.program)}, level="full")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: level='full' needs the artifact the weights are read from
     """
     wanted = level_layers(level, include_sample_inputs=include_sample_inputs, include_versions=include_versions)
     if level == "full" and artifact is None:

@@ -130,6 +130,25 @@ def rename_message_symbols(graph: dict[str, Any], renamer: SymbolRenamer) -> Non
     Walks ``graph`` in canonical order, subgraphs first where their node
     stands; call it after every other symbol has its canonical name, so
     that symbols seen only here are named after all others.
+
+    Examples
+    --------
+    ``s77`` was named ``s0`` in the value tables; ``u5`` appears only in
+    the message and gets the first free ``u`` name. The node part stays:
+
+    >>> from pt2canon.canon.symbols import SymbolRenamer
+    >>> renamer = SymbolRenamer()
+    >>> renamer.name("s77")
+    's0'
+    >>> text = "Runtime assertion failed for expression u5 + s77 >= 4 on node 'n0'"
+    >>> g = {"nodes": [{"name": "n1", "target": "torch.ops.aten._assert_scalar.default", "outputs": [], "inputs": [
+    ...     {"name": "self", "arg": {"as_sym_bool": {"as_name": "v3"}}, "kind": 1},
+    ...     {"name": "assert_msg", "arg": {"as_string": text}, "kind": 1}]}]}
+    >>> rename_message_symbols(g, renamer)
+    >>> g["nodes"][0]["inputs"][1]["arg"]["as_string"]
+    "Runtime assertion failed for expression s0 + u0 >= 4 on node 'n0'"
+    >>> renamer.mapping
+    {'s77': 's0', 'u5': 'u0'}
     """
     for node in graph["nodes"]:
         ins = node["inputs"]

@@ -58,6 +58,27 @@ def node_label(attrs: Mapping[str, Any], subgraph_digests: Mapping[int, str]) ->
     Value references are blanked (they are edges); ``as_graph`` arguments
     are replaced by the digest of the subgraph's canonical form, so the
     label does not depend on any name.
+
+    Examples
+    --------
+    The node of ``y = x * c``, read from graphs with other names and constants:
+
+    >>> import json
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> def mul(x, y, c):
+    ...     ref = lambda name: {"as_tensor": {"name": name}}
+    ...     G = to_networkx({"inputs": [ref(x)], "outputs": [ref(y)], "nodes": [
+    ...         {"target": "torch.ops.aten.mul.Scalar", "name": y, "metadata": {}, "outputs": [ref(y)],
+    ...          "inputs": [{"name": "self", "arg": ref(x), "kind": 1},
+    ...                     {"name": "other", "arg": {"as_float": c}, "kind": 1}]}]})
+    ...     return G.nodes[1]  # node 0 is the graph input
+    >>> target, args, outputs = json.loads(node_label(mul("x", "y", 2.0), {}))
+    >>> target, args
+    ('torch.ops.aten.mul.Scalar', [['self', 1, {'as_tensor': {'name': None}}], ['other', 1, {'as_float': 2.0}]])
+    >>> node_label(mul("x", "y", 2.0), {}) == node_label(mul("a", "b", 2.0), {})
+    True
+    >>> node_label(mul("x", "y", 2.0), {}) == node_label(mul("x", "y", 3.0), {})
+    False
     """
     args = []
     for i, na in enumerate(attrs["args"]):
@@ -74,6 +95,24 @@ def skeleton_label(attrs: Mapping[str, Any], subgraph_digests: Mapping[int, str]
     The order compares skeletons (and digests built from them) before full
     labels, so a changed constant (a LayerNorm's ``eps``) cannot reorder
     branches that the skeleton already tells apart.
+
+    Examples
+    --------
+    >>> import json
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> def mul(c):  # the node of y = x * c
+    ...     ref = lambda name: {"as_tensor": {"name": name}}
+    ...     G = to_networkx({"inputs": [ref("x")], "outputs": [ref("y")], "nodes": [
+    ...         {"target": "torch.ops.aten.mul.Scalar", "name": "y", "metadata": {}, "outputs": [ref("y")],
+    ...          "inputs": [{"name": "self", "arg": ref("x"), "kind": 1},
+    ...                     {"name": "other", "arg": {"as_float": c}, "kind": 1}]}]})
+    ...     return G.nodes[1]
+    >>> json.loads(skeleton_label(mul(2.0), {}))[1]
+    [['self', 1, {'as_tensor': {'name': None}}], ['other', 1, 'as_float']]
+    >>> skeleton_label(mul(2.0), {}) == skeleton_label(mul(3.0), {})
+    True
+    >>> node_label(mul(2.0), {}) == node_label(mul(3.0), {})
+    False
     """
     args = []
     for i, na in enumerate(attrs["args"]):
@@ -110,6 +149,24 @@ class Digests:
     The heap key compares them only when the cheaper keys before them tie,
     which in real graphs is rare; each is computed on first use with an
     explicit stack (no recursion limit), and then memoized.
+
+    Examples
+    --------
+    In ``b = neg(x); c = neg(x); d = relu(b)``, ``b`` and ``c`` compute the
+    same function of the same input, but only ``b`` is read by ``relu``:
+
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> ref = lambda name: {"as_tensor": {"name": name}}
+    >>> op = lambda target, x, y: {"target": f"torch.ops.aten.{target}.default", "name": y, "metadata": {},
+    ...                            "inputs": [{"name": "self", "arg": ref(x), "kind": 1}], "outputs": [ref(y)]}
+    >>> G = to_networkx({"inputs": [ref("x")], "outputs": [ref("c"), ref("d")],
+    ...                  "nodes": [op("neg", "x", "b"), op("neg", "x", "c"), op("relu", "b", "d")]})
+    >>> [G.nodes[v].get("name") for v in G]
+    [None, 'b', 'c', 'd', None]
+    >>> labels = {v: G.nodes[v].get("target", G.nodes[v]["kind"]).encode() for v in G}
+    >>> d = Digests(G, labels, order_preds={})
+    >>> d.ancestry(1) == d.ancestry(2), d.users(1) == d.users(2)
+    (True, False)
     """
 
     def __init__(
@@ -228,6 +285,24 @@ class ResidualTie(Exception):
 
     Raised by :func:`canonical_order` when no ``exact`` key was given; the
     caller then computes a canonical labelling and orders again with it.
+
+    Examples
+    --------
+    With a structural key that cannot tell ``neg(x)`` from ``relu(x)``
+    (they are not interchangeable: ``add`` reads them in different slots):
+
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> ref = lambda name: {"as_tensor": {"name": name}}
+    >>> op = lambda target, y, **args: {"target": f"torch.ops.aten.{target}", "name": y, "metadata": {},
+    ...     "inputs": [{"name": k, "arg": ref(v), "kind": 1} for k, v in args.items()], "outputs": [ref(y)]}
+    >>> G = to_networkx({"inputs": [ref("x")], "outputs": [ref("c")], "nodes": [
+    ...     op("neg.default", "a", self="x"), op("relu.default", "b", self="x"),
+    ...     op("add.Tensor", "c", self="a", other="b")]})
+    >>> try:
+    ...     canonical_order(G, [0], [lambda v: b""], {})
+    ... except ResidualTie as tie:
+    ...     print(tie, [G.nodes[v]["name"] for v in sorted(tie.nodes)])
+    2 ready nodes tie on every structural key ['a', 'b']
     """
 
     def __init__(self, nodes: list[int]) -> None:
@@ -329,6 +404,29 @@ def canonical_order(
     No key contains an original position; ``heapq`` compares node ids only
     to keep its tuples ordered, between entries that are twins or equal in
     ``exact``.
+
+    Examples
+    --------
+    ``c = neg(x) + relu(x)``, its nodes listed in two orders under two sets
+    of names, ordered by their labels:
+
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> ref = lambda name: {"as_tensor": {"name": name}}
+    >>> op = lambda target, y, **args: {"target": f"torch.ops.aten.{target}", "name": y, "metadata": {},
+    ...     "inputs": [{"name": k, "arg": ref(v), "kind": 1} for k, v in args.items()], "outputs": [ref(y)]}
+    >>> def ordered(nodes):
+    ...     G = to_networkx({"inputs": [ref("x")], "outputs": [ref(nodes[-1]["name"])], "nodes": nodes})
+    ...     order = canonical_order(G, [0], [lambda v: node_label(G.nodes[v], {})], {})
+    ...     return [(G.nodes[v]["target"], G.nodes[v]["name"]) for v in order]
+    >>> ordered([op("neg.default", "a", self="x"), op("relu.default", "b", self="x"),
+    ...          op("add.Tensor", "c", self="a", other="b")])
+    [('torch.ops.aten.neg.default', 'a'), ('torch.ops.aten.relu.default', 'b'), ('torch.ops.aten.add.Tensor', 'c')]
+    >>> ordered([op("relu.default", "r", self="x"), op("neg.default", "n", self="x"),
+    ...          op("add.Tensor", "s", self="n", other="r")])
+    [('torch.ops.aten.neg.default', 'n'), ('torch.ops.aten.relu.default', 'r'), ('torch.ops.aten.add.Tensor', 's')]
+
+    Both ops read only ``x`` (the same input ranks), so their labels, which
+    start with the target, decide: ``neg`` sorts before ``relu``.
     """
     fns = (*structural, exact) if exact is not None else (*structural, *refining)
     n_struct = len(structural)
@@ -458,6 +556,20 @@ def first_uses(G: nx.MultiDiGraph, order: list[int], deferred: Collection[int]) 
 
     That is: by the first op (in ``order``) that reads each, then by argument
     order within that op. Deferred nodes no op reads are left out.
+
+    Examples
+    --------
+    ``h = mm(x, w2); y = mm(h, w1)`` with parameters ``w1, w2, w3`` (inputs 0
+    to 2; ``w3`` is never read) and the user input ``x`` (input 3):
+
+    >>> from pt2canon.serde.graph import op_nodes, to_networkx
+    >>> ref = lambda name: {"as_tensor": {"name": name}}
+    >>> mm = lambda a, b, y: {"target": "torch.ops.aten.mm.default", "name": y, "metadata": {}, "outputs": [ref(y)],
+    ...     "inputs": [{"name": "self", "arg": ref(a), "kind": 1}, {"name": "mat2", "arg": ref(b), "kind": 1}]}
+    >>> G = to_networkx({"inputs": [ref("w1"), ref("w2"), ref("w3"), ref("x")], "outputs": [ref("y")],
+    ...                  "nodes": [mm("x", "w2", "h"), mm("h", "w1", "y")]})
+    >>> first_uses(G, op_nodes(G), deferred={0, 1, 2})
+    [1, 0]
     """
     waiting = set(deferred)
     placed = []

@@ -86,6 +86,49 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
     ------
     GraphError
         If the graph and its signature disagree or a reference dangles.
+
+    Examples
+    --------
+    ``c = neg(x) + relu(x)``, written twice: with other names, and with the
+    two independent ops listed in the other order.
+
+    >>> def program(x, a, b, c, *, swap=False):  # a = neg(x), b = relu(x), c = a + b
+    ...     ref = lambda v: {"as_tensor": {"name": v}}
+    ...     op = lambda target, y, *args: {"target": target, "name": y, "metadata": {}, "outputs": [ref(y)],
+    ...         "inputs": [{"name": k, "arg": ref(v), "kind": 1} for k, v in zip(("self", "other"), args)]}
+    ...     ops = [op("torch.ops.aten.neg.default", a, x), op("torch.ops.aten.relu.default", b, x)]
+    ...     nodes = [*(ops[::-1] if swap else ops), op("torch.ops.aten.add.Tensor", c, a, b)]
+    ...     signature = {"input_specs": [{"user_input": {"arg": ref(x)}}],
+    ...                  "output_specs": [{"user_output": {"arg": ref(c)}}]}
+    ...     graph = {"inputs": [ref(x)], "outputs": [ref(c)], "nodes": nodes}
+    ...     return {"graph_module": {"graph": graph, "signature": signature}}
+    >>> p = canonicalize_program(program("x", "a", "b", "c"))
+    >>> q = canonicalize_program(program("inp", "n", "r", "out", swap=True))
+    >>> p.doc == q.doc
+    True
+    >>> [(n["name"], n["target"]) for n in q.doc["graph_module"]["graph"]["nodes"]]
+    [('n0', 'torch.ops.aten.neg.default'), ('n1', 'torch.ops.aten.relu.default'), ('n2', 'torch.ops.aten.add.Tensor')]
+    >>> q.graph.node_names, q.graph.value_names
+    ({'n0': 'n', 'n1': 'r', 'n2': 'out'}, {'inp': 'v0', 'n': 'v1', 'r': 'v2', 'out': 'v3'})
+
+    The bundled MLP exported twice with different example batch sizes (other
+    example-size hints of its batch symbol) has one canonical form:
+
+    >>> import pt2canon
+    >>> v1, again = (pt2canon.load(f"examples/{n}.pt2").model.program for n in ("mlp_v1", "mlp_v1_again"))
+    >>> canonicalize_program(v1).doc == canonicalize_program(again).doc
+    True
+
+    A signature that does not match its graph is refused:
+
+    >>> bad = program("x", "a", "b", "c")
+    >>> bad["graph_module"]["signature"]["input_specs"] = []
+    >>> from pt2canon.errors import GraphError
+    >>> try:
+    ...     canonicalize_program(bad)
+    ... except GraphError as exc:
+    ...     print(exc)
+    graph_module.signature.input_specs: signature has 0 input specs but the graph has 1 inputs
     """
     gm = program["graph_module"]
     graph = gm["graph"]

@@ -27,6 +27,23 @@ class Profile:
     ``nn_module_stack``, ``source_fn_stack``, ``torch_fn``, custom keys):
     none of it changes what the program computes. Name keys in
     ``keep_metadata`` to keep them (they then count in the hash).
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> from pt2canon.canon.hashing import hash_layers
+    >>> from pt2canon.canon.program import canonicalize_program
+    >>> program = pt2canon.load("examples/mlp_v1.pt2").model.program
+    >>> plain = canonicalize_program(program)
+    >>> modules = canonicalize_program(program, profile=Profile("modules", frozenset({"nn_module_stack"})))
+    >>> plain.profile == DEFAULT_PROFILE == Profile()
+    True
+    >>> [node["metadata"] for node in plain.doc["graph_module"]["graph"]["nodes"]][:2]
+    [{}, {}]
+    >>> [sorted(node["metadata"]) for node in modules.doc["graph_module"]["graph"]["nodes"]][:2]
+    [['nn_module_stack'], ['nn_module_stack']]
+    >>> hash_layers({"model": plain}).layers["structure"] == hash_layers({"model": modules}).layers["structure"]
+    False
     """
 
     name: str = "default"
@@ -62,6 +79,31 @@ class CanonicalGraph:
         Positions of the original graph inputs and outputs, in canonical order.
     has_asserts : bool
         Whether the graph or a subgraph has a runtime-assert node.
+
+    Examples
+    --------
+    The top-level graph of the bundled MLP (six parameters, then the input
+    ``x``; five ops):
+
+    >>> import hashlib
+    >>> import pt2canon
+    >>> from pt2canon._json import canonical_bytes
+    >>> from pt2canon.canon.program import canonicalize_program
+    >>> g = canonicalize_program(pt2canon.load("examples/mlp_v1.pt2").model.program).graph
+    >>> [node["name"] for node in g.doc["nodes"]]
+    ['n0', 'n1', 'n2', 'n3', 'n4']
+    >>> g.node_names
+    {'n0': 'linear', 'n1': 'relu', 'n2': 'linear_1', 'n3': 'linear_2', 'n4': 'softmax'}
+    >>> g.value_names["x"], g.value_names["softmax"]
+    ('v6', 'v11')
+    >>> [g.model.nodes[v]["name"] for v in g.order] == list(g.node_names.values())
+    True
+    >>> sorted(g.model.nodes[g.order[0]]["metadata"]), g.doc["nodes"][0]["metadata"]  # original, canonical
+    (['nn_module_stack', 'stack_trace', 'torch_fn'], {})
+    >>> g.subgraphs, g.has_asserts
+    ({}, False)
+    >>> g.structure_digest == hashlib.sha256(canonical_bytes(structure_view(g.doc))).hexdigest()
+    True
     """
 
     doc: dict[str, Any]
@@ -100,6 +142,21 @@ class CanonicalProgram:
         Whether :attr:`doc` keeps example hints (on expressions with a
         symbol that has no range constraint, which torch's loader needs);
         the hash leaves them out.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> from pt2canon.canon.program import canonicalize_program
+    >>> program = pt2canon.load("examples/mlp_v1.pt2").model.program
+    >>> c = canonicalize_program(program)
+    >>> c.graph.doc is c.doc["graph_module"]["graph"]
+    True
+    >>> list(program["range_constraints"]), c.symbols, list(c.doc["range_constraints"])
+    (['s77'], {'s77': 's0'}, ['s0'])
+    >>> c.hints  # the batch symbol has a range: no example size is kept
+    False
+    >>> c.doc["graph_module"]["signature"]["input_specs"][0]
+    {'parameter': {'arg': {'name': 'v0'}, 'parameter_name': 'fc1.weight'}}
     """
 
     doc: dict[str, Any]
@@ -116,6 +173,32 @@ def structure_view(graph: Mapping[str, Any]) -> dict[str, Any]:
     profile kept (none by default); subgraphs are replaced by their own
     structure view, recursively, so no tensor metadata at any depth enters
     it (it names subgraphs and makes the hash's ``structure`` layer).
+
+    Examples
+    --------
+    ``y = neg(x)`` in float32 (dtype 7) and in float16 (dtype 6):
+
+    >>> from pt2canon.canon.program import canonicalize_program
+    >>> def graph(dtype):
+    ...     ref = lambda v: {"as_tensor": {"name": v}}
+    ...     meta = {"dtype": dtype, "sizes": [{"as_int": 3}], "strides": [{"as_int": 1}], "layout": 7,
+    ...             "storage_offset": {"as_int": 0}, "requires_grad": False, "device": {"type": "cpu", "index": None}}
+    ...     node = {"target": "torch.ops.aten.neg.default", "name": "y", "metadata": {}, "outputs": [ref("y")],
+    ...             "inputs": [{"name": "self", "arg": ref("x"), "kind": 1}]}
+    ...     g = {"inputs": [ref("x")], "outputs": [ref("y")], "nodes": [node], "tensor_values": {"x": meta, "y": meta}}
+    ...     signature = {"input_specs": [{"user_input": {"arg": ref("x")}}],
+    ...                  "output_specs": [{"user_output": {"arg": ref("y")}}]}
+    ...     return canonicalize_program({"graph_module": {"graph": g, "signature": signature}}).graph.doc
+    >>> f32, f16 = graph(7), graph(6)
+    >>> view = structure_view(f32)
+    >>> sorted(f32), sorted(view)
+    (['inputs', 'nodes', 'outputs', 'tensor_values'], ['inputs', 'nodes', 'outputs'])
+    >>> view["nodes"]  # doctest: +NORMALIZE_WHITESPACE
+    [{'target': 'torch.ops.aten.neg.default',
+      'inputs': [{'name': 'self', 'arg': {'as_tensor': {'name': 'v0'}}, 'kind': 1}],
+      'outputs': [{'as_tensor': {'name': 'v1'}}]}]
+    >>> f32 == f16, structure_view(f32) == structure_view(f16)
+    (False, True)
     """
     return {
         "inputs": graph["inputs"],
