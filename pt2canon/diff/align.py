@@ -54,8 +54,8 @@ Phases
             apart: an unmatched node in between, as around an inserted or
             deleted op; and producers read in other slots, as for swapped
             operands)
-     + 3 if the target is equal and an edge is aligned (+ 1 more if the
-       constant arguments are equal too), 1 if the target is equal alone
+     + 3 if the target is equal and an edge is aligned, 1 if the target
+       is equal alone (+ 1 more if the constant arguments are equal too)
      + 1 if the module paths are equal + 1 if the output metadata is equal
      + 2 if the users' fingerprints are equal (same uses downstream)
 
@@ -547,8 +547,9 @@ class _Matcher:
             return None
         score = 2 * exact + loose
         if same_target:
-            # A shared target is strong evidence next to an aligned edge, a weak one without.
-            score += 3 + (a.plabel[x] == b.plabel[y]) if exact else 1
+            # A shared target is strong evidence next to an aligned edge, a weak one without; equal
+            # constant arguments too break the tie between the users of a deleted or inserted op.
+            score += (3 if exact else 1) + (a.plabel[x] == b.plabel[y])
         mod = b.module(y)
         if mod is not None and a.module(x) == mod:
             score += 1
