@@ -118,6 +118,8 @@ class HashResult:
         For several models: model name -> their own layer digests.
     versions : dict
         torch/schema/opset versions, shown, hashed only on request.
+    included : tuple of str
+        The layers the hash covers, in the order they were combined.
 
     Examples
     --------
@@ -151,7 +153,7 @@ class HashResult:
         return self.hash
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``hash``, ``level``, ``spec``, ``layers``, ``versions``."""
+        """A JSON-ready dict: ``hash``, ``level``, ``spec``, ``layers``, ``included``, ``versions`` (and ``models`` for several)."""
         out = {
             "hash": self.hash,
             "level": self.level,
@@ -503,6 +505,14 @@ def combine(
     Traceback (most recent call last):
     ...
     pt2canon.errors.UsageError: layers tensors, constraints were not computed; level='graph' needs them
+
+    Every model needs every wanted layer:
+
+    >>> combine({"encoder": one, "decoder": {"structure": other["structure"]}}, level="signature",
+    ...         wanted=["structure", "signature"])
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: model 'decoder': layers signature were not computed; level='signature' needs them for every model
     """
     wanted = list(wanted)
     versions = dict(versions or {})
@@ -518,6 +528,12 @@ def combine(
     missing = [k for k in wanted if k not in layers]
     if missing:
         raise UsageError(f"layers {', '.join(missing)} were not computed; level={level!r} needs them")
+    for m, d in sorted(per_model.items()):
+        lacking = [k for k in wanted if k not in d]
+        if lacking:
+            raise UsageError(
+                f"model {m!r}: layers {', '.join(lacking)} were not computed; level={level!r} needs them for every model"
+            )
     top = _sha({"spec": HASH_SPEC, "level": level, "layers": {k: layers[k] for k in wanted}})
     ordered = {k: layers[k] for k in LAYERS if k in layers}
     return HashResult(
