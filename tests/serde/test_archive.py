@@ -6,6 +6,7 @@ import io
 import json
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -669,3 +670,15 @@ def test_the_older_formats_extra_files_are_listed_too(corpus: dict[str, CorpusEn
     data = rewrite_zip(legacy_zip_bytes(corpus["mlp"].ep), add={"extra_files/notes.txt": b"moo"})
     art = read_bytes(data)
     assert art.format == "legacy" and art.read_member(art.extra_files["notes.txt"]) == b"moo"
+
+
+def test_the_crc32_members_are_checked_with_is_zlibs_chained_over_any_split() -> None:
+    """zipsource checks members with zlib-ng's CRC-32 (about 13x faster): the same function as zlib's."""
+    from pt2canon.serde.zipsource import crc32
+
+    data = os.urandom(1 << 20)
+    crc = 0
+    for start in range(0, len(data), 4097):  # odd block sizes, memoryviews as the stored path passes them
+        crc = crc32(memoryview(data)[start : start + 4097], crc)
+    assert crc == zlib.crc32(data)
+    assert crc32(b"") == 0 and crc32(b"", 7) == 7
