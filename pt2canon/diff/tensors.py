@@ -41,8 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CHUNK", "MAX_SPAN", "READ", "TensorDiff", "Tolerance", "compare_tensors"]
 
-#: Bytes of each side read at a time, one task of the comparing threads (1 MiB measured fastest with every element changed).
-READ = 1 << 20
+#: Bytes of each side read at a time, one task of the comparing threads (a new bytes object each: see BENCHMARKS.md).
+READ = 1 << 18
 #: Bytes of each side decoded and compared at a time (a slice of a read chunk).
 CHUNK = 1 << 18
 #: Largest span of a file (bytes) read whole, for views that cannot be streamed side by side.
