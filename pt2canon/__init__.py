@@ -23,11 +23,15 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> canon.labelling / canon.arrange   residual ties: BLISS canonical labelling (igraph)
       -> canon.symbols   shape symbols renamed, expressions re-printed (sympy)
       -> canon.messages  assert messages that name nodes and symbols
-      -> canon.program   canonical names and the canonical document
+      -> canon.dependencies  ordering edges between effectful ops
+      -> canon.graph     one graph in canonical form (subgraphs first); canon.signature: its specs
+      -> canon.document_symbols  shape symbols of the whole document, in canonical order
+      -> canon.program   canonical names and the canonical document (canon.result: its types)
       hash / diff
       -> canon.hashing   layered sha256 digests (structure, graph, full); layer_digests(), combine()
       -> diff.sides      each graph as the aligner sees it (view ids, keys, fingerprints)
-      -> diff.align      match two canonical graphs node for node (diff.pairing: inputs, outputs)
+      -> diff.align      match two canonical graphs node for node (diff.matcher: its phases;
+                         diff.pairing: inputs, outputs)
       -> diff.nodes, diff.signature, diff.payloads, diff.tensors, diff.program
                          typed change records (diff.fields: deepdiff per pair;
                          diff.symbols: A's shape symbols as B's)

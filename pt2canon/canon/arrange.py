@@ -36,7 +36,7 @@ from typing import Any
 import networkx as nx
 
 from pt2canon.canon.labelling import canonical_labelling, dense_colours
-from pt2canon.canon.order import _key_bytes
+from pt2canon.canon.order import edge_key_bytes
 from pt2canon.serde.model import out_uses
 
 __all__ = ["Arrangement"]
@@ -138,7 +138,7 @@ class Arrangement:
                 for key, d in keyed.items():
                     slot = (output_slots[key[0]], *key[1:]) if (w == out_node and output_slots is not None) else key
                     e = len(keys)
-                    keys.append((b"edge", _key_bytes(slot, d["out"])))
+                    keys.append((b"edge", edge_key_bytes(slot, d["out"])))
                     edges += [(index[u], e), (e, index[w])]
         for v, ps in order_preds.items():
             for p in ps:

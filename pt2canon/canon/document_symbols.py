@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pt2canon._json import canonical_bytes
-from pt2canon.canon.graph import _natural
 from pt2canon.canon.messages import rename_message_symbols
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.serde.graph import (
@@ -13,8 +13,10 @@ from pt2canon.serde.graph import (
     iter_refs,
 )
 
+__all__ = ["rename_document_symbols"]
 
-def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bool) -> bool:
+
+def rename_document_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bool) -> bool:
     """Rename symbols in every value table and range constraint, in canonical order of appearance.
 
     Example hints are dropped, except on expressions with a symbol that has
@@ -23,6 +25,25 @@ def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bo
     value of any graph mentions are dropped, as torch's loader drops them.
     With ``messages``, then the symbols of assert messages. Returns whether
     any hint was kept.
+
+    Examples
+    --------
+    An input whose first size is the symbol ``s77``; ``s99`` is in no value:
+
+    >>> from pt2canon.canon.symbols import SymbolRenamer
+    >>> s77 = {"as_expr": {"expr_str": "Symbol('s77', integer=True, positive=True)", "hint": 4}}
+    >>> x = {"dtype": 7, "sizes": [s77, {"as_int": 3}], "strides": [{"as_int": 3}, {"as_int": 1}],
+    ...      "storage_offset": {"as_int": 0}, "layout": 3, "device": {"type": "cpu"}, "requires_grad": False}
+    >>> doc = {"graph_module": {"graph": {"inputs": [{"as_tensor": {"name": "x"}}], "nodes": [], "outputs": [],
+    ...                                   "tensor_values": {"x": x}}},
+    ...        "range_constraints": {"s77": {"min_val": 2, "max_val": 64}, "s99": {"min_val": 2, "max_val": 8}}}
+    >>> renamer = SymbolRenamer()
+    >>> rename_document_symbols(doc, renamer, messages=False)  # no hint kept: s77 has a range
+    False
+    >>> doc["graph_module"]["graph"]["tensor_values"]["x"]["sizes"][0]
+    {'as_expr': {'expr_str': "Symbol('s0', integer=True, positive=True)", 'hint': None}}
+    >>> doc["range_constraints"], renamer.mapping
+    ({'s0': {'min_val': 2, 'max_val': 64}}, {'s77': 's0'})
     """
     rc = doc.get("range_constraints") or {}
     # One renamed SymInt object per distinct expression, shared by every place it appears.
@@ -117,3 +138,8 @@ def _rename_symbols(doc: dict[str, Any], renamer: SymbolRenamer, *, messages: bo
         sorted(((renamer.mapping[k], v) for k, v in rc.items() if k in in_graph), key=lambda kv: _natural(kv[0]))
     )
     return any(o["as_expr"]["hint"] is not None for o in hinted.values())
+
+
+def _natural(name: str) -> tuple[str, int]:
+    m = re.match(r"^(\D*)(\d+)$", name)
+    return (m.group(1), int(m.group(2))) if m else (name, -1)

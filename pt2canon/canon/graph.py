@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,7 +14,7 @@ from pt2canon.canon.effects import effects_from_name
 from pt2canon.canon.messages import is_assert, name_assert_messages
 from pt2canon.canon.order import Digests, ResidualTie, canonical_order, first_uses, node_label, skeleton_label
 from pt2canon.canon.result import CanonicalGraph, Profile
-from pt2canon.canon.signature import _bindings, _input_kinds, _InputKind, _output_slots, _rename_arg
+from pt2canon.canon.signature import InputClass, input_classes, mutation_bindings, output_slots, rename_arg
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.serde.graph import (
     VALUE_TABLES,
@@ -24,6 +23,20 @@ from pt2canon.serde.graph import (
     to_networkx,
 )
 from pt2canon.serde.model import in_uses, node_attrs
+
+__all__ = ["canonical_graph", "emit_graph"]
+
+
+def _example_graph(x: str, y: str) -> dict[str, Any]:  # for the Examples below: ``y = x + x``
+    arg = {"as_tensor": {"name": x}}
+    return {
+        "inputs": [arg], "outputs": [{"as_tensor": {"name": y}}],
+        "nodes": [{"target": "torch.ops.aten.add.Tensor", "metadata": {}, "outputs": [{"as_tensor": {"name": y}}],
+                   "inputs": [{"name": "self", "arg": arg, "kind": 1}, {"name": "other", "arg": arg, "kind": 1}]}],
+        "tensor_values": {}, "sym_int_values": {}, "sym_bool_values": {}, "sym_float_values": {},
+        "custom_obj_values": {}, "is_single_tensor_return": False,
+    }  # fmt: skip
+
 
 _ZERO_OFFSET = {"as_int": 0}
 
@@ -74,7 +87,7 @@ def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _canonical_graph(
+def canonical_graph(
     graph: dict[str, Any],
     *,
     where: str,
@@ -93,6 +106,15 @@ def _canonical_graph(
     once, subgraphs included: a subgraph is canonicalized from its
     parent's ``model`` of it (and ``graph``, its JSON, already has no
     offsets).
+    Examples
+    --------
+    Two graphs that differ only in their value names have one canonical form:
+
+    >>> from pt2canon.canon.result import DEFAULT_PROFILE
+    >>> a = canonical_graph(_example_graph("x", "y"), where="graph", input_specs=None, profile=DEFAULT_PROFILE)
+    >>> b = canonical_graph(_example_graph("u", "v"), where="graph", input_specs=None, profile=DEFAULT_PROFILE)
+    >>> a.doc == b.doc, a.doc["inputs"], a.doc["nodes"][0]["outputs"]
+    (True, [{'as_tensor': {'name': 'v0'}}], [{'as_tensor': {'name': 'v1'}}])
     """
     if model is None:
         graph = _without_storage_offsets(graph)
@@ -111,7 +133,7 @@ def _canonical_graph(
             continue
         for i, sg in subs.items():
             sub_json = from_networkx(sg)
-            cg = _canonical_graph(
+            cg = canonical_graph(
                 sub_json,
                 where=f"{where}.nodes[{attrs_of[nid]['index']}].inputs[{i}]",
                 input_specs=None,
@@ -126,7 +148,7 @@ def _canonical_graph(
     order_preds = ordering_edges(G, ordered_subgraphs)
     # Input node ids are input positions.
     n_in = len(graph["inputs"])
-    kinds = _input_kinds(input_specs, n_in)
+    kinds = input_classes(input_specs, n_in)
     fixed = sorted((i for i in range(n_in) if not kinds[i].deferred), key=lambda i: (kinds[i].rank, i))
     deferred = {i for i in range(n_in) if kinds[i].deferred}
     input_rank = {nid: i for i, nid in enumerate(fixed)}
@@ -145,7 +167,7 @@ def _canonical_graph(
         slotted = [[out_slots[i], t] for i, t in enumerate(attrs["args"])]
         return canonical_bytes(["output", sorted(slotted, key=canonical_bytes)])
 
-    out_slots = _output_slots(output_specs, input_specs, input_rank)
+    out_slots = output_slots(output_specs, input_specs, input_rank)
     labels = _LazyMap(label)
     tie = _tie_breaker(G, [*fixed, *sorted(deferred, key=lambda i: (kinds[i].rank, kinds[i].fqn))])
     memo: dict[int, bytes] = {}
@@ -165,7 +187,7 @@ def _canonical_graph(
             skeleton_label(attrs_of[nid], sub_digests.get(nid, {})) if attrs_of[nid]["kind"] == "op" else labels[nid]
         )
     )
-    binds = _bindings(G, output_specs, input_specs)
+    binds = mutation_bindings(G, output_specs, input_specs)
     skeleton_digests = Digests(G, skeletons, order_preds, output_slots=out_slots, bindings=binds)
     digests = Digests(G, labels, order_preds, output_slots=out_slots, bindings=binds)
     meta_digests = Digests(G, labels, order_preds, extra=meta, output_slots=out_slots, bindings=binds)
@@ -229,7 +251,7 @@ def _canonical_graph(
     for k, nid in enumerate(order):
         old = attrs_of[nid]["name"]
         node_names[f"n{k}"] = old if isinstance(old, str) else ""
-    doc = _emit(graph, order, inputs, values, node_names=True, keep_metadata=profile.keep_metadata)
+    doc = emit_graph(graph, order, inputs, values, node_names=True, keep_metadata=profile.keep_metadata)
     # 4. per node: subgraphs; then the node names quoted in assert messages.
     seen_sub: dict[str, int] = {}
     subgraphs: dict[str, CanonicalGraph] = {}
@@ -265,7 +287,7 @@ def _input_sequence(
     order: list[int],
     fixed: list[int],
     deferred: set[int],
-    kinds: list[_InputKind],
+    kinds: list[InputClass],
     bindings: Mapping[int, list[tuple[int, bytes]]],
     *,
     key: Callable[[int], Any],
@@ -325,11 +347,11 @@ def _rename_value_args(
         if t is not None and len(arg) == 1 and len(t) == 1:
             out.append(tensor_args[t["name"]])
         else:
-            out.append(_rename_arg(arg, names))
+            out.append(rename_arg(arg, names))
     return out
 
 
-def _emit(
+def emit_graph(
     graph: dict[str, Any],
     order: list[int],
     inputs: list[int],
@@ -344,12 +366,20 @@ def _emit(
     (a test proves it) but renames the original JSON directly, which is
     twice as fast: node ids of :func:`to_networkx` are input positions,
     then node positions offset by the number of inputs. With
-    ``node_names`` the ``k``-th node is named ``n<k>``; with
+    ``node_names`` the ``k``-th node, if named, is named ``n<k>``; with
     ``keep_metadata`` node metadata keeps only those keys. Every node dict
     and ``inputs`` list is new; node-input entries and arguments are shared
     with ``graph`` when nothing in them is renamed, and renamed tensor
     arguments within the result (one ``{"as_tensor": ...}`` object per
     value): replace entries, never edit them in place.
+
+    Examples
+    --------
+    Node ids: the input is 0, the one op 1:
+
+    >>> doc = emit_graph(_example_graph("x", "y"), [1], [0], {"x": "v0", "y": "v1"})
+    >>> doc["inputs"], doc["nodes"][0]["inputs"][1]["arg"], doc["outputs"]
+    ([{'as_tensor': {'name': 'v0'}}], {'as_tensor': {'name': 'v0'}}, [{'as_tensor': {'name': 'v1'}}])
     """
     n_in = len(graph["inputs"])
     nodes = graph["nodes"]
@@ -364,7 +394,7 @@ def _emit(
             if t is not None and len(arg) == 1 and len(t) == 1:
                 ins.append({**na, "arg": tensor_args[t["name"]]})
             else:
-                renamed = arg if "as_graph" in arg else _rename_arg(arg, names)
+                renamed = arg if "as_graph" in arg else rename_arg(arg, names)
                 ins.append(na if renamed is arg else {**na, "arg": renamed})
         node = {**n, "inputs": ins, "outputs": _rename_value_args(n["outputs"], names, tensor_args)}
         if node_names and "name" in n:
@@ -451,11 +481,6 @@ def _meta_key(meta: Any, r: SymbolRenamer) -> Any:
             meta.get("requires_grad"),
         ]
     return sym(meta)
-
-
-def _natural(name: str) -> tuple[str, int]:
-    m = re.match(r"^(\D*)(\d+)$", name)
-    return (m.group(1), int(m.group(2))) if m else (name, -1)
 
 
 def _has_ordered(graph: Mapping[str, Any]) -> bool:

@@ -45,7 +45,7 @@ import networkx as nx
 from pt2canon._json import canonical_bytes
 from pt2canon.serde.graph import REF_KINDS
 
-__all__ = ["Digests", "ResidualTie", "canonical_order", "first_uses", "node_label", "skeleton_label"]
+__all__ = ["Digests", "ResidualTie", "canonical_order", "edge_key_bytes", "first_uses", "node_label", "skeleton_label"]
 
 
 def _h(*parts: bytes) -> bytes:
@@ -132,8 +132,14 @@ def _same(key: tuple[Any, ...]) -> tuple[Any, ...]:
     return key
 
 
-def _key_bytes(key: Any, out: int) -> bytes:
-    """Stable bytes for an edge's argument slot and the producer value it reads."""
+def edge_key_bytes(key: Any, out: int) -> bytes:
+    """Stable bytes for an edge's argument slot and the producer value it reads (memoized).
+
+    Examples
+    --------
+    >>> edge_key_bytes(("self",), 0)
+    b"(('self',), 0)"
+    """
     k = (key, out)
     b = _KEY_BYTES.get(k)
     if b is None:
@@ -209,7 +215,7 @@ class Digests:
         slot = self._slot if v == self.out_node else _same
         for u, keyed in self.G._pred[v].items():
             for key, d in keyed.items():
-                ins.append(_key_bytes(slot(key), d["out"]) + A[u])
+                ins.append(edge_key_bytes(slot(key), d["out"]) + A[u])
         ins.sort()
         ops = self.order_preds.get(v)
         if ops:
@@ -226,7 +232,7 @@ class Digests:
         for w, keyed in self.G._succ[v].items():
             slot = self._slot if w == self.out_node else _same
             for key, d in keyed.items():
-                outs.append(_key_bytes(slot(key), d["out"]) + A[w] + U[w] + self.extra(w))
+                outs.append(edge_key_bytes(slot(key), d["out"]) + A[w] + U[w] + self.extra(w))
         for s in self.order_succs.get(v, ()):
             outs.append(b"before" + A[s] + U[s])
         for w, lab in self.bound.get(v, ()):
@@ -535,14 +541,14 @@ def _twin_signature(
 
     for u, keyed in G._pred[v].items():
         for key, d in keyed.items():
-            ins.append((_key_bytes(key, d["out"]), who(u)))
+            ins.append((edge_key_bytes(key, d["out"]), who(u)))
     for t, lab in bindings.get(v, ()):
         ins.append((b"bind" + lab, who(t)))
     outs = []
     for w, keyed in G._succ[v].items():
         for key, d in keyed.items():
             k = (output_slots[key[0]], *key[1:]) if (w == out_node and output_slots is not None) else key
-            outs.append((_key_bytes(k, d["out"]), w))
+            outs.append((edge_key_bytes(k, d["out"]), w))
     return (
         sorted(ins, key=repr),
         sorted(outs, key=repr),

@@ -48,11 +48,11 @@ from __future__ import annotations
 from typing import Any
 
 from pt2canon.canon.dependencies import ordering_edges
-from pt2canon.canon.document_symbols import _rename_symbols
-from pt2canon.canon.graph import _canonical_graph
+from pt2canon.canon.document_symbols import rename_document_symbols
+from pt2canon.canon.graph import canonical_graph
 from pt2canon.canon.messages import rename_message_symbols
 from pt2canon.canon.result import DEFAULT_PROFILE, CanonicalGraph, CanonicalProgram, Profile, structure_view
-from pt2canon.canon.signature import _rank_outputs, _rename_arg, _rename_spec
+from pt2canon.canon.signature import rank_outputs, rename_arg, rename_spec
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.errors import GraphError
 
@@ -144,11 +144,11 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
             f"signature has {len(out_specs)} output specs but the graph has {len(graph['outputs'])} outputs",
             where="graph_module.signature.output_specs",
         )
-    cg = _canonical_graph(
+    cg = canonical_graph(
         graph, where="graph_module.graph", input_specs=in_specs, profile=profile, output_specs=out_specs
     )
     in_order = cg.input_order
-    out_order = cg.output_order = _rank_outputs(out_specs, in_specs, in_order)
+    out_order = cg.output_order = rank_outputs(out_specs, in_specs, in_order)
     cg.doc["outputs"] = [cg.doc["outputs"][i] for i in out_order]
     names = cg.value_names
     keep = profile.keep_metadata
@@ -157,8 +157,8 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
         "graph": cg.doc,
         "signature": {
             **sig,
-            "input_specs": [_rename_spec(in_specs[i], names) for i in in_order],
-            "output_specs": [_rename_spec(out_specs[i], names) for i in out_order],
+            "input_specs": [rename_spec(in_specs[i], names) for i in in_order],
+            "output_specs": [rename_spec(out_specs[i], names) for i in out_order],
         },
         "metadata": {k: v for k, v in (gm.get("metadata") or {}).items() if k in keep},
     }
@@ -168,8 +168,8 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
         if s is not None:
             s = {
                 **s,
-                "inputs": [_rename_arg(a, names) for a in s.get("inputs", [])],
-                "outputs": [_rename_arg(a, names) for a in s.get("outputs", [])],
+                "inputs": [rename_arg(a, names) for a in s.get("inputs", [])],
+                "outputs": [rename_arg(a, names) for a in s.get("outputs", [])],
             }
         mcg.append({**entry, "signature": s})
     new_gm["module_call_graph"] = sorted(mcg, key=lambda e: e["fqn"])
@@ -181,7 +181,7 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
     renamer = SymbolRenamer()
     hints = False
     if _has_symbols(program, cg):
-        hints = _rename_symbols(doc, renamer, messages=cg.has_asserts)
+        hints = rename_document_symbols(doc, renamer, messages=cg.has_asserts)
     else:
         if cg.has_asserts:
             rename_message_symbols(cg.doc, renamer)

@@ -1,4 +1,18 @@
-"""The graph signature in canonical form: input kinds, mutation bindings, output order, renamed specs."""
+"""The graph signature in canonical form: input kinds, mutation bindings, output order, renamed specs.
+
+:class:`InputClass`, :func:`input_classes`
+    How each graph input is placed: by kind and position, or (named by an
+    FQN) by first use.
+:func:`mutation_bindings`, :func:`output_slots`
+    Which input each mutation or gradient output updates, and the key of
+    each output position, as structure for the canonical order.
+:func:`rank_outputs`
+    Output positions in canonical order.
+:func:`rename_arg`, :func:`rename_spec`
+    An argument or a spec with its value names renamed.
+
+Every function reads the spec tables of :mod:`pt2canon.serde.spec`.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +28,54 @@ from pt2canon.serde.graph import (
     set_at,
 )
 from pt2canon.serde.model import in_uses
-from pt2canon.serde.spec import INPUT_RANK, OUTPUT_RANK, STATE_FQN_FIELD, TARGET_FIELD
+from pt2canon.serde.spec import INPUT_RANK, OUTPUT_RANK, STATE_FQN_FIELD, TARGET_FIELD, spec_view
+
+__all__ = [
+    "InputClass",
+    "input_classes",
+    "mutation_bindings",
+    "output_slots",
+    "rank_outputs",
+    "rename_arg",
+    "rename_spec",
+]
+
+_PARAM = {"parameter": {"arg": {"name": "p_w"}, "parameter_name": "w"}}
+_USER = {"user_input": {"arg": {"as_tensor": {"name": "x"}}}}
 
 
-class _InputKind(NamedTuple):
+class InputClass(NamedTuple):
+    """How one graph input is placed in canonical order (made by :func:`input_classes`)."""
+
     kind: str  # the spec tag, with a buffer's persistence
     rank: int  # of the kind, in torch's order
     fqn: str
     deferred: bool  # placed by first use (named by an FQN)
 
 
-def _input_kinds(specs: list[dict[str, Any]] | None, n: int) -> list[_InputKind]:
+def input_classes(specs: list[dict[str, Any]] | None, n: int) -> list[InputClass]:
+    """The class of each of ``n`` graph inputs, from the signature's ``specs`` (``None``: a subgraph's).
+
+    Examples
+    --------
+    >>> [tuple(c) for c in input_classes([_PARAM, _USER], 2)]
+    [('parameter', 1, 'w', True), ('user_input', 5, '', False)]
+    >>> input_classes(None, 1)  # a subgraph's inputs are positional
+    [InputClass(kind='input', rank=0, fqn='', deferred=False)]
+    """
     if specs is None:  # a subgraph: positional inputs
-        return [_InputKind("input", 0, "", False)] * n
+        return [InputClass("input", 0, "", False)] * n
     out = []
     for spec in specs:
-        ((tag, body),) = spec.items()
+        s = spec_view(spec)
+        tag, body = s.tag, s.body
         fqn_key = STATE_FQN_FIELD.get(tag)
         kind = f"buffer/{body.get('persistent')}" if tag == "buffer" else tag
-        out.append(_InputKind(kind, INPUT_RANK[tag], body.get(fqn_key, "") if fqn_key else "", fqn_key is not None))
+        out.append(InputClass(kind, INPUT_RANK[tag], body.get(fqn_key, "") if fqn_key else "", fqn_key is not None))
     return out
 
 
-def _bindings(
+def mutation_bindings(
     G: nx.MultiDiGraph, output_specs: list[dict[str, Any]] | None, input_specs: list[dict[str, Any]] | None
 ) -> dict[int, list[tuple[int, bytes]]]:
     """Which graph input each mutation or gradient output updates, as labelled edges.
@@ -46,12 +85,31 @@ def _bindings(
     user-input name); the label is the spec tag and which of the producer's
     values it is. This relation is structure: a buffer mutated by one value
     or by another is another program, whatever the buffers are named.
+
+    Examples
+    --------
+    A graph of one input (node 0), one op (node 1) and the output node
+    (node 2) whose only output is a mutation of the buffer the input is:
+
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> b = {"as_tensor": {"name": "b"}}
+    >>> graph = {"inputs": [b], "outputs": [{"as_tensor": {"name": "add"}}],
+    ...          "nodes": [{"target": "torch.ops.aten.add.Tensor", "inputs": [
+    ...              {"name": "self", "arg": b, "kind": 1}, {"name": "other", "arg": b, "kind": 1}],
+    ...              "outputs": [{"as_tensor": {"name": "add"}}], "metadata": {}}],
+    ...          "tensor_values": {}, "sym_int_values": {}, "sym_bool_values": {}, "sym_float_values": {},
+    ...          "custom_obj_values": {}, "is_single_tensor_return": False}
+    >>> mutation_bindings(to_networkx(graph),
+    ...                   [{"buffer_mutation": {"arg": {"name": "add"}, "buffer_name": "bn.n"}}],
+    ...                   [{"buffer": {"arg": {"name": "b"}, "buffer_name": "bn.n", "persistent": True}}])
+    {1: [(0, b'["buffer_mutation",0]')]}
     """
     if output_specs is None or input_specs is None:
         return {}
     by_name: dict[tuple[str, str], int] = {}
     for i, spec in enumerate(input_specs):
-        ((tag, body),) = spec.items()
+        s = spec_view(spec)
+        tag, body = s.tag, s.body
         fqn_key = STATE_FQN_FIELD.get(tag)
         if fqn_key is not None:
             by_name.setdefault((fqn_key, body.get(fqn_key, "")), i)
@@ -65,7 +123,8 @@ def _bindings(
             producers[key[0]] = (u, d["out"])
     out: dict[int, list[tuple[int, bytes]]] = {}
     for i, spec in enumerate(output_specs):
-        ((tag, body),) = spec.items()
+        s = spec_view(spec)
+        tag, body = s.tag, s.body
         field_name = TARGET_FIELD.get(tag)
         if field_name is None or i not in producers:
             continue
@@ -77,7 +136,7 @@ def _bindings(
     return out
 
 
-def _output_slots(
+def output_slots(
     output_specs: list[dict[str, Any]] | None, input_specs: list[dict[str, Any]] | None, input_rank: Mapping[int, int]
 ) -> dict[int, Any] | None:
     """The key of each graph output position in the order's digests (``None``: the positions themselves).
@@ -87,6 +146,14 @@ def _output_slots(
     position; mutations of and gradients to parameters and buffers share one
     key per kind: which state they update is told by the values they read,
     and their order in the document means nothing.
+
+    Examples
+    --------
+    >>> outs = [{"user_output": {"arg": {"as_tensor": {"name": "y"}}}},
+    ...         {"user_input_mutation": {"arg": {"name": "add"}, "user_input_name": "x"}},
+    ...         {"parameter_mutation": {"arg": {"name": "mul"}, "parameter_name": "w"}}]
+    >>> output_slots(outs, [_PARAM, _USER], {1: 0})
+    {0: ('user', 0), 1: ('user_input_mutation', 0), 2: ('parameter_mutation',)}
     """
     if output_specs is None or input_specs is None:
         return None
@@ -99,7 +166,8 @@ def _output_slots(
     counts: dict[str, int] = {}
     slots: dict[int, tuple[Any, ...]] = {}
     for i, spec in enumerate(output_specs):
-        ((tag, body),) = spec.items()
+        s = spec_view(spec)
+        tag, body = s.tag, s.body
         if tag in ("parameter_mutation", "buffer_mutation", "gradient_to_parameter"):
             slots[i] = (tag,)
         elif tag in ("user_input_mutation", "gradient_to_user_input"):
@@ -111,17 +179,27 @@ def _output_slots(
     return slots
 
 
-def _rank_outputs(specs: list[dict[str, Any]], input_specs: list[dict[str, Any]], input_order: list[int]) -> list[int]:
+def rank_outputs(specs: list[dict[str, Any]], input_specs: list[dict[str, Any]], input_order: list[int]) -> list[int]:
     """Output positions in canonical order: by kind, then mutations and gradients by their input's position.
 
     The input a mutation or gradient output refers to is found by FQN
     (``buffer_name``, ``parameter_name``) or by value name
     (``user_input_name``); user outputs keep their positions.
+
+    Examples
+    --------
+    A user output first, then the mutation of the parameter: torch puts mutations first.
+
+    >>> outs = [{"user_output": {"arg": {"as_tensor": {"name": "y"}}}},
+    ...         {"parameter_mutation": {"arg": {"name": "mul"}, "parameter_name": "w"}}]
+    >>> rank_outputs(outs, [_PARAM, _USER], [0, 1])
+    [1, 0]
     """
     position = {i: k for k, i in enumerate(input_order)}
     by_target: dict[tuple[str, str], int] = {}
     for i, spec in enumerate(input_specs):
-        ((tag, body),) = spec.items()
+        s = spec_view(spec)
+        tag, body = s.tag, s.body
         if tag in STATE_FQN_FIELD:
             by_target.setdefault((tag, body.get(STATE_FQN_FIELD[tag], "")), position[i])
         arg = body.get("arg")
@@ -130,7 +208,8 @@ def _rank_outputs(specs: list[dict[str, Any]], input_specs: list[dict[str, Any]]
                 by_target.setdefault(("value", name), position[i])
 
     def key(i: int) -> tuple[int, int, str, int]:
-        ((tag, body),) = specs[i].items()
+        s = spec_view(specs[i])
+        tag, body = s.tag, s.body
         if tag in ("parameter_mutation", "gradient_to_parameter"):
             target = ("parameter", body.get("parameter_name", ""))
         elif tag == "buffer_mutation":
@@ -147,8 +226,17 @@ def _rank_outputs(specs: list[dict[str, Any]], input_specs: list[dict[str, Any]]
     return sorted(range(len(specs)), key=key)
 
 
-def _rename_arg(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    """``arg`` with the value names it refers to renamed (names ``names`` lacks are kept); ``arg`` itself if none."""
+def rename_arg(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """``arg`` with the value names it refers to renamed (names ``names`` lacks are kept); ``arg`` itself if none.
+
+    Examples
+    --------
+    >>> rename_arg({"as_tensors": [{"name": "a"}, {"name": "b"}]}, {"a": "v0"})
+    {'as_tensors': [{'name': 'v0'}, {'name': 'b'}]}
+    >>> c = {"as_int": 3}
+    >>> rename_arg(c, {"a": "v0"}) is c
+    True
+    """
     if len(arg) == 1:
         tag = next(iter(arg))
         if tag not in REF_KINDS:
@@ -162,8 +250,16 @@ def _rename_arg(arg: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]
     return set_at(arg, [(path, fld, names.get(name, name)) for path, fld, name, _ in refs])
 
 
-def _rename_spec(spec: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
-    ((tag, body),) = spec.items()
+def rename_spec(spec: dict[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    """A copy of ``spec`` with the value names it refers to renamed.
+
+    Examples
+    --------
+    >>> rename_spec(_PARAM, {"p_w": "v0"})
+    {'parameter': {'arg': {'name': 'v0'}, 'parameter_name': 'w'}}
+    """
+    s = spec_view(spec)
+    tag, body = s.tag, s.body
     body = dict(body)
     if tag == "constant_input":
         body["name"] = names.get(body["name"], body["name"])
@@ -172,7 +268,7 @@ def _rename_spec(spec: dict[str, Any], names: Mapping[str, str]) -> dict[str, An
     if "arg" in body:
         a = body["arg"]
         if tag in ("user_input", "user_output"):
-            body["arg"] = _rename_arg(a, names)
+            body["arg"] = rename_arg(a, names)
         else:
             body["arg"] = {**a, "name": names.get(a["name"], a["name"])}
     return {tag: body}

@@ -35,6 +35,7 @@ from pt2canon.diff.program import compare_program, compare_versions
 from pt2canon.diff.records import AlignedLine, Change, ChangeKind, GraphPath, Location
 from pt2canon.diff.result import DiffResult
 from pt2canon.diff.rows import lazy_rows, program_rows
+from pt2canon.errors import UsageError
 from pt2canon.serde.archive import Artifact
 
 __all__ = ["compare_artifacts"]
@@ -139,8 +140,14 @@ def compare_artifacts(a: Artifact, b: Artifact, names: list[str], opts: Options,
     """The diff of the models ``names`` of two artifacts under ``opts``; ``options`` are the result's record of them.
 
     :func:`pt2canon.diff.diff_programs` checks its arguments, builds
-    ``opts`` and ``options`` and calls this; ``names`` should be models
-    that at least one side has.
+    ``opts`` and ``options`` and calls this. Each of ``names`` must be a
+    model of at least one side (one side only: the model was added or
+    removed).
+
+    Raises
+    ------
+    UsageError
+        If a name is a model of neither side.
 
     Examples
     --------
@@ -165,7 +172,18 @@ def compare_artifacts(a: Artifact, b: Artifact, names: list[str], opts: Options,
 
     >>> [(row.status, row.b_name) for row in r.rows if row.status != " "]
     [('+', 'n3'), ('~', 'n4')]
+    >>> with pt2canon.load("examples/mlp_v1.pt2") as a, pt2canon.load("examples/mlp_v2.pt2") as b:
+    ...     compare_artifacts(a, b, ["decoder"], Options(), {"level": "graph"})
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: model='decoder': a model of neither examples/mlp_v1.pt2 (model) nor examples/mlp_v2.pt2 (model)
     """
+    for name in names:
+        if name not in a.models and name not in b.models:
+            raise UsageError(
+                f"model={name!r}: a model of neither {a.path} ({', '.join(sorted(a.models))}) "
+                f"nor {b.path} ({', '.join(sorted(b.models))})"
+            )
     sa, sb = _Side(a, names, opts), _Side(b, names, opts)
     several = len(names) > 1
     notes = [

@@ -162,6 +162,27 @@ def subgraph_input_keys(
     order), then anywhere (a list that shifted); the others pair among
     themselves in order. ``None`` when the op has fewer references than
     the subgraph has inputs.
+
+    Examples
+    --------
+    B passes ``cond`` its operands the other way round (and its branches
+    take them so): A's first subgraph input is B's second.
+
+    >>> import torch, pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> class Branchy(torch.nn.Module):
+    ...     def __init__(self, swap):
+    ...         super().__init__()
+    ...         self.swap = swap
+    ...     def forward(self, p, x, y):
+    ...         if self.swap:
+    ...             return torch.cond(p, lambda b, a: a - b, lambda b, a: a + b, (y, x))
+    ...         return torch.cond(p, lambda a, b: a - b, lambda a, b: a + b, (x, y))
+    >>> args = (torch.tensor(True), torch.ones(2), torch.zeros(2))
+    >>> al = align_programs(*(pt2canon.canonicalize(torch.export.export(Branchy(s), args)) for s in (False, True)))
+    >>> x = next(v for v in range(al.a.n_ops) if al.a.target[v] == "torch.ops.higher_order.cond")
+    >>> subgraph_input_keys(al.a, al.b, list(al.a_to_b), x, al.a_to_b[x], 2, 2)
+    ([('in', 1), ('in', 0)], [('in', 0), ('in', 1)])
     """
     ops_a, ops_b = a.ordered_operands(x), b.ordered_operands(y)
     if len(ops_a) < n_a or len(ops_b) < n_b:
@@ -188,7 +209,30 @@ def subgraph_input_keys(
 
 
 def renamed_outputs(a: GraphSide, fqns: Mapping[str, str]) -> dict[Any, Any]:
-    """A's output keys of mutations and gradients of renamed parameters and buffers, in B's FQNs."""
+    """A's output keys of mutations and gradients of renamed parameters and buffers, in B's FQNs.
+
+    Examples
+    --------
+    The same program with its mutated buffer renamed from ``count`` to ``steps``:
+
+    >>> import torch, pt2canon
+    >>> from pt2canon.diff.align import align_programs
+    >>> class Counter(torch.nn.Module):
+    ...     def __init__(self, name):
+    ...         super().__init__()
+    ...         self.buffer = name
+    ...         self.register_buffer(name, torch.zeros(2))
+    ...     def forward(self, x):
+    ...         getattr(self, self.buffer).add_(x)
+    ...         return x + 1
+    >>> def canon(name):  # functional form: the mutation becomes an output
+    ...     return pt2canon.canonicalize(torch.export.export(Counter(name), (torch.ones(2),)).run_decompositions())
+    >>> a = align_programs(canon("count"), canon("steps")).a
+    >>> a.built_output_spec_keys()
+    [('buffer_mutation', 'count'), ('user', 0)]
+    >>> renamed_outputs(a, {"count": "steps"})
+    {('buffer_mutation', 'count'): ('buffer_mutation', 'steps')}
+    """
     out = {}
     for kind, fqn in a.built_output_spec_keys():
         if kind in FQN_OUTPUTS and fqns.get(fqn, fqn) != fqn:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pt2canon.canon.program import CanonicalProgram
-from pt2canon.diff.align import Alignment
+from pt2canon.diff.align import Alignment, align_programs
 from pt2canon.diff.fields import field_changes, field_summary
 from pt2canon.diff.options import Options
 from pt2canon.diff.records import Change, ChangeKind, GraphPath, Location
@@ -22,6 +22,14 @@ from pt2canon.listing import format_spec_line, spec_fields
 from pt2canon.serde.spec import spec_view
 
 __all__ = ["compare_inputs", "compare_module_call_graph", "compare_outputs", "keyed_outputs", "plain_changes"]
+
+
+def _example_programs() -> tuple[CanonicalProgram, CanonicalProgram, Alignment]:
+    """For the Examples: the bundled MLPs and their alignment (``mlp_v2`` adds a GELU after ``fc2``)."""
+    from pt2canon.api import canonicalize
+
+    a, b = canonicalize("examples/mlp_v1.pt2"), canonicalize("examples/mlp_v2.pt2")
+    return a, b, align_programs(a, b)
 
 
 def _spec_parts(spec: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -76,11 +84,7 @@ def compare_inputs(al: Alignment, opts: Options) -> list[Change]:
     --------
     The GELU ``mlp_v2`` adds changes no input (the same six parameters and ``x``):
 
-    >>> import pt2canon
-    >>> from pt2canon.diff.align import align_programs
-    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
-    >>> al = align_programs(a, b)
-    >>> from pt2canon.diff.options import Options
+    >>> a, b, al = _example_programs()
     >>> compare_inputs(al, Options())
     []
     """
@@ -144,11 +148,7 @@ def compare_outputs(al: Alignment, opts: Options) -> list[Change]:
     The value it returns is another one, but that is the output node's
     wiring, not the signature's (see :func:`keyed_outputs`).
 
-    >>> import pt2canon
-    >>> from pt2canon.diff.align import align_programs
-    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
-    >>> al = align_programs(a, b)
-    >>> from pt2canon.diff.options import Options
+    >>> a, b, al = _example_programs()
     >>> compare_outputs(al, Options())
     []
     """
@@ -184,10 +184,7 @@ def keyed_outputs(side: GraphSide) -> dict[Any, dict[str, Any]]:
     ``mlp_v1`` defines twelve values (``v0`` .. ``v11``) and returns the
     last; ``mlp_v2``'s added GELU makes it ``v12``:
 
-    >>> import pt2canon
-    >>> from pt2canon.diff.align import align_programs
-    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
-    >>> al = align_programs(a, b)
+    >>> a, b, al = _example_programs()
     >>> keyed_outputs(al.a)
     {('user', 0): {'user_output': {'arg': {'as_tensor': {'name': 'v11'}}}}}
     >>> keyed_outputs(al.b)[("user", 0)]["user_output"]["arg"]
@@ -228,10 +225,7 @@ def compare_module_call_graph(al: Alignment, ca: CanonicalProgram, cb: Canonical
     Both MLPs call the modules ``fc1``, ``fc2`` and ``head``: no record.
     With a module ``act`` added to B's call graph (no preserved signature):
 
-    >>> import pt2canon
-    >>> from pt2canon.diff.align import align_programs
-    >>> a, b = pt2canon.canonicalize("examples/mlp_v1.pt2"), pt2canon.canonicalize("examples/mlp_v2.pt2")
-    >>> al = align_programs(a, b)
+    >>> a, b, al = _example_programs()
     >>> compare_module_call_graph(al, a, b)
     []
     >>> import dataclasses

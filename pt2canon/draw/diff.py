@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pt2canon.draw.engines import render
-from pt2canon.draw.graph import _label_of, to_digraph
-from pt2canon.draw.plan import DEFAULT_MAX_NODES, Drawing, Item, _input_item, _op_item, _output_item, plan_drawing
-from pt2canon.draw.style import _short
+from pt2canon.draw.graph import label_of, to_digraph
+from pt2canon.draw.plan import DEFAULT_MAX_NODES, Drawing, Item, input_item, op_item, output_item, plan_drawing
+from pt2canon.draw.style import shorten
 from pt2canon.draw.view import GraphView
 from pt2canon.errors import UsageError
 
@@ -109,7 +109,7 @@ def plan_diff(
     b_to_a = _b_to_a(result, model or "")
     a_to_b = {v: k for k, v in b_to_a.items()}
     anchors = {a_to_b[m] for x in removed for m in (*Da.predecessors(x), *Da.successors(x)) if m in a_to_b}
-    label = _label_of(b) or "B"
+    label = label_of(b) or "B"
     counts = Counter(hb.values())
     counts["removed"] = len(removed)
     caption = (
@@ -134,16 +134,16 @@ def plan_diff(
             continue
         kind = Db.nodes[n]["kind"]
         if kind == "input":
-            it = _input_item(Db, n)
+            it = input_item(Db, n)
         elif kind == "output":
-            it = _output_item(Db)
+            it = output_item(Db)
         else:
-            it = _op_item(Db, n)
+            it = op_item(Db, n)
         it.status = hb.get(n)
         items[n] = it
     for x in removed:
-        it = _op_item(Da, x, item_id=f"A:{x}")
-        it.label = (it.label[0], _short(f"A:{it.label[1]}"))
+        it = op_item(Da, x, item_id=f"A:{x}")
+        it.label = (it.label[0], shorten(f"A:{it.label[1]}"))
         it.tooltip = f"removed (side A {x})\n{it.tooltip}"
         it.status = "removed"
         items[it.id] = it

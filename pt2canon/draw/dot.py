@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 
 from pt2canon.draw.plan import Drawing
-from pt2canon.draw.style import STATUS_STYLES, _clean
+from pt2canon.draw.style import STATUS_STYLES, xml_clean
 
 __all__ = ["strip_prolog", "to_dot"]
 
 
 def _dot_string(text: str) -> str:
     """A DOT quoted string (``\\`` and ``"`` escaped, lines joined with ``\\n``)."""
-    s = _clean(text).replace("\\", "\\\\").replace('"', '\\"')
+    s = xml_clean(text).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + s.replace("\r", "").replace("\n", "\\n") + '"'
 
 

@@ -28,7 +28,7 @@ def _canonical(source: Any, model: str | None = None) -> CanonicalProgram:
     return pt2canon.canonicalize(source, model=model)
 
 
-def _label_of(source: Any) -> str:
+def label_of(source: Any) -> str:
     path = getattr(source, "path", None)
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pt2canon.draw.layout import Box, layered_layout
 from pt2canon.draw.plan import Drawing
-from pt2canon.draw.style import STATUS_STYLES, _clean, _esc
+from pt2canon.draw.style import STATUS_STYLES, xml_clean, xml_escape
 from pt2canon.errors import MissingDependencyError
 
 __all__ = ["FONT_SIZE", "render_matplotlib"]
@@ -70,7 +70,7 @@ def render_matplotlib(drawing: Drawing, *, png: str | None = None) -> str:
     line_h = FONT_SIZE * 1.25
 
     def size(item_id: str) -> tuple[float, float]:
-        lines = [_clean(line) for line in drawing.items[item_id].label] or [""]
+        lines = [xml_clean(line) for line in drawing.items[item_id].label] or [""]
         w = max(measure.get_text_width_height_descent(line, font, ismath=False)[0] for line in lines)
         return w + 2 * _PAD_X, 2 * line_h + 2 * _PAD_Y  # one height for every box: two label lines
 
@@ -89,7 +89,7 @@ def render_matplotlib(drawing: Drawing, *, png: str | None = None) -> str:
         ax.set_ylim(height, 0)  # y grows downwards, as in the layout and in SVG
         if drawing.title:
             ax.text(
-                width / 2, title_h / 2 + 2, _clean(drawing.title), ha="center", va="center", fontsize=9, gid="title"
+                width / 2, title_h / 2 + 2, xml_clean(drawing.title), ha="center", va="center", fontsize=9, gid="title"
             )
 
         def at(p: tuple[float, float]) -> tuple[float, float]:
@@ -123,7 +123,7 @@ def render_matplotlib(drawing: Drawing, *, png: str | None = None) -> str:
             ax.text(
                 x,
                 y,
-                "\n".join(_clean(line) for line in it.label),
+                "\n".join(xml_clean(line) for line in it.label),
                 ha="center",
                 va="center",
                 fontsize=FONT_SIZE,
@@ -145,6 +145,6 @@ def render_matplotlib(drawing: Drawing, *, png: str | None = None) -> str:
     svg = strip_prolog(buf.getvalue())
     for it in drawing.items.values():  # tooltips: a <title> first in each node's group
         tip = it.tooltip or "\n".join(it.label)
-        opening = f'<g id="{_esc(it.svg_id)}">'
-        svg = svg.replace(opening, f"{opening}\n    <title>{_esc(tip)}</title>", 1)
+        opening = f'<g id="{xml_escape(it.svg_id)}">'
+        svg = svg.replace(opening, f"{opening}\n    <title>{xml_escape(tip)}</title>", 1)
     return svg

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pt2canon.draw.style import _HEX_COLOUR, _UNSAFE_ID, KIND_STYLES, STATUS_STYLES, _short
+from pt2canon.draw.style import HEX_COLOUR, KIND_STYLES, STATUS_STYLES, UNSAFE_ID, shorten
 from pt2canon.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,7 +56,7 @@ class Item:
     def svg_id(self) -> str:
         """The id of the node's group in the SVG (characters other than letters, digits, ``_.:-`` made ``_``)."""
         raw = f"module-{self.id[len('module:') :]}" if self.id.startswith("module:") else f"node-{self.id}"
-        return _UNSAFE_ID.sub("_", raw)
+        return UNSAFE_ID.sub("_", raw)
 
     def style(self) -> dict[str, str]:
         base = dict(KIND_STYLES[self.kind])
@@ -102,7 +102,7 @@ def _statuses(highlight: Any) -> dict[str, str]:
     if isinstance(highlight, Mapping):
         out = {}
         for name, status in highlight.items():
-            if status not in STATUS_STYLES and not (isinstance(status, str) and _HEX_COLOUR.fullmatch(status)):
+            if status not in STATUS_STYLES and not (isinstance(status, str) and HEX_COLOUR.fullmatch(status)):
                 raise UsageError(
                     f"highlight status {status!r} for {name!r} is not one of {', '.join(STATUS_STYLES)} or a #rrggbb colour"
                 )
@@ -120,7 +120,7 @@ def _merge(statuses: Iterable[str]) -> str | None:
     return "changed"
 
 
-def _op_item(D: nx.DiGraph, name: str, kind: str = "op", item_id: str | None = None) -> Item:
+def op_item(D: nx.DiGraph, name: str, kind: str = "op", item_id: str | None = None) -> Item:
     d = D.nodes[name]
     tip = [d["line"]]
     if d.get("original"):
@@ -130,24 +130,24 @@ def _op_item(D: nx.DiGraph, name: str, kind: str = "op", item_id: str | None = N
     if kind == "external":
         tip.append("outside the module drawn")
     second = f"{name}  {d['meta']}" if d.get("meta") else name
-    return Item(item_id or name, kind, (_short(d["op"] or name), _short(second)), "\n".join(tip), (name,))
+    return Item(item_id or name, kind, (shorten(d["op"] or name), shorten(second)), "\n".join(tip), (name,))
 
 
-def _input_item(D: nx.DiGraph, name: str) -> Item:
+def input_item(D: nx.DiGraph, name: str) -> Item:
     d = D.nodes[name]
     weight = d["role"] in _WEIGHT_ROLES
     first = d["fqn"] if d.get("fqn") else f"{d['role']} {d['original']}".strip()
     second = f"{name}  {d['meta']}" if d.get("meta") else name
     tip = f"{d['line']}\noriginal name: {d['original']}"
-    return Item(name, "weight" if weight else "input", (_short(first), _short(second)), tip, (name,))
+    return Item(name, "weight" if weight else "input", (shorten(first), shorten(second)), tip, (name,))
 
 
-def _output_item(D: nx.DiGraph) -> Item:
+def output_item(D: nx.DiGraph) -> Item:
     d = D.nodes["output"]
     return Item(
         "output",
         "output",
-        ("output", _short(d["meta"] or "")) if d.get("meta") else ("output",),
+        ("output", shorten(d["meta"] or "")) if d.get("meta") else ("output",),
         d["line"],
         ("output",),
     )
@@ -232,13 +232,13 @@ def plan_drawing(
     for n in inputs:
         if nodes[n]["role"] in _WEIGHT_ROLES and not show_weights:
             continue
-        items[n] = _input_item(D, n)
+        items[n] = input_item(D, n)
         owner[n] = n
     groups: dict[str, list[str]] = {}
     for n in scope:
         key = _group_key(nodes[n]["module"], depth)
         if key is None:
-            items[n] = _op_item(D, n)
+            items[n] = op_item(D, n)
             owner[n] = n
         else:
             gid = f"module:{key}"
@@ -260,18 +260,18 @@ def plan_drawing(
         items[gid] = Item(
             gid,
             "module",
-            (_short(path), _short(f"{mtype} · {n_ops}" if mtype else n_ops)),
+            (shorten(path), shorten(f"{mtype} · {n_ops}" if mtype else n_ops)),
             "\n".join(tip),
             tuple(members),
         )
     for n in externals:
         if nodes[n]["kind"] == "output":
-            items[n] = _output_item(D)
+            items[n] = output_item(D)
         else:
-            items[n] = _op_item(D, n, kind="external")
+            items[n] = op_item(D, n, kind="external")
         owner[n] = n
     if module is None:
-        items["output"] = _output_item(D)
+        items["output"] = output_item(D)
         owner["output"] = "output"
     edges: dict[tuple[str, str], int] = {}
     for u, v, data in D.edges(data=True):

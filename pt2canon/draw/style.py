@@ -27,20 +27,20 @@ KIND_STYLES: dict[str, dict[str, str]] = {
     "note": {"fill": "#ffffff", "stroke": "#adb5bd", "shape": "note", "style": "filled"},
 }
 
-_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 _LABEL_CHARS = 34
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.:\-]")
+UNSAFE_ID = re.compile(r"[^A-Za-z0-9_.:\-]")
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def _clean(text: object) -> str:
+def xml_clean(text: object) -> str:
     """Text with the characters XML cannot hold removed."""
     return _BAD_XML.sub("", str(text))
 
 
-def _esc(text: object) -> str:
-    return html.escape(_clean(text), quote=True)
+def xml_escape(text: object) -> str:
+    return html.escape(xml_clean(text), quote=True)
 
 
-def _short(text: str, limit: int = _LABEL_CHARS) -> str:
+def shorten(text: str, limit: int = _LABEL_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from pt2canon.draw.style import _esc
+from pt2canon.draw.style import xml_escape
 from pt2canon.serde.metadata import module_path
 from pt2canon.serde.model import nodes as graph_nodes
 
@@ -31,13 +31,15 @@ def _table(
 ) -> str:
     code_cols = set(code)
     out = [
-        f'<table class="{cls}"><thead><tr>' + "".join(f"<th>{_esc(h)}</th>" for h in headers) + "</tr></thead><tbody>"
+        f'<table class="{cls}"><thead><tr>'
+        + "".join(f"<th>{xml_escape(h)}</th>" for h in headers)
+        + "</tr></thead><tbody>"
     ]
     rows = list(rows)
     for row in rows[:limit]:
         cells = []
         for i, v in enumerate(row):
-            text = "" if v is None else _esc(v)
+            text = "" if v is None else xml_escape(v)
             cells.append(f"<td><code>{text}</code></td>" if i in code_cols and text else f"<td>{text}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
@@ -153,9 +155,9 @@ class Summary:
         parts = [
             '<div class="pt2canon-summary">',
             f"<style>{_SUMMARY_STYLE}</style>",
-            f"<h4>{_esc(os.path.basename(self.path) or self.path)} · model <code>{_esc(self.model)}</code></h4>",
-            f"<p>{_esc(self.format)} archive · torch {_esc(v.get('torch'))} · schema {_esc(v.get('schema'))} · "
-            f"{self.n_ops} ops · {len(self.weights)} weights ({_esc(format_size(n_w))})"
+            f"<h4>{xml_escape(os.path.basename(self.path) or self.path)} · model <code>{xml_escape(self.model)}</code></h4>",
+            f"<p>{xml_escape(self.format)} archive · torch {xml_escape(v.get('torch'))} · schema {xml_escape(v.get('schema'))} · "
+            f"{self.n_ops} ops · {len(self.weights)} weights ({xml_escape(format_size(n_w))})"
             + (f" · {len(self.constants)} constants" if self.constants else "")
             + "</p>",
             "<h5>Inputs</h5>",
@@ -222,7 +224,7 @@ class Summary:
         parts.append("<h5>Hashes</h5>")
         from pt2canon.canon.hashing import HASH_SPEC, LEVELS
 
-        parts.append(f"<p>spec <code>{_esc(HASH_SPEC)}</code>; each level combines the digests of its layers</p>")
+        parts.append(f"<p>spec <code>{xml_escape(HASH_SPEC)}</code>; each level combines the digests of its layers</p>")
         parts.append(
             _table(
                 ("level", "hash", "layers"),

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from pt2canon.draw.engines import render
-from pt2canon.draw.graph import _label_of, to_digraph
+from pt2canon.draw.graph import label_of, to_digraph
 from pt2canon.draw.plan import DEFAULT_MAX_NODES, Drawing, plan_drawing
 
 __all__ = ["GraphView", "draw", "draw_svg"]
@@ -76,7 +76,7 @@ def draw(
     """Draw a program's graph; see :func:`draw_svg` for the arguments. Returns a :class:`GraphView`."""
     t0 = time.perf_counter()
     D = to_digraph(program, model=model)
-    label = _label_of(program) if title is None else title
+    label = label_of(program) if title is None else title
     drawing = plan_drawing(
         D,
         collapse_depth=collapse_depth,

@@ -7,16 +7,23 @@ from typing import TYPE_CHECKING, Any
 
 from pt2canon.listing.expressions import expr_to_str
 from pt2canon.listing.lines import (
-    _enum,
-    _sym_text,
-    _value_meta,
+    enum_name,
     format_argument,
     format_meta,
     format_node,
+    format_value_meta,
     short_target,
+    symint_text,
 )
-from pt2canon.listing.names import _KEYWORD, DTYPE_NAMES
-from pt2canon.listing.program import _graph_module, _payload_meta, _subgraphs, _version, format_spec_line, spec_fields
+from pt2canon.listing.names import DTYPE_NAMES, KEYWORD
+from pt2canon.listing.program import (
+    format_spec_line,
+    graph_and_signature,
+    node_subgraphs,
+    payload_meta,
+    program_versions,
+    spec_fields,
+)
 from pt2canon.serde.tags import VALUE_TABLES, iter_refs
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,7 +47,7 @@ def _shape(meta: Any) -> list[int | str] | None:
         if isinstance(s, Mapping) and isinstance(s.get("as_int"), int):
             out.append(s["as_int"])
         else:
-            out.append(_sym_text(s))
+            out.append(symint_text(s))
     return out
 
 
@@ -52,9 +59,9 @@ def _values_json(arg: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict
         table = values.get(table_name) if table_name else None
         meta = table.get(name) if isinstance(table, Mapping) else None
         entry: dict[str, Any] = {"name": name, "kind": kind}
-        entry["meta"] = "token" if kind == "token" else _value_meta(table_name, meta)
+        entry["meta"] = "token" if kind == "token" else format_value_meta(table_name, meta)
         if kind == "tensor" and isinstance(meta, Mapping):
-            entry["dtype"] = _enum(DTYPE_NAMES, meta.get("dtype"), "ScalarType")
+            entry["dtype"] = enum_name(DTYPE_NAMES, meta.get("dtype"), "ScalarType")
             entry["shape"] = _shape(meta)
         out.append(entry)
     return out
@@ -69,7 +76,7 @@ def _graph_json(graph: Mapping[str, Any]) -> dict[str, Any]:
             args.append(
                 {
                     "name": na.get("name", "") if isinstance(na, Mapping) else "",
-                    "keyword": isinstance(na, Mapping) and na.get("kind") == _KEYWORD,
+                    "keyword": isinstance(na, Mapping) and na.get("kind") == KEYWORD,
                     "value": format_argument(arg) if isinstance(arg, Mapping) else "?",
                 }
             )
@@ -85,7 +92,7 @@ def _graph_json(graph: Mapping[str, Any]) -> dict[str, Any]:
                 "args": args,
                 "outputs": outputs,
                 "line": format_node(node, graph),
-                "subgraphs": [{"name": n, **_graph_json(sub)} for n, sub in _subgraphs(node)],
+                "subgraphs": [{"name": n, **_graph_json(sub)} for n, sub in node_subgraphs(node)],
             }
         )
     inputs = []
@@ -107,8 +114,8 @@ def _payloads_json(payloads: Mapping[str, Payload]) -> dict[str, Any]:
             {
                 "fqn": fqn,
                 "bytes": p.size,
-                "meta": _payload_meta(p),
-                "dtype": _enum(DTYPE_NAMES, meta.get("dtype"), "ScalarType") if isinstance(meta, Mapping) else None,
+                "meta": payload_meta(p),
+                "dtype": enum_name(DTYPE_NAMES, meta.get("dtype"), "ScalarType") if isinstance(meta, Mapping) else None,
                 "shape": _shape(meta),
                 "is_param": p.is_param,
                 "use_pickle": p.use_pickle,
@@ -119,8 +126,8 @@ def _payloads_json(payloads: Mapping[str, Payload]) -> dict[str, Any]:
 
 def _model_json(program: Mapping[str, Any], name: str, weights: Mapping[str, Payload] | None,
                 constants: Mapping[str, Payload] | None) -> dict[str, Any]:  # fmt: skip
-    graph, signature = _graph_module(program)
-    torch_version, schema, _ = _version(program)
+    graph, signature = graph_and_signature(program)
+    torch_version, schema, _ = program_versions(program)
     opset = program.get("opset_version")
 
     def specs(key: str) -> list[dict[str, Any]]:

@@ -269,11 +269,11 @@ def _mono(node: ast.AST) -> tuple[Fraction, tuple[tuple[str, int], ...]] | None:
             return None
         return Fraction(1), tuple((s, k * int(e)) for s, k in base[1])
     if name == "Mul":
-        return _mono_product([_mono(a) for a in args])
+        return mono_product([_mono(a) for a in args])
     return None
 
 
-def _mono_product(
+def mono_product(
     parts: Iterable[tuple[Fraction, tuple[tuple[str, int], ...]] | None],
 ) -> tuple[Fraction, tuple[tuple[str, int], ...]] | None:
     coef = Fraction(1)
@@ -287,7 +287,7 @@ def _mono_product(
     return coef, tuple(sorted((s, k) for s, k in powers.items() if k))
 
 
-def _sym_mono(symint: Any) -> tuple[Fraction, tuple[tuple[str, int], ...]] | None:
+def symint_monomial(symint: Any) -> tuple[Fraction, tuple[tuple[str, int], ...]] | None:
     if not isinstance(symint, dict):
         return None
     if "as_int" in symint and isinstance(symint["as_int"], int):

@@ -9,16 +9,16 @@ from fractions import Fraction
 from typing import Any
 
 from pt2canon.errors import printable
-from pt2canon.listing.expressions import _mono_product, _sym_mono, expr_to_str
+from pt2canon.listing.expressions import expr_to_str, mono_product, symint_monomial
 from pt2canon.listing.names import (
-    _KEYWORD,
-    _NONFINITE,
-    _STRIDED,
-    _VALUE_TABLE,
     DTYPE_ABBRS,
     DTYPE_NAMES,
+    KEYWORD,
     LAYOUT_NAMES,
     MEMORY_FORMAT_NAMES,
+    NONFINITE,
+    STRIDED,
+    VALUE_TABLE,
 )
 
 __all__ = ["format_argument", "format_meta", "format_node", "format_tensor_meta", "short_target"]
@@ -30,7 +30,7 @@ __all__ = ["format_argument", "format_meta", "format_node", "format_tensor_meta"
 
 def _float(v: Any) -> str:
     if isinstance(v, str):
-        return _NONFINITE.get(v, repr(v))
+        return NONFINITE.get(v, repr(v))
     if isinstance(v, bool):
         return repr(v)
     if isinstance(v, int):
@@ -47,11 +47,11 @@ def _float(v: Any) -> str:
     return repr(v)
 
 
-def _int(v: Any) -> str:
+def number_text(v: Any) -> str:
     return str(v) if isinstance(v, (int, float)) else repr(v)
 
 
-def _enum(table: Mapping[int, str], v: Any, kind: str) -> str:
+def enum_name(table: Mapping[int, str], v: Any, kind: str) -> str:
     name = table.get(v) if isinstance(v, int) and not isinstance(v, bool) else None
     return name if name is not None else f"{kind}({v!r})"
 
@@ -112,21 +112,21 @@ _ARG_FORMATS: dict[str, Any] = {
     "as_none": lambda v: "None",
     "as_tensor": _ref,
     "as_tensors": lambda v: _list(v, _ref),
-    "as_int": _int,
-    "as_ints": lambda v: _list(v, _int),
+    "as_int": number_text,
+    "as_ints": lambda v: _list(v, number_text),
     "as_float": _float,
     "as_floats": lambda v: _list(v, _float),
     "as_string": repr,
     "as_strings": lambda v: _list(v, repr),
-    "as_sym_int": lambda v: _sym_arg(v, "as_int", _int),
-    "as_sym_ints": lambda v: _list(v, lambda x: _sym_arg(x, "as_int", _int)),
+    "as_sym_int": lambda v: _sym_arg(v, "as_int", number_text),
+    "as_sym_ints": lambda v: _list(v, lambda x: _sym_arg(x, "as_int", number_text)),
     "as_sym_float": lambda v: _sym_arg(v, "as_float", _float),
     "as_sym_floats": lambda v: _list(v, lambda x: _sym_arg(x, "as_float", _float)),
     "as_sym_bool": lambda v: _sym_arg(v, "as_bool", repr),
     "as_sym_bools": lambda v: _list(v, lambda x: _sym_arg(x, "as_bool", repr)),
-    "as_scalar_type": lambda v: _enum(DTYPE_NAMES, v, "ScalarType"),
-    "as_memory_format": lambda v: _enum(MEMORY_FORMAT_NAMES, v, "MemoryFormat"),
-    "as_layout": lambda v: _enum(LAYOUT_NAMES, v, "Layout"),
+    "as_scalar_type": lambda v: enum_name(DTYPE_NAMES, v, "ScalarType"),
+    "as_memory_format": lambda v: enum_name(MEMORY_FORMAT_NAMES, v, "MemoryFormat"),
+    "as_layout": lambda v: enum_name(LAYOUT_NAMES, v, "Layout"),
     "as_device": _device,
     "as_bool": repr,
     "as_bools": lambda v: _list(v, repr),
@@ -142,7 +142,7 @@ _ARG_FORMATS: dict[str, Any] = {
         else _unknown("as_complex", v)
     ),
     "as_nested_tensors": lambda v: _list(v, lambda row: _list(row, _ref)),
-    "as_int_lists": lambda v: _list(v, lambda row: _list(row, _int)),
+    "as_int_lists": lambda v: _list(v, lambda row: _list(row, number_text)),
     "as_float_lists": lambda v: _list(v, lambda row: _list(row, _float)),
     "as_string_to_argument": lambda v: (
         "{" + ", ".join(f"{k!r}: {format_argument(a)}" for k, a in v.items()) + "}"
@@ -207,7 +207,7 @@ def format_argument(arg: Mapping[str, Any]) -> str:
         return _unknown(tag, value)
 
 
-def _sym_text(symint: Any) -> str:
+def symint_text(symint: Any) -> str:
     if isinstance(symint, dict):
         for literal in ("as_int", "as_float", "as_bool"):
             if literal in symint:
@@ -224,7 +224,7 @@ def _contiguous(sizes: list[Any]) -> list[tuple[Fraction, tuple[tuple[str, int],
     acc: tuple[Fraction, tuple[tuple[str, int], ...]] | None = (Fraction(1), ())
     for s in reversed(sizes):
         out.append(acc)
-        acc = None if acc is None else _mono_product([acc, _sym_mono(s)])
+        acc = None if acc is None else mono_product([acc, symint_monomial(s)])
         if acc is not None and abs(acc[0].numerator) >> 64:
             acc = None  # no real stride is past 2**64: stop multiplying (linear in the rank)
     return out[::-1]
@@ -271,26 +271,26 @@ def format_tensor_meta(meta: Mapping[str, Any] | None) -> str:
         return "?"
     dtype = meta.get("dtype")
     abbr = DTYPE_ABBRS.get(dtype) if isinstance(dtype, int) else None
-    head = abbr if abbr is not None else _enum(DTYPE_NAMES, dtype, "ScalarType")
+    head = abbr if abbr is not None else enum_name(DTYPE_NAMES, dtype, "ScalarType")
     sizes = meta.get("sizes")
     sizes = sizes if isinstance(sizes, list) else []
-    text = f"{head}[{', '.join(_sym_text(s) for s in sizes)}]"
+    text = f"{head}[{', '.join(symint_text(s) for s in sizes)}]"
     extras = []
     strides = meta.get("strides")
     if isinstance(strides, list):
         expected = _contiguous(sizes)
-        actual = [_sym_mono(s) for s in strides]
+        actual = [symint_monomial(s) for s in strides]
         if len(strides) != len(sizes) or any(a is None or a != e for a, e in zip(actual, expected, strict=False)):
-            extras.append(f"stride=[{', '.join(_sym_text(s) for s in strides)}]")
+            extras.append(f"stride=[{', '.join(symint_text(s) for s in strides)}]")
     offset = meta.get("storage_offset")
-    if offset is not None and _sym_mono(offset) != (Fraction(0), ()):
-        extras.append(f"offset={_sym_text(offset)}")
+    if offset is not None and symint_monomial(offset) != (Fraction(0), ()):
+        extras.append(f"offset={symint_text(offset)}")
     device = meta.get("device")
     if device is not None and _device(device) != "cpu":
         extras.append(f"device={_device(device)}")
-    layout = meta.get("layout", _STRIDED)
-    if layout != _STRIDED:
-        extras.append(f"layout={_enum(LAYOUT_NAMES, layout, 'Layout')}")
+    layout = meta.get("layout", STRIDED)
+    if layout != STRIDED:
+        extras.append(f"layout={enum_name(LAYOUT_NAMES, layout, 'Layout')}")
     if meta.get("requires_grad"):
         extras.append("requires_grad")
     return f"{text}{{{', '.join(extras)}}}" if extras else text
@@ -299,18 +299,18 @@ def format_tensor_meta(meta: Mapping[str, Any] | None) -> str:
 def _table(values: Mapping[str, Any] | None, tag: str) -> Mapping[str, Any]:
     if not isinstance(values, Mapping):
         return {}
-    table = values.get(_VALUE_TABLE.get(tag, ""))
+    table = values.get(VALUE_TABLE.get(tag, ""))
     return table if isinstance(table, Mapping) else {}
 
 
-def _value_meta(kind_table: str, meta: Any) -> str:
+def format_value_meta(kind_table: str, meta: Any) -> str:
     if meta is None:
         return "?"
     if kind_table == "tensor_values":
         return format_tensor_meta(meta)
     if kind_table == "custom_obj_values":
         return f"CustomObj({meta.get('class_fqn', '?')})" if isinstance(meta, Mapping) else "?"
-    return f"Sym({_sym_text(meta)})"
+    return f"Sym({symint_text(meta)})"
 
 
 def format_meta(arg: Mapping[str, Any], values: Mapping[str, Any] | None) -> str | None:
@@ -343,15 +343,15 @@ def format_meta(arg: Mapping[str, Any], values: Mapping[str, Any] | None) -> str
         return None
     tag, v = next(iter(arg.items()))
     table = _table(values, tag)
-    name = _VALUE_TABLE.get(tag, "")
+    name = VALUE_TABLE.get(tag, "")
 
     def one(ref: Any) -> str:
-        return _value_meta(name, table.get(str(ref.get("name")))) if isinstance(ref, Mapping) else "?"
+        return format_value_meta(name, table.get(str(ref.get("name")))) if isinstance(ref, Mapping) else "?"
 
     def sym(ref: Any) -> str:
         if isinstance(ref, Mapping) and "as_name" in ref:
-            return _value_meta(name, table.get(ref["as_name"]))
-        return _sym_text(ref)
+            return format_value_meta(name, table.get(ref["as_name"]))
+        return symint_text(ref)
 
     def opt(ref: Any) -> str:
         return one(ref["as_tensor"]) if isinstance(ref, Mapping) and "as_tensor" in ref else "None"
@@ -421,7 +421,7 @@ def format_node(node: Mapping[str, Any], values: Mapping[str, Any] | None) -> st
             call_args.append(_unknown("input", na))
             continue
         text = format_argument(na.get("arg"))  # type: ignore[arg-type]
-        if na.get("kind") == _KEYWORD and na.get("name"):
+        if na.get("kind") == KEYWORD and na.get("name"):
             text = f"{na['name']}={text}"
         call_args.append(text)
     call = f"{short_target(target) if isinstance(target, str) else _unknown('target', target)}({', '.join(call_args)})"

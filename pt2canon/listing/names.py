@@ -7,9 +7,9 @@ from pt2canon.serde.tags import REF_KINDS, VALUE_TABLES
 
 __all__ = ["DTYPE_ABBRS", "DTYPE_NAMES", "LAYOUT_NAMES", "MEMORY_FORMAT_NAMES"]
 
-_STRIDED = 7
-_KEYWORD = 2
-_INDENT = "    "
-_NONFINITE = {"Infinity": "inf", "-Infinity": "-inf", "NaN": "nan"}
+STRIDED = 7
+KEYWORD = 2
+INDENT = "    "
+NONFINITE = {"Infinity": "inf", "-Infinity": "-inf", "NaN": "nan"}
 #: Union tag -> the graph table holding the metadata of the value it names.
-_VALUE_TABLE = {tag: VALUE_TABLES[kind] for tag, kind in REF_KINDS.items() if kind in VALUE_TABLES}
+VALUE_TABLE = {tag: VALUE_TABLES[kind] for tag, kind in REF_KINDS.items() if kind in VALUE_TABLES}

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from pt2canon.errors import printable
 from pt2canon.listing.expressions import expr_to_str
-from pt2canon.listing.lines import _int, format_argument, format_meta, format_node, format_tensor_meta
-from pt2canon.listing.names import _INDENT
+from pt2canon.listing.lines import format_argument, format_meta, format_node, format_tensor_meta, number_text
+from pt2canon.listing.names import INDENT
 from pt2canon.serde.spec import INPUT_RANK, OUTPUT_RANK, spec_view
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,7 +92,7 @@ def format_return(graph: Mapping[str, Any]) -> str:
     return printable(f"return ({', '.join(outs)})")
 
 
-def _subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+def node_subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
     for na in node.get("inputs") or ():
         arg = na.get("arg") if isinstance(na, Mapping) else None
         if isinstance(arg, Mapping) and "as_graph" in arg and isinstance(arg["as_graph"], Mapping):
@@ -103,30 +103,30 @@ def _subgraphs(node: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]
 
 def generate_subgraph_header(name: str, graph: Mapping[str, Any], depth: int) -> Iterator[str]:
     """Yield the ``@name:`` line of a subgraph and one line per input, indented ``depth`` levels."""
-    yield printable(f"{_INDENT * depth}@{name}:")
+    yield printable(f"{INDENT * depth}@{name}:")
     for arg in graph.get("inputs") or ():
         meta = format_meta(arg, graph)
         yield printable(
-            f"{_INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
+            f"{INDENT * (depth + 1)}{format_argument(arg)}: input" + (f"  {meta}" if meta is not None else "")
         )
 
 
 def generate_graph_body(graph: Mapping[str, Any], depth: int) -> Iterator[str]:
     """Yield a graph's node lines, subgraphs nested under their node, and its return line."""
-    pad = _INDENT * depth
+    pad = INDENT * depth
     for node in graph.get("nodes") or ():
         yield pad + format_node(node, graph)
-        for name, sub in _subgraphs(node):
+        for name, sub in node_subgraphs(node):
             yield from generate_subgraph_header(name, sub, depth + 1)
             yield from generate_graph_body(sub, depth + 2)
     yield pad + format_return(graph)
 
 
 def _range(v: Any, default: str) -> str:
-    return default if v is None else _int(v)
+    return default if v is None else number_text(v)
 
 
-def _payload_meta(p: Payload) -> str:
+def payload_meta(p: Payload) -> str:
     if p.tensor_meta is not None:
         return format_tensor_meta(p.tensor_meta)
     return "pickle" if p.use_pickle else "?"
@@ -138,13 +138,13 @@ def _payload_lines(title: str, payloads: Mapping[str, Payload], largest: int | N
     ranked = sorted(payloads.items(), key=lambda kv: (-kv[1].size, kv[0]))
     shown = ranked if largest is None else ranked[:largest]
     for fqn, p in shown:
-        yield f"{_INDENT}{fqn}: {_payload_meta(p)}  {format_size(p.size)}"
+        yield f"{INDENT}{fqn}: {payload_meta(p)}  {format_size(p.size)}"
     if len(ranked) > len(shown):
         rest = format_size(sum(p.size for _, p in ranked[len(shown) :]))
-        yield f"{_INDENT}... {len(ranked) - len(shown)} more ({rest}){hint}"
+        yield f"{INDENT}... {len(ranked) - len(shown)} more ({rest}){hint}"
 
 
-def _version(program: Mapping[str, Any]) -> tuple[str, str, str]:
+def program_versions(program: Mapping[str, Any]) -> tuple[str, str, str]:
     sv = program.get("schema_version")
     schema = f"{sv.get('major', '?')}.{sv.get('minor', '?')}" if isinstance(sv, Mapping) else "?"
     opset = program.get("opset_version")
@@ -152,7 +152,7 @@ def _version(program: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(program.get("torch_version", "?")), schema, ops
 
 
-def _graph_module(program: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+def graph_and_signature(program: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     gm = program.get("graph_module") or {}
     return gm.get("graph") or {}, gm.get("signature") or {}
 
@@ -227,8 +227,8 @@ def generate_listing(
     """
 
     def lines() -> Iterator[str]:
-        graph, signature = _graph_module(program)
-        torch_version, schema, opset = _version(program)
+        graph, signature = graph_and_signature(program)
+        torch_version, schema, opset = program_versions(program)
         yield f"model: {name}"
         yield f"torch: {torch_version}"
         yield f"schema: {schema}"
@@ -240,10 +240,10 @@ def generate_listing(
             yield "archive: " + " ".join(f"{k}={v}" for k, v in info.items())
         yield "inputs:"
         for spec in signature.get("input_specs") or ():
-            yield _INDENT + format_spec_line(spec_fields(spec), graph)
+            yield INDENT + format_spec_line(spec_fields(spec), graph)
         yield "outputs:"
         for spec in signature.get("output_specs") or ():
-            yield _INDENT + format_spec_line(spec_fields(spec), graph)
+            yield INDENT + format_spec_line(spec_fields(spec), graph)
         yield "graph:"
         yield from generate_graph_body(graph, 1)
         ranges = program.get("range_constraints")
@@ -251,7 +251,7 @@ def generate_listing(
             yield "range_constraints:"
             for sym, rc in ranges.items():
                 rc = rc if isinstance(rc, Mapping) else {}
-                yield f"{_INDENT}{expr_to_str(sym)}: [{_range(rc.get('min_val'), '-int_oo')}, {_range(rc.get('max_val'), 'int_oo')}]"
+                yield f"{INDENT}{expr_to_str(sym)}: [{_range(rc.get('min_val'), '-int_oo')}, {_range(rc.get('max_val'), 'int_oo')}]"
         if weights is not None:
             yield from _payload_lines("weights", weights, largest, more_hint)
         if constants:

@@ -363,9 +363,7 @@ def read_artifact(path: str | os.PathLike[str], *, limits: Limits = DEFAULT_LIMI
             f"file has {size} bytes, over the limit max_json_bytes={limits.max_json_bytes}", file=label
         )
     with open_regular(label, what="an archive or JSON file") as fh:
-        data = fh.read(limits.max_json_bytes + 1)
-    if len(data) > limits.max_json_bytes:  # the file grew since it was measured
-        raise UnsafeArchiveError(f"file is over the limit max_json_bytes={limits.max_json_bytes}", file=label)
+        data = fh.read(limits.max_json_bytes + 1)  # more: the file grew since it was measured (refused by _read)
     return _read(data, None, label, limits)
 
 
@@ -382,6 +380,10 @@ def _read(data: bytes | None, path: str | None, label: str, limits: Limits) -> A
                     file=label,
                 )
             raise InputError("not a .pt2 archive (zip) nor a model JSON document", file=label)
+        if len(data) > limits.max_json_bytes:
+            raise UnsafeArchiveError(
+                f"JSON document is over the limit max_json_bytes={limits.max_json_bytes}", file=label
+            )
         program = _program_from_json(data, label, None, limits)
         return Artifact(path=label, format="json", models={"model": Model(name="model", program=program)})
     src = ZipSource(data, path, label, limits)

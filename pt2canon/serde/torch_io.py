@@ -72,6 +72,20 @@ def from_exported_program(ep: Any, *, label: str = "<ExportedProgram>", limits: 
         If ``ep`` is not an ``ExportedProgram``.
     InputError
         If torch cannot serialize it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> class Double(torch.nn.Module):
+    ...     def forward(self, x):
+    ...         return x * 2
+    >>> art = from_exported_program(torch.export.export(Double(), (torch.ones(3),)), label="double")
+    >>> art.path, art.format, [n["target"] for n in art.model.program["graph_module"]["graph"]["nodes"]]
+    ('double', 'pt2', ['torch.ops.aten.mul.Tensor'])
+    >>> from_exported_program(Double())
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: <ExportedProgram>: expected a torch.export.ExportedProgram, got Double
     """
     torch = import_torch("reading an in-memory ExportedProgram")
     if not isinstance(ep, torch.export.ExportedProgram):
@@ -99,6 +113,19 @@ def to_exported_program(source: str | os.PathLike[str] | bytes | bytearray | mem
         If torch is not installed.
     InputError
         If torch cannot load it; the message names the file.
+
+    Examples
+    --------
+    The bundled example (a file we trust) as torch's own program, run:
+
+    >>> import torch
+    >>> ep = to_exported_program("examples/mlp_v1.pt2")
+    >>> type(ep).__name__, sorted(ep.state_dict)[:2], tuple(ep.module()(torch.ones(2, 16)).shape)
+    ('ExportedProgram', ['fc1.bias', 'fc1.weight'], (2, 4))
+    >>> to_exported_program("examples/no_such.pt2")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.InputError: examples/no_such.pt2: no such file
     """
     torch = import_torch("loading an archive with torch.export.load")
     if isinstance(source, (bytes, bytearray, memoryview)):

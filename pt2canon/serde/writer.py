@@ -52,12 +52,14 @@ from pt2canon.serde.layout import (
     WEIGHTS_CONFIG,
     WEIGHTS_DIR,
 )
+from pt2canon.serde.spec import STATE_FQN_FIELD
 
 __all__ = [
     "ALIGNMENT",
     "ARCHIVE_FORMAT",
     "ARCHIVE_VERSION",
     "DATA_VERSION",
+    "atomic_write",
     "write_archive",
     "write_json",
 ]
@@ -69,13 +71,6 @@ _DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644  # a regular file, rw-r--r--
 _PAD_ID = b"FB"  # the extra-field id torch's writer pads with
 _CHUNK = 1 << 20
-# Signature input kinds whose value comes from a weight or constant file, and the key naming it.
-_STATE_INPUTS = {
-    "parameter": "parameter_name",
-    "buffer": "buffer_name",
-    "tensor_constant": "tensor_constant_name",
-    "custom_obj": "custom_obj_name",
-}
 
 
 # -- atomic files -----------------------------------------------------------
@@ -93,7 +88,7 @@ def _default_mode() -> int:
     return 0o644
 
 
-def _atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> None:
+def atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> None:
     """Call ``fill(fh)`` on a temporary file beside ``path``, then move it over ``path``.
 
     On any error (including ``KeyboardInterrupt``, and SIGTERM or SIGHUP when
@@ -101,6 +96,23 @@ def _atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], obje
     untouched. The new file gets the old one's permission bits, never its
     setuid, setgid or sticky bits. A ``path`` that is a device, a pipe or a
     socket (``/dev/null``, a FIFO) is written into, not replaced.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> tmp = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(tmp.name, "out.txt")
+    >>> atomic_write(path, lambda fh: fh.write(b"one"))
+    >>> def fail(fh):
+    ...     fh.write(b"half")
+    ...     raise KeyboardInterrupt
+    >>> try:
+    ...     atomic_write(path, fail)
+    ... except KeyboardInterrupt:
+    ...     pass
+    >>> open(path, "rb").read(), os.listdir(tmp.name)  # untouched, no temporary file left
+    (b'one', ['out.txt'])
+    >>> tmp.cleanup()
     """
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
@@ -272,7 +284,7 @@ def write_json(path: str | os.PathLike[str], doc: Any, *, indent: int | None = N
     """
     target = os.fspath(path)
     data = _json_bytes(doc, indent=indent, what="document", file=target)
-    _atomic_write(target, lambda fh: fh.write(data))
+    atomic_write(target, lambda fh: fh.write(data))
 
 
 # -- archives -------------------------------------------------------------------
@@ -300,7 +312,7 @@ def _bytes_member(name: str, data: bytes) -> _Member:
     return _Member(name, len(data), lambda: (data,))
 
 
-def _check_root(root: str) -> None:
+def _check_root(root: str, file: str) -> None:
     if (
         not isinstance(root, str)
         or not root
@@ -308,7 +320,9 @@ def _check_root(root: str) -> None:
         or any(c in root for c in "/\\\x00:")
         or root != root.strip()
     ):
-        raise UsageError(f"root folder {root!r} is not a plain folder name (no '/', '\\', ':', '..', or blanks)")
+        raise UsageError(
+            f"root folder {root!r} is not a plain folder name (no '/', '\\', ':', '..', or blanks)", file=file
+        )
 
 
 def _check_model_name(name: str, file: str) -> None:
@@ -367,7 +381,7 @@ def _required_state(program: Mapping[str, Any]) -> list[tuple[str, str]]:
         if not isinstance(spec, dict) or len(spec) != 1:
             continue
         ((kind, body),) = spec.items()
-        key = _STATE_INPUTS.get(kind)
+        key = STATE_FQN_FIELD.get(kind)
         if key and isinstance(body, dict) and isinstance(body.get(key), str):
             out.append((kind, body[key]))
     return out
@@ -590,14 +604,14 @@ def write_archive(
     True
     0
     >>> with read_artifact("examples/mlp_v1.pt2") as art:
-    ...     write_archive(a, art, root="../x")  # doctest: +ELLIPSIS
+    ...     write_archive("c.pt2", art, root="../x")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    pt2canon.errors.UsageError: root folder '../x' is not a plain folder name ...
+    pt2canon.errors.UsageError: c.pt2: root folder '../x' is not a plain folder name ...
     >>> tmp.cleanup()
     """
     target = os.fspath(path)
-    _check_root(root)
+    _check_root(root, target)
     members = _plan_archive(artifact, programs, root, target, sample_inputs)
 
     def fill(fh: IO[bytes]) -> None:
@@ -606,6 +620,6 @@ def write_archive(
                 _write_member(zf, fh, m, target)
 
     try:
-        _atomic_write(target, fill)
+        atomic_write(target, fill)
     except Pt2CanonError as exc:
         raise exc.located(file=target) from None

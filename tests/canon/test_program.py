@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pt2canon
-from pt2canon.canon.graph import _emit
+from pt2canon.canon.graph import emit_graph
 from pt2canon.canon.program import canonicalize_program, ordering_edges
 from pt2canon.cli import main
 from pt2canon.serde.archive import read_artifact
@@ -35,7 +35,7 @@ def test_emitting_renamed_json_directly_equals_writing_the_graph_model_back(doc:
         for v in G.nodes[nid]["values"]:
             fresh[v.name] = f"w{len(fresh)}"
     expected = from_networkx(G, order=order, rename=lambda nid, v: fresh[v.name], input_order=inputs)
-    assert _emit(graph, order, inputs, fresh) == expected
+    assert emit_graph(graph, order, inputs, fresh) == expected
 
 
 def test_a_graph_without_mutation_only_chains_its_random_ops() -> None:

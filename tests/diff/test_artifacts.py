@@ -21,6 +21,11 @@ nn = torch.nn
 
 import pt2canon  # noqa: E402
 from pt2canon.diff import DiffResult  # noqa: E402
+from pt2canon.diff.artifacts import compare_artifacts  # noqa: E402
+from pt2canon.diff.options import Options  # noqa: E402
+from pt2canon.errors import UsageError  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _block(cin: int, cout: int) -> Any:
@@ -274,3 +279,13 @@ def test_kept_metadata_is_compared_and_shows_what_changed(small: Any, tmp_path: 
     assert c.kind == "node_changed" and c.summary.startswith("metadata stack_trace: ")
     assert [f["path"] for f in c.details["changes"]] == ["metadata.stack_trace"]
     assert r.hash_a == pt2canon.hash(small["a"], keep_metadata=["stack_trace"]) != r.hash_b
+
+
+def test_a_model_of_neither_side_is_refused_by_name_not_reported_added() -> None:
+    with pt2canon.load(EXAMPLES / "mlp_v1.pt2") as a, pt2canon.load(EXAMPLES / "mlp_v2.pt2") as b:
+        with pytest.raises(UsageError, match=r"model='decoder': a model of neither .*mlp_v1\.pt2 \(model\)"):
+            compare_artifacts(a, b, ["model", "decoder"], Options(), {"level": "graph"})
+        assert [c.kind for c in compare_artifacts(a, b, ["model"], Options(), {"level": "graph"}).changes] == [
+            "node_added",
+            "node_rewired",
+        ]

@@ -511,6 +511,10 @@ def test_a_json_member_or_file_over_max_json_bytes_is_refused_before_it_is_read(
         read_artifact(path, limits=small)
     _refused(info.value, UnsafeArchiveError, str(path), f"over the limit max_json_bytes={size - 1}")
     assert read_artifact(path, limits=Limits(max_json_bytes=size)).model.program
+    with pytest.raises(UnsafeArchiveError) as info:  # the same bytes already in memory: the same limit
+        read_bytes(path.read_bytes(), label="in-memory.json", limits=small)
+    _refused(info.value, UnsafeArchiveError, "in-memory.json", f"over the limit max_json_bytes={size - 1}")
+    assert read_bytes(path.read_bytes(), limits=Limits(max_json_bytes=size)).model.program
 
 
 def test_one_name_given_to_two_members_is_refused_whatever_their_contents(corpus: Corpus) -> None:

@@ -156,8 +156,9 @@ def test_the_root_folder_can_be_chosen_but_must_be_a_plain_name(corpus: dict[str
     assert read_artifact(out).root == "my_model/"
     run_and_compare(corpus["mlp"].ep, out, corpus["mlp"].args)
     for bad in ("", "a/b", "..", "c:", " x"):
-        with pytest.raises(UsageError, match="not a plain folder name"):
+        with pytest.raises(UsageError, match="not a plain folder name") as info:
             write_archive(tmp_path / "bad.pt2", src, root=bad)
+        assert info.value.file == str(tmp_path / "bad.pt2")  # the error names the file it was writing
     assert not (tmp_path / "bad.pt2").exists()
 
 
