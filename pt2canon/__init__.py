@@ -42,7 +42,7 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> listing         the FX-like one-line-per-node listing (listing.names, .expressions,
                          .lines, .program, .document)
       -> draw            drawings and the notebook summary
-      -> serde.writer    deterministic, atomic JSON and .pt2 output
+      -> serde.writer    deterministic JSON and .pt2 output (serde.atomic: a file replaced whole or not at all)
     around the pipeline
       -> cli, commands.* ``pt2canon show|hash|canon|diff|audit|index``
       -> batch           many archives: per-archive records, local processes (_pool) or Dask

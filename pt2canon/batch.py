@@ -390,7 +390,7 @@ def read_index(path: str | os.PathLike[str]) -> dict[str, Record]:
 def write_index(path: str | os.PathLike[str], records: Iterable[Mapping[str, Any]]) -> None:
     """Write records as JSON lines (sorted keys), atomically: a reader sees the old index or the new one."""
     from pt2canon._json import canonical_bytes
-    from pt2canon.serde.writer import atomic_write
+    from pt2canon.serde.atomic import atomic_write
 
     lines = [canonical_bytes(r) + b"\n" for r in records]
     atomic_write(path, lambda fh: fh.writelines(lines))

@@ -1,9 +1,8 @@
 """Deterministic, atomic output: JSON documents and ``.pt2`` archives.
 
-Both writers put the output in a temporary file in the target's folder,
-flush and ``fsync`` it, then ``os.replace`` it over the target: a reader sees
-the old file or the new one, never half of one, and on any error the
-temporary file is removed and the old file is left as it was.
+Both writers write through :func:`pt2canon.serde.atomic.atomic_write`: a
+reader sees the old file or the new one, never half of one, and on any
+error the old file is left as it was.
 
 :func:`write_archive` writes a ``.pt2`` archive that ``torch.export.load``
 reads, and writes it the same way every time: members in sorted order, one
@@ -19,23 +18,19 @@ unpickled.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 import re
-import signal
-import stat
 import struct
-import tempfile
-import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, Any
 
 from pt2canon import _json
 from pt2canon.errors import ArchiveError, Pt2CanonError, UsageError
 from pt2canon.serde.archive import Artifact, Model, Payload
+from pt2canon.serde.atomic import atomic_write
 from pt2canon.serde.layout import (
     ARCHIVE_FORMAT,
     ARCHIVE_VERSION,
@@ -59,7 +54,6 @@ __all__ = [
     "ARCHIVE_FORMAT",
     "ARCHIVE_VERSION",
     "DATA_VERSION",
-    "atomic_write",
     "write_archive",
     "write_json",
 ]
@@ -71,156 +65,6 @@ _DATE_TIME = (1980, 1, 1, 0, 0, 0)
 _FILE_MODE = 0o100644  # a regular file, rw-r--r--
 _PAD_ID = b"FB"  # the extra-field id torch's writer pads with
 _CHUNK = 1 << 20
-
-
-# -- atomic files -----------------------------------------------------------
-
-
-def _default_mode() -> int:
-    """Permissions a new file gets: ``0o666`` less the umask (read without changing it)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return 0o666 & ~int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o644
-
-
-def atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], object]) -> None:
-    """Call ``fill(fh)`` on a temporary file beside ``path``, then move it over ``path``.
-
-    On any error (including ``KeyboardInterrupt``, and SIGTERM or SIGHUP when
-    they would end the process) the temporary file is removed and ``path`` is
-    untouched. The new file gets the old one's permission bits, never its
-    setuid, setgid or sticky bits. A ``path`` that is a device, a pipe or a
-    socket (``/dev/null``, a FIFO) is written into, not replaced.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> path = os.path.join(tmp.name, "out.txt")
-    >>> atomic_write(path, lambda fh: fh.write(b"one"))
-    >>> def fail(fh):
-    ...     fh.write(b"half")
-    ...     raise KeyboardInterrupt
-    >>> try:
-    ...     atomic_write(path, fail)
-    ... except KeyboardInterrupt:
-    ...     pass
-    >>> open(path, "rb").read(), os.listdir(tmp.name)  # untouched, no temporary file left
-    (b'one', ['out.txt'])
-    >>> tmp.cleanup()
-    """
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    try:
-        st: os.stat_result | None = os.stat(target)
-    except OSError:
-        st = None
-    if st is not None and stat.S_ISDIR(st.st_mode):
-        raise UsageError("is a directory; give a file name to write", file=target)
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        _write_special(target, fill)
-        return
-    mode = st.st_mode & 0o777 if st is not None else _default_mode()
-    with _removed_on_termination() as temporary:  # installed before the file exists: no window
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(folder, os.path.basename(target)), suffix=".tmp", dir=folder)
-        except OSError as exc:
-            raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
-        temporary.append(tmp)
-        try:
-            with os.fdopen(fd, "w+b") as fh:
-                fill(fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
-            temporary.clear()
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(exc, OSError):
-                raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
-            raise
-    _fsync_dir(folder)
-
-
-def _write_special(target: str, fill: Callable[[IO[bytes]], object]) -> None:
-    """Write into a device, a FIFO or a socket: built in an unnamed temporary file, then copied."""
-    try:
-        with tempfile.TemporaryFile() as tmp:
-            fill(tmp)
-            tmp.seek(0)
-            with open(target, "wb") as out:
-                while block := tmp.read(_CHUNK):
-                    out.write(block)
-    except OSError as exc:
-        raise UsageError(f"cannot write file ({exc.strerror or exc})", file=target) from None
-
-
-def _temp_prefix(folder: str, name: str) -> str:
-    """``.<name>.`` for a temporary file beside ``name``, cut so the whole temporary name fits the folder's limit."""
-    try:
-        name_max = os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError, AttributeError):
-        name_max = 255
-    room = name_max - len(".") - len(".") - 8 - len(".tmp")  # mkstemp adds 8 random characters
-    raw = os.fsencode(name)
-    if len(raw) > room:
-        name = os.fsdecode(raw[:room].decode("utf-8", "ignore").encode("utf-8")) if room > 0 else ""
-    return f".{name}."
-
-
-@contextlib.contextmanager
-def _removed_on_termination() -> Iterator[list[str]]:
-    """Remove the files put in the yielded list if SIGTERM or SIGHUP ends the process meanwhile.
-
-    Only signals whose action is the default (end the process) are caught;
-    the handler removes the files, restores the previous action and sends
-    the signal again, so the process still ends by it.
-    """
-    files: list[str] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield files
-        return
-    installed: dict[int, Any] = {}
-
-    def handler(signum: int, frame: Any) -> None:
-        for tmp in files:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        for s, previous in installed.items():
-            signal.signal(s, previous)
-        os.kill(os.getpid(), signum)  # the default action again: the process ends as it would have
-
-    for name in ("SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
-            installed[signum] = signal.signal(signum, handler)
-    try:
-        yield files
-    finally:
-        for signum, previous in installed.items():
-            if signal.getsignal(signum) is handler:
-                signal.signal(signum, previous)
-
-
-def _fsync_dir(folder: str) -> None:
-    # Make the rename itself durable where the platform allows it (POSIX).
-    try:
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
 
 
 # -- JSON ---------------------------------------------------------------------
