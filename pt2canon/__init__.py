@@ -7,10 +7,12 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       archive
       -> serde.layout    the archive layout, once: member names, configs, limits
       -> serde.zipsource read a zip as untrusted input: regular files, raw names, CRC, bounded inflation
-      -> serde.archive   read the archive's members; weights stay in it (Artifact, Model,
-                         select_model); serde.legacy / serde.torch_save: older archives, per tensor
+      -> serde.archive   read the archive's members; weights stay in it (serde.artifact:
+                         Artifact, Model, Payload, select_model); serde.legacy / serde.torch_save:
+                         older archives, per tensor; serde.torch_io: to and from torch's ExportedProgram
       schema
       -> serde.tags      the Argument union: tags, value references (iter_refs), value tables
+      -> serde.enums     dtype, layout and memory-format codes; serde.metadata: nn_module_stack
       -> serde.spec      signature specs: FQN fields, update targets, torch's rank per kind
       -> serde.schema    check the JSON's shape (torch schema 8.x)
       -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
@@ -29,12 +31,14 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> canon.program   canonical names and the canonical document (canon.result: its types)
       hash / diff
       -> canon.hashing   layered sha256 digests (structure, graph, full); layer_digests(), combine()
+      -> diff.options    what a diff compares (level, ignores, tolerances)
       -> diff.sides      each graph as the aligner sees it (view ids, keys, fingerprints)
       -> diff.align      match two canonical graphs node for node (diff.matcher: its phases;
                          diff.pairing: inputs, outputs)
       -> diff.nodes, diff.signature, diff.payloads, diff.tensors, diff.program
                          typed change records (diff.fields: deepdiff per pair;
-                         diff.symbols: A's shape symbols as B's)
+                         diff.symbols: A's shape symbols as B's; diff.fqns: renamed
+                         modules; diff.dtypes: raw tensor bytes as numbers)
       -> diff.artifacts  two artifacts compared model by model (diff.rows: the
                          aligned listing; diff.records / diff.result: the result)
       render
@@ -44,6 +48,8 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> draw            drawings and the notebook summary
       -> serde.writer    deterministic JSON and .pt2 output (serde.atomic: a file replaced whole or not at all)
     around the pipeline
+      -> api             the functions above (load, canonicalize, hash, digest, diff)
+      -> errors          one exception root, Pt2CanonError, and its kinds
       -> cli, commands.* ``pt2canon show|hash|canon|diff|audit|index``
       -> batch           many archives: per-archive records, local processes (_pool) or Dask
       -> audit           a static scan of an archive's pickles and members (``audit``)

@@ -30,6 +30,13 @@ possible), ``medium`` (resource exhaustion, tampering, content that cannot be
 checked), ``low`` (departures from what torch writes), ``info`` (facts that
 need no action). :attr:`AuditReport.clean` is true when no finding is above
 ``info``.
+
+Modules: ``audit.scan`` (the audit of one zip, :class:`Auditor`),
+``audit.integrity`` (raw names, overlaps, local headers, CRC-32),
+``audit.members`` (which member holds what, from the layout and configs),
+``audit.pickles`` (the opcode walk), ``audit.globals`` (the allowlist),
+``audit.expressions`` (symbolic expressions torch's loader would evaluate),
+``audit.report`` (:class:`Finding`, :class:`AuditReport`).
 """
 
 from __future__ import annotations
