@@ -45,7 +45,14 @@ _USER = {"user_input": {"arg": {"as_tensor": {"name": "x"}}}}
 
 
 class InputClass(NamedTuple):
-    """How one graph input is placed in canonical order (made by :func:`input_classes`)."""
+    """How one graph input is placed in canonical order (made by :func:`input_classes`).
+
+    Examples
+    --------
+    >>> c = input_classes([{"buffer": {"arg": {"name": "b_n"}, "buffer_name": "bn.n", "persistent": False}}], 1)[0]
+    >>> c.kind, c.rank, c.fqn, c.deferred  # a non-persistent buffer, placed by its first use
+    ('buffer/False', 2, 'bn.n', True)
+    """
 
     kind: str  # the spec tag, with a buffer's persistence
     rank: int  # of the kind, in torch's order

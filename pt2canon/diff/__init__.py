@@ -139,6 +139,25 @@ def diff_programs(
         On an unknown level or record kind, a negative context or tolerance.
     InputError
         If ``model`` names a model that neither side has, or a program is broken.
+
+    Examples
+    --------
+    ``mlp_v1_again`` is ``mlp_v1`` exported again (another example batch
+    size): equal even at ``full``, where its other sample inputs are
+    reported but do not count. ``mlp_v2`` adds a GELU:
+
+    >>> r = diff_programs("examples/mlp_v1.pt2", "examples/mlp_v1_again.pt2", level="full")
+    >>> r.equal, [(c.kind, r.counts(c)) for c in r.changes]
+    (True, [('sample_inputs_changed', False)])
+    >>> r = diff_programs("examples/mlp_v1.pt2", "examples/mlp_v2.pt2")
+    >>> r.equal, [c.kind for c in r.changes], r.hash_a != r.hash_b
+    (False, ['node_added', 'node_rewired'], True)
+    >>> [c.kind for c in diff_programs("examples/mlp_v1.pt2", "examples/mlp_v2.pt2", ignore=["node_rewired"]).changes]
+    ['node_added']
+    >>> diff_programs("examples/mlp_v1.pt2", "examples/mlp_v2.pt2", level="weights")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: level='weights' is not one of structure, graph, full
     """
     from pt2canon.api import load
     from pt2canon.diff.artifacts import compare_artifacts

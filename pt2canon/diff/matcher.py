@@ -38,6 +38,19 @@ class Matcher:
     ``mb[y]`` A's of B's ``y``; ``stats`` counts the pairs each phase made;
     ``fqns`` pairs A's FQNs with B's and ``renames`` the module renames
     they show (phase 4, :func:`~pt2canon.diff.pairing.pair_named_inputs`).
+
+    Examples
+    --------
+    The bundled MLPs: ``mlp_v2`` adds a GELU (B's op 3), so A's op 3 is B's 4:
+
+    >>> import pt2canon
+    >>> from pt2canon.diff.sides import program_side
+    >>> labels = {}
+    >>> a, b = (program_side(pt2canon.canonicalize(f"examples/mlp_{n}.pt2"), labels) for n in ("v1", "v2"))
+    >>> m = Matcher(a, b)
+    >>> m.run()
+    >>> m.ma[:5], m.stats
+    ([0, 1, 2, 4, 5], {'anchors': 8, 'identical': 3, 'propagated': 2, 'similar': 0})
     """
 
     def __init__(self, a: GraphSide, b: GraphSide):
@@ -395,7 +408,18 @@ class Matcher:
 def match_sides(a: GraphSide, b: GraphSide) -> Matcher:
     """Run the matcher; when modules turn out renamed (an inserted block), run it again with A's
     FQN anchors and mutation outputs in B's names, so that what the FQNs anchor agrees with
-    the structure (the ``num_batches_tracked`` update of a shifted block pairs with its block's)."""
+    the structure (the ``num_batches_tracked`` update of a shifted block pairs with its block's).
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> from pt2canon.diff.sides import program_side
+    >>> labels = {}
+    >>> a, b = (program_side(pt2canon.canonicalize(f"examples/mlp_{n}.pt2"), labels) for n in ("v1", "v2"))
+    >>> m = match_sides(a, b)
+    >>> m.mb[3] is None, sorted(m.fqns.items())[:2]  # B's GELU has no partner; each FQN keeps its name
+    (True, [('fc1.bias', 'fc1.bias'), ('fc1.weight', 'fc1.weight')])
+    """
     m = Matcher(a, b)
     m.run()
     if m.renames and a.output_spec_keys is not None:

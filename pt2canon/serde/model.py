@@ -64,6 +64,21 @@ class NodeAttrs(TypedDict, total=False):
     ``name``, ``args``, ``outputs``, ``metadata``, ``subgraphs`` and
     ``extra``; inputs have ``arg``; the output node has ``args``. The dict
     is the model's own: read it, never edit it.
+
+    Examples
+    --------
+    The bundled MLP's first op (node 7: the seven inputs come first); the
+    names of the values it reads are on its edges, not in ``args``:
+
+    >>> from pt2canon.serde.archive import read_artifact
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     G = to_networkx(art.model.program["graph_module"]["graph"])
+    >>> attrs = node_attrs(G)
+    >>> attrs[7]["kind"], attrs[7]["target"], attrs[7]["args"][0]
+    ('op', 'torch.ops.aten.linear.default', {'name': 'input', 'arg': {'as_tensor': {'name': None}}, 'kind': 1})
+    >>> attrs[0]["kind"], attrs[0]["index"], [v.name for v in attrs[0]["values"]]
+    ('input', 0, ['p_fc1_weight'])
     """
 
     kind: Kind
@@ -86,6 +101,19 @@ class Use(TypedDict):
     ``Value.slot``), ``out`` its index in the producer's ``values``,
     ``vkind`` its kind (``"tensor"``, ``"sym_int"``, ...), ``field`` the key
     that holds the name in the argument (``"name"`` or ``"as_name"``).
+
+    Examples
+    --------
+    The second op of the bundled MLP (node 8, a ReLU) reads the first's
+    (node 7) only value at its ``self`` argument:
+
+    >>> from pt2canon.serde.archive import read_artifact
+    >>> from pt2canon.serde.graph import to_networkx
+    >>> with read_artifact("examples/mlp_v1.pt2") as art:
+    ...     G = to_networkx(art.model.program["graph_module"]["graph"])
+    >>> ((key, use),) = in_uses(G)[8][7].items()
+    >>> key, use["value"], use["out"], use["vkind"]
+    ((0, 'self', ('as_tensor',)), 'linear', 0, 'tensor')
     """
 
     value: str

@@ -108,7 +108,16 @@ def cut_text(text: str, limit: int) -> str:
 
 
 def counted_changes(result: DiffRecords) -> int:
-    """How many changes make the programs differ (:meth:`~pt2canon.diff.records.DiffRecords.counts`)."""
+    """How many changes make the programs differ (:meth:`~pt2canon.diff.records.DiffRecords.counts`).
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> counted_changes(pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v2.pt2"))
+    2
+    >>> counted_changes(pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v1_again.pt2", level="full"))
+    0
+    """
     return sum(1 for c in result.changes if result.counts(c))
 
 
@@ -129,25 +138,60 @@ def hash_facts(result: DiffRecords, code: Callable[[str], str]) -> list[str]:
 
 
 def shown_options(result: DiffRecords) -> list[str]:
-    """The options a headline lists: ``name`` for a flag, ``name=value`` otherwise, in name order."""
+    """The options a headline lists: ``name`` for a flag, ``name=value`` otherwise, in name order.
+
+    Options that are off (``False``, ``None``, empty, zero) are not listed.
+
+    Examples
+    --------
+    >>> from pt2canon.diff.records import DiffRecords
+    >>> shown_options(DiffRecords("a", "b", "full", [], options={"rtol": 1e-05, "ignore_shapes": True, "atol": 0}))
+    ['ignore_shapes', 'rtol=1e-05']
+    """
     names = sorted(k for k, v in result.options.items() if k not in HIDDEN_OPTIONS and v not in (None, False, ""))
     return [k if result.options[k] is True else f"{k}={result.options[k]}" for k in names]
 
 
 def in_listing(change: Change) -> bool:
-    """True for the records the aligned listing shows as rows (nodes, inputs, outputs)."""
+    """True for the records the aligned listing shows as rows (nodes, inputs, outputs).
+
+    Examples
+    --------
+    >>> from pt2canon.diff.records import Change, Location
+    >>> in_listing(Change("node_added", Location(b="n3"), "aten.gelu.default added"))
+    True
+    >>> in_listing(Change("weight_changed", Location(item="fc1.weight"), "content changed"))
+    False
+    """
     if change.kind.startswith("node_"):
         return change.location.item is None
     return change.kind == "signature_changed" and change.details.get("section") in ("inputs", "outputs")
 
 
 def names_note(row: AlignedLine) -> str:
-    """``"the same values: A's %v8 is B's %v9, A's %v10 is B's %v11"`` for a row's :attr:`~AlignedLine.renames`."""
+    """``"the same values: A's %v8 is B's %v9, A's %v10 is B's %v11"`` for a row's :attr:`~AlignedLine.renames`.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> r = pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v2.pt2")
+    >>> [names_note(row) for row in r.rows if row.renames]  # the linear after the added GELU
+    ["the same values: A's %v10 is B's %v11"]
+    """
     return "the same values: " + ", ".join(f"A's {a} is B's {b}" for a, b in row.renames)
 
 
 def summary_line(result: DiffRecords) -> str:
-    """``"2 changes at level graph: 1 node added, 1 node rewired"`` or ``"no changes at level graph"``."""
+    """``"2 changes at level graph: 1 node added, 1 node rewired"`` or ``"no changes at level graph"``.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> summary_line(pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v2.pt2"))
+    '2 changes at level graph: 1 node added, 1 node rewired'
+    >>> summary_line(pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v1_again.pt2", level="full"))
+    'no changes at level full: 1 sample inputs changed (not counted)'
+    """
     counts = result.summary()
     counted: Counter[str] = Counter(c.kind for c in result.changes if result.counts(c))
     parts = []
@@ -185,6 +229,14 @@ class Hunk:
     side). ``where`` names the first changed row's place: the graph or
     section (``inputs``, ``outputs``, ``graph``, a subgraph path), the
     node's canonical name and its module path, as it is (not cleaned).
+
+    Examples
+    --------
+    >>> h = Hunk(start=13, stop=17, a_before=13, a_len=3, b_before=13, b_len=4, where="graph n3")
+    >>> h.header()
+    '@@ -14,3 +14,4 @@ graph n3'
+    >>> Hunk(0, 1, a_before=5, a_len=0, b_before=5, b_len=1).header()  # nothing on A's side: the line before
+    '@@ -5,0 +6,1 @@'
     """
 
     start: int
@@ -226,6 +278,18 @@ def hunks(rows: Sequence[AlignedLine], context: int = 3) -> list[Hunk]:
     """The hunks of changed rows (status other than ``" "``) with ``context`` rows around each.
 
     Hunks whose context would overlap or touch are merged, as ``diff -u`` does.
+
+    Examples
+    --------
+    The added GELU and the rewired linear after it are rows 14 and 15 of
+    the bundled MLPs' aligned listing: one hunk, one row of context each side:
+
+    >>> import pt2canon
+    >>> rows = list(pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v2.pt2").rows)
+    >>> [h.header() for h in hunks(rows, context=1)]
+    ['@@ -14,3 +14,4 @@ graph n3']
+    >>> len(hunks(rows, context=0)) == 1, hunks(rows, context=0)[0].stop - hunks(rows, context=0)[0].start
+    (True, 2)
     """
     context = max(0, int(context))
     ranges: list[list[int]] = []

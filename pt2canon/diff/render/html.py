@@ -249,6 +249,14 @@ def render_html(
     -------
     str
         ``<div class="pt2canon-diff">...</div>``.
+
+    Examples
+    --------
+    >>> import pt2canon, xml.dom.minidom
+    >>> html = render_html(pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v2.pt2"))
+    >>> root = xml.dom.minidom.parseString(html).documentElement  # well-formed XML
+    >>> root.tagName, root.getAttribute("class"), "aten.gelu.default added" in html
+    ('div', 'pt2canon-diff', True)
     """
     if context is None:
         context = int(result.options.get("context", 3))

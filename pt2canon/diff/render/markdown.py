@@ -311,6 +311,21 @@ def render_markdown(result: DiffRecords, *, max_bytes: int = 1_000_000, context:
     ------
     UsageError
         If ``max_bytes`` is below :data:`MIN_BYTES`.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> md = render_markdown(pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v2.pt2"), context=0)
+    >>> md.splitlines()[0]
+    '### pt2canon diff: 2 changes'
+    >>> print(md[md.index("```diff") :].rstrip())
+    ```diff
+    @@ -15,1 +15,2 @@ graph n3
+    +    %v10 = aten.gelu.default(%v9)  # f32[s0, 32]
+    -    %v10 = aten.linear.default(%v9, %v4, %v5)  # f32[s0, 4]
+    +    %v11 = aten.linear.default(%v10, %v4, %v5)  # f32[s0, 4]
+     # the same values: A's %v10 is B's %v11
+    ```
     """
     if max_bytes < MIN_BYTES:
         raise UsageError(f"max_bytes={max_bytes} is too small for a Markdown diff; give at least {MIN_BYTES}")

@@ -46,7 +46,23 @@ def _paint(text: str, key: str, color: bool) -> str:
 
 
 def render_text(result: DiffRecords, *, color: bool = False, context: int | None = None, **_: Any) -> str:
-    """The unified-style text rendering (see the module docstring)."""
+    """The unified-style text rendering (see the module docstring).
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> r = pt2canon.diff("examples/mlp_v1.pt2", "examples/mlp_v2.pt2")
+    >>> print(render_text(r, context=0))
+    --- examples/mlp_v1.pt2
+    +++ examples/mlp_v2.pt2
+    @@ -15,1 +15,2 @@ graph n3
+    +     %v10 = aten.gelu.default(%v9)  # f32[s0, 32]
+    -     %v10 = aten.linear.default(%v9, %v4, %v5)  # f32[s0, 4]
+    +     %v11 = aten.linear.default(%v10, %v4, %v5)  # f32[s0, 4]
+              # input: %v9 (n2 aten.linear.default) -> %v10 (n3 aten.gelu.default)
+              # the same values: A's %v10 is B's %v11
+    2 changes at level graph: 1 node added, 1 node rewired
+    """
     if context is None:
         context = int(result.options.get("context", 3))
     if context < 0:
