@@ -224,13 +224,22 @@ def _canonical_graph(
     # A constant input (``None`` or a number passed where the user's argument was)
     # has a placeholder name but no value: it takes the next name in the same sequence.
     values: dict[str, str] = {}
-    for nid in (*inputs, *order):
+    for nid in inputs:
         for v in attrs_of[nid]["values"]:
             values[v.name] = f"v{len(values)}"
-        if nid < n_in and kinds[nid].kind == "constant_input":
+        if kinds[nid].kind == "constant_input":
             placeholder = input_specs[nid]["constant_input"].get("name")  # type: ignore[index]
             if isinstance(placeholder, str) and placeholder not in values:
                 values[placeholder] = f"v{len(values)}"
+    # Then the values of the ops, in order: each defined once (the graph model refuses a
+    # second definition), so the k-th is the k-th name after the inputs' ...
+    op_values = [v.name for nid in order for v in attrs_of[nid]["values"]]
+    start = len(values)
+    if values.keys().isdisjoint(op_values):
+        values.update(zip(op_values, map("v{}".format, range(start, start + len(op_values)))))
+    else:  # ... unless one is also a constant input's placeholder name: named as one loop does
+        for name in op_values:
+            values[name] = f"v{len(values)}"
     node_names: dict[str, str] = {}
     for k, nid in enumerate(order):
         old = attrs_of[nid]["name"]
