@@ -345,10 +345,10 @@ class _Builder:
                     kind = na.get("kind")
                     if type(kind) is int and len(na) == 3:  # {name, arg, kind}: one shared template
                         tk = (argname, kind)
-                        template = tensor_templates.get(tk)
-                        if template is None:
-                            template = tensor_templates[tk] = {**na, "arg": blank_tensor}
-                        args.append(template)
+                        shared = tensor_templates.get(tk)
+                        if shared is None:
+                            shared = tensor_templates[tk] = {**na, "arg": blank_tensor}
+                        args.append(shared)
                     else:
                         args.append({**na, "arg": blank_tensor})
                     continue
