@@ -63,6 +63,12 @@ def _without_storage_offsets(graph: dict[str, Any]) -> dict[str, Any]:
     new_nodes = None
     for j, node in enumerate(nodes):
         inputs = node.get("inputs") or []
+        for na in inputs:  # the common node has no subgraph: one test per argument
+            arg = na.get("arg")
+            if not isinstance(arg, dict) or "as_graph" in arg:
+                break
+        else:
+            continue
         new_inputs = None
         for i, na in enumerate(inputs):
             ga = na.get("arg", {}).get("as_graph") if isinstance(na.get("arg"), dict) else None
@@ -240,13 +246,22 @@ def canonical_graph(
     # A constant input (``None`` or a number passed where the user's argument was)
     # has a placeholder name but no value: it takes the next name in the same sequence.
     values: dict[str, str] = {}
-    for nid in (*inputs, *order):
+    for nid in inputs:
         for v in attrs_of[nid]["values"]:
             values[v.name] = f"v{len(values)}"
-        if nid < n_in and kinds[nid].kind == "constant_input":
+        if kinds[nid].kind == "constant_input":
             placeholder = input_specs[nid]["constant_input"].get("name")  # type: ignore[index]
             if isinstance(placeholder, str) and placeholder not in values:
                 values[placeholder] = f"v{len(values)}"
+    # Then the values of the ops, in order: each defined once (the graph model refuses a
+    # second definition), so the k-th is the k-th name after the inputs' ...
+    op_values = [v.name for nid in order for v in attrs_of[nid]["values"]]
+    start = len(values)
+    if values.keys().isdisjoint(op_values):
+        values.update(zip(op_values, map("v{}".format, range(start, start + len(op_values)))))
+    else:  # ... unless one is also a constant input's placeholder name: named as one loop does
+        for name in op_values:
+            values[name] = f"v{len(values)}"
     node_names: dict[str, str] = {}
     for k, nid in enumerate(order):
         old = attrs_of[nid]["name"]
@@ -255,17 +270,16 @@ def canonical_graph(
     # 4. per node: subgraphs; then the node names quoted in assert messages.
     seen_sub: dict[str, int] = {}
     subgraphs: dict[str, CanonicalGraph] = {}
-    own_asserts = False
-    for nid, node in zip(order, doc["nodes"]):
-        for i, cg in sub_canon.get(nid, {}).items():
-            base = f"subgraph_{cg.structure_digest[:12]}"
-            n = seen_sub.get(base, 0)
-            seen_sub[base] = n + 1
-            name = base if n == 0 else f"{base}_{n}"
-            subgraphs[name] = cg
-            node["inputs"][i] = {**node["inputs"][i], "arg": {"as_graph": {"name": name, "graph": cg.doc}}}
-        if is_assert(node["target"]):
-            own_asserts = True
+    if sub_canon:
+        for nid, node in zip(order, doc["nodes"]):
+            for i, cg in sub_canon.get(nid, {}).items():
+                base = f"subgraph_{cg.structure_digest[:12]}"
+                n = seen_sub.get(base, 0)
+                seen_sub[base] = n + 1
+                name = base if n == 0 else f"{base}_{n}"
+                subgraphs[name] = cg
+                node["inputs"][i] = {**node["inputs"][i], "arg": {"as_graph": {"name": name, "graph": cg.doc}}}
+    own_asserts = any(is_assert(t) for t in {node["target"] for node in doc["nodes"]})
     if own_asserts:
         name_assert_messages(doc)
     has_asserts = own_asserts or any(cg.has_asserts for cg in subgraphs.values())
@@ -396,7 +410,14 @@ def emit_graph(
             else:
                 renamed = arg if "as_graph" in arg else rename_arg(arg, names)
                 ins.append(na if renamed is arg else {**na, "arg": renamed})
-        node = {**n, "inputs": ins, "outputs": _rename_value_args(n["outputs"], names, tensor_args)}
+        outs = n["outputs"]
+        o = outs[0] if len(outs) == 1 else None
+        t = o.get("as_tensor") if o is not None and len(o) == 1 else None
+        if t is not None and len(t) == 1:  # the commonest: one plain tensor output
+            new_outs = [tensor_args[t["name"]]]
+        else:
+            new_outs = _rename_value_args(outs, names, tensor_args)
+        node = {**n, "inputs": ins, "outputs": new_outs}
         if node_names and "name" in n:
             node["name"] = f"n{k}"
         if keep_metadata is not None:

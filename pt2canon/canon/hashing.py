@@ -190,9 +190,10 @@ def _graphs(graph: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
                 yield from _graphs(na["arg"]["as_graph"]["graph"])
 
 
-def _tensor_tree(graph: Mapping[str, Any], *, hints: bool = False) -> list[Any]:
+def _tensor_tree(graph: Mapping[str, Any], *, hints: bool = False, nested: bool = True) -> list[Any]:
+    """The value tables of ``graph`` and its subgraphs (``nested=False``: it has none, no need to look)."""
     out = []
-    for g in _graphs(graph):
+    for g in _graphs(graph) if nested else (graph,):
         tables = {
             t: g.get(t, {})
             for t in ("tensor_values", "sym_int_values", "sym_float_values", "sym_bool_values", "custom_obj_values")
@@ -273,7 +274,7 @@ def program_layers(canon: CanonicalProgram) -> dict[str, Any]:
             "module_call_graph": mcg,
             "treespec_namedtuple_fields": gm.get("treespec_namedtuple_fields", {}),
         },
-        "tensors": _tensor_tree(gm["graph"], hints=canon.hints),
+        "tensors": _tensor_tree(gm["graph"], hints=canon.hints, nested=bool(canon.graph.subgraphs)),
         "constraints": doc.get("range_constraints", {}),
         "versions": program_versions(doc),
     }

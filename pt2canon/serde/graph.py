@@ -19,6 +19,8 @@ Node attributes
     shape of each argument), ``outputs`` (the outputs template, names
     blanked), ``metadata``, ``subgraphs`` (``{input_index: MultiDiGraph}``
     for ``as_graph`` arguments), ``extra`` (unknown keys, kept verbatim);
+    ``args`` entries may be shared between nodes (one per argument name
+    and kind for a plain tensor argument): read them, never edit them;
     for inputs: ``arg`` (the ``Argument`` template); for the output: ``args``.
 
 Edges
@@ -312,6 +314,9 @@ class _Builder:
             succ[i], pred[i] = {}, {}
         base = len(inputs)
         use = self.use
+        # The template of a plain tensor argument depends on its name and kind only: one dict
+        # each, shared by every node (the templates are read, never edited).
+        tensor_templates: dict[tuple[str, int], dict[str, Any]] = {}
         for j, n in enumerate(nodes):
             nid = base + j
             succ[nid], pred[nid] = {}, {}  # before the edges into it
@@ -333,10 +338,19 @@ class _Builder:
                     keydict = preds.get(d[0])
                     if keydict is None:
                         keydict = succ[d[0]][nid] = preds[d[0]] = {}
-                    keydict[(i, na["name"], _AS_TENSOR)] = (
+                    argname = na["name"]
+                    keydict[(i, argname, _AS_TENSOR)] = (
                         d[4] if d[2] == "tensor" else _use_data(d, name, "tensor", "name")
                     )
-                    args.append({**na, "arg": blank_tensor})
+                    kind = na.get("kind")
+                    if type(kind) is int and len(na) == 3:  # {name, arg, kind}: one shared template
+                        tk = (argname, kind)
+                        shared = tensor_templates.get(tk)
+                        if shared is None:
+                            shared = tensor_templates[tk] = {**na, "arg": blank_tensor}
+                        args.append(shared)
+                    else:
+                        args.append({**na, "arg": blank_tensor})
                     continue
                 if t is None and arg.keys().isdisjoint(REF_KINDS):
                     args.append(na)  # a constant: the template is the argument itself

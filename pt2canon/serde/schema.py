@@ -423,18 +423,14 @@ def _check_wiring(graph: dict[str, Any], signature: dict[str, Any]) -> None:
                 )
 
 
-def _dims(seq: Any) -> bool:
-    """True for a list of ``SymInt``: ``{"as_int": int}`` or ``{"as_expr": {"expr_str": str, ...}}``."""
-    if type(seq) is not list or len(seq) > _FAST_VALUES:
+def _dim(s: Any) -> bool:
+    """True for one ``SymInt``: ``{"as_int": int}`` or ``{"as_expr": {"expr_str": str, ...}}``."""
+    if type(s) is not dict or len(s) != 1:
         return False
-    for s in seq:
-        if type(s) is not dict or len(s) != 1:
-            return False
-        if type(s.get("as_int")) is not int:
-            e = s.get("as_expr")  # a symbolic dimension
-            if type(e) is not dict or type(e.get("expr_str")) is not str or not _flat(e):
-                return False
-    return True
+    if type(s.get("as_int")) is int:
+        return True
+    e = s.get("as_expr")  # a symbolic dimension
+    return type(e) is dict and type(e.get("expr_str")) is str and _flat(e)
 
 
 def _flat(d: dict[str, Any]) -> bool:
@@ -442,33 +438,48 @@ def _flat(d: dict[str, Any]) -> bool:
     for v in d.values():
         t = type(v)
         if t is dict:
-            if not all(type(x) in _SCALARS for x in v.values()):
-                return False
+            for x in v.values():
+                if type(x) not in _SCALARS:
+                    return False
         elif t not in _SCALARS:
             return False
     return True
 
 
 def _fast_tensor_meta(meta: Any) -> bool:
-    """True for a ``TensorMeta`` of the common shape with exactly the known keys (what the full check accepts)."""
+    """True for a ``TensorMeta`` of the common shape with exactly the known keys (what the full check accepts).
+
+    One loop over the sizes, the strides and the storage offset, each a
+    ``SymInt`` (:func:`_dim`); the static ``{"as_int": int}`` inlined.
+    """
     if type(meta) is not dict or meta.keys() != _TENSOR_META_KEYS:
         return False
-    return (
-        type(meta["dtype"]) is int
-        and type(meta["device"]) is dict
-        and _flat(meta["device"])
-        and type(meta["requires_grad"]) in _SCALARS
-        and type(meta["layout"]) in _SCALARS
-        and _dims(meta["sizes"])
-        and _dims(meta["strides"])
-        and _dims([meta["storage_offset"]])
-    )
+    sizes, strides, device = meta["sizes"], meta["strides"], meta["device"]
+    if (
+        type(meta["dtype"]) is not int
+        or type(device) is not dict
+        or type(meta["requires_grad"]) not in _SCALARS
+        or type(meta["layout"]) not in _SCALARS
+        or type(sizes) is not list
+        or type(strides) is not list
+        or len(sizes) > _FAST_VALUES
+        or len(strides) > _FAST_VALUES
+        or not _flat(device)
+    ):
+        return False
+    for s in (*sizes, *strides, meta["storage_offset"]):
+        if type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int:
+            continue
+        if not _dim(s):
+            return False
+    return True
 
 
 def _fast_node(n: Any) -> bool:
     """True when ``n`` is a node of the common shape that :meth:`_Checker.node` accepts without a warning.
 
     False means "not sure": the full check then runs and names the JSON path.
+    The commonest argument, a plain ``as_tensor`` reference, is checked inline.
     """
     if type(n) is not dict or type(n.get("target")) is not str or not n.keys() <= _NODE_KEYS:
         return False
@@ -481,19 +492,29 @@ def _fast_node(n: Any) -> bool:
             or type(inp.get("name")) is not str
             or not inp.keys() <= _ARG_KEYS
             or type(inp.get("kind")) not in _SCALARS
-            or not _fast_argument(inp.get("arg"))
         ):
             return False
+        arg = inp.get("arg")
+        t = arg.get("as_tensor") if type(arg) is dict and len(arg) == 1 else None
+        if t is not None:
+            if type(t) is not dict or len(t) != 1 or type(t.get("name")) is not str:
+                return False
+        elif not _fast_argument(arg):
+            return False
     for o in outs:
-        if not _fast_argument(o):
+        t = o.get("as_tensor") if type(o) is dict and len(o) == 1 else None
+        if t is not None:
+            if type(t) is not dict or len(t) != 1 or type(t.get("name")) is not str:
+                return False
+        elif not _fast_argument(o):
             return False
     md, name = n.get("metadata", _NO_METADATA), n.get("name")
-    return (
-        type(md) is dict
-        and all(type(v) is str for v in md.values())  # torch writes metadata as strings
-        and (name is None or type(name) is str)
-        and type(n.get("is_hop_single_tensor_return")) in _SCALARS
-    )
+    if type(md) is not dict:
+        return False
+    for v in md.values():
+        if type(v) is not str:  # torch writes metadata as strings
+            return False
+    return (name is None or type(name) is str) and type(n.get("is_hop_single_tensor_return")) in _SCALARS
 
 
 _NO_METADATA: dict[str, Any] = {}
