@@ -20,9 +20,16 @@ from typing import Any
 
 from pt2canon.errors import GraphError, SchemaError, UnsupportedVersionError
 from pt2canon.serde.layout import DEFAULT_LIMITS, Limits
+from pt2canon.serde.plain import (
+    ARGUMENT_KEYS,
+    NODE_KEYS,
+    TENSOR_META_KEYS,
+    plain_argument,
+    plain_node,
+    plain_tensor_meta,
+)
 from pt2canon.serde.spec import FQN_FIELD, INPUT_TAGS, OUTPUT_TAGS, TARGET_FIELD, argument_value, spec_view
 from pt2canon.serde.tags import ARGUMENT_TAGS
-from pt2canon.serde.tags import CONSTANT_TAGS as _OPAQUE_TAGS
 from pt2canon.serde.tags import LIST_TAGS as _LIST_TAGS
 
 __all__ = [
@@ -43,14 +50,12 @@ SUPPORTED_SCHEMA_MAJOR = 8
 INPUT_SPEC_TAGS = INPUT_TAGS
 OUTPUT_SPEC_TAGS = OUTPUT_TAGS
 
-_NODE_KEYS = frozenset({"target", "inputs", "outputs", "metadata", "is_hop_single_tensor_return", "name"})
 _GRAPH_KEYS = frozenset(
     {
         "inputs", "outputs", "nodes", "tensor_values", "sym_int_values", "sym_bool_values",
         "is_single_tensor_return", "custom_obj_values", "sym_float_values",
     }
 )  # fmt: skip
-_TENSOR_META_KEYS = frozenset({"dtype", "sizes", "requires_grad", "device", "strides", "storage_offset", "layout"})
 _PROGRAM_KEYS = frozenset(
     {
         "graph_module", "opset_version", "range_constraints", "schema_version", "verifiers", "torch_version",
@@ -58,7 +63,6 @@ _PROGRAM_KEYS = frozenset(
     }
 )  # fmt: skip
 _GM_KEYS = frozenset({"graph", "signature", "module_call_graph", "metadata", "treespec_namedtuple_fields"})
-_ARG_KEYS = frozenset({"name", "arg", "kind"})
 #: The field of each signature spec that names a state FQN or an updated input (strings: they are sort keys).
 _SPEC_FQN_KEYS = {**FQN_FIELD, **TARGET_FIELD}
 
@@ -79,8 +83,6 @@ class UnknownFieldsWarning(UserWarning):
 
 # What the fast checks accept without counting: a node with more values, a tensor of higher
 # rank goes through the full checks, which count against the limits.
-_FAST_VALUES = 64
-_SCALARS = (str, int, float, bool, type(None))
 
 
 class _Checker:
@@ -193,7 +195,7 @@ class _Checker:
             self.str_(self.req(value, "expr_str", f"{path}.as_expr"), f"{path}.as_expr.expr_str")
 
     def tensor_meta(self, obj: Any, path: str, depth: int) -> None:
-        if _fast_tensor_meta(obj):
+        if plain_tensor_meta(obj):
             return
         meta = self.dict_(obj, path)
         self.shallow(meta, depth, path)  # small: every field, known or not, within max_depth
@@ -212,7 +214,7 @@ class _Checker:
         if "storage_offset" in meta:
             self.sym(meta["storage_offset"], f"{path}.storage_offset", "as_int", depth + 1)
         self.shallow(self.dict_(self.req(meta, "device", path), f"{path}.device"), depth + 1, f"{path}.device")
-        self.keys(meta, _TENSOR_META_KEYS, path, depth)
+        self.keys(meta, TENSOR_META_KEYS, path, depth)
 
     # -- arguments ------------------------------------------------------
     def argument(self, obj: Any, path: str, depth: int) -> None:
@@ -280,10 +282,10 @@ class _Checker:
                 self.argument(a, f"{path}.{key}[{i}]", depth + 2)
         # The fast checks first: a JSON path is built only for what they are unsure of.
         for i, node in enumerate(self.list_(self.req(g, "nodes", path), f"{path}.nodes")):
-            if not _fast_node(node):
+            if not plain_node(node):
                 self.node(node, f"{path}.nodes[{i}]", depth + 2)
         for name, meta in self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items():
-            if not _fast_tensor_meta(meta):
+            if not plain_tensor_meta(meta):
                 self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]", depth + 2)
         for key, literal in (
             ("sym_int_values", "as_int"),
@@ -301,7 +303,7 @@ class _Checker:
         self.keys(g, _GRAPH_KEYS, path, depth)
 
     def node(self, obj: Any, path: str, depth: int) -> None:
-        if _fast_node(obj):
+        if plain_node(obj):
             return
         n = self.dict_(obj, path)
         self.str_(self.req(n, "target", path), f"{path}.target")
@@ -312,9 +314,9 @@ class _Checker:
             self.str_(self.req(d, "name", q), f"{q}.name")
             self.argument(self.req(d, "arg", q), f"{q}.arg", depth + 3)
             self.shallow(d.get("kind"), depth + 3, f"{q}.kind")
-            self.keys(d, _ARG_KEYS, q, depth + 2)
+            self.keys(d, ARGUMENT_KEYS, q, depth + 2)
         for i, out in enumerate(self.list_(self.req(n, "outputs", path), f"{path}.outputs")):
-            if not _fast_argument(out):
+            if not plain_argument(out):
                 self.argument(out, f"{path}.outputs[{i}]", depth + 2)
         if "metadata" in n:
             self.shallow(self.dict_(n["metadata"], f"{path}.metadata"), depth + 1, f"{path}.metadata")
@@ -322,7 +324,7 @@ class _Checker:
         if name is not None:
             self.str_(name, f"{path}.name")
         self.shallow(n.get("is_hop_single_tensor_return"), depth + 1, f"{path}.is_hop_single_tensor_return")
-        self.keys(n, _NODE_KEYS, path, depth)
+        self.keys(n, NODE_KEYS, path, depth)
 
     # -- program ----------------------------------------------------------
     def signature(self, obj: Any, path: str, depth: int) -> None:
@@ -421,135 +423,6 @@ def _check_wiring(graph: dict[str, Any], signature: dict[str, Any]) -> None:
                     f"the signature and the graph disagree",
                     where=f"graph_module.signature.{key}[{i}]",
                 )
-
-
-def _dim(s: Any) -> bool:
-    """True for one ``SymInt``: ``{"as_int": int}`` or ``{"as_expr": {"expr_str": str, ...}}``."""
-    if type(s) is not dict or len(s) != 1:
-        return False
-    if type(s.get("as_int")) is int:
-        return True
-    e = s.get("as_expr")  # a symbolic dimension
-    return type(e) is dict and type(e.get("expr_str")) is str and _flat(e)
-
-
-def _flat(d: dict[str, Any]) -> bool:
-    """True when every value of ``d`` is a scalar or a dict of scalars (``SymExpr.hint``, a device)."""
-    for v in d.values():
-        t = type(v)
-        if t is dict:
-            for x in v.values():
-                if type(x) not in _SCALARS:
-                    return False
-        elif t not in _SCALARS:
-            return False
-    return True
-
-
-def _fast_tensor_meta(meta: Any) -> bool:
-    """True for a ``TensorMeta`` of the common shape with exactly the known keys (what the full check accepts).
-
-    One loop over the sizes, the strides and the storage offset, each a
-    ``SymInt`` (:func:`_dim`); the static ``{"as_int": int}`` inlined.
-    """
-    if type(meta) is not dict or meta.keys() != _TENSOR_META_KEYS:
-        return False
-    sizes, strides, device = meta["sizes"], meta["strides"], meta["device"]
-    if (
-        type(meta["dtype"]) is not int
-        or type(device) is not dict
-        or type(meta["requires_grad"]) not in _SCALARS
-        or type(meta["layout"]) not in _SCALARS
-        or type(sizes) is not list
-        or type(strides) is not list
-        or len(sizes) > _FAST_VALUES
-        or len(strides) > _FAST_VALUES
-        or not _flat(device)
-    ):
-        return False
-    for s in (*sizes, *strides, meta["storage_offset"]):
-        if type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int:
-            continue
-        if not _dim(s):
-            return False
-    return True
-
-
-def _fast_node(n: Any) -> bool:
-    """True when ``n`` is a node of the common shape that :meth:`_Checker.node` accepts without a warning.
-
-    False means "not sure": the full check then runs and names the JSON path.
-    The commonest argument, a plain ``as_tensor`` reference, is checked inline.
-    """
-    if type(n) is not dict or type(n.get("target")) is not str or not n.keys() <= _NODE_KEYS:
-        return False
-    ins, outs = n.get("inputs"), n.get("outputs")
-    if type(ins) is not list or type(outs) is not list or len(ins) + len(outs) > _FAST_VALUES:
-        return False
-    for inp in ins:
-        if (
-            type(inp) is not dict
-            or type(inp.get("name")) is not str
-            or not inp.keys() <= _ARG_KEYS
-            or type(inp.get("kind")) not in _SCALARS
-        ):
-            return False
-        arg = inp.get("arg")
-        t = arg.get("as_tensor") if type(arg) is dict and len(arg) == 1 else None
-        if t is not None:
-            if type(t) is not dict or len(t) != 1 or type(t.get("name")) is not str:
-                return False
-        elif not _fast_argument(arg):
-            return False
-    for o in outs:
-        t = o.get("as_tensor") if type(o) is dict and len(o) == 1 else None
-        if t is not None:
-            if type(t) is not dict or len(t) != 1 or type(t.get("name")) is not str:
-                return False
-        elif not _fast_argument(o):
-            return False
-    md, name = n.get("metadata", _NO_METADATA), n.get("name")
-    if type(md) is not dict:
-        return False
-    for v in md.values():
-        if type(v) is not str:  # torch writes metadata as strings
-            return False
-    return (name is None or type(name) is str) and type(n.get("is_hop_single_tensor_return")) in _SCALARS
-
-
-_NO_METADATA: dict[str, Any] = {}
-
-
-def _fast_argument(arg: Any) -> bool:
-    """True when ``arg`` is one of the common shapes that :meth:`_Checker.argument` accepts.
-
-    False means "not sure": the full check then runs and names the JSON path.
-    """
-    if type(arg) is not dict or len(arg) != 1:
-        return False
-    t = arg.get("as_tensor")
-    if t is not None:
-        return type(t) is dict and len(t) == 1 and type(t.get("name")) is str
-    ((tag, value),) = arg.items()
-    if tag in _OPAQUE_TAGS:
-        return type(value) in _SCALARS or (type(value) is dict and _flat(value))
-    if tag in _LIST_TAGS:
-        return (
-            type(value) is list
-            and len(value) <= _FAST_VALUES
-            and all(type(x) in _SCALARS or (type(x) is list and all(type(y) in _SCALARS for y in x)) for x in value)
-        )
-    if tag == "as_sym_ints":  # sizes of a view with symbolic dimensions
-        return type(value) is list and len(value) <= _FAST_VALUES and all(_fast_sym_int(s) for s in value)
-    if tag == "as_sym_int":
-        return _fast_sym_int(value)
-    if tag == "as_string":
-        return type(value) is str
-    return False
-
-
-def _fast_sym_int(s: Any) -> bool:
-    return type(s) is dict and len(s) == 1 and (type(s.get("as_int")) is int or type(s.get("as_name")) is str)
 
 
 def _kind(obj: Any) -> str:

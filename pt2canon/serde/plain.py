@@ -1,0 +1,181 @@
+"""The schema checks' fast path: is this node, argument or tensor metadata of the common shape?
+
+:mod:`pt2canon.serde.schema` walks every part of a document and names the
+JSON path of what is wrong; that walk is most of the checks' cost. Nearly
+every node torch writes has one of a few plain shapes (tensor references,
+scalar constants, static or symbolic sizes, string metadata), and these
+predicates accept exactly those shapes, faster: ``True`` means the full
+check would accept the part without a warning, ``False`` means "not
+sure", and the full check then runs on it. The verdict is the same with
+and without them (``tests/serde/test_plain.py``: real nodes and tensor
+metadata with one value replaced, checked both ways).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pt2canon.serde.tags import CONSTANT_TAGS, LIST_TAGS
+
+__all__ = ["ARGUMENT_KEYS", "NODE_KEYS", "TENSOR_META_KEYS", "plain_argument", "plain_node", "plain_tensor_meta"]
+
+#: The keys of a ``Node``, a ``NamedArgument`` and a ``TensorMeta`` in schema 8.x.
+NODE_KEYS = frozenset({"target", "inputs", "outputs", "metadata", "is_hop_single_tensor_return", "name"})
+ARGUMENT_KEYS = frozenset({"name", "arg", "kind"})
+TENSOR_META_KEYS = frozenset({"dtype", "sizes", "requires_grad", "device", "strides", "storage_offset", "layout"})
+
+_FAST_VALUES = 64  # longer lists take the full check
+_SCALARS = (str, int, float, bool, type(None))
+_OPAQUE_TAGS = CONSTANT_TAGS
+_LIST_TAGS = LIST_TAGS
+
+
+def _dim(s: Any) -> bool:
+    """True for one ``SymInt``: ``{"as_int": int}`` or ``{"as_expr": {"expr_str": str, ...}}``."""
+    if type(s) is not dict or len(s) != 1:
+        return False
+    if type(s.get("as_int")) is int:
+        return True
+    e = s.get("as_expr")  # a symbolic dimension
+    return type(e) is dict and type(e.get("expr_str")) is str and _flat(e)
+
+
+def _flat(d: dict[str, Any]) -> bool:
+    """True when every value of ``d`` is a scalar or a dict of scalars (``SymExpr.hint``, a device)."""
+    for v in d.values():
+        t = type(v)
+        if t is dict:
+            for x in v.values():
+                if type(x) not in _SCALARS:
+                    return False
+        elif t not in _SCALARS:
+            return False
+    return True
+
+
+def plain_tensor_meta(meta: Any) -> bool:
+    """True for a ``TensorMeta`` of the common shape with exactly the known keys (what the full check accepts).
+
+    One loop over the sizes, the strides and the storage offset, each a
+    ``SymInt`` (:func:`_dim`); the static ``{"as_int": int}`` inlined.
+
+    Examples
+    --------
+    >>> meta = {"dtype": 7, "sizes": [{"as_int": 2}], "strides": [{"as_int": 1}], "storage_offset": {"as_int": 0},
+    ...         "layout": 3, "device": {"type": "cpu", "index": None}, "requires_grad": False}
+    >>> plain_tensor_meta(meta), plain_tensor_meta({**meta, "sizes": [{"as_int": "2"}]})
+    (True, False)
+    """
+    if type(meta) is not dict or meta.keys() != TENSOR_META_KEYS:
+        return False
+    sizes, strides, device = meta["sizes"], meta["strides"], meta["device"]
+    if (
+        type(meta["dtype"]) is not int
+        or type(device) is not dict
+        or type(meta["requires_grad"]) not in _SCALARS
+        or type(meta["layout"]) not in _SCALARS
+        or type(sizes) is not list
+        or type(strides) is not list
+        or len(sizes) > _FAST_VALUES
+        or len(strides) > _FAST_VALUES
+        or not _flat(device)
+    ):
+        return False
+    for s in (*sizes, *strides, meta["storage_offset"]):
+        if type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int:
+            continue
+        if not _dim(s):
+            return False
+    return True
+
+
+def plain_node(n: Any) -> bool:
+    """True when ``n`` is a node of the common shape that the full check (:func:`pt2canon.serde.schema.check_graph`) accepts without a warning.
+
+    False means "not sure": the full check then runs and names the JSON path.
+    The commonest argument, a plain ``as_tensor`` reference, is checked inline.
+
+    Examples
+    --------
+    >>> node = {"target": "torch.ops.aten.relu.default", "metadata": {"stack_trace": "..."},
+    ...         "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "x"}}, "kind": 1}],
+    ...         "outputs": [{"as_tensor": {"name": "relu"}}]}
+    >>> plain_node(node), plain_node({**node, "metadata": {"seq_nr": 3}})  # torch writes metadata as strings
+    (True, False)
+    """
+    if type(n) is not dict or type(n.get("target")) is not str or not n.keys() <= NODE_KEYS:
+        return False
+    ins, outs = n.get("inputs"), n.get("outputs")
+    if type(ins) is not list or type(outs) is not list or len(ins) + len(outs) > _FAST_VALUES:
+        return False
+    for inp in ins:
+        if (
+            type(inp) is not dict
+            or type(inp.get("name")) is not str
+            or not inp.keys() <= ARGUMENT_KEYS
+            or type(inp.get("kind")) not in _SCALARS
+        ):
+            return False
+        arg = inp.get("arg")
+        t = arg.get("as_tensor") if type(arg) is dict and len(arg) == 1 else None
+        if t is not None:
+            if type(t) is not dict or len(t) != 1 or type(t.get("name")) is not str:
+                return False
+        elif not plain_argument(arg):
+            return False
+    for o in outs:
+        t = o.get("as_tensor") if type(o) is dict and len(o) == 1 else None
+        if t is not None:
+            if type(t) is not dict or len(t) != 1 or type(t.get("name")) is not str:
+                return False
+        elif not plain_argument(o):
+            return False
+    md, name = n.get("metadata", _NO_METADATA), n.get("name")
+    if type(md) is not dict:
+        return False
+    for v in md.values():
+        if type(v) is not str:  # torch writes metadata as strings
+            return False
+    return (name is None or type(name) is str) and type(n.get("is_hop_single_tensor_return")) in _SCALARS
+
+
+_NO_METADATA: dict[str, Any] = {}
+
+
+def plain_argument(arg: Any) -> bool:
+    """True when ``arg`` is one of the common shapes that the full check accepts.
+
+    False means "not sure": the full check then runs and names the JSON path.
+
+    Examples
+    --------
+    >>> plain_argument({"as_ints": [1, 2]}), plain_argument({"as_sym_int": {"as_name": "s0"}})
+    (True, True)
+    >>> plain_argument({"as_graph": {"name": "true_graph_0", "graph": {}}})  # a subgraph: the full check
+    False
+    """
+    if type(arg) is not dict or len(arg) != 1:
+        return False
+    t = arg.get("as_tensor")
+    if t is not None:
+        return type(t) is dict and len(t) == 1 and type(t.get("name")) is str
+    ((tag, value),) = arg.items()
+    if tag in _OPAQUE_TAGS:
+        return type(value) in _SCALARS or (type(value) is dict and _flat(value))
+    if tag in _LIST_TAGS:
+        return (
+            type(value) is list
+            and len(value) <= _FAST_VALUES
+            and all(type(x) in _SCALARS or (type(x) is list and all(type(y) in _SCALARS for y in x)) for x in value)
+        )
+    if tag == "as_sym_ints":  # sizes of a view with symbolic dimensions
+        return type(value) is list and len(value) <= _FAST_VALUES and all(_fast_sym_int(s) for s in value)
+    if tag == "as_sym_int":
+        return _fast_sym_int(value)
+    if tag == "as_string":
+        return type(value) is str
+    return False
+
+
+def _fast_sym_int(s: Any) -> bool:
+    return type(s) is dict and len(s) == 1 and (type(s.get("as_int")) is int or type(s.get("as_name")) is str)

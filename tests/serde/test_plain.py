@@ -1,0 +1,80 @@
+"""The schema checks' fast path never changes their verdict: with it or without it, the same error or none."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+from typing import Any
+
+import pytest
+from corpus import Corpus, member_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pt2canon.serde.schema as schema
+from pt2canon.errors import Pt2CanonError
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.sampled_from(["", "x", "v0"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["name", "as_int", "as_tensor"]), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
+
+
+def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every path to a value inside ``obj`` (containers included, the root excluded)."""
+    out = []
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        out.append((*path, k))
+        out += _leaves(v, (*path, k))
+    return out
+
+
+def _verdict(doc: Any, *, fast: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[str, ...]:
+    with monkeypatch.context() as m:
+        if not fast:
+            for name in ("plain_node", "plain_argument", "plain_tensor_meta"):
+                m.setattr(schema, name, lambda _obj: False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                schema.check_program(doc)
+            except Pt2CanonError as exc:
+                return (type(exc).__name__, str(exc))
+    return ("accepted", *sorted(str(w.message) for w in caught))
+
+
+@pytest.fixture(scope="module")
+def mlp_doc(corpus: Corpus) -> dict[str, Any]:
+    return json.loads(member_bytes(corpus["mlp"].path, "models/model.json"))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(["nodes", "tensor_values"]), pick=st.integers(0, 10_000), leaf=st.integers(0, 10_000),
+       value=_JSON)  # fmt: skip
+def test_a_node_or_tensor_meta_with_one_value_replaced_gets_the_same_verdict_with_and_without_the_fast_path(
+    mlp_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, where: str, pick: int, leaf: int, value: Any
+) -> None:
+    doc = copy.deepcopy(mlp_doc)
+    graph = doc["graph_module"]["graph"]
+    table = graph[where]
+    keys = list(range(len(table))) if isinstance(table, list) else sorted(table)
+    part = table[keys[pick % len(keys)]]
+    path = _leaves(part)[leaf % len(_leaves(part))]
+    holder = part
+    for k in path[:-1]:
+        holder = holder[k]
+    holder[path[-1]] = value
+    assert _verdict(doc, fast=True, monkeypatch=monkeypatch) == _verdict(doc, fast=False, monkeypatch=monkeypatch)
+
+
+def test_the_fast_path_takes_the_common_parts_of_a_real_export(mlp_doc: dict[str, Any]) -> None:
+    # Without this the property above would hold trivially (a fast path that accepts nothing).
+    graph = mlp_doc["graph_module"]["graph"]
+    assert all(schema.plain_node(n) for n in graph["nodes"])
+    assert all(schema.plain_tensor_meta(m) for m in graph["tensor_values"].values())
