@@ -5,6 +5,13 @@ Each subcommand lives in :mod:`pt2canon.commands` as a module with
 (or "equal" / "clean"), 1 a difference or finding, 2 an error. Errors print
 one line, ``pt2canon: error: <file>:<member>: <where>: <problem>``, and no
 traceback unless ``--debug`` is given.
+
+Only the subcommand being run is imported: when the command line names one
+(``pt2canon [--debug] COMMAND ...``), the parser registers that one alone, so
+``pt2canon hash`` does not import the diff, drawing or audit modules to set
+up parsers it will not use. Any other command line (``--help``, no command,
+an unknown one) gets the parser with every subcommand, which prints the same
+help and errors; a subcommand's own parser is the same either way.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from collections.abc import Sequence
 from pt2canon import __version__
 from pt2canon.errors import Pt2CanonError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "command_of", "main"]
 
 #: Subcommands in the order ``--help`` lists them; each names its module.
 COMMANDS = ("show", "hash", "canon", "diff", "audit", "index")
@@ -32,8 +39,24 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand registered."""
+def command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` runs, when nothing but ``--debug`` comes before it; else ``None``.
+
+    Examples
+    --------
+    >>> command_of(["hash", "-r", "x"]), command_of(["--debug", "diff", "a", "b"])
+    ('hash', 'diff')
+    >>> command_of(["--help", "hash"]), command_of(["bogus"]), command_of([])
+    (None, None, None)
+    """
+    for token in argv:
+        if token != "--debug":
+            return token if token in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered, or only the subcommand ``only``."""
     parser = _Parser(
         prog="pt2canon",
         description="Canonicalize, hash and diff torch.export programs (.pt2 archives and model JSON).",
@@ -41,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pt2canon {__version__}")
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
+    for name in COMMANDS if only is None else (only,):
         module = importlib.import_module(f"pt2canon.commands.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_run=module.run)
@@ -51,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_of(argv))
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help(sys.stderr)

@@ -175,3 +175,57 @@ def test_new_symbols_of_one_expression_get_names_that_neither_the_old_names_nor_
     once = SymbolRenamer().expr(text)
     assert SymbolRenamer().expr(renamed_text) == once
     assert SymbolRenamer().expr(once) == once
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Symbol('s77', positive=True, integer=True)",
+        "Symbol('s3', integer=True, positive=True)",
+        "Symbol('u0', integer=True)",
+        "Symbol('zf0', real=True)",
+        "Symbol('s1', nonnegative=True, finite=True, real=True, integer=True, positive=True)",
+        "Symbol('batch')",
+        "Symbol('_x9')",
+        "Symbol('oo', integer=True)",  # a name sympy's constants have: still a plain symbol
+        "Symbol('True')",
+        "Symbol('s' + '0')",  # not a lone symbol's spelling: goes through sympy, which refuses it
+        "Symbol('s0', positive=False)",
+        "Symbol('s0', integer=True, integer=True)",
+        "Symbol('s0', integer=1)",
+        "Symbol('s0', negative=True, positive=True)",
+        "Symbol('s0',integer=True)",
+        " Symbol('s0', integer=True)",
+        "Symbol('s-0', integer=True)",
+        'Symbol("s0", integer=True)',
+    ],
+)
+def test_a_lone_symbol_read_without_sympy_gives_what_sympy_gives(text: str) -> None:
+    from pt2canon.canon import symbols
+
+    def through_sympy(renamer: SymbolRenamer) -> object:
+        try:
+            return renamer.symbol_names(text), renamer.expr(text), renamer.mapping
+        except SchemaError as exc:
+            return str(exc)
+
+    fast = through_sympy(SymbolRenamer())
+    lone = symbols.lone_symbol
+    try:
+        symbols.lone_symbol = lambda _text: None  # type: ignore[assignment]
+        slow = through_sympy(SymbolRenamer())
+    finally:
+        symbols.lone_symbol = lone
+    assert fast == slow
+    if lone(text) is not None:
+        assert symbols._symbols(text) == (lone(text),)
+
+
+def test_hashing_a_program_whose_only_expressions_are_lone_symbols_does_not_import_sympy(corpus) -> None:  # type: ignore[no-untyped-def]
+    path = str(corpus["dynamic_batch"].path)
+    code = (
+        "import sys, pt2canon; print(pt2canon.hash(sys.argv[1])); assert 'sympy' not in sys.modules, 'sympy imported'"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == __import__("pt2canon").hash(path)

@@ -261,3 +261,22 @@ def test_no_progress_draws_nothing_even_on_a_terminal(batch: list[str]) -> None:
     status, out, screen = _run_on_a_pty(["hash", "--no-progress", *batch], stdout_too=False)
     assert status == 0 and screen == b""
     assert len(out.decode().splitlines()) == len(batch)
+
+
+def test_the_hash_command_sets_up_no_other_subcommand(archives: list[Path]) -> None:
+    code = (
+        "import sys; from pt2canon.cli import COMMANDS, main; rc = main(['hash', sys.argv[1]]); "
+        "print(sorted(c for c in COMMANDS if f'pt2canon.commands.{c}' in sys.modules)); sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(archives[0])], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "['hash']"
+
+
+def test_the_top_level_help_still_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
+    from pt2canon.cli import COMMANDS
+
+    with pytest.raises(SystemExit):
+        main(["--debug", "--help", "hash"])
+    out = capsys.readouterr().out
+    assert all(f"    {c} " in out for c in COMMANDS), out
