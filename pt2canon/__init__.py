@@ -31,6 +31,7 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> canon.program   canonical names and the canonical document (canon.result: its types)
       hash / diff
       -> canon.hashing   layered sha256 digests (structure, graph, full); layer_digests(), combine()
+                         (canon.layers: what each layer holds)
       -> diff.options    what a diff compares (level, ignores, tolerances)
       -> diff.sides      each graph as the aligner sees it (view ids, keys, fingerprints)
       -> diff.align      match two canonical graphs node for node (diff.matcher: its phases;

@@ -21,8 +21,8 @@ from pt2canon.listing.program import (
     graph_and_signature,
     node_subgraphs,
     payload_meta,
-    program_versions,
     spec_fields,
+    version_strings,
 )
 from pt2canon.serde.tags import VALUE_TABLES, iter_refs
 
@@ -127,7 +127,7 @@ def _payloads_json(payloads: Mapping[str, Payload]) -> dict[str, Any]:
 def _model_json(program: Mapping[str, Any], name: str, weights: Mapping[str, Payload] | None,
                 constants: Mapping[str, Payload] | None) -> dict[str, Any]:  # fmt: skip
     graph, signature = graph_and_signature(program)
-    torch_version, schema, _ = program_versions(program)
+    torch_version, schema, _ = version_strings(program)
     opset = program.get("opset_version")
 
     def specs(key: str) -> list[dict[str, Any]]:

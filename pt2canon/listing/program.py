@@ -144,7 +144,7 @@ def _payload_lines(title: str, payloads: Mapping[str, Payload], largest: int | N
         yield f"{INDENT}... {len(ranked) - len(shown)} more ({rest}){hint}"
 
 
-def program_versions(program: Mapping[str, Any]) -> tuple[str, str, str]:
+def version_strings(program: Mapping[str, Any]) -> tuple[str, str, str]:
     sv = program.get("schema_version")
     schema = f"{sv.get('major', '?')}.{sv.get('minor', '?')}" if isinstance(sv, Mapping) else "?"
     opset = program.get("opset_version")
@@ -228,7 +228,7 @@ def generate_listing(
 
     def lines() -> Iterator[str]:
         graph, signature = graph_and_signature(program)
-        torch_version, schema, opset = program_versions(program)
+        torch_version, schema, opset = version_strings(program)
         yield f"model: {name}"
         yield f"torch: {torch_version}"
         yield f"schema: {schema}"
