@@ -188,10 +188,11 @@ class Artifact:
 
         A stored archive member is read straight into the buffers given
         (:meth:`ZipSource.open_member <pt2canon.serde.zipsource.ZipSource.open_member>`),
-        anything else through :meth:`iter_member`; the CRC-32 is checked as
-        the last byte is read.
+        anything else through :meth:`iter_member` (also whatever a subclass
+        serves itself: the older format's nested ``torch.save`` records, an
+        FX graph's tensors); the CRC-32 is checked as the last byte is read.
         """
-        if self._zip is not None:
+        if self._zip is not None and type(self).iter_member is Artifact.iter_member:
             return self._zip.open_member(payload.member)
         return BlockReader(self.iter_member(payload.member), self.member_size(payload.member))
 
