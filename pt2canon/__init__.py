@@ -6,7 +6,9 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
     .pt2 archive / model.json / ExportedProgram
       archive
       -> serde.layout    the archive layout, once: member names, configs, limits
-      -> serde.zipsource read a zip as untrusted input: regular files, raw names, CRC, bounded inflation
+      -> serde.files     open regular files only (never a FIFO, device or socket); Window: bytes as a file
+      -> serde.zipsource read a zip as untrusted input: raw names, methods, sizes, overlaps (ZipSource)
+      -> serde.members   read one member verified: local header, stored or bounded inflation, CRC-32
       -> serde.archive   read the archive's members; weights stay in it (serde.artifact:
                          Artifact, Model, Payload, select_model); serde.legacy / serde.torch_save:
                          older archives, per tensor; serde.torch_io: to and from torch's ExportedProgram

@@ -26,6 +26,7 @@ file is at most :data:`MAX_SPAN` bytes, else only by content digest
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,14 +42,17 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["CHUNK", "MAX_SPAN", "READ", "TensorDiff", "Tolerance", "compare_tensors"]
 
-#: Bytes of each side read at a time, one task of the comparing threads (a new bytes object each: see BENCHMARKS.md).
-READ = 1 << 18
-#: Bytes of each side decoded and compared at a time (a slice of a read chunk).
+#: Bytes of each side read at a time into a reused buffer: one task of the comparing threads.
+READ = 1 << 20
+#: Bytes of each side decoded and compared at a time (a slice of a read chunk, kept in the CPU's cache).
 CHUNK = 1 << 18
 #: Largest span of a file (bytes) read whole, for views that cannot be streamed side by side.
 MAX_SPAN = 64 << 20
 #: Threads that compare read chunks while the reading goes on.
 THREADS = 2
+#: Pairs of :data:`READ`-byte buffers per comparison (being read, queued or compared): the memory is
+#: ``2 * BUFFERS * READ`` bytes at most, whatever the tensor's size.
+BUFFERS = 2 * THREADS + 2
 
 
 @dataclass(frozen=True)
@@ -336,29 +340,14 @@ class _Stats:
         self.merge(_part(xa, xb, self.tol), len(xa))
 
 
-def _pairs(a: Iterator[bytes], b: Iterator[bytes]) -> Iterator[tuple[bytes, bytes]]:
-    """Chunks of two streams paired byte for byte (when one stream's chunks are longer, regrouped)."""
-    buf_a, buf_b = bytearray(), bytearray()
-    for ca, cb in zip(a, b):
-        if not buf_a and not buf_b and len(ca) == len(cb):
-            yield ca, cb
-            continue
-        buf_a += ca
-        buf_b += cb
-        n = min(len(buf_a), len(buf_b))
-        yield bytes(buf_a[:n]), bytes(buf_b[:n])
-        del buf_a[:n], buf_b[:n]
-    for ca in a:  # a longer than b: nothing to pair it with
-        buf_a += ca
-    for cb in b:
-        buf_b += cb
-    n = min(len(buf_a), len(buf_b))
-    if n:
-        yield bytes(buf_a[:n]), bytes(buf_b[:n])
-
-
 def _chunk_parts(
-    ca: bytes, cb: bytes, dtype: int, orders: tuple[str, str], step: int, tol: Tolerance, beat: tuple[float, float]
+    ca: bytes | memoryview,
+    cb: bytes | memoryview,
+    dtype: int,
+    orders: tuple[str, str],
+    step: int,
+    tol: Tolerance,
+    beat: tuple[float, float],
 ) -> list[tuple[_Part, int]]:
     """Compare one pair of read chunks slice by slice (on a worker thread): each slice's figures."""
     best_abs, best_rel = beat
@@ -372,34 +361,98 @@ def _chunk_parts(
     return out
 
 
+def _skip(reader: Any, n: int, scratch: memoryview) -> None:
+    """Read and drop ``n`` bytes (fewer if the member ends first): they are CRC-checked all the same."""
+    while n > 0:
+        got = reader.readinto(scratch[: min(n, len(scratch))])
+        if not got:
+            return
+        n -= got
+
+
 def _stream(
-    stats: _Stats, chunks: Iterator[tuple[bytes, bytes]], dtype: int, orders: tuple[str, str], item: int
+    stats: _Stats,
+    readers: tuple[Any, Any],
+    spans: tuple[tuple[int, int], tuple[int, int]],
+    dtype: int,
+    orders: tuple[str, str],
+    item: int,
 ) -> None:
-    """Compare paired chunks: equal bytes are skipped (one memcmp), the others decoded and compared
-    in slices of :data:`CHUNK` bytes, a chunk per task on two threads while the next chunks are read."""
+    """Compare the byte ranges ``spans`` of two members side by side, read into reused buffers.
+
+    Both readers are read into a few pairs of preallocated buffers
+    (:data:`BUFFERS`; no allocation per read: a new object per read costs
+    its pages' faults). Equal bytes are skipped (one ``memcmp``); each other
+    pair is one task of the comparing threads (decoded and compared in
+    slices of :data:`CHUNK` bytes) while the next pairs are read, and is read
+    into again once its figures are merged, in order. Every byte up to each
+    span's end is read, so a member whose span reaches its end is
+    CRC-checked whole.
+    """
     from concurrent.futures import ThreadPoolExecutor
 
+    ra, rb = readers
+    (start_a, stop_a), (start_b, stop_b) = spans
+    len_a = max(0, min(stop_a, ra.size) - start_a)
+    len_b = max(0, min(stop_b, rb.size) - start_b)
+    common = min(len_a, len_b)
+    common -= common % item
+    size = max(item, min(READ, common))
+    count = max(1, min(BUFFERS, -(-common // size)))
+    # bytearrays: ``==`` between two of them is one memcmp (between memoryviews it goes byte by byte).
+    free = [(bytearray(size), bytearray(size)) for _ in range(count)]
+    scratch = memoryview(free[0][0]), memoryview(free[0][1])
+    _skip(ra, start_a, scratch[0])
+    _skip(rb, start_b, scratch[1])
     step = CHUNK - CHUNK % item
-    pending: deque[tuple[Any, int]] = deque()
+    same_order = orders[0] == orders[1]
+    pending: deque[tuple[Any, tuple[bytearray, bytearray] | None, int]] = deque()
 
-    def merge(future: Any, n: int) -> None:
-        if future is None:
+    def merge(result: list[tuple[_Part, int]] | None, n: int) -> None:
+        if result is None:
             stats.skip(n)
         else:
-            for part, m in future.result():
+            for part, m in result:
                 stats.merge(part, m)
 
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        for ca, cb in chunks:
-            if ca == cb and orders[0] == orders[1]:
-                pending.append((None, len(ca) // item))
+    done = 0
+    with contextlib.ExitStack() as stack:
+        # One buffer pair (a small tensor): compared here as it is read, no threads.
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=THREADS)) if count > 1 else None
+        while done < common:
+            while not free or (pending and (pending[0][0] is None or pending[0][0].done())):
+                future, bufs, m = pending.popleft()
+                merge(None if future is None else future.result(), m)
+                if bufs is not None:
+                    free.append(bufs)
+            ba, bb = free.pop()
+            va, vb = memoryview(ba), memoryview(bb)
+            want = min(size, common - done)
+            got = min(ra.readinto(va[:want]), rb.readinto(vb[:want]))
+            n = got - got % item
+            if not n:
+                free.append((ba, bb))
+                break
+            done += n
+            if same_order and (ba == bb if n == size else va[:n].tobytes() == vb[:n].tobytes()):
+                free.append((ba, bb))
+                if pending:
+                    pending.append((None, None, n // item))
+                else:
+                    stats.skip(n // item)
+                continue
+            beat = (stats.d.max_abs_diff, stats.d.max_rel_diff)  # merged so far: all of earlier chunks
+            args = (va[:n], vb[:n], dtype, orders, step, stats.tol, beat)
+            if pool is None:
+                merge(_chunk_parts(*args), n // item)
+                free.append((ba, bb))
             else:
-                beat = (stats.d.max_abs_diff, stats.d.max_rel_diff)  # merged so far: all of earlier chunks
-                pending.append((pool.submit(_chunk_parts, ca, cb, dtype, orders, step, stats.tol, beat), 0))
-            while len(pending) > 2 * THREADS or (pending and (pending[0][0] is None or pending[0][0].done())):
-                merge(*pending.popleft())
-        for future, n in pending:
-            merge(future, n)
+                pending.append((pool.submit(_chunk_parts, *args), (ba, bb), n // item))
+        while pending:
+            future, bufs, m = pending.popleft()
+            merge(None if future is None else future.result(), m)
+    _skip(ra, len_a - done, scratch[0])
+    _skip(rb, len_b - done, scratch[1])
 
 
 def compare_tensors(
@@ -461,9 +514,9 @@ def compare_tensors(
         return stats.d
     if la[1] == lb[1] and _dense(sizes, la[1]):
         strides = la[1]
-        span_a = _range(a, pa, la[2] * item, (la[2] + numel) * item)
-        span_b = _range(b, pb, lb[2] * item, (lb[2] + numel) * item)
-        _stream(stats, _pairs(span_a, span_b), dtype, (order_a, order_b), item)
+        spans = ((la[2] * item, (la[2] + numel) * item), (lb[2] * item, (lb[2] + numel) * item))
+        with a.open_payload(pa) as ra, b.open_payload(pb) as rb:
+            _stream(stats, (ra, rb), spans, dtype, (order_a, order_b), item)
         if stats.flat != numel:
             stats.d.compared = False
             stats.d.reason = f"a file holds fewer bytes than its view needs ({stats.flat} of {numel} elements)"

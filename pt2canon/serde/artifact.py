@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from pt2canon.errors import InputError
+from pt2canon.serde.members import BlockReader, MemberReader
 from pt2canon.serde.zipsource import CHUNK, ZipSource
 
 __all__ = ["Artifact", "Model", "Payload", "select_model"]
@@ -181,6 +182,19 @@ class Artifact:
     def iter_payload(self, payload: Payload, *, chunk: int = CHUNK) -> Iterator[bytes]:
         """Yield a weight's or constant's bytes in chunks, never unpickling."""
         return self.iter_member(payload.member, chunk=chunk)
+
+    def open_payload(self, payload: Payload) -> MemberReader | BlockReader:
+        """A reader of a weight's or constant's bytes into the caller's buffers (``readinto``); close it.
+
+        A stored archive member is read straight into the buffers given
+        (:meth:`ZipSource.open_member <pt2canon.serde.zipsource.ZipSource.open_member>`),
+        anything else through :meth:`iter_member` (also whatever a subclass
+        serves itself: the older format's nested ``torch.save`` records, an
+        FX graph's tensors); the CRC-32 is checked as the last byte is read.
+        """
+        if self._zip is not None and type(self).iter_member is Artifact.iter_member:
+            return self._zip.open_member(payload.member)
+        return BlockReader(self.iter_member(payload.member), self.member_size(payload.member))
 
     def close(self) -> None:
         """Close the underlying file, if any."""

@@ -5,7 +5,8 @@ read here, so that a hostile archive cannot make pt2canon hang, exhaust
 memory or see other bytes than the ones the directory names:
 
 * only regular files are opened (a FIFO, a device or a socket would block
-  or never end);
+  or never end: :func:`~pt2canon.serde.files.open_regular`, importable from
+  here too, as :class:`~pt2canon.serde.files.Window` is);
 * every member's raw name is read from the central directory (zipfile cuts
   names at a NUL byte) and refused if it holds a NUL or another control
   character or is not UTF-8, or could escape a folder
@@ -16,10 +17,13 @@ memory or see other bytes than the ones the directory names:
   compressed size is not their size are refused;
 * declared sizes are bounded by :class:`~pt2canon.serde.layout.Limits`
   (one member, all members, what is decompressed per member and in all);
-* a member is read in chunks, deflate is inflated in bounded steps, and
-  the bytes read must be exactly the declared size with the declared CRC-32
-  (checked as the last chunk is read): corruption is an error, never a
-  different program.
+* a member is read in chunks or into the caller's buffers, deflate is
+  inflated in bounded steps, and the bytes read must be exactly the declared
+  size with the declared CRC-32 (checked as the last chunk is read):
+  corruption is an error, never a different program. Reading one member's
+  data (its local header, stored blocks, bounded inflation, the CRC-32) is
+  :mod:`pt2canon.serde.members`; :data:`CHUNK` and :func:`read_member` are
+  importable from here too.
 """
 
 from __future__ import annotations
@@ -29,20 +33,24 @@ import hashlib
 import io
 import os
 import re
-import stat
 import struct
 import zipfile
-import zlib
-from collections.abc import Callable, Iterator
-from typing import IO, Any
+from collections.abc import Iterator
+from typing import IO
 
-from pt2canon.errors import ArchiveError, InputError, UnsafeArchiveError
-
-try:  # zlib-ng: the same CRC-32 with the CPU's carry-less multiply (62 GiB/s against zlib 1.2.13's 4.6 here)
-    from zlib_ng.zlib_ng import crc32
-except ImportError:  # pragma: no cover - a core dependency; zlib's CRC-32 is the same function, slower
-    from zlib import crc32
+from pt2canon.errors import ArchiveError, UnsafeArchiveError
+from pt2canon.serde.files import Window, open_regular
 from pt2canon.serde.layout import Limits, member_name_problem
+from pt2canon.serde.members import (
+    CHUNK,
+    LOCAL_HEADER,
+    BlockReader,
+    MemberReader,
+    check_crc,
+    crc32,
+    data_start,
+    read_member,
+)
 
 __all__ = [
     "CHUNK",
@@ -56,10 +64,6 @@ __all__ = [
     "read_member",
 ]
 
-#: Bytes per chunk when a member is streamed.
-CHUNK = 1 << 20
-_READ = 1 << 16  # compressed bytes fed to the decompressor at a time
-_LOCAL_HEADER = 30
 
 #: Zip compression methods by number (APPNOTE 4.4.5), for messages.
 METHOD_NAMES = {
@@ -70,118 +74,6 @@ METHOD_NAMES = {
 }  # fmt: skip
 _SUPPORTED = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-
-def open_regular(path: str, *, what: str = "an archive") -> IO[bytes]:
-    """Open ``path`` for reading if it is a regular file; the project's error otherwise.
-
-    The file is opened without blocking and checked with ``fstat`` before
-    anything is read, so a FIFO, a device or a socket is refused instead of
-    blocking or reading forever.
-
-    Examples
-    --------
-    >>> import os, tempfile
-    >>> with open_regular("examples/mlp_v1.pt2") as fh:
-    ...     fh.read(2)
-    b'PK'
-    >>> tmp = tempfile.TemporaryDirectory()
-    >>> open_regular(tmp.name)  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    pt2canon.errors.InputError: ...: is a directory, not an archive
-    >>> os.mkfifo(os.path.join(tmp.name, "pipe"))  # open() would block on it until a writer came
-    >>> open_regular(os.path.join(tmp.name, "pipe"), what="a model JSON")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    pt2canon.errors.InputError: .../pipe: is a named pipe (FIFO), not a model JSON; give a regular file
-    >>> tmp.cleanup()
-    """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except IsADirectoryError:
-        raise InputError(f"is a directory, not {what}", file=path) from None
-    except OSError as exc:
-        with contextlib.suppress(OSError):  # a socket cannot even be opened: say what it is
-            _check_regular(os.stat(path).st_mode, path, what)
-        raise InputError(f"cannot read file ({exc.strerror or exc})", file=path) from None
-    try:
-        _check_regular(os.fstat(fd).st_mode, path, what)
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def _check_regular(mode: int, path: str, what: str) -> None:
-    """Refuse what is not a regular file, saying what it is."""
-    if stat.S_ISDIR(mode):
-        raise InputError(f"is a directory, not {what}", file=path)
-    if not stat.S_ISREG(mode):
-        kind = (
-            "a named pipe (FIFO)"
-            if stat.S_ISFIFO(mode)
-            else "a socket"
-            if stat.S_ISSOCK(mode)
-            else "a device"
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "not a regular file"
-        )
-        raise InputError(f"is {kind}, not {what}; give a regular file", file=path)
-
-
-class Window(io.RawIOBase):
-    """A read-only, seekable view of ``size`` bytes read through ``pread(offset, n)``.
-
-    Examples
-    --------
-    A zip stored 4 bytes into a larger blob, seen as a file of its own (as
-    :class:`~pt2canon.serde.torch_save.NestedSource` sees a stored member):
-
-    >>> import io, zipfile
-    >>> buf = io.BytesIO()
-    >>> with zipfile.ZipFile(buf, "w") as zf:
-    ...     zf.writestr("a.txt", "hello")
-    >>> inner = buf.getvalue()
-    >>> blob = b"head" + inner + b"tail"
-    >>> w = Window(lambda off, n: blob[4 + off : 4 + off + n], len(inner))
-    >>> w.read() == inner, w.seek(0, 2) == len(inner), w.read(1)
-    (True, True, b'')
-    >>> w.seek(0)
-    0
-    >>> zipfile.ZipFile(w).read("a.txt")
-    b'hello'
-    """
-
-    def __init__(self, pread: Callable[[int, int], bytes], size: int) -> None:
-        self._pread = pread
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self._pos, 2: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def readinto(self, buffer: Any) -> int:
-        n = max(0, min(len(buffer), self._size - self._pos))
-        data = self._pread(self._pos, n) if n else b""
-        buffer[: len(data)] = data
-        self._pos += len(data)
-        return len(data)
 
 
 def raw_names(fh: IO[bytes], start: int, count: int, label: str) -> list[tuple[bytes, int]]:
@@ -305,7 +197,7 @@ def data_bounds(
     for k, info in enumerate(ordered):
         after = ordered[k + 1] if k + 1 < len(ordered) else None
         end = after.header_offset if after is not None else start_dir
-        if info.header_offset + _LOCAL_HEADER + len(raw[info.filename]) + info.compress_size > end:
+        if info.header_offset + LOCAL_HEADER + len(raw[info.filename]) + info.compress_size > end:
             err = UnsafeArchiveError(
                 f"member's data overlaps {'member ' + repr(after.filename) if after else 'the central directory'} "
                 "(a zip bomb or a corrupt directory)",
@@ -520,7 +412,7 @@ class ZipSource:
 
     def data_start(self, fh: IO[bytes], info: zipfile.ZipInfo) -> int:
         """Where a member's data starts in ``fh``, after checking its local header against the directory."""
-        return _data_start(fh, info, self._raw[info.filename], self._bounds[info.filename], self.label)
+        return data_start(fh, info, self._raw[info.filename], self._bounds[info.filename], self.label)
 
     def _open_private(self) -> IO[bytes]:
         # Each reader gets its own handle, so members can be read from
@@ -534,6 +426,37 @@ class ZipSource:
         info = self._info(name)
         with self._open_private() as fh:
             yield from read_member(fh, info, self._raw[name], self._bounds[name], self.label, chunk=chunk)
+
+    def open_member(self, name: str) -> MemberReader | BlockReader:
+        """A reader of a member's bytes into the caller's buffers (``readinto``), on a private handle; close it.
+
+        A stored member is read straight from the file into the buffer
+        (:class:`~pt2canon.serde.members.MemberReader`: no new object per
+        read); a deflated one through :meth:`iter_chunks` (bounded inflation).
+        Either checks the CRC-32 as the last byte is read.
+
+        Examples
+        --------
+        >>> import io, zipfile
+        >>> from pt2canon.serde.layout import DEFAULT_LIMITS
+        >>> buf = io.BytesIO()
+        >>> with zipfile.ZipFile(buf, "w") as zf:
+        ...     zf.writestr("a.txt", "hello")
+        ...     zf.writestr("b.txt", "x" * 1000, compress_type=zipfile.ZIP_DEFLATED)
+        >>> src = ZipSource(buf.getvalue(), None, "t.zip", DEFAULT_LIMITS)
+        >>> out = bytearray(600)
+        >>> with src.open_member("a.txt") as r:
+        ...     r.readinto(out), bytes(out[:5])
+        (5, b'hello')
+        >>> with src.open_member("b.txt") as r:
+        ...     r.size, r.readinto(out), r.readinto(out), r.readinto(out)
+        (1000, 600, 400, 0)
+        """
+        info = self._info(name)
+        if info.compress_type != zipfile.ZIP_STORED:
+            return BlockReader(self.iter_chunks(name), info.file_size)
+        fh = self._open_private()
+        return MemberReader(fh, info, self._raw[name], self._bounds[name], self.label, own=True)
 
     def sha256(self, name: str, *, chunk: int = 4 << 20) -> str:
         """``sha256:<hex>`` of a member's bytes, streamed (thread-safe); the CRC-32 is checked too."""
@@ -564,156 +487,9 @@ class ZipSource:
                     remaining -= n
         except (OSError, ValueError, OverflowError) as exc:  # a corrupt offset: negative or past 2**63
             raise ArchiveError(f"cannot read member ({exc})", file=self.label, member=name) from None
-        _check_crc(crc, info, self.label)
+        check_crc(crc, info, self.label)
         return "sha256:" + h.hexdigest()
 
     def close(self) -> None:
         self.zip.close()
         self._fileobj.close()
-
-
-def _data_start(fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str) -> int:
-    fh.seek(info.header_offset)
-    header = fh.read(_LOCAL_HEADER)
-    if len(header) != _LOCAL_HEADER or header[:4] != b"PK\x03\x04":
-        raise ArchiveError("member's local header is missing or corrupt", file=label, member=info.filename)
-    flags, method = struct.unpack("<HH", header[6:10])
-    crc, csize, size = struct.unpack("<3L", header[14:26])
-    name_len, extra_len = struct.unpack("<HH", header[26:30])
-    described = flags & 0x8 or 0xFFFFFFFF in (csize, size)  # sizes in a data descriptor or zip64 field
-    if not described and (crc, csize, size) != (info.CRC, info.compress_size, info.file_size):
-        raise UnsafeArchiveError(
-            f"member's local header declares {size} bytes ({csize} stored, CRC {crc:08x}), the directory "
-            f"{info.file_size} ({info.compress_size} stored, CRC {info.CRC:08x}): zip readers disagree on it",
-            file=label,
-            member=info.filename,
-        )
-    local_name = fh.read(name_len)
-    if local_name != raw_name:
-        shown = local_name.decode("utf-8", "backslashreplace")
-        raise UnsafeArchiveError(
-            f"member's local header names {shown!r}: zip readers disagree on what this member is",
-            file=label,
-            member=info.filename,
-        )
-    if method != info.compress_type:
-        raise UnsafeArchiveError(
-            f"member's local header says method {method}, the directory {info.compress_type}",
-            file=label,
-            member=info.filename,
-        )
-    start = info.header_offset + _LOCAL_HEADER + name_len + extra_len
-    if start + info.compress_size > bound:
-        raise UnsafeArchiveError(
-            "member's data overlaps the next member (a zip bomb or a corrupt archive)",
-            file=label,
-            member=info.filename,
-        )
-    return start
-
-
-def read_member(
-    fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int, label: str, *, chunk: int = CHUNK
-) -> Iterator[bytes]:
-    """Yield a member's bytes from ``fh`` in chunks, verified.
-
-    The local header must name ``raw_name`` with the directory's method and
-    sizes, the data must end before ``bound``, deflate is inflated in steps
-    of at most ``chunk`` bytes and never past the declared size, and the
-    CRC-32 is checked as the last chunk is read. ``pt2canon audit`` reads
-    members through this too.
-
-    Examples
-    --------
-    A deflated member of 1000 bytes, inflated 300 bytes at a time:
-
-    >>> import io, zipfile
-    >>> buf = io.BytesIO()
-    >>> with zipfile.ZipFile(buf, "w") as zf:
-    ...     zf.writestr("b.txt", "x" * 1000, compress_type=zipfile.ZIP_DEFLATED)
-    >>> zf = zipfile.ZipFile(buf)
-    >>> info = zf.getinfo("b.txt")
-    >>> chunks = list(read_member(buf, info, b"b.txt", zf.start_dir, "t.zip", chunk=300))
-    >>> [len(c) for c in chunks], b"".join(chunks) == b"x" * 1000
-    ([300, 300, 300, 100], True)
-    >>> list(read_member(buf, info, b"c.txt", zf.start_dir, "t.zip"))  # the header names another member
-    Traceback (most recent call last):
-    ...
-    pt2canon.errors.UnsafeArchiveError: t.zip:b.txt: member's local header names 'b.txt': zip readers disagree on what this member is
-    """
-    name = info.filename
-    try:
-        fh.seek(_data_start(fh, info, raw_name, bound, label))
-        raw = _raw_blocks(fh, info, chunk, label)
-        blocks = raw if info.compress_type == zipfile.ZIP_STORED else _inflate(raw, info, chunk, label)
-        crc = 0
-        done = 0
-        for block in blocks:
-            done += len(block)
-            crc = crc32(block, crc)
-            if done == info.file_size:
-                _check_crc(crc, info, label)
-            yield block
-        if info.file_size == 0:
-            _check_crc(0, info, label)
-        if done != info.file_size:  # pragma: no cover - _raw_blocks and _inflate guarantee it
-            raise ArchiveError(f"member has {done} of {info.file_size} bytes", file=label, member=name)
-    except (ArchiveError, InputError):
-        raise
-    except (OSError, ValueError, OverflowError, zlib.error) as exc:  # a corrupt offset, a bad stream
-        raise ArchiveError(f"cannot read member ({type(exc).__name__}: {exc})", file=label, member=name) from None
-
-
-def _check_crc(crc: int, info: zipfile.ZipInfo, label: str) -> None:
-    if crc != info.CRC:
-        raise ArchiveError(
-            f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
-            file=label,
-            member=info.filename,
-        )
-
-
-def _raw_blocks(fh: IO[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
-    remaining = info.compress_size
-    while remaining:
-        block = fh.read(min(chunk, remaining))
-        if not block:
-            raise ArchiveError(
-                f"member is truncated: {remaining} of {info.compress_size} bytes missing",
-                file=label,
-                member=info.filename,
-            )
-        remaining -= len(block)
-        yield block
-
-
-def _inflate(raw: Iterator[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
-    """Inflate in steps of at most ``chunk`` output bytes, never past the declared size."""
-    d = zlib.decompressobj(-15)
-    left = info.file_size
-    for block in raw:
-        data = block
-        while not d.eof:
-            want = min(chunk, left + 1)
-            out = d.decompress(data, want)
-            data = d.unconsumed_tail
-            if len(out) > left:
-                raise UnsafeArchiveError(
-                    f"member inflates past its declared size of {info.file_size} bytes (a zip bomb?)",
-                    file=label,
-                    member=info.filename,
-                )
-            left -= len(out)
-            if out:
-                yield out
-            if not data and len(out) < want:  # this block is used up and nothing is pending
-                break
-        if d.eof:
-            break
-    if not d.eof or left:
-        raise ArchiveError(
-            f"member is corrupt: its deflate stream ends after {info.file_size - left} of the "
-            f"{info.file_size} bytes the archive declares",
-            file=label,
-            member=info.filename,
-        )

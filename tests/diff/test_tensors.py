@@ -161,3 +161,75 @@ def test_a_weight_of_another_shape_is_not_compared_in_numbers(tmp_path: Path) ->
     weights = _weight_records(r)
     assert "f32[4, 32]{requires_grad} -> f32[5, 32]{requires_grad}" in weights["out.weight"].summary
     assert "numeric" not in weights["out.weight"].details
+
+
+class _Big(nn.Module):
+    """One weight of about 10 MiB: several reads of the comparison, its buffers read into again."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.w = nn.Parameter(torch.randn(1531, 1733))  # 10.1 MiB, not a whole number of reads
+
+    def forward(self, x: Any) -> Any:
+        return x * self.w[0, 0]
+
+
+def _deflated(src: Path, dst: Path) -> Path:
+    """The same archive with every member deflated (read through the bounded decompressor, not readinto)."""
+    import zipfile
+
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+    return dst
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any, Any]:
+    folder = tmp_path_factory.mktemp("big")
+    base = _Big()
+    other = copy.deepcopy(base)
+    with torch.no_grad():  # changes in the first read, none in the middle reads, several in the last one
+        flat = other.w.view(-1)
+        flat[5] += 0.25
+        flat[-7] -= 3.0
+        flat[-1000:-900] *= 1.5
+    return _save(base, folder / "a.pt2", torch.ones(2)), _save(other, folder / "b.pt2", torch.ones(2)), base.w, other.w
+
+
+@pytest.mark.parametrize("deflate", [False, True], ids=["stored", "deflated"])
+def test_a_weight_of_many_reads_gives_torch_s_figures_stored_or_deflated(
+    big: Any, tmp_path: Path, deflate: bool
+) -> None:
+    a, b, wa, wb = big
+    if deflate:
+        a, b = _deflated(a, tmp_path / "a.pt2"), _deflated(b, tmp_path / "b.pt2")
+    art_a, art_b = pt2canon.load(a), pt2canon.load(b)
+    d = compare_tensors(art_a, art_a.model.weights["w"], art_b, art_b.model.weights["w"])
+    assert d is not None and d.compared and d.numel == wa.numel()
+    expected = _expected(wa, wb)
+    assert d.differing == d.mismatched == expected["differing"] == 102
+    assert d.max_abs_at == expected["max_abs_at"] == [1530, 1726]  # flat[-7]: the largest, in the last read
+    assert d.max_rel_at == expected["max_rel_at"]
+    assert d.max_abs_diff == pytest.approx(expected["max_abs_diff"], rel=1e-6)
+    assert d.max_rel_diff == pytest.approx(expected["max_rel_diff"], rel=1e-5)
+
+
+def test_a_corrupt_byte_in_a_stored_weight_fails_the_crc_check_naming_the_member(big: Any, tmp_path: Path) -> None:
+    import zipfile
+
+    from pt2canon.errors import ArchiveError
+
+    a, b, _, _ = big
+    with zipfile.ZipFile(b) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("weights/weight_0"))
+    data = bytearray(b.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + info.file_size // 2] ^= 0x40  # an element in a middle read, where A and B are otherwise equal
+    bad = tmp_path / "bad.pt2"
+    bad.write_bytes(bytes(data))
+    art_a, art_b = pt2canon.load(a), pt2canon.load(bad)
+    with pytest.raises(ArchiveError, match="CRC-32") as exc:
+        compare_tensors(art_a, art_a.model.weights["w"], art_b, art_b.model.weights["w"])
+    assert exc.value.member == info.filename and str(bad) in str(exc.value)
