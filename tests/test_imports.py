@@ -60,3 +60,43 @@ def test_the_checker_sees_imports_inside_functions() -> None:
     G = _graph()
     # pt2canon.commands.hash imports its --check implementation lazily, inside run().
     assert G.has_edge("pt2canon.commands.hash", "pt2canon.commands.check")
+
+
+def _modules() -> dict[str, Path]:
+    """Dotted name -> path of every module of the package (packages by their ``__init__``)."""
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        out[".".join(parts)] = path
+    return out
+
+
+def _private_imports(path: Path) -> list[str]:
+    """``module.name`` of each private name ``path`` imports from another module of the package."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pt2canon":
+            out += [
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if a.name.startswith("_")
+                and not a.name.startswith("__")
+                and f"{node.module}.{a.name}" not in _modules()
+            ]
+    return out
+
+
+def test_no_module_or_test_imports_another_modules_private_name() -> None:
+    # A name one module shares with another has no leading underscore; a private *module*
+    # (``pt2canon._json``) may be imported, its names are what it offers.
+    tests = Path(__file__).resolve().parent
+    found = [f"{p}: {name}" for p in [*_modules().values(), *tests.rglob("*.py")] for name in _private_imports(p)]
+    assert not found, "\n".join(found)
+
+
+def test_the_checker_sees_a_private_import_but_not_a_private_module(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text("from pt2canon.canon.order import _KEY_BYTES, Digests\nfrom pt2canon import _json\n")
+    assert _private_imports(probe) == ["pt2canon.canon.order._KEY_BYTES"]

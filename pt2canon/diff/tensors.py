@@ -315,7 +315,7 @@ def _part_general(xa: np.ndarray, xb: np.ndarray, tol: Tolerance, out: _Part) ->
     return out
 
 
-class _Stats:
+class RunningFigures:
     """The running figures: parts merged in element order (the first greatest difference wins)."""
 
     def __init__(self, tol: Tolerance) -> None:
@@ -340,7 +340,7 @@ class _Stats:
         self.merge(_part(xa, xb, self.tol), len(xa))
 
 
-def _chunk_parts(
+def chunk_figures(
     ca: bytes | memoryview,
     cb: bytes | memoryview,
     dtype: int,
@@ -349,7 +349,10 @@ def _chunk_parts(
     tol: Tolerance,
     beat: tuple[float, float],
 ) -> list[tuple[_Part, int]]:
-    """Compare one pair of read chunks slice by slice (on a worker thread): each slice's figures."""
+    """Compare one pair of read chunks slice by slice (on a worker thread): each slice's figures.
+
+    Shared with the kernel's tests (``tests/diff/test_tensor_kernel.py``), as :class:`RunningFigures` is.
+    """
     best_abs, best_rel = beat
     out = []
     for i in range(0, len(ca), step):
@@ -371,7 +374,7 @@ def _skip(reader: Any, n: int, scratch: memoryview) -> None:
 
 
 def _stream(
-    stats: _Stats,
+    stats: RunningFigures,
     readers: tuple[Any, Any],
     spans: tuple[tuple[int, int], tuple[int, int]],
     dtype: int,
@@ -444,10 +447,10 @@ def _stream(
             beat = (stats.d.max_abs_diff, stats.d.max_rel_diff)  # merged so far: all of earlier chunks
             args = (va[:n], vb[:n], dtype, orders, step, stats.tol, beat)
             if pool is None:
-                merge(_chunk_parts(*args), n // item)
+                merge(chunk_figures(*args), n // item)
                 free.append((ba, bb))
             else:
-                pending.append((pool.submit(_chunk_parts, *args), (ba, bb), n // item))
+                pending.append((pool.submit(chunk_figures, *args), (ba, bb), n // item))
         while pending:
             future, bufs, m = pending.popleft()
             merge(None if future is None else future.result(), m)
@@ -508,7 +511,7 @@ def compare_tensors(
     item = storage_dtype(dtype).itemsize
     sizes = la[0]
     numel = math.prod(sizes)
-    stats = _Stats(tolerance)
+    stats = RunningFigures(tolerance)
     stats.d.numel = numel
     if numel == 0:
         return stats.d

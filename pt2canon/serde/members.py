@@ -56,6 +56,22 @@ def data_start(fh: IO[bytes], info: zipfile.ZipInfo, raw_name: bytes, bound: int
     ArchiveError, UnsafeArchiveError
         If the header is missing, or disagrees with the directory on the name, method or sizes, or the
         data would run past ``bound`` (the next member's header).
+
+    Examples
+    --------
+    A zip in memory: the local header (30 bytes and the 11-byte name) comes first:
+
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    ...     zf.writestr("a/notes.txt", b"hello " * 100)
+    >>> info = zipfile.ZipFile(buf).getinfo("a/notes.txt")
+    >>> data_start(buf, info, b"a/notes.txt", len(buf.getvalue()), "t.zip")
+    41
+    >>> data_start(buf, info, b"a/other.txt", len(buf.getvalue()), "t.zip")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: t.zip:a/notes.txt: ...
     """
     fh.seek(info.header_offset)
     header = fh.read(LOCAL_HEADER)
@@ -149,7 +165,19 @@ def read_member(
 
 
 def check_crc(crc: int, info: zipfile.ZipInfo, label: str) -> None:
-    """Refuse a member whose bytes' CRC-32 ``crc`` is not the one the archive declares."""
+    """Refuse a member whose bytes' CRC-32 ``crc`` is not the one the archive declares.
+
+    Examples
+    --------
+    >>> import zipfile, zlib
+    >>> info = zipfile.ZipInfo("a/notes.txt")
+    >>> info.CRC = zlib.crc32(b"hello")
+    >>> check_crc(zlib.crc32(b"hello"), info, "t.zip")
+    >>> check_crc(zlib.crc32(b"hellO"), info, "t.zip")
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.ArchiveError: t.zip:a/notes.txt: member is corrupt: its CRC-32 is 0d7e864e, the archive says 3610a686
+    """
     if crc != info.CRC:
         raise ArchiveError(
             f"member is corrupt: its CRC-32 is {crc:08x}, the archive says {info.CRC:08x}",
@@ -174,7 +202,25 @@ def raw_blocks(fh: IO[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> 
 
 
 def inflate(raw: Iterator[bytes], info: zipfile.ZipInfo, chunk: int, label: str) -> Iterator[bytes]:
-    """Inflate in steps of at most ``chunk`` output bytes, never past the declared size."""
+    """Inflate in steps of at most ``chunk`` output bytes, never past the declared size.
+
+    Examples
+    --------
+    >>> import io, zipfile
+    >>> buf = io.BytesIO()
+    >>> with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    ...     zf.writestr("a/notes.txt", b"hello " * 100)
+    >>> info = zipfile.ZipFile(buf).getinfo("a/notes.txt")
+    >>> _ = buf.seek(data_start(buf, info, b"a/notes.txt", len(buf.getvalue()), "t.zip"))
+    >>> [len(out) for out in inflate(raw_blocks(buf, info, 64, "t.zip"), info, 256, "t.zip")]
+    [256, 256, 88]
+    >>> info.file_size = 100  # a directory that understates the size: refused, not inflated further
+    >>> _ = buf.seek(41)
+    >>> list(inflate(raw_blocks(buf, info, 64, "t.zip"), info, 256, "t.zip"))
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UnsafeArchiveError: t.zip:a/notes.txt: member inflates past its declared size of 100 bytes (a zip bomb?)
+    """
     d = zlib.decompressobj(-15)
     left = info.file_size
     for block in raw:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pt2canon.diff.tensors import CHUNK, READ, Tolerance, _chunk_parts, _Stats
+from pt2canon.diff.tensors import CHUNK, READ, RunningFigures, Tolerance, chunk_figures
 
 
 def _reference(a: np.ndarray, b: np.ndarray) -> tuple[int, float, int, float, int]:
@@ -32,14 +32,14 @@ def _reference(a: np.ndarray, b: np.ndarray) -> tuple[int, float, int, float, in
     )
 
 
-def _streamed(a: np.ndarray, b: np.ndarray, tol: Tolerance | None = None) -> _Stats:
+def _streamed(a: np.ndarray, b: np.ndarray, tol: Tolerance | None = None) -> RunningFigures:
     tol = tol or Tolerance()
-    stats = _Stats(tol)
+    stats = RunningFigures(tol)
     ba, bb = a.tobytes(), b.tobytes()
     step = CHUNK - CHUNK % a.itemsize
     for i in range(0, len(ba), READ):
         beat = (stats.d.max_abs_diff, stats.d.max_rel_diff)
-        for part, n in _chunk_parts(ba[i : i + READ], bb[i : i + READ], 7, ("little", "little"), step, tol, beat):
+        for part, n in chunk_figures(ba[i : i + READ], bb[i : i + READ], 7, ("little", "little"), step, tol, beat):
             stats.merge(part, n)
     return stats
 
