@@ -72,7 +72,7 @@ def render_text(result: DiffRecords, *, color: bool = False, context: int | None
     rows: list[AlignedLine] = list(result.rows) if has_rows else []
     for h in hunks(rows, context):
         chunk = rows[h.start : h.stop]
-        out.append(_paint(f"@@ -{h.a_before + 1},{h.a_len} +{h.b_before + 1},{h.b_len} @@ {h.where}", "@", color))
+        out.append(_paint(h.header(), "@", color))  # as diff -u numbers an empty side, like the other renderers
         for r in chunk:
             if r.status == " ":
                 out.append(printable(f"  {r.b_line if r.b_line is not None else r.a_line}"))

@@ -262,3 +262,15 @@ def test_a_result_built_by_hand_renders_its_records_without_rows() -> None:
             "1 change at level full: 1 weight changed",
         ]
     )
+
+
+def test_a_hunk_with_nothing_on_one_side_is_numbered_as_diff_u_numbers_it_in_text_and_markdown() -> None:
+    from pt2canon.diff.records import AlignedLine
+    from pt2canon.diff.render.markdown import render_markdown
+
+    rows = [AlignedLine(" ", "%a = aten.sin.default(%x)", "%a = aten.sin.default(%x)"),
+            AlignedLine("+", None, "%b = aten.cos.default(%a)")]  # fmt: skip
+    r = DiffResult("a", "b", "graph", [Change("node_added", Location(b="n1"), "aten.cos.default added")], rows)
+    # diff -u: an empty side's start is the line before the hunk (here line 1), its length 0
+    assert "\n@@ -1,0 +2,1 @@ graph" in render_text(r, context=0)
+    assert "@@ -1,0 +2,1 @@ graph" in render_markdown(r, context=0)
