@@ -154,6 +154,8 @@ class SymbolRenamer:
         if out is not None:
             return out
         lone = lone_symbol(text)
+        if lone is not None:
+            self.budget.check(text)  # read without sympy, but a spent budget refuses it as any other
         symbols = (lone,) if lone is not None else self._within_budget(text, _symbols)
         for name, facts in symbols:
             if self._facts.setdefault(name, facts) != facts:
@@ -209,6 +211,7 @@ class SymbolRenamer:
         """
         lone = lone_symbol(text)
         if lone is not None:
+            self.budget.check(text)
             return (lone[0],)
         return tuple(name for name, _ in self._within_budget(text, _symbols))
 
