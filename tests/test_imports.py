@@ -36,12 +36,7 @@ def _imports(tree: ast.AST, modules: set[str]) -> set[str]:
 
 
 def _graph() -> nx.DiGraph:
-    modules = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        modules[".".join(parts)] = path
+    modules = _modules()
     G = nx.DiGraph()
     for name, path in modules.items():
         G.add_node(name)
