@@ -12,6 +12,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 import pt2canon  # noqa: E402
+from pt2canon.diff import tensors  # noqa: E402
 from pt2canon.diff.tensors import Tolerance, compare_tensors  # noqa: E402
 
 
@@ -198,14 +199,18 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Any, Any]
     return _save(base, folder / "a.pt2", torch.ones(2)), _save(other, folder / "b.pt2", torch.ones(2)), base.w, other.w
 
 
-@pytest.mark.parametrize("deflate", [False, True], ids=["stored", "deflated"])
-def test_a_weight_of_many_reads_gives_torch_s_figures_stored_or_deflated(
-    big: Any, tmp_path: Path, deflate: bool
+@pytest.mark.parametrize("form", ["stored", "deflated", "bytes"])
+def test_a_weight_of_many_reads_gives_torch_s_figures_stored_deflated_or_in_memory(
+    big: Any, tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # stored: positional reads on the comparing threads (several tasks); deflated: read in order here;
+    # bytes: positional reads of an in-memory archive (no file descriptor: seek and read under a lock).
+    # A 1531 x 1733 weight is dense: streamed side by side, never read whole (MAX_SPAN bounds that).
+    monkeypatch.setattr(tensors, "MAX_SPAN", 1 << 20)
     a, b, wa, wb = big
-    if deflate:
+    if form == "deflated":
         a, b = _deflated(a, tmp_path / "a.pt2"), _deflated(b, tmp_path / "b.pt2")
-    art_a, art_b = pt2canon.load(a), pt2canon.load(b)
+    art_a, art_b = (pt2canon.load(p.read_bytes()) if form == "bytes" else pt2canon.load(p) for p in (a, b))
     d = compare_tensors(art_a, art_a.model.weights["w"], art_b, art_b.model.weights["w"])
     assert d is not None and d.compared and d.numel == wa.numel()
     expected = _expected(wa, wb)
@@ -233,3 +238,28 @@ def test_a_corrupt_byte_in_a_stored_weight_fails_the_crc_check_naming_the_member
     with pytest.raises(ArchiveError, match="CRC-32") as exc:
         compare_tensors(art_a, art_a.model.weights["w"], art_b, art_b.model.weights["w"])
     assert exc.value.member == info.filename and str(bad) in str(exc.value)
+
+
+@pytest.mark.parametrize("deflate", [False, True], ids=["stored", "deflated"])
+def test_an_archive_cut_short_while_its_weight_is_compared_fails_naming_the_member(
+    big: Any, tmp_path: Path, deflate: bool
+) -> None:
+    import shutil
+    import zipfile
+
+    from pt2canon.errors import ArchiveError
+
+    a, b, _, _ = big
+    cut = tmp_path / "cut.pt2"
+    if deflate:
+        a, cut = _deflated(a, tmp_path / "a.pt2"), _deflated(b, cut)
+    else:
+        shutil.copy(b, cut)
+    art_a, art_b = pt2canon.load(a), pt2canon.load(cut)  # the directory is read; then the file shrinks
+    with zipfile.ZipFile(cut) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("weights/weight_0"))
+    with open(cut, "r+b") as fh:
+        fh.truncate(info.header_offset + info.compress_size // 2)
+    with pytest.raises(ArchiveError) as exc:
+        compare_tensors(art_a, art_a.model.weights["w"], art_b, art_b.model.weights["w"])
+    assert exc.value.member == info.filename and str(cut) in str(exc.value)
