@@ -14,11 +14,12 @@ corpus byte-identical. This script proves it::
 of the test suite) into a folder, so the before and after runs read the
 very same archive bytes. ``record`` needs no torch: for every archive it
 records the hash at each level with every layer digest, the sha256 of the
-canonical document, the ``show`` listing, the ``audit --json`` report, and for pairs of archives (each
-with the next one in name order, and each with itself) the diff rendered
-in every format. Records are sha256 digests of the outputs (the listing
-and the diffs are kept in full for a readable ``compare``) or the error
-line when a command refuses the input.
+canonical document, the ``show`` listing, the ``audit --json`` report,
+and for pairs of archives (each with the next one in name order, and each
+with itself) the diff rendered in every format, and at ``--level full``
+in JSON (the weights' figures). Records are sha256 digests of the outputs
+(the listing and the diffs are kept in full for a readable ``compare``)
+or the error line when a command refuses the input.
 """
 
 from __future__ import annotations
@@ -83,6 +84,9 @@ def _record_pair(a: str, b: str) -> dict[str, Any]:
         if fmt != "text":
             r["stdout"] = _sha(r["stdout"])
         out[fmt] = r
+    full = _cli("diff", "--format", "json", "--level", "full", a, b)  # weights compared in numbers
+    full["stdout"] = _sha(full["stdout"])
+    out["json/full"] = full
     return out
 
 
