@@ -20,16 +20,19 @@ archives, ``--work DIR`` to keep the exported archives). Sections:
               differ in one activation (as ``bench/run.py``'s ``diff``).
 
 Every time is the median of several runs measured side by side in one
-process; ratios compare those medians.
+process, interleaved (each round runs every case once); a ratio to ``cat`` is
+the median of each round's ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +91,17 @@ def numeric_compare(a: Path, b: Path) -> int:
     return n
 
 
+def _rounds(fns: dict[str, Any], repeat: int) -> dict[str, list[float]]:
+    """Wall times of each function, run in turn ``repeat`` times (interleaved: a slow spell hits them all)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return times
+
+
 def bench_weights(folder: Path, quick: bool) -> dict[str, Any]:
     import pt2canon
 
@@ -95,29 +109,43 @@ def bench_weights(folder: Path, quick: bool) -> dict[str, Any]:
     a = export_weights(folder, total, tensor, None)
     b = export_weights(folder, total, tensor, 1 + 1e-6)
     c = export_weights(folder, total, tensor, None, bump=True)
-    repeat = 1 if quick else 5
+    repeat = 1 if quick else 7
     subprocess.run(["cat", str(a), str(b), str(c)], stdout=subprocess.DEVNULL, check=True)  # into the page cache
-    t_cat = median_time(lambda: subprocess.run(["cat", str(a), str(b)], stdout=subprocess.DEVNULL, check=True), repeat)
-    t_num = median_time(lambda: numeric_compare(a, b), repeat)
-    t_one = median_time(lambda: numeric_compare(a, c), repeat)
-    t_diff = median_time(lambda: pt2canon.diff(a, b, level="full"), max(1, repeat // 2))
-    t_hash = median_time(lambda: (pt2canon.hash(a, level="full"), pt2canon.hash(b, level="full")), max(1, repeat // 2))
+    numeric_compare(a, c)  # numpy imported, threads started once
+    times = _rounds(
+        {
+            "cat": lambda: subprocess.run(["cat", str(a), str(b)], stdout=subprocess.DEVNULL, check=True),
+            "numeric": lambda: numeric_compare(a, b),
+            "numeric_one": lambda: numeric_compare(a, c),
+        },
+        repeat,
+    )
+    times |= _rounds(
+        {
+            "diff_full": lambda: pt2canon.diff(a, b, level="full"),
+            "hash_full_both": lambda: (pt2canon.hash(a, level="full"), pt2canon.hash(b, level="full")),
+        },
+        max(1, repeat // 2),
+    )
+    med = {name: statistics.median(ts) for name, ts in times.items()}
+    # Each round's ratio to the cat of the same round, then their median: a slow spell cancels out.
+    ratios = {
+        name: statistics.median(t / c for t, c in zip(times[name], times["cat"])) for name in ("numeric", "numeric_one")
+    }
     r = pt2canon.diff(a, b, level="full")
     print(
-        f"weights {total} MiB x2: cat {t_cat:.2f} s, numeric {t_num:.2f} s ({t_num / t_cat:.2f}x cat), "
-        f"one element changed {t_one:.2f} s ({t_one / t_cat:.2f}x cat), "
-        f"diff --level full {t_diff:.2f} s, hash --level full of both {t_hash:.2f} s; "
+        f"weights {total} MiB x2: cat {med['cat']:.2f} s, numeric {med['numeric']:.2f} s ({ratios['numeric']:.2f}x cat), "
+        f"one element changed {med['numeric_one']:.2f} s ({ratios['numeric_one']:.2f}x cat), "
+        f"diff --level full {med['diff_full']:.2f} s, hash --level full of both {med['hash_full_both']:.2f} s; "
         f"{r.summary()['weight_changed']} weight records",
         flush=True,
     )
     return {
         "mib": total,
         "tensor_mib": tensor,
-        "cat": t_cat,
-        "numeric": t_num,
-        "numeric_one": t_one,
-        "diff_full": t_diff,
-        "hash_full_both": t_hash,
+        **med,
+        "range": {name: [min(ts), max(ts)] for name, ts in times.items()},
+        "ratio": ratios,
         "records": r.summary()["weight_changed"],
     }
 
@@ -209,6 +237,11 @@ def bench_diff48(folder: Path, quick: bool) -> dict[str, Any]:
     return bench_diff(folder, 2 if quick else 48, 1 if quick else 7)
 
 
+def _cell(w: dict[str, Any], name: str) -> str:
+    lo, hi = w["range"][name]
+    return f"{w[name]:.3f} s ({lo:.2f}-{hi:.2f})"
+
+
 def markdown(results: dict[str, Any]) -> str:
     out = ["## Diff: weights in numbers (`bench/diff_weights.py`)", ""]
     w = results.get("weights")
@@ -216,15 +249,15 @@ def markdown(results: dict[str, Any]) -> str:
         out += [
             f"Two archives of {w['mib']} MiB of float32 weights ({w['tensor_mib']} MiB tensors): B with every element "
             "scaled by 1 + 1e-6 (every chunk differs, the worst case), or with one element of one tensor changed. "
-            "Medians, side by side in one process, the files in the page cache.",
+            "Side by side in one process, interleaved rounds, the files in the page cache.",
             "",
-            "| what | time | vs `cat a b > /dev/null` |",
+            "| what | median (range) | vs `cat a b > /dev/null`, per round |",
             "|---|---:|---:|",
-            f"| `cat a b > /dev/null` | {w['cat']:.2f} s | 1.00x |",
-            f"| numeric comparison of every weight pair, every element changed | {w['numeric']:.2f} s | **{w['numeric'] / w['cat']:.2f}x** |",
-            f"| numeric comparison of every weight pair, one element changed | {w['numeric_one']:.2f} s | **{w['numeric_one'] / w['cat']:.2f}x** |",
-            f'| `pt2canon.hash(level="full")` of both | {w["hash_full_both"]:.2f} s | {w["hash_full_both"] / w["cat"]:.2f}x |',
-            f'| `pt2canon.diff(level="full")` (hashes both, then compares) | {w["diff_full"]:.2f} s | {w["diff_full"] / w["cat"]:.2f}x |',
+            f"| `cat a b > /dev/null` | {_cell(w, 'cat')} | 1.00x |",
+            f"| numeric comparison of every weight pair, every element changed | {_cell(w, 'numeric')} | **{w['ratio']['numeric']:.2f}x** |",
+            f"| numeric comparison of every weight pair, one element changed | {_cell(w, 'numeric_one')} | **{w['ratio']['numeric_one']:.2f}x** |",
+            f'| `pt2canon.hash(level="full")` of both | {_cell(w, "hash_full_both")} | {w["hash_full_both"] / w["cat"]:.2f}x |',
+            f'| `pt2canon.diff(level="full")` (hashes both, then compares) | {_cell(w, "diff_full")} | {w["diff_full"] / w["cat"]:.2f}x |',
             "",
         ]
     m = results.get("memory")
