@@ -12,7 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pt2canon.diff.tensors import CHUNK, READ, RunningFigures, Tolerance, chunk_figures
+from pt2canon.diff.tensors import READ, RunningFigures, Tolerance, chunk_figures
+
+#: Bytes per slice here (the package's own slices are as large as its reads): several slices per read.
+SLICE = READ // 4
 
 
 def _reference(a: np.ndarray, b: np.ndarray) -> tuple[int, float, int, float, int]:
@@ -36,7 +39,7 @@ def _streamed(a: np.ndarray, b: np.ndarray, tol: Tolerance | None = None) -> Run
     tol = tol or Tolerance()
     stats = RunningFigures(tol)
     ba, bb = a.tobytes(), b.tobytes()
-    step = CHUNK - CHUNK % a.itemsize
+    step = SLICE - SLICE % a.itemsize
     for i in range(0, len(ba), READ):
         beat = (stats.d.max_abs_diff, stats.d.max_rel_diff)
         for part, n in chunk_figures(ba[i : i + READ], bb[i : i + READ], 7, ("little", "little"), step, tol, beat):
@@ -64,9 +67,9 @@ def _cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     signed[11] = np.float32(1e-30)  # -0.0 against a number: infinitely relative
     signed[n - 2] += 1.0
     a_ties = a.copy()  # equal maxima in later slices and reads: the first one wins
-    a_ties[[100, 100 + CHUNK // 4, 100 + READ // 4]] = np.float32(1.0)
+    a_ties[[100, 100 + SLICE // 4, 100 + READ // 4]] = np.float32(1.0)
     ties = a_ties.copy()
-    ties[[100, 100 + CHUNK // 4, 100 + READ // 4]] = np.float32(2.0)
+    ties[[100, 100 + SLICE // 4, 100 + READ // 4]] = np.float32(2.0)
     return {
         "every element": (a, every),
         "maxima apart": (a, apart),
