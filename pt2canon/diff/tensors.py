@@ -572,13 +572,17 @@ def _compare_ordered(
         _merge(stats, result.result() if isinstance(result, Future) else result)
         free.append(bufs)
 
+    def ready(result: Future[_Figures] | _Figures) -> bool:
+        """Figures of a chunk compared here (equal bytes, one buffer pair), or a finished task's."""
+        return not isinstance(result, Future) or result.done()
+
     done = 0
     try:
         with contextlib.ExitStack() as stack:
             # One buffer pair (a small tensor): compared here as it is read, no threads.
             pool = stack.enter_context(ThreadPoolExecutor(max_workers=THREADS)) if count > 1 else None
             while done < common:
-                while not free or (pending and not _waiting(pending[0][0])):
+                while not free or (pending and ready(pending[0][0])):
                     merge(*pending.popleft())
                 ba, bb = free.pop()
                 va, vb = memoryview(ba), memoryview(bb)
@@ -602,11 +606,6 @@ def _compare_ordered(
     finally:  # every task is done here (the pool waits for its tasks as it closes)
         _SPARES.give(every)
     return done
-
-
-def _waiting(result: Any) -> bool:
-    """Whether a queued result is a task still running."""
-    return hasattr(result, "done") and not result.done()
 
 
 def compare_tensors(
