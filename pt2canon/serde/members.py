@@ -326,8 +326,9 @@ class MemberReader:
         try:
             self._start = data_start(fh, info, raw_name, bound, label)
             fh.seek(self._start)
-            with contextlib.suppress(AttributeError, io.UnsupportedOperation):
-                self._fd = fh.fileno()
+            if hasattr(os, "preadv"):  # Linux, the BSDs; elsewhere (Windows, macOS) seek and read under a lock
+                with contextlib.suppress(AttributeError, io.UnsupportedOperation):
+                    self._fd = fh.fileno()
         except (OSError, ValueError, OverflowError) as exc:  # a corrupt offset: negative or past 2**63
             self.close()
             raise self._error(exc) from None
