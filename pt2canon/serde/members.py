@@ -273,7 +273,8 @@ class MemberReader:
     <pt2canon.serde.zipsource.ZipSource.open_member>` makes one.
 
     Several threads can read one reader at once with :meth:`read_at` (a
-    positional read: ``pread`` on a file, no shared position); each computes
+    positional read: ``os.preadv`` on a file where it exists, no shared
+    position; else a seek and a read under the reader's lock); each computes
     its part's CRC-32 and :meth:`join_crc` joins the parts in member order,
     checking the whole as the last part is joined. A reader is read one way
     or the other, not both.
