@@ -8,9 +8,10 @@ archives, ``--work DIR`` to keep the exported archives). Sections:
               every chunk differs: the worst case): the numeric comparison of
               every weight pair (:func:`pt2canon.diff.tensors.compare_tensors`,
               streamed from both archives) against ``cat a b > /dev/null`` (both
-              files read once); ``pt2canon.diff(a, b, level="full")`` whole
-              (both archives hashed too) against ``pt2canon.hash`` of both at
-              ``full``.
+              files read once), with the compiled kernel
+              (:mod:`pt2canon.diff.fused`) and with numpy alone;
+              ``pt2canon.diff(a, b, level="full")`` whole (both archives
+              hashed too) against ``pt2canon.hash`` of both at ``full``.
 ``memory``    peak RSS of the numeric comparison of 1 GiB of weights held in
               tensors of 16 MiB, 64 MiB and 256 MiB, each in a fresh process.
 ``dtypes``    decoding 32 Mi elements of bfloat16 and of each float8 format:
@@ -91,6 +92,20 @@ def numeric_compare(a: Path, b: Path) -> int:
     return n
 
 
+def numpy_only(fn: Any) -> Any:
+    """``fn`` run with the compiled kernel switched off (:mod:`pt2canon.diff.fused`): numpy alone."""
+    from pt2canon.diff import fused
+
+    def run() -> Any:
+        was, fused.ENABLED = fused.ENABLED, False
+        try:
+            return fn()
+        finally:
+            fused.ENABLED = was
+
+    return run
+
+
 def _rounds(fns: dict[str, Any], repeat: int) -> dict[str, list[float]]:
     """Wall times of each function, run in turn ``repeat`` times (interleaved: a slow spell hits them all)."""
     times: dict[str, list[float]] = {name: [] for name in fns}
@@ -104,6 +119,7 @@ def _rounds(fns: dict[str, Any], repeat: int) -> dict[str, list[float]]:
 
 def bench_weights(folder: Path, quick: bool) -> dict[str, Any]:
     import pt2canon
+    from pt2canon.diff import fused
 
     total, tensor = (64, 16) if quick else (1024, 64)
     a = export_weights(folder, total, tensor, None)
@@ -117,6 +133,7 @@ def bench_weights(folder: Path, quick: bool) -> dict[str, Any]:
             "cat": lambda: subprocess.run(["cat", str(a), str(b)], stdout=subprocess.DEVNULL, check=True),
             "numeric": lambda: numeric_compare(a, b),
             "numeric_one": lambda: numeric_compare(a, c),
+            "numeric_numpy": numpy_only(lambda: numeric_compare(a, b)),
         },
         repeat,
     )
@@ -130,7 +147,8 @@ def bench_weights(folder: Path, quick: bool) -> dict[str, Any]:
     med = {name: statistics.median(ts) for name, ts in times.items()}
     # Each round's ratio to the cat of the same round, then their median: a slow spell cancels out.
     ratios = {
-        name: statistics.median(t / c for t, c in zip(times[name], times["cat"])) for name in ("numeric", "numeric_one")
+        name: statistics.median(t / c for t, c in zip(times[name], times["cat"]))
+        for name in ("numeric", "numeric_one", "numeric_numpy")
     }
     r = pt2canon.diff(a, b, level="full")
     print(
@@ -147,6 +165,7 @@ def bench_weights(folder: Path, quick: bool) -> dict[str, Any]:
         "range": {name: [min(ts), max(ts)] for name, ts in times.items()},
         "ratio": ratios,
         "records": r.summary()["weight_changed"],
+        "fused": fused.ENABLED,
     }
 
 
@@ -249,13 +268,15 @@ def markdown(results: dict[str, Any]) -> str:
         out += [
             f"Two archives of {w['mib']} MiB of float32 weights ({w['tensor_mib']} MiB tensors): B with every element "
             "scaled by 1 + 1e-6 (every chunk differs, the worst case), or with one element of one tensor changed. "
-            "Side by side in one process, interleaved rounds, the files in the page cache.",
+            "Side by side in one process, interleaved rounds, the files in the page cache. "
+            f"The compiled kernel (`pt2canon.diff.fused`): {'on' if w.get('fused') else 'not built or off'}.",
             "",
             "| what | median (range) | vs `cat a b > /dev/null`, per round |",
             "|---|---:|---:|",
             f"| `cat a b > /dev/null` | {_cell(w, 'cat')} | 1.00x |",
             f"| numeric comparison of every weight pair, every element changed | {_cell(w, 'numeric')} | **{w['ratio']['numeric']:.2f}x** |",
             f"| numeric comparison of every weight pair, one element changed | {_cell(w, 'numeric_one')} | **{w['ratio']['numeric_one']:.2f}x** |",
+            f"| the same, every element changed, numpy alone (the compiled kernel off) | {_cell(w, 'numeric_numpy')} | {w['ratio']['numeric_numpy']:.2f}x |",
             f'| `pt2canon.hash(level="full")` of both | {_cell(w, "hash_full_both")} | {w["hash_full_both"] / w["cat"]:.2f}x |',
             f'| `pt2canon.diff(level="full")` (hashes both, then compares) | {_cell(w, "diff_full")} | {w["diff_full"] / w["cat"]:.2f}x |',
             "",

@@ -41,7 +41,8 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> diff.nodes, diff.signature, diff.payloads, diff.tensors, diff.program
                          typed change records (diff.fields: deepdiff per pair;
                          diff.symbols: A's shape symbols as B's; diff.fqns: renamed
-                         modules; diff.dtypes: raw tensor bytes as numbers)
+                         modules; diff.dtypes: raw tensor bytes as numbers;
+                         diff.fused: the compiled one-pass float32 comparison)
       -> diff.artifacts  two artifacts compared model by model (diff.rows: the
                          aligned listing; diff.records / diff.result: the result)
       render

@@ -35,6 +35,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pt2canon.diff import fused
 from pt2canon.diff.dtypes import decode, storage_dtype
 from pt2canon.serde.members import MemberReader, crc32
 
@@ -236,17 +237,32 @@ class _Part:
     max_rel_at: int = -1
 
 
+def _native_f32(x: np.ndarray) -> bool:
+    return x.dtype.char == "f" and x.dtype.isnative and x.flags.c_contiguous
+
+
 def _part(xa: np.ndarray, xb: np.ndarray, tol: Tolerance, beat: tuple[float, float] = (-1.0, -1.0)) -> _Part:
     """Compare one pair of decoded chunks (runs on worker threads: numpy releases the GIL).
 
     ``beat`` holds the greatest absolute and relative difference of the
     chunks before this one: where this chunk's does not exceed it, its
     position is not looked for (it cannot be the first greatest).
+
+    float32 slices go to the compiled one-pass kernel where it is built
+    (:mod:`pt2canon.diff.fused`); the numpy code below is its reference
+    and decides every slice with a NaN or an infinity.
     """
     import numpy as np
 
     out = _Part()
     n = len(xa)
+    if fused.ENABLED and n and _native_f32(xa) and _native_f32(xb):
+        got = fused.compare_f32(xa, xb, rtol=tol.rtol, atol=tol.atol)
+        if got is not None:  # else a NaN or an infinity: the careful path below
+            out.differing, out.mismatched, out.max_abs, at, out.max_rel, rel_at = got
+            out.max_abs_at = at if out.max_abs > beat[0] else -1
+            out.max_rel_at = rel_at if out.max_rel > beat[1] else -1
+            return out
     if xa.dtype.kind in "biuc" or xa.dtype.itemsize > 8:
         return _part_general(xa, xb, tol, out)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):

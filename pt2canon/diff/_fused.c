@@ -1,0 +1,201 @@
+/* pt2canon.diff._fused: one pass over two float32 slices for every figure of the diff's weights.
+ *
+ * The reference is the numpy path, pt2canon.diff.tensors._part: this computes the same figures
+ * in one pass instead of eight (subtract, abs, max, min, argmax, divide and two reductions), each
+ * pair of elements touched once while it is in the CPU's cache. It is optional: pt2canon runs
+ * without it, and tests/diff/test_fused.py checks that both give the same figures on generated
+ * slices (zeros, signed zeros, subnormals, overflow to infinity, NaN and infinities, tolerances).
+ *
+ *     compare_f32(a, b, rtol, atol, exact) -> (differing, mismatched, max_abs, max_abs_at,
+ *                                              max_rel, max_rel_at) | None
+ *
+ * a and b: buffers of native float32 of one length. Per element, in float32 arithmetic as numpy's:
+ *     d = |b - a|, s = |a|; differing counts d > 0; mismatched counts d > s * rtol + atol (exact:
+ *     = differing); rel = d / s, +inf where s == 0 < d, and no figure where both are 0.
+ * max_abs and max_rel are the greatest d and rel, at the first index that has it (-1 where no
+ * element differs). None where some d is not finite (NaN or infinity in a or b, or b - a
+ * overflowing): the numpy path's careful rule decides those. The GIL is released meanwhile.
+ *
+ * Built with -ffp-contract=off (no fused multiply-add: s * rtol + atol rounds twice, as numpy's
+ * does); no fast-math option, so every operation is IEEE's, as numpy's ufuncs are.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi" /* the vectors never cross a call: every helper is inlined */
+#endif
+
+#define LANES 8
+#define BLOCK 4096 /* elements per block: the counts of each lane stay small, the block in L1 */
+
+typedef float vf __attribute__((vector_size(4 * LANES)));
+typedef int32_t vi __attribute__((vector_size(4 * LANES)));
+
+typedef struct {
+    vf md, mr;   /* greatest d, greatest rel, per lane */
+    vi p, m, nf; /* -(count of d > 0), -(count not close), any d not finite (its exponent's bits) */
+} acc;
+
+static inline __attribute__((always_inline)) vf load(const float *p)
+{
+    vf v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline __attribute__((always_inline)) vf pick(vi mask, vf yes, vf no) /* mask ? yes : no, lane by lane */
+{
+    return (vf)((mask & (vi)yes) | (~mask & (vi)no));
+}
+
+static inline float rel1(float d, float s) { return s == 0.0f ? (d > 0.0f ? (float)INFINITY : 0.0f) : d / s; }
+
+static inline __attribute__((always_inline)) void block(const float *a, const float *b, Py_ssize_t n, float rtol,
+                                                        float atol, const int exact, acc *o)
+{
+    const vf zero = {0}, one = zero + 1.0f, inf = zero + (float)INFINITY;
+    const vi expo = (vi){0} + 0x7f800000;
+    const vi absmask = (vi){0} + 0x7fffffff;
+    vf md = zero, mr = zero;
+    vi p = {0}, m = {0}, nf = {0};
+    for (Py_ssize_t i = 0; i + LANES <= n; i += LANES) {
+        vf x = load(a + i), y = load(b + i);
+        vf d = (vf)((vi)(y - x) & absmask);
+        vf s = (vf)((vi)x & absmask);
+        nf |= ((vi)d & expo) == expo;
+        md = pick(d > md, d, md);
+        vi pos = d > zero;
+        p += pos;
+        vi za = s == zero;
+        vf r = d / pick(za, one, s);
+        r = pick(za, pick(pos, inf, zero), r);
+        mr = pick(r > mr, r, mr);
+        if (!exact)
+            m += d > s * rtol + atol;
+    }
+    o->md = md, o->mr = mr, o->p = p, o->m = m, o->nf = nf;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__) && defined(__linux__)
+#define CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CLONES
+#endif
+
+CLONES static void block_exact(const float *a, const float *b, Py_ssize_t n, acc *o) { block(a, b, n, 0, 0, 1, o); }
+
+CLONES static void block_close(const float *a, const float *b, Py_ssize_t n, float rtol, float atol, acc *o)
+{
+    block(a, b, n, rtol, atol, 0, o);
+}
+
+typedef struct {
+    long long differing, mismatched;
+    Py_ssize_t abs_at, rel_at;
+    float max_abs, max_rel;
+} figures;
+
+/* 0, or -1 where some difference is not finite. */
+static int compare(const float *a, const float *b, Py_ssize_t n, float rtol, float atol, int exact, figures *f)
+{
+    Py_ssize_t abs_block = -1, rel_block = -1;
+    memset(f, 0, sizeof *f);
+    for (Py_ssize_t start = 0; start < n; start += BLOCK) {
+        Py_ssize_t k = n - start < BLOCK ? n - start : BLOCK, whole = k - k % LANES;
+        const float *x = a + start, *y = b + start;
+        acc o;
+        float md = 0.0f, mr = 0.0f;
+        long long p = 0, m = 0;
+        if (exact)
+            block_exact(x, y, whole, &o);
+        else
+            block_close(x, y, whole, rtol, atol, &o);
+        for (int l = 0; l < LANES; l++) {
+            if (o.nf[l])
+                return -1;
+            md = o.md[l] > md ? o.md[l] : md;
+            mr = o.mr[l] > mr ? o.mr[l] : mr;
+            p -= o.p[l];
+            m -= o.m[l];
+        }
+        for (Py_ssize_t i = whole; i < k; i++) { /* the block's last elements, one by one */
+            float d = fabsf(y[i] - x[i]), s = fabsf(x[i]), r;
+            if (!isfinite(d))
+                return -1;
+            r = rel1(d, s);
+            md = d > md ? d : md;
+            mr = r > mr ? r : mr;
+            p += d > 0.0f;
+            m += !exact && d > s * rtol + atol;
+        }
+        f->differing += p;
+        f->mismatched += exact ? p : m;
+        if (md > f->max_abs)
+            f->max_abs = md, abs_block = start;
+        if (mr > f->max_rel)
+            f->max_rel = mr, rel_block = start;
+    }
+    /* The first index of each greatest: in the first block that has it, the first element. */
+    for (Py_ssize_t i = abs_block; i >= 0 && i < n; i++)
+        if (fabsf(b[i] - a[i]) == f->max_abs) {
+            f->abs_at = i;
+            break;
+        }
+    for (Py_ssize_t i = rel_block; i >= 0 && i < n; i++)
+        if (rel1(fabsf(b[i] - a[i]), fabsf(a[i])) == f->max_rel) {
+            f->rel_at = i;
+            break;
+        }
+    if (abs_block < 0)
+        f->abs_at = -1;
+    if (rel_block < 0)
+        f->rel_at = -1;
+    return 0;
+}
+
+static PyObject *compare_f32(PyObject *self, PyObject *args)
+{
+    Py_buffer va, vb;
+    float rtol, atol;
+    int exact, bad;
+    figures f;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "y*y*ffp:compare_f32", &va, &vb, &rtol, &atol, &exact))
+        return NULL;
+    if (va.len != vb.len || va.len % 4) {
+        PyErr_Format(PyExc_ValueError, "compare_f32: a has %zd bytes and b %zd; both must have the same whole number of float32",
+                     va.len, vb.len);
+        PyBuffer_Release(&va);
+        PyBuffer_Release(&vb);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    bad = compare((const float *)va.buf, (const float *)vb.buf, va.len / 4, rtol, atol, exact, &f);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&va);
+    PyBuffer_Release(&vb);
+    if (bad)
+        Py_RETURN_NONE;
+    return Py_BuildValue("LLdndn", f.differing, f.mismatched, (double)f.max_abs, f.abs_at, (double)f.max_rel, f.rel_at);
+}
+
+static PyMethodDef methods[] = {
+    {"compare_f32", compare_f32, METH_VARARGS,
+     "compare_f32(a, b, rtol, atol, exact) -> (differing, mismatched, max_abs, max_abs_at, max_rel, max_rel_at) | None\n\n"
+     "The figures of two slices of native float32 in one pass (see pt2canon.diff.tensors)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "_fused",
+    .m_doc = "One-pass float32 comparison (pt2canon.diff.tensors).",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__fused(void) { return PyModule_Create(&module); }

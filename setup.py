@@ -1,0 +1,29 @@
+"""Build hook for the one compiled part, the optional kernel ``pt2canon.diff._fused``.
+
+Everything else about the package is in ``pyproject.toml``. The extension
+is optional: where it does not build (no C compiler, a compiler without
+GCC's vector extensions), the install goes on and the diff compares
+weights with numpy alone (``pt2canon/diff/fused.py``).
+"""
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+#: No fused multiply-add: ``s * rtol + atol`` rounds twice, as numpy computes it.
+UNIX_FLAGS = ["-O3", "-ffp-contract=off", "-Wno-psabi"]
+
+
+class BuildExt(build_ext):
+    """``build_ext`` with the flags the kernel's exactness needs, for GCC and Clang."""
+
+    def build_extensions(self) -> None:
+        if self.compiler.compiler_type == "unix":
+            for ext in self.extensions:
+                ext.extra_compile_args = [*UNIX_FLAGS, *ext.extra_compile_args]
+        super().build_extensions()
+
+
+setup(
+    ext_modules=[Extension("pt2canon.diff._fused", ["pt2canon/diff/_fused.c"], optional=True)],
+    cmdclass={"build_ext": BuildExt},
+)
