@@ -25,7 +25,8 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> canon.effects   which ops mutate, draw random numbers or assert
       -> canon.order     refined order of the DAG (ancestry and users digests, twins)
       -> canon.labelling / canon.arrange   residual ties: BLISS canonical labelling (igraph)
-      -> canon.symbols   shape symbols renamed, expressions re-printed (sympy)
+      -> canon.symbols   shape symbols renamed, expressions re-printed (sympy;
+                         canon.simple_exprs: the common forms without it)
       -> canon.messages  assert messages that name nodes and symbols
       -> canon.dependencies  ordering edges between effectful ops
       -> canon.graph     one graph in canonical form (subgraphs first); canon.signature: its specs

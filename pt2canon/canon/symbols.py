@@ -13,7 +13,8 @@ alike. Where one expression introduces several new symbols (up to
 re-printed text least, not in the order the original text had them: the
 original order depends on the original names (sympy sorts terms by them),
 the least text does not, and canonicalizing twice changes nothing. sympy is
-imported only when a program has symbolic expressions.
+imported only when a program has expressions other than the simple forms
+:mod:`pt2canon.canon.simple_exprs` reads without it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from pt2canon.canon.simple_exprs import lone_symbol, print_lone_symbol, simple_expr
 from pt2canon.errors import SchemaError
-from pt2canon.serde.expr import MAX_EXPR_CHARS, ExpressionBudget, expression_error, parse_expr, sympy_module
+from pt2canon.serde.expr import ExpressionBudget, expression_error, parse_expr, sympy_module
 
 __all__ = ["MAX_ORDERED_FRESH", "SymbolRenamer", "lone_symbol", "parse_expr", "substitute", "symbol_prefix"]
 
@@ -50,47 +52,6 @@ def symbol_prefix(name: str) -> str:
     """
     m = _PREFIX.match(name)
     return m.group(1) if m else name
-
-
-#: A lone symbol with a plain name and only true assumptions from a set that are consistent
-#: together (positive integers are real, finite, nonnegative), each at most once.
-_LONE = re.compile(r"Symbol\('([A-Za-z_][A-Za-z0-9_]*)'((?:, (?:finite|integer|nonnegative|positive|real)=True)*)\)")
-
-
-def lone_symbol(text: str) -> tuple[str, tuple[tuple[str, bool], ...]] | None:
-    """``(name, sorted assumptions)`` when ``text`` is a lone symbol read without sympy, else ``None``.
-
-    Only text that sympy's reader accepts and reads as exactly that symbol
-    matches; anything else (another spelling, an assumption given twice, a
-    false or unknown assumption) is ``None`` and goes through sympy, errors
-    included. :func:`print_lone_symbol` prints it as the sympy path does.
-
-    Examples
-    --------
-    >>> lone_symbol("Symbol('s77', positive=True, integer=True)")
-    ('s77', (('integer', True), ('positive', True)))
-    >>> lone_symbol("Symbol('u0')"), lone_symbol("Symbol('s0', integer=True, integer=True)"), lone_symbol("s0")
-    (('u0', ()), None, None)
-    """
-    m = _LONE.fullmatch(text)
-    if m is None or len(text) > MAX_EXPR_CHARS:
-        return None
-    keys = [k[: -len("=True")] for k in m.group(2).split(", ")[1:]]
-    if len(set(keys)) != len(keys):  # a keyword given twice: the reader refuses it, as Python does
-        return None
-    return m.group(1), tuple((k, True) for k in sorted(keys))
-
-
-def print_lone_symbol(name: str, facts: tuple[tuple[str, bool], ...]) -> str:
-    """The canonical ``srepr`` of a lone symbol (:func:`lone_symbol`), as :func:`_repr` prints it.
-
-    Examples
-    --------
-    >>> print_lone_symbol("s0", (("integer", True), ("positive", True))), print_lone_symbol("u0", ())
-    ("Symbol('s0', integer=True, positive=True)", "Symbol('u0')")
-    """
-    attrs = ", ".join(f"{k}={v}" for k, v in facts)
-    return f"Symbol('{name}', {attrs})" if attrs else f"Symbol('{name}')"
 
 
 @lru_cache(maxsize=1)
@@ -153,10 +114,10 @@ class SymbolRenamer:
         out = self._cache.get(text)
         if out is not None:
             return out
-        lone = lone_symbol(text)
-        if lone is not None:
+        simple = simple_expr(text)
+        if simple is not None:
             self.budget.check(text)  # read without sympy, but a spent budget refuses it as any other
-        symbols = (lone,) if lone is not None else self._within_budget(text, _symbols)
+        symbols = simple[0] if simple is not None else self._within_budget(text, _symbols)
         for name, facts in symbols:
             if self._facts.setdefault(name, facts) != facts:
                 raise expression_error(
@@ -168,8 +129,9 @@ class SymbolRenamer:
         if len(fresh) > 1 and not self.frozen and len(fresh) <= MAX_ORDERED_FRESH:
             self._name_in_printed_order(text, [name for name, _ in symbols], fresh)
         mapping = tuple((name, self.name(name)) for name, _ in symbols)
-        if lone is not None:
-            out = self._cache[text] = print_lone_symbol(mapping[0][1], lone[1])
+        if simple is not None:
+            printed = print_lone_symbol(mapping[0][1], symbols[0][1]) if symbols else ""
+            out = self._cache[text] = simple[1].replace("{0}", printed)
             return out
         out = self._cache[text] = self._within_budget(text, lambda t: _renamed(t, mapping))
         return out
@@ -209,10 +171,10 @@ class SymbolRenamer:
         >>> SymbolRenamer().symbol_names("Add(Symbol('s9'), Symbol('s1'))")
         ('s9', 's1')
         """
-        lone = lone_symbol(text)
-        if lone is not None:
+        simple = simple_expr(text)
+        if simple is not None:
             self.budget.check(text)
-            return (lone[0],)
+            return tuple(name for name, _ in simple[0])
         return tuple(name for name, _ in self._within_budget(text, _symbols))
 
     def _within_budget(self, text: str, read: Callable[[str], _T]) -> _T:
