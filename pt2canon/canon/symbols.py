@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from pt2canon.canon.simple_exprs import lone_symbol, print_lone_symbol, simple_expr
 from pt2canon.errors import SchemaError
-from pt2canon.serde.expr import ExpressionBudget, expression_error, parse_expr, sympy_module
+from pt2canon.serde.expr import ExpressionBudget, expression_error, parse_expr, parse_expr_facts, sympy_module
 
 __all__ = ["MAX_ORDERED_FRESH", "SymbolRenamer", "lone_symbol", "parse_expr", "substitute", "symbol_prefix"]
 
@@ -55,24 +55,38 @@ def symbol_prefix(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _repr() -> Any:
+def _repr_class() -> Any:
     from sympy.printing.repr import ReprPrinter
 
     class SortedRepr(ReprPrinter):  # type: ignore[misc]
-        """``srepr`` with a symbol's assumptions in sorted order.
+        """``srepr`` with each symbol's assumptions as the text gave them, in sorted order.
 
         sympy's cache hands back an *equal* expression built earlier in the
-        process (by torch, say, with ``positive=True, integer=True``), and
-        ``srepr`` prints assumptions in the order they were first given: the
-        canonical text would depend on what ran before.
+        process (by torch, say, with ``positive=True, integer=True``, or by
+        another document with an equivalent but longer set), and ``srepr``
+        prints the assumptions that object was first built with, in that
+        order: the canonical text would depend on what ran before. The facts
+        come from the text being printed (:func:`parse_expr_facts`).
         """
 
+        def __init__(self, facts: Mapping[str, tuple[tuple[str, bool], ...]]) -> None:
+            super().__init__()
+            self._facts = facts
+
         def _print_Symbol(self, expr: Any) -> str:
-            attrs = ", ".join(f"{k}={v}" for k, v in sorted(expr._assumptions_orig.items()))
+            facts = self._facts.get(expr.name)
+            if facts is None:  # pragma: no cover - every symbol printed was read from the text
+                facts = tuple(sorted(expr._assumptions_orig.items()))
+            attrs = ", ".join(f"{k}={v}" for k, v in facts)
             name = f"{type(expr).__name__}({self._print(expr.name)}"
             return f"{name}, {attrs})" if attrs else f"{name})"
 
-    return SortedRepr()
+    return SortedRepr
+
+
+def _srepr(expr: Any, facts: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]) -> str:
+    """The canonical ``srepr`` of ``expr``, its symbols printed with ``facts`` (:func:`parse_expr_facts`)."""
+    return _repr_class()(dict(facts)).doprint(expr)  # type: ignore[no-any-return]
 
 
 class SymbolRenamer:
@@ -222,9 +236,10 @@ class SymbolRenamer:
 def _symbols(text: str) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
     """``(name, assumptions)`` of an expression's free symbols, in the order of first appearance in the text."""
     sympy = sympy_module()
-    e = parse_expr(text)
+    e, written = parse_expr_facts(text)
     if not isinstance(e, sympy.Basic):
         raise expression_error(text, "not a symbolic expression")
+    facts = dict(written)
     syms: dict[str, tuple[tuple[str, bool], ...]] = {}
     for sym in e.atoms(sympy.Symbol):
         if sym.name in syms:
@@ -233,7 +248,7 @@ def _symbols(text: str) -> tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]:
                 f"symbol {sym.name!r} appears with two sets of assumptions; torch's loader would merge them "
                 "into one symbol",
             )
-        syms[sym.name] = tuple(sorted(sym._assumptions_orig.items()))
+        syms[sym.name] = facts[sym.name] if sym.name in facts else tuple(sorted(sym._assumptions_orig.items()))
     first = _first_indices(text)
     ordered = sorted(syms, key=lambda n: first[n] if n in first else _first_index(text, n))
     return tuple((n, syms[n]) for n in ordered)
@@ -246,9 +261,9 @@ def _rename_text(text: str, *, mapping: tuple[tuple[str, str], ...]) -> str:
 @lru_cache(maxsize=65536)
 def _renamed(text: str, mapping: tuple[tuple[str, str], ...]) -> str:
     """The canonical ``srepr`` of ``text`` with its symbols renamed by ``mapping``."""
-    e = parse_expr(text, rename=dict(mapping)) if any(a != b for a, b in mapping) else parse_expr(text)
+    e, facts = parse_expr_facts(text, rename=dict(mapping) if any(a != b for a, b in mapping) else None)
     try:
-        return _repr().doprint(e)  # type: ignore[no-any-return]
+        return _srepr(e, facts)
     except ValueError as exc:  # an integer past Python's 4,300-digit printing limit
         raise expression_error(text, str(exc)) from None
 
@@ -265,11 +280,13 @@ def substitute(text: str, mapping: Mapping[str, str]) -> str:
     "Add(Symbol('s0', integer=True), Mul(Integer(2), Symbol('s1', integer=True)))"
     """
     sympy = sympy_module()
-    e = parse_expr(text)
+    e, facts = parse_expr_facts(text)
     if not isinstance(e, sympy.Basic):
         raise expression_error(text, "not a symbolic expression")
     used = {s.name for s in e.atoms(sympy.Symbol)} & set(mapping)
-    return _repr().doprint(parse_expr(text, rename={n: mapping[n] for n in used}) if used else e)  # type: ignore[no-any-return]
+    if used:
+        e, facts = parse_expr_facts(text, rename={n: mapping[n] for n in used})
+    return _srepr(e, facts)
 
 
 _WORD = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")

@@ -47,6 +47,7 @@ __all__ = [
     "expression_error",
     "inspect_expr",
     "parse_expr",
+    "parse_expr_facts",
     "parse_tree",
     "sympy_module",
 ]
@@ -203,13 +204,20 @@ def _operand(v: Any, text: str) -> Any:
 
 
 class _State:
-    """One read: the symbol names to build with, and the bits of the powers of numbers so far."""
+    """One read: the symbol names to build with, the bits of the powers of numbers so far, the symbols' facts."""
 
-    __slots__ = ("bits", "rename")
+    __slots__ = ("bits", "facts", "rename")
 
     def __init__(self, rename: dict[str, str]) -> None:
         self.bits = 0
         self.rename = rename
+        #: Built name -> the assumptions the text gives it, sorted (the first spelling, if several).
+        self.facts: dict[str, tuple[tuple[str, bool], ...]] = {}
+
+    def symbol(self, name: str, **facts: Any) -> Any:
+        built = self.rename.get(name, name)
+        self.facts.setdefault(built, tuple(sorted(facts.items())))
+        return sympy_module().Symbol(built, **facts)
 
 
 def _pow(a: Any, b: Any, text: str, st: _State, **kwargs: Any) -> Any:
@@ -276,7 +284,7 @@ def _build(node: ast.AST, text: str, st: _State) -> Any:
             return getattr(sympy, c) if isinstance(c, str) else c
         if node.id in ("S",):
             return sympy.S
-        return sympy.Symbol(st.rename.get(node.id, node.id), integer=True)
+        return st.symbol(node.id, integer=True)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd, ast.Not)):
         v = _operand(_build(node.operand, text, st), text)
         return -v if isinstance(node.op, ast.USub) else (sympy.Not(v) if isinstance(node.op, ast.Not) else v)
@@ -333,7 +341,7 @@ def _build(node: ast.AST, text: str, st: _State) -> Any:
                     or not all(isinstance(v, bool) for v in kwargs.values())
                 ):
                     raise expression_error(text, "Symbol() takes a name and boolean assumptions")
-                return sympy.Symbol(st.rename.get(args[0], args[0]), **kwargs)
+                return st.symbol(args[0], **kwargs)
             if name in ("Integer", "Rational", "Float"):
                 return _number(name, args, kwargs, text)
             args = [_operand(a, text) for a in args]
@@ -591,14 +599,39 @@ def parse_expr(text: str, *, rename: Mapping[str, str] | None = None) -> Any:
     >>> str(parse_expr("Add(s0, Mul(Integer(2), s1))", rename={"s0": "s1", "s1": "s0"}))
     '2*s0 + s1'
     """
-    return _parse_expr(text, tuple(sorted(rename.items())) if rename else ())
+    return _parse_expr(text, tuple(sorted(rename.items())) if rename else ())[0]
+
+
+def parse_expr_facts(
+    text: str, *, rename: Mapping[str, str] | None = None
+) -> tuple[Any, tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]]:
+    """:func:`parse_expr`, and each symbol's assumptions as ``text`` writes them: ``(name, sorted facts)``.
+
+    sympy's cache hands back an *equal* expression built earlier in the
+    process, and equal symbols may carry other (equivalent) assumptions:
+    ``Symbol('s0', integer=True, positive=True)`` equals ``Symbol('s0',
+    integer=True, nonnegative=True, positive=True, real=True)``, so
+    ``Add(s0, 1)`` can come back holding the second if it was built first.
+    What a canonical text prints must come from the text itself, not from
+    what ran before: these facts. Names are the built (renamed) ones.
+
+    Examples
+    --------
+    >>> e, facts = parse_expr_facts("Add(Symbol('s7', positive=True, integer=True), s1)", rename={"s7": "s0"})
+    >>> facts
+    (('s0', (('integer', True), ('positive', True))), ('s1', (('integer', True),)))
+    """
+    expr, facts = _parse_expr(text, tuple(sorted(rename.items())) if rename else ())
+    return expr, facts
 
 
 @lru_cache(maxsize=65536)
-def _parse_expr(text: str, rename: tuple[tuple[str, str], ...]) -> Any:
+def _parse_expr(text: str, rename: tuple[tuple[str, str], ...]) -> tuple[Any, tuple[tuple[str, Any], ...]]:
     tree = parse_tree(text)
     try:
-        return _printable_floats(_build(tree, text, _State(dict(rename))), text)
+        st = _State(dict(rename))
+        expr = _printable_floats(_build(tree, text, st), text)
+        return expr, tuple(st.facts.items())
     except SchemaError:
         raise
     except RecursionError:

@@ -39,15 +39,6 @@ def _read(text: str) -> object:
 
 
 def _through_sympy(text: str) -> object:
-    """:func:`_read` with the sympy-free reader off, sympy's cache emptied first, as in a fresh process.
-
-    sympy's cache hands back an equal expression built earlier, whose symbol may carry another but
-    equivalent set of assumptions (``positive, integer`` against ``integer, nonnegative, positive,
-    real``), which its ``srepr`` would print.
-    """
-    from sympy.core.cache import clear_cache
-
-    clear_cache()
     with pytest.MonkeyPatch.context() as m:
         m.setattr(symbols, "simple_expr", lambda _text: None)
         return _read(text)

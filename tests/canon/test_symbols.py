@@ -227,3 +227,15 @@ def test_hashing_a_program_whose_only_expressions_are_lone_symbols_does_not_impo
     proc = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == __import__("pt2canon").hash(path)
+
+
+def test_an_expressions_text_does_not_depend_on_an_equal_one_read_before_with_other_assumptions() -> None:
+    # sympy's cache hands back the Add built first, whose symbol was built with the longer (equivalent) set.
+    longer = "Add(Symbol('s9', integer=True, nonnegative=True, positive=True, real=True), Integer(1))"
+    text = "Add(Symbol('s7', integer=True, positive=True), Integer(1))"
+    assert SymbolRenamer().expr(longer) == longer.replace("s9", "s0")
+    assert SymbolRenamer().expr(text) == "Add(Symbol('s0', integer=True, positive=True), Integer(1))"
+    assert SymbolRenamer().symbol_names(text) == ("s7",)
+    renamer = SymbolRenamer()
+    renamer.expr("Symbol('s7', integer=True, positive=True)")
+    assert renamer.expr(text) == "Add(Symbol('s0', integer=True, positive=True), Integer(1))"  # one set: no conflict
