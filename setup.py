@@ -17,7 +17,7 @@ class BuildExt(build_ext):
     """``build_ext`` with the flags the kernel's exactness needs, for GCC and Clang."""
 
     def build_extensions(self) -> None:
-        if self.compiler.compiler_type == "unix":
+        if self.compiler.compiler_type in ("unix", "mingw32", "cygwin"):  # GCC or Clang
             for ext in self.extensions:
                 ext.extra_compile_args = [*UNIX_FLAGS, *ext.extra_compile_args]
         super().build_extensions()

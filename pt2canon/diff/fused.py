@@ -59,7 +59,9 @@ def compare_f32(a: Any, b: Any, *, rtol: float, atol: float) -> tuple[int, int, 
     left to the numpy path's element-wise rule.
 
     Raises ``RuntimeError`` where the extension is not built
-    (:data:`AVAILABLE` is false), ``ValueError`` where the lengths differ.
+    (:data:`AVAILABLE` is false), ``TypeError`` where a buffer is not
+    C-contiguous native float32 (format ``'f'``), ``ValueError`` where the
+    lengths differ.
 
     Examples
     --------

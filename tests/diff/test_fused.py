@@ -136,3 +136,44 @@ def test_pt2canon_fused_0_turns_the_kernel_off() -> None:
     env = {**os.environ, "PT2CANON_FUSED": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "False"]
+
+
+@needs_kernel
+@settings(max_examples=100, deadline=None)
+@given(_cases(), st.integers(1, 3))
+def test_a_slice_at_any_byte_offset_gives_the_figures_of_an_aligned_one(
+    case: tuple[np.ndarray, np.ndarray, Tolerance], offset: int
+) -> None:
+    a, b, tol = case
+    raw = bytearray(offset + a.nbytes + b.nbytes)
+    raw[offset : offset + a.nbytes], raw[offset + a.nbytes :] = a.tobytes(), b.tobytes()
+    ua = np.frombuffer(raw, dtype=np.float32, count=len(a), offset=offset)
+    ub = np.frombuffer(raw, dtype=np.float32, count=len(b), offset=offset + a.nbytes)
+    assert not ua.flags.aligned or not len(a)  # the kernel reads them where they are
+    assert fused.compare_f32(ua, ub, rtol=tol.rtol, atol=tol.atol) == fused.compare_f32(
+        a, b, rtol=tol.rtol, atol=tol.atol
+    )
+
+
+@needs_kernel
+def test_equal_slices_have_no_mismatch_whatever_the_limit_as_on_the_numpy_path() -> None:
+    a = np.ones(20, dtype=np.float32)
+    for tol in (Tolerance(atol=-1.0), Tolerance(rtol=-1.0)):  # not reachable through pt2canon.diff, but one rule
+        got = _figures(a, a.copy(), tol, (-1.0, -1.0))
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(fused, "ENABLED", False)
+            assert got == _figures(a, a.copy(), tol, (-1.0, -1.0))
+        assert got[0][0].mismatched == 0
+
+
+def test_a_numpy_tolerance_is_held_as_a_python_float() -> None:
+    # a float64 atol would be a strong scalar to numpy: the limit rounded once, not as float32 arithmetic does
+    tol = Tolerance(atol=np.float64(0.5414612202490917), rtol=np.float32(0.25))
+    assert type(tol.atol) is float and type(tol.rtol) is float
+
+
+@needs_kernel
+@pytest.mark.parametrize("other", [np.ones(4), np.ones(4, dtype=">f4"), b"\0" * 16])
+def test_a_buffer_that_is_not_native_float32_is_refused_with_its_format(other: object) -> None:
+    with pytest.raises(TypeError, match="it must be native float32"):
+        fused.compare_f32(np.ones(4, dtype=np.float32), other, rtol=0.0, atol=0.0)
