@@ -146,12 +146,6 @@ class TensorDiff:
     rtol: float = 0.0
     equal_nan: bool = False
 
-    def __post_init__(self) -> None:
-        # Python floats: a numpy float64 would be a strong scalar to numpy, and round the limit once
-        # instead of twice (the compiled kernel, pt2canon.diff.fused, rounds as float32 arithmetic does).
-        object.__setattr__(self, "atol", float(self.atol))
-        object.__setattr__(self, "rtol", float(self.rtol))
-
     compared: bool = True
     reason: str | None = None
     _max_abs_flat: int = field(default=-1, repr=False)
