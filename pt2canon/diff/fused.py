@@ -60,8 +60,8 @@ def compare_f32(a: Any, b: Any, *, rtol: float, atol: float) -> tuple[int, int, 
 
     Raises ``RuntimeError`` where the extension is not built
     (:data:`AVAILABLE` is false), ``TypeError`` where a buffer is not
-    C-contiguous native float32 (format ``'f'``), ``ValueError`` where the
-    lengths differ.
+    native float32 (format ``'f'``), ``ValueError`` where one is not
+    C-contiguous or the lengths differ.
 
     Examples
     --------

@@ -344,6 +344,9 @@ class MemberReader:
             f"cannot read member ({type(exc).__name__}: {exc})", file=self._label, member=self._info.filename
         )
 
+    def _truncated(self, missing: str) -> ArchiveError:
+        return ArchiveError(f"member is truncated: {missing} missing", file=self._label, member=self._info.filename)
+
     def readinto(self, buffer: Any) -> int:
         """Fill ``buffer`` with the member's next bytes (all of it unless the member ends first); how many."""
         view = memoryview(buffer).cast("B")
@@ -353,11 +356,7 @@ class MemberReader:
             while done < want:
                 n = self._fh.readinto(view[done:want])  # type: ignore[attr-defined]
                 if not n:
-                    raise ArchiveError(
-                        f"member is truncated: {self.remaining} of {self.size} bytes missing",
-                        file=self._label,
-                        member=self._info.filename,
-                    )
+                    raise self._truncated(f"{self.remaining} of {self.size} bytes")
                 self._crc = crc32(view[done : done + n], self._crc)
                 done += n
                 self.remaining -= n
@@ -386,11 +385,7 @@ class MemberReader:
                         self._fh.seek(offset)
                         n = self._fh.readinto(view[done:want])  # type: ignore[attr-defined]
                 if not n:
-                    raise ArchiveError(
-                        f"member is truncated: bytes {pos + done} to {self.size} missing",
-                        file=self._label,
-                        member=self._info.filename,
-                    )
+                    raise self._truncated(f"bytes {pos + done} to {self.size}")
                 done += n
         except (OSError, ValueError, OverflowError) as exc:
             raise self._error(exc) from None
