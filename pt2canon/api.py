@@ -106,13 +106,19 @@ def _profile(keep_metadata: Iterable[str]) -> Any:
     return Profile(name="custom", keep_metadata=keep) if keep else DEFAULT_PROFILE
 
 
-def canonicalize_model(artifact: Artifact, model: Model, *, keep_metadata: Iterable[str] = ()) -> CanonicalProgram:
-    """The canonical form of one model of a loaded artifact; errors name the artifact's file and member."""
+def canonicalize_model(
+    artifact: Artifact, model: Model, *, keep_metadata: Iterable[str] = (), keep_model: bool = True
+) -> CanonicalProgram:
+    """The canonical form of one model of a loaded artifact; errors name the artifact's file and member.
+
+    ``keep_model=False`` frees the graph model before the canonical document
+    is written (see :func:`pt2canon.canon.program.canonicalize_program`).
+    """
     from pt2canon.canon.program import canonicalize_program
 
     profile = _profile(keep_metadata)
     try:
-        return canonicalize_program(model.program, profile=profile)
+        return canonicalize_program(model.program, profile=profile, keep_model=keep_model)
     except Pt2CanonError as exc:
         raise exc.located(file=artifact.path, member=model.member) from None
     except RecursionError:
@@ -121,12 +127,15 @@ def canonicalize_model(artifact: Artifact, model: Model, *, keep_metadata: Itera
 
 @gc_paused
 def canonicalize_all(
-    source: Any, *, keep_metadata: Iterable[str] = (), trust_pickle: bool = False
+    source: Any, *, keep_metadata: Iterable[str] = (), trust_pickle: bool = False, keep_model: bool = True
 ) -> dict[str, CanonicalProgram]:
-    """Canonicalize every model of an artifact; returns ``{model name: CanonicalProgram}``."""
+    """Canonicalize every model of an artifact; returns ``{model name: CanonicalProgram}``.
+
+    ``keep_model`` as for :func:`canonicalize_model`.
+    """
     artifact = load(source, trust_pickle=trust_pickle)
     return {
-        name: canonicalize_model(artifact, m, keep_metadata=keep_metadata)
+        name: canonicalize_model(artifact, m, keep_metadata=keep_metadata, keep_model=keep_model)
         for name, m in sorted(artifact.models.items())
     }
 
@@ -166,17 +175,32 @@ def digest(
     include_versions: bool = False,
     keep_metadata: Iterable[str] = (),
     trust_pickle: bool = False,
+    limits: Limits | None = None,
 ) -> HashResult:
     """The layered hash of an artifact, with the digest of every layer.
 
     See :mod:`pt2canon.canon.hashing` and ``docs/hashing.md`` for what each
     level includes; ``trust_pickle`` lets :func:`load` unpickle a
-    GraphPickler payload.
+    GraphPickler payload; ``limits`` are :func:`load`'s (raise them for a
+    trusted program over the default bounds).
+
+    Memory: an archive read from a path or bytes is this call's own, so the
+    node metadata the hash leaves out is dropped as soon as it is read
+    (:func:`pt2canon.canon.program.drop_unkept_metadata`), and no graph model
+    is kept once the canonical order is known; a loaded :class:`Artifact`
+    passed in is read, never changed. ``docs/memory.md`` gives the bound.
     """
     from pt2canon.canon.hashing import hash_layers
 
-    artifact = load(source, trust_pickle=trust_pickle)
-    canons = canonicalize_all(artifact, keep_metadata=keep_metadata)
+    artifact = load(source, trust_pickle=trust_pickle, limits=limits)
+    if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
+        from pt2canon.canon.program import drop_unkept_metadata
+
+        profile = _profile(keep_metadata)
+        for m in artifact.models.values():
+            drop_unkept_metadata(m.program, profile)
+    # The hash reads only the canonical documents: no graph model is kept.
+    canons = canonicalize_all(artifact, keep_metadata=keep_metadata, keep_model=False)
     try:
         return hash_layers(
             canons,

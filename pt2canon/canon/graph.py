@@ -101,6 +101,7 @@ def canonical_graph(
     profile: Profile,
     output_specs: list[dict[str, Any]] | None = None,
     model: nx.MultiDiGraph | None = None,
+    keep_model: bool = True,
 ) -> CanonicalGraph:
     """Canonicalize one graph; ``input_specs`` are the signature's (top-level graph only).
 
@@ -111,7 +112,13 @@ def canonical_graph(
     offsets are 0 first, in the subgraphs too. The graph model is built
     once, subgraphs included: a subgraph is canonicalized from its
     parent's ``model`` of it (and ``graph``, its JSON, already has no
-    offsets).
+    offsets). With ``keep_model=False`` the graph model is emptied
+    (``G.clear()``, its subgraphs' too) once the order and the names are
+    known, before the canonical document is written, and the result's
+    ``model`` is that empty graph: a caller that needs only the document
+    (the hash) never holds the model and the new document at once, so the
+    document reuses the model's memory.
+
     Examples
     --------
     Two graphs that differ only in their value names have one canonical form:
@@ -145,6 +152,7 @@ def canonical_graph(
                 input_specs=None,
                 profile=profile,
                 model=sg,
+                keep_model=keep_model,
             )
             sub_canon.setdefault(nid, {})[i] = cg
             sub_digests.setdefault(nid, {})[i] = cg.structure_digest
@@ -266,7 +274,9 @@ def canonical_graph(
     for k, nid in enumerate(order):
         old = attrs_of[nid]["name"]
         node_names[f"n{k}"] = old if isinstance(old, str) else ""
-    doc = emit_graph(graph, order, inputs, values, node_names=True, keep_metadata=profile.keep_metadata)
+    if not keep_model:
+        G.clear()
+    doc = emit_graph(graph, order, inputs, values, node_names=True, profile=profile)
     # 4. per node: subgraphs; then the node names quoted in assert messages.
     seen_sub: dict[str, int] = {}
     subgraphs: dict[str, CanonicalGraph] = {}
@@ -372,7 +382,7 @@ def emit_graph(
     names: Mapping[str, str],
     *,
     node_names: bool = False,
-    keep_metadata: frozenset[str] | None = None,
+    profile: Profile | None = None,
 ) -> dict[str, Any]:
     """The graph JSON in ``order`` with values renamed by ``names``.
 
@@ -381,7 +391,8 @@ def emit_graph(
     twice as fast: node ids of :func:`to_networkx` are input positions,
     then node positions offset by the number of inputs. With
     ``node_names`` the ``k``-th node, if named, is named ``n<k>``; with
-    ``keep_metadata`` node metadata keeps only those keys. Every node dict
+    ``profile`` node metadata keeps only the keys it keeps
+    (:meth:`Profile.node_metadata`). Every node dict
     and ``inputs`` list is new; node-input entries and arguments are shared
     with ``graph`` when nothing in them is renamed, and renamed tensor
     arguments within the result (one ``{"as_tensor": ...}`` object per
@@ -420,12 +431,10 @@ def emit_graph(
         node = {**n, "inputs": ins, "outputs": new_outs}
         if node_names and "name" in n:
             node["name"] = f"n{k}"
-        if keep_metadata is not None:
+        if profile is not None:
             md = n.get("metadata")
             if md is not None:
-                node["metadata"] = (
-                    {key: val for key, val in md.items() if key in keep_metadata} if keep_metadata else {}
-                )
+                node["metadata"] = profile.node_metadata(md)
         out_nodes.append(node)
     g_inputs = graph["inputs"]
     doc = {

@@ -62,12 +62,15 @@ __all__ = [
     "CanonicalProgram",
     "Profile",
     "canonicalize_program",
+    "drop_unkept_metadata",
     "ordering_edges",
     "structure_view",
 ]
 
 
-def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_PROFILE) -> CanonicalProgram:
+def canonicalize_program(
+    program: dict[str, Any], *, profile: Profile = DEFAULT_PROFILE, keep_model: bool = True
+) -> CanonicalProgram:
     """Canonicalize a serialized ``ExportedProgram`` document.
 
     Parameters
@@ -76,6 +79,11 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
         Parsed ``model.json`` (shape-checked; see :func:`pt2canon.serde.schema.check_program`).
     profile : Profile
         Which node metadata to keep (default: none).
+    keep_model : bool
+        ``False`` frees the graph model before the canonical document is
+        written (``graph.model`` is then empty): the hash needs only the
+        document, and peak memory is then the larger of the two, not their
+        sum (see :func:`pt2canon.canon.graph.canonical_graph`).
 
     Returns
     -------
@@ -145,7 +153,12 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
             where="graph_module.signature.output_specs",
         )
     cg = canonical_graph(
-        graph, where="graph_module.graph", input_specs=in_specs, profile=profile, output_specs=out_specs
+        graph,
+        where="graph_module.graph",
+        input_specs=in_specs,
+        profile=profile,
+        output_specs=out_specs,
+        keep_model=keep_model,
     )
     in_order = cg.input_order
     out_order = cg.output_order = rank_outputs(out_specs, in_specs, in_order)
@@ -187,6 +200,41 @@ def canonicalize_program(program: dict[str, Any], *, profile: Profile = DEFAULT_
             rename_message_symbols(cg.doc, renamer)
         doc["range_constraints"] = {}
     return CanonicalProgram(doc=doc, graph=cg, symbols=dict(renamer.mapping), profile=profile, hints=hints)
+
+
+def drop_unkept_metadata(program: dict[str, Any], profile: Profile = DEFAULT_PROFILE) -> None:
+    """Replace, in place, every node's ``metadata`` by what ``profile`` keeps of it, in every graph of ``program``.
+
+    The canonical document keeps only that (step 6), and no other step
+    reads node metadata, so canonicalizing ``program`` afterwards gives the
+    same document. :func:`pt2canon.api.digest` calls it on an archive it
+    read itself, before the graph model is built: neither the model nor the
+    canonical document then sits beside the stack traces, which are much of
+    a program's JSON. A node without ``metadata`` stays without.
+
+    Examples
+    --------
+    >>> import pt2canon
+    >>> program = pt2canon.load("examples/mlp_v1.pt2").model.program
+    >>> before = canonicalize_program(program).doc
+    >>> drop_unkept_metadata(program)
+    >>> [node["metadata"] for node in program["graph_module"]["graph"]["nodes"]][:2]
+    [{}, {}]
+    >>> canonicalize_program(program).doc == before
+    True
+    """
+    _drop_graph_metadata(program["graph_module"]["graph"], profile)
+
+
+def _drop_graph_metadata(graph: dict[str, Any], profile: Profile) -> None:
+    for node in graph["nodes"]:
+        md = node.get("metadata")
+        if md is not None:
+            node["metadata"] = profile.node_metadata(md)
+        for na in node["inputs"]:
+            ga = na["arg"].get("as_graph")
+            if ga is not None:
+                _drop_graph_metadata(ga["graph"], profile)
 
 
 def _has_symbols(program: dict[str, Any], graph: CanonicalGraph) -> bool:

@@ -49,6 +49,18 @@ class Profile:
     name: str = "default"
     keep_metadata: frozenset[str] = frozenset()
 
+    def node_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """What a node's ``metadata`` becomes in the canonical form: only the kept keys (a new dict).
+
+        Examples
+        --------
+        >>> md = {"stack_trace": "...", "nn_module_stack": "L__self__,,M"}
+        >>> DEFAULT_PROFILE.node_metadata(md), Profile("m", frozenset({"nn_module_stack"})).node_metadata(md)
+        ({}, {'nn_module_stack': 'L__self__,,M'})
+        """
+        keep = self.keep_metadata
+        return {key: val for key, val in metadata.items() if key in keep} if keep else {}
+
 
 DEFAULT_PROFILE = Profile()
 

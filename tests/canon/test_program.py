@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
-from corpus import MLP, rewrite_zip, run_and_compare
+from corpus import MLP, CorpusEntry, rewrite_zip, run_and_compare
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pt2canon
 from pt2canon.canon.graph import emit_graph
-from pt2canon.canon.program import canonicalize_program, ordering_edges
+from pt2canon.canon.program import canonicalize_program, drop_unkept_metadata, ordering_edges
+from pt2canon.canon.result import DEFAULT_PROFILE, Profile
 from pt2canon.cli import main
 from pt2canon.serde.archive import read_artifact
 from pt2canon.serde.graph import from_networkx, op_nodes, to_networkx
@@ -234,3 +237,80 @@ def _all_tensor_values(graph: dict) -> list[dict]:
             if "as_graph" in na["arg"]:
                 out += _all_tensor_values(na["arg"]["as_graph"]["graph"])
     return out
+
+
+def _all_nodes(graph: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every node of ``graph`` and of its subgraphs, at any depth."""
+    out = []
+    for node in graph["nodes"]:
+        out.append(node)
+        for na in node["inputs"]:
+            if "as_graph" in na["arg"]:
+                out += _all_nodes(na["arg"]["as_graph"]["graph"])
+    return out
+
+
+_METADATA = st.dictionaries(
+    st.sampled_from(["stack_trace", "nn_module_stack", "source_fn_stack", "torch_fn", "custom"]),
+    st.text(max_size=12),
+    max_size=4,
+)
+_PROFILES = st.sampled_from(
+    [
+        DEFAULT_PROFILE,
+        Profile("modules", frozenset({"nn_module_stack"})),
+        Profile("two", frozenset({"custom", "torch_fn"})),
+    ]
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.data())
+def test_a_graph_model_let_go_early_gives_the_same_canonical_form_and_is_left_empty(doc: dict, data: Any) -> None:
+    profile = data.draw(_PROFILES)
+    kept = canonicalize_program(copy.deepcopy(doc), profile=profile)
+    let_go = canonicalize_program(doc, profile=profile, keep_model=False)
+    assert json.dumps(let_go.doc, sort_keys=True) == json.dumps(kept.doc, sort_keys=True)
+    assert (let_go.graph.order, let_go.graph.value_names, let_go.graph.node_names) == (
+        kept.graph.order,
+        kept.graph.value_names,
+        kept.graph.node_names,
+    )
+    assert kept.graph.model.number_of_nodes() > 0
+    graphs = [let_go.graph]
+    while graphs:
+        g = graphs.pop()
+        assert g.model.number_of_nodes() == 0
+        graphs += g.subgraphs.values()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs(), st.data())
+def test_dropping_the_metadata_a_profile_leaves_out_changes_no_canonical_form(doc: dict, data: Any) -> None:
+    profile = data.draw(_PROFILES)
+    for node in _all_nodes(doc["graph_module"]["graph"]):  # metadata anywhere, or none at all
+        if data.draw(st.booleans()):
+            node["metadata"] = data.draw(_METADATA)
+        else:
+            node.pop("metadata", None)
+    had = [("metadata" in node, dict(node.get("metadata", {}))) for node in _all_nodes(doc["graph_module"]["graph"])]
+    expected = canonicalize_program(copy.deepcopy(doc), profile=profile).doc
+    drop_unkept_metadata(doc, profile)
+    after = _all_nodes(doc["graph_module"]["graph"])
+    assert [("metadata" in node) for node in after] == [present for present, _ in had]
+    for node, (_, md) in zip(after, had):
+        if "metadata" in node:
+            assert node["metadata"] == {k: v for k, v in md.items() if k in profile.keep_metadata}
+    assert canonicalize_program(doc, profile=profile).doc == expected
+
+
+def test_every_corpus_program_canonicalizes_alike_with_its_model_let_go_and_its_metadata_dropped(
+    corpus_entry: CorpusEntry,
+) -> None:
+    program = read_artifact(corpus_entry.path).model.program
+    expected = canonicalize_program(copy.deepcopy(program)).doc
+    nodes = _all_nodes(program["graph_module"]["graph"])
+    assert not nodes or any(node.get("metadata") for node in nodes)  # torch writes metadata: a real test
+    drop_unkept_metadata(program)
+    assert all(node.get("metadata", {}) == {} for node in _all_nodes(program["graph_module"]["graph"]))
+    assert canonicalize_program(program, keep_model=False).doc == expected
