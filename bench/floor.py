@@ -30,7 +30,12 @@ sections; ``--json out.json`` saves the figures). Sections:
              it), each in a fresh process. ``--nodes`` picks another size.
 ``cold``     ``python -m pt2canon hash`` as a fresh process on the static
              and the dynamic-batch archives, interleaved, with a bare
-             ``python -c pass`` for reference.
+             ``python -c pass`` for reference. The processes read compiled
+             bytecode, as an installed package does (pip compiles it; the
+             first run writes it under a temporary ``PYTHONPYCACHEPREFIX``,
+             as ``bench/jobs.py`` does); ``--source-only`` keeps the
+             environment as it is (with ``PYTHONDONTWRITEBYTECODE`` set,
+             every run then compiles pt2canon's modules from source).
 """
 
 from __future__ import annotations
@@ -219,8 +224,12 @@ def bench_million(work: Path, nodes: int, repeat: int) -> dict[str, Any]:
     return out_
 
 
-def bench_cold(work: Path, repeat: int) -> dict[str, Any]:
+def bench_cold(work: Path, repeat: int, *, source_only: bool = False) -> dict[str, Any]:
     import run
+    from jobs import bytecode_env
+
+    pycache = tempfile.TemporaryDirectory(prefix="pt2canon-pycache-")
+    env = bytecode_env(None if source_only else Path(pycache.name))
 
     paths = {"static": run.export_transformer(48, work), "dynamic": run.export_transformer(48, work, dynamic=True)}
     cmds = {k: [sys.executable, "-m", "pt2canon", "hash", str(p)] for k, p in paths.items()}
@@ -228,22 +237,25 @@ def bench_cold(work: Path, repeat: int) -> dict[str, Any]:
     times: dict[str, list[float]] = {k: [] for k in cmds}
     cpu: dict[str, list[float]] = {k: [] for k in cmds}
     for cmd in cmds.values():
-        subprocess.run(cmd, check=True, capture_output=True)  # warm the file cache
+        subprocess.run(cmd, check=True, capture_output=True, env=env)  # warm the file cache, write the bytecode
     for _ in range(repeat):
         for k, cmd in cmds.items():
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
-            subprocess.run(cmd, check=True, capture_output=True)
+            subprocess.run(cmd, check=True, capture_output=True, env=env)
             times[k].append(time.perf_counter() - t)
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu[k].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
-    out = {k: {"wall": _summary(times[k]), "cpu": _summary(cpu[k])} for k in cmds}
+    pycache.cleanup()
+    out: dict[str, Any] = {k: {"wall": _summary(times[k]), "cpu": _summary(cpu[k])} for k in cmds}
+    out["bytecode"] = "from source" if source_only else "cached"
     print(
-        "cold: "
+        f"cold ({out['bytecode']}): "
         + "  ".join(
             f"{k} {s['wall']['median']:.3f} s wall ({s['wall']['min']:.3f}-{s['wall']['max']:.3f}), "
             f"{s['cpu']['median']:.3f} s CPU"
             for k, s in out.items()
+            if k != "bytecode"
         ),
         flush=True,
     )
@@ -299,9 +311,12 @@ def markdown(results: dict[str, Any]) -> str:
             "",
         ]
     if "cold" in results:
-        lines += ["Cold `python -m pt2canon hash` on the 48-layer archive, a fresh process each:", ""]
+        how = results["cold"].get("bytecode", "from source")
+        lines += [f"Cold `python -m pt2canon hash` on the 48-layer archive, a fresh process each, bytecode {how}:", ""]
         lines += ["| | wall | CPU (user + system) |", "|---|---:|---:|"]
         for k, r in results["cold"].items():
+            if k == "bytecode":
+                continue
             lines.append(f"| {k} | {_range(r['wall'], 1, '.3f')} s | {_range(r['cpu'], 1, '.3f')} s |")
         lines.append("")
     lines.append(END)
@@ -316,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=1_000_000, help="op nodes of the million section")
     parser.add_argument("--million-repeat", type=int, default=1, help="fresh processes per side, million section")
     parser.add_argument("--cold-repeat", type=int, default=9)
+    parser.add_argument("--source-only", action="store_true", help="cold section: no bytecode written or read")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--markdown", type=Path, help="rewrite this section of the report (e.g. BENCHMARKS.md)")
     parser.add_argument("--from-json", type=Path, help="report the figures of an earlier --json run, no runs")
@@ -335,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         if "million" in sections:
             results["million"] = bench_million(work, args.nodes, args.million_repeat)
         if "cold" in sections:
-            results["cold"] = bench_cold(work, args.cold_repeat)
+            results["cold"] = bench_cold(work, args.cold_repeat, source_only=args.source_only)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     if args.markdown:

@@ -42,7 +42,7 @@ def _folder(source: Path, count: int, folder: Path) -> Path:
     return folder
 
 
-def _env(pycache: Path | None) -> dict[str, str]:
+def bytecode_env(pycache: Path | None) -> dict[str, str]:
     """The runs' environment: with ``pycache``, bytecode written there and read back."""
     env = dict(os.environ)
     if pycache is not None:
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(tmp) / "archives"
         folder.mkdir()
         _folder(args.source, args.count, folder)
-        env = _env(None if args.source_only else Path(tmp) / "pycache")
+        env = bytecode_env(None if args.source_only else Path(tmp) / "pycache")
         _run(folder, 1, env)  # warm the page cache and the bytecode cache
         times: dict[int, list[float]] = {j: [] for j in args.jobs}
         for _ in range(args.repeat):
