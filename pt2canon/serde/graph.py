@@ -229,6 +229,8 @@ class _Builder:
         #: value name -> (node id, slot, kind, index in the node's values, edge data of its uses)
         self.defs: dict[str, tuple[int, Path, str, int, dict[str, Any]]] = {}
         self.tables = {k: graph.get(t) or {} for k, t in VALUE_TABLES.items()}
+        #: per kind, how many defined values have an entry in its table (all of them: no orphans)
+        self.found = dict.fromkeys(VALUE_TABLES, 0)
 
     def _label(self, j: int | None) -> str:
         if j is None:
@@ -250,7 +252,10 @@ class _Builder:
             out = first + len(values)
             defs[name] = (node, slot, kind, out, _edge_data(name, slot, out, kind, fld))
             table = tables.get(kind)
-            values.append(Value(slot, name, kind, table.get(name) if table is not None else None))
+            meta = table.get(name) if table is not None else None
+            if meta is not None:
+                self.found[kind] += 1
+            values.append(Value(slot, name, kind, meta))
         return _blank(arg, refs), values
 
     def _dangling(self, name: str, position: int, j: int | None, argname: str, index: int) -> GraphError:
@@ -317,6 +322,7 @@ class _Builder:
         # The template of a plain tensor argument depends on its name and kind only: one dict
         # each, shared by every node (the templates are read, never edited).
         tensor_templates: dict[tuple[str, int], dict[str, Any]] = {}
+        tensors_found = 0
         for j, n in enumerate(nodes):
             nid = base + j
             succ[nid], pred[nid] = {}, {}  # before the edges into it
@@ -366,7 +372,10 @@ class _Builder:
                     slot = _tensor_slot(k)
                     out_ = len(values)
                     defs[name] = (nid, slot, "tensor", out_, _edge_data(name, slot, out_, "tensor", "name"))
-                    values.append(Value(slot, name, "tensor", tensor_table.get(name)))
+                    meta = tensor_table.get(name)
+                    if meta is not None:
+                        tensors_found += 1
+                    values.append(Value(slot, name, "tensor", meta))
                     outs.append(blank_tensor)
                     continue
 
@@ -396,9 +405,15 @@ class _Builder:
             "index": 0,
             "args": [use(out, None, i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])],
         }
-        # Table entries no value of their kind defines (kept for an exact round trip).
+        # Table entries no value of their kind defines (kept for an exact round trip); none
+        # when every entry was found by a value of its kind (each value is defined once).
+        self.found["tensor"] += tensors_found
         G.graph["orphans"] = {
-            VALUE_TABLES[k]: {n: m for n, m in self.tables[k].items() if n not in defs or defs[n][2] != k}
+            VALUE_TABLES[k]: (
+                {}
+                if self.found[k] == len(self.tables[k])
+                else {n: m for n, m in self.tables[k].items() if n not in defs or defs[n][2] != k}
+            )
             for k in VALUE_TABLES
         }
         G.graph["tables"] = [

@@ -177,9 +177,9 @@ def spec_view(spec: Mapping[str, Any]) -> Spec:
     >>> spec_view({}).tag
     '?'
     """
-    if isinstance(spec, Mapping) and len(spec) == 1:
+    if (type(spec) is dict or isinstance(spec, Mapping)) and len(spec) == 1:  # a parsed dict without the ABC check
         ((tag, body),) = spec.items()
-        return Spec(str(tag), body if isinstance(body, Mapping) else {})
+        return Spec(str(tag), body if type(body) is dict or isinstance(body, Mapping) else {})
     return Spec("?", {})
 
 
