@@ -133,6 +133,7 @@ def canonicalize_all(
 
     ``keep_model`` as for :func:`canonicalize_model`.
     """
+    keep_metadata = tuple(keep_metadata)  # read once: every model keeps the same keys
     artifact = load(source, trust_pickle=trust_pickle)
     return {
         name: canonicalize_model(artifact, m, keep_metadata=keep_metadata, keep_model=keep_model)
@@ -182,7 +183,8 @@ def digest(
     See :mod:`pt2canon.canon.hashing` and ``docs/hashing.md`` for what each
     level includes; ``trust_pickle`` lets :func:`load` unpickle a
     GraphPickler payload; ``limits`` are :func:`load`'s (raise them for a
-    trusted program over the default bounds).
+    trusted program over the default bounds; a loaded :class:`Artifact`
+    was read under its own).
 
     Memory: an archive read from a path or bytes is this call's own, so the
     node metadata the hash leaves out is dropped as soon as it is read
@@ -192,6 +194,7 @@ def digest(
     """
     from pt2canon.canon.hashing import hash_layers
 
+    keep_metadata = tuple(keep_metadata)  # read once: the metadata dropped here is what canonicalizing drops
     artifact = load(source, trust_pickle=trust_pickle, limits=limits)
     if isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview)):
         from pt2canon.canon.program import drop_unkept_metadata
@@ -211,6 +214,12 @@ def digest(
         )
     except Pt2CanonError as exc:
         raise exc.located(file=artifact.path) from None
+    except RecursionError:  # only with limits over the defaults: a kept value nests deeper than json can write
+        raise InputError(
+            "document is nested too deeply to hash: a value nests deeper than Python's recursion limit; "
+            f"read it with the default Limits(max_depth={Limits().max_depth}), which refuses it",
+            file=artifact.path,
+        ) from None
 
 
 def hash(source: Any, *, level: str = "graph", **options: Any) -> str:
