@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from pt2canon.commands._limits import parse_limits
 from pt2canon.errors import Pt2CanonError
 
 __all__ = ["STDIN", "Outcome", "hash_all", "hash_one", "options_of"]
@@ -18,13 +19,13 @@ STDIN = "-"
 Outcome = tuple[str, dict[str, Any] | None, str | None]
 
 
-def _source(path: str) -> Any:
-    """What :func:`pt2canon.api.digest` reads for ``path``: the path, or standard input's bytes."""
+def _source(path: str, options: dict[str, Any]) -> Any:
+    """What :func:`pt2canon.api.digest` reads for ``path``: the path, or standard input's bytes (read under ``options["limits"]``)."""
     if path != STDIN:
         return path
-    from pt2canon.serde.archive import read_bytes
+    from pt2canon.serde.archive import DEFAULT_LIMITS, read_bytes
 
-    return read_bytes(sys.stdin.buffer.read(), label="<stdin>")
+    return read_bytes(sys.stdin.buffer.read(), label="<stdin>", limits=options.get("limits") or DEFAULT_LIMITS)
 
 
 def hash_one(path: str, options: dict[str, Any]) -> Outcome:
@@ -32,7 +33,7 @@ def hash_one(path: str, options: dict[str, Any]) -> Outcome:
     from pt2canon.api import digest
 
     try:
-        r = digest(_source(path), **options)
+        r = digest(_source(path, options), **options)
     except Pt2CanonError as exc:
         return path, None, str(exc)
     except Exception as exc:  # keep one bad file from killing the batch
@@ -52,7 +53,7 @@ def hash_all(
     if len(files) == 1 and debug:  # let the traceback of the only input through
         from pt2canon.api import digest
 
-        yield files[0], digest(_source(files[0]), **per_file[0]).to_json(), None
+        yield files[0], digest(_source(files[0], per_file[0]), **per_file[0]).to_json(), None
     elif jobs > 1 and len(files) > 1 and STDIN not in files:
         from pt2canon._pool import imap_processes
 
@@ -70,4 +71,5 @@ def options_of(args: argparse.Namespace) -> dict[str, Any]:
         "include_sample_inputs": args.include_sample_inputs,
         "keep_metadata": tuple(args.keep_metadata),
         "trust_pickle": args.trust_pickle,
+        "limits": parse_limits(args.limit),
     }

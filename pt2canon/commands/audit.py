@@ -13,12 +13,11 @@ line after the other files' results.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 
-from pt2canon.errors import Pt2CanonError, UsageError, printable
-from pt2canon.serde.archive import DEFAULT_LIMITS, Limits
+from pt2canon.commands._limits import add_limit_argument, parse_limits
+from pt2canon.errors import Pt2CanonError, printable
 
 #: Version of the ``--json`` document's shape.
 JSON_VERSION = 1
@@ -37,37 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="archives to scan")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
-    p.add_argument(
-        "--limit",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help=(
-            f"change one limit (repeatable): {', '.join(f.name for f in dataclasses.fields(Limits))}; "
-            "sizes take K, M, G suffixes (powers of 1024), e.g. --limit max_member_bytes=2G"
-        ),
-    )
+    add_limit_argument(p)
     return p
-
-
-_SUFFIXES = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-
-
-def parse_limits(specs: list[str]) -> Limits:
-    """:class:`Limits` with ``NAME=VALUE`` overrides applied to the defaults."""
-    names = {f.name for f in dataclasses.fields(Limits)}
-    changes: dict[str, int] = {}
-    for spec in specs:
-        name, sep, value = spec.partition("=")
-        name, raw = name.strip(), value.strip()
-        value = raw.upper()
-        if not sep or name not in names:
-            raise UsageError(f"--limit {spec!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(names))}")
-        digits, suffix = (value[:-1], value[-1]) if value[-1:] in _SUFFIXES and value[-1:] else (value, "")
-        if not digits.isdigit():
-            raise UsageError(f"--limit {spec!r}: {raw!r} is not a whole number (K, M, G, T suffixes allowed)")
-        changes[name] = int(digits) * _SUFFIXES[suffix]
-    return dataclasses.replace(DEFAULT_LIMITS, **changes)
 
 
 def _summary(report: object) -> str:

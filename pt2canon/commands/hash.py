@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pt2canon.commands._hashing import STDIN, hash_all, hash_one, options_of
+from pt2canon.commands._limits import add_limit_argument
 from pt2canon.commands._progress import Progress
 from pt2canon.errors import UsageError
 from pt2canon.fx.pickled import add_trust_pickle_argument
@@ -63,6 +64,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:  # t
         "--keep-metadata", action="append", default=[], metavar="KEY", help="node metadata key to keep (repeatable)"
     )
     p.add_argument("--no-progress", action="store_true", help="never draw a progress bar")
+    add_limit_argument(p)
     check = p.add_argument_group("verifying (like sha256sum -c)")
     check.add_argument("-c", "--check", metavar="SUMS", help="verify the hash lines in SUMS (- for stdin)")
     check.add_argument("--quiet", action="store_true", help="with --check: print only the FAILED lines")
