@@ -311,7 +311,7 @@ def markdown(results: dict[str, Any]) -> str:
             "",
         ]
     if "cold" in results:
-        how = results["cold"].get("bytecode", "from source")
+        how = results["cold"].get("bytecode", "as the environment had it")
         lines += [f"Cold `python -m pt2canon hash` on the 48-layer archive, a fresh process each, bytecode {how}:", ""]
         lines += ["| | wall | CPU (user + system) |", "|---|---:|---:|"]
         for k, r in results["cold"].items():

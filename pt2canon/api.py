@@ -217,7 +217,8 @@ def digest(
     except RecursionError:  # only with limits over the defaults: a kept value nests deeper than json can write
         raise InputError(
             "document is nested too deeply to hash: a value nests deeper than Python's recursion limit; "
-            f"read it with the default Limits(max_depth={Limits().max_depth}), which refuses it",
+            f"read it with the default Limits(max_depth={Limits().max_depth}) (on the command line: "
+            "without --limit max_depth), which refuses it",
             file=artifact.path,
         ) from None
 

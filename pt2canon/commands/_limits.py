@@ -26,7 +26,7 @@ def add_limit_argument(p: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help=(
             f"change one limit (repeatable): {', '.join(f.name for f in dataclasses.fields(Limits))}; "
-            "sizes take K, M, G suffixes (powers of 1024), e.g. --limit max_member_bytes=2G"
+            "sizes take K, M, G, T suffixes (powers of 1024), e.g. --limit max_member_bytes=2G"
         ),
     )
 
@@ -38,10 +38,14 @@ def parse_limits(specs: list[str]) -> Limits:
     --------
     >>> parse_limits(["max_json_bytes=1G", "max_depth=200"]).max_json_bytes == 1 << 30
     True
-    >>> parse_limits(["max_bytes=1"])
+    >>> parse_limits(["max_bytes=1"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     pt2canon.errors.UsageError: --limit 'max_bytes=1': expected NAME=VALUE with NAME one of max_depth, ...
+    >>> parse_limits(["max_depth=²"])
+    Traceback (most recent call last):
+    ...
+    pt2canon.errors.UsageError: --limit 'max_depth=²': '²' is not a whole number (K, M, G, T suffixes allowed)
     """
     names = {f.name for f in dataclasses.fields(Limits)}
     changes: dict[str, int] = {}
@@ -52,7 +56,7 @@ def parse_limits(specs: list[str]) -> Limits:
         if not sep or name not in names:
             raise UsageError(f"--limit {spec!r}: expected NAME=VALUE with NAME one of {', '.join(sorted(names))}")
         digits, suffix = (value[:-1], value[-1]) if value[-1:] in _SUFFIXES and value[-1:] else (value, "")
-        if not digits.isdigit():
+        if not (digits.isascii() and digits.isdigit()):  # "²" is a digit to str.isdigit, not to int
             raise UsageError(f"--limit {spec!r}: {raw!r} is not a whole number (K, M, G, T suffixes allowed)")
         changes[name] = int(digits) * _SUFFIXES[suffix]
     return dataclasses.replace(DEFAULT_LIMITS, **changes)
