@@ -220,7 +220,7 @@ class _State:
         return sympy_module().Symbol(built, **facts)
 
 
-def _pow(a: Any, b: Any, text: str, st: _State, **kwargs: Any) -> Any:
+def _pow(a: Any, b: Any, text: str, st: _State) -> Any:
     """``Pow(a, b)``, refused when sympy would compute an enormous number."""
     sympy = sympy_module()
     a, b = _operand(a, text), _operand(b, text)
@@ -240,7 +240,7 @@ def _pow(a: Any, b: Any, text: str, st: _State, **kwargs: Any) -> Any:
                 raise expression_error(
                     text, f"powers of numbers with more than {MAX_NUMBER_BITS} bits (MAX_NUMBER_BITS)"
                 )
-    return sympy.Pow(a, b, **kwargs)
+    return sympy.Pow(a, b)
 
 
 def _number(name: str, args: list[Any], kwargs: dict[str, Any], text: str) -> Any:
@@ -353,10 +353,14 @@ def _build(node: ast.AST, text: str, st: _State) -> Any:
 
                 return Piecewise(*args, evaluate=False) if name == "Piecewise" else ExprCondPair(*args)
             if name in _CORE:
-                kwargs = {k: bool(v) for k, v in kwargs.items() if k == "evaluate"}
-                if name == "Pow" and len(args) == 2:
-                    return _pow(args[0], args[1], text, st, **kwargs)
-                return getattr(sympy, name)(*args, **kwargs)
+                # Always evaluated, whatever ``evaluate=`` says: Add(Integer(1), Integer(2),
+                # evaluate=False) would print as text that reads back as Integer(3), so the
+                # canonical form would not be a fixpoint (torch writes srepr, which never says it).
+                if name == "Pow":
+                    if len(args) != 2:  # a third would be sympy's positional ``evaluate``
+                        raise expression_error(text, f"Pow() takes a base and an exponent, not {len(args)} arguments")
+                    return _pow(args[0], args[1], text, st)
+                return getattr(sympy, name)(*args)
             if kwargs:
                 raise expression_error(text, f"keyword arguments to {name}()")
             return _function(name)(*args)

@@ -396,11 +396,12 @@ class ZipSource:
 
     def read(self, name: str, *, limit: int | None = None) -> bytes:
         """Read a whole member, refusing more than ``limit`` bytes (default ``max_json_bytes``)."""
+        rule = f"the limit max_json_bytes={self.limits.max_json_bytes}" if limit is None else f"the limit of {limit}"
         limit = self.limits.max_json_bytes if limit is None else limit
         info = self._info(name)
         if info.file_size > limit:
             raise UnsafeArchiveError(
-                f"member declares {info.file_size} bytes, over the limit of {limit} for members read whole",
+                f"member declares {info.file_size} bytes, over {rule} for members read whole",
                 file=self.label,
                 member=name,
             )

@@ -288,16 +288,20 @@ def test_limit_bounds_what_hash_reads_in_files_on_standard_input_and_in_parallel
     mlp = str(archives[0])
     assert main(["hash", "--limit", "max_json_bytes=100", mlp]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"pt2canon: error: {mlp}:") and "over the limit of 100 " in err[0]
+    assert (
+        len(err) == 1
+        and err[0].startswith(f"pt2canon: error: {mlp}:")
+        and "over the limit max_json_bytes=100 " in err[0]
+    )
     assert main(["hash", "--limit", "max_json_bytes=1G", mlp]) == 0  # raised: the same hash as the defaults
     assert capsys.readouterr().out == f"{pt2canon.hash(mlp)}  {mlp}\n"
     assert main(["hash", "--jobs", "2", "--limit", "max_json_bytes=100", *map(str, archives)]) == 2
-    assert capsys.readouterr().err.count("over the limit of 100 ") == len(archives)
+    assert capsys.readouterr().err.count("over the limit max_json_bytes=100 ") == len(archives)
     proc = subprocess.run(
         [sys.executable, "-m", "pt2canon", "hash", "--limit", "max_json_bytes=100", "-"],
         input=archives[0].read_bytes(),
         capture_output=True,
     )
-    assert proc.returncode == 2 and "over the limit of 100 " in proc.stderr.decode()
+    assert proc.returncode == 2 and "over the limit max_json_bytes=100 " in proc.stderr.decode()
     assert main(["hash", "--limit", "max_bytes=1", mlp]) == 2
     assert capsys.readouterr().err.startswith("pt2canon: error: --limit 'max_bytes=1': expected NAME=VALUE")

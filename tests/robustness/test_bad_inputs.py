@@ -550,7 +550,7 @@ def _load_with(limits: Limits) -> Callable[[Path], Any]:
         (Limits(max_member_bytes=1000), ("mlp/data/weights/model_weights_config.json: member declares", "over the limit max_member_bytes=1000")),
         (Limits(max_total_bytes=5000), ("members declare", "bytes in all, over the limit max_total_bytes=5000")),
         (Limits(max_members=5), ("archive has 13 members, over the limit max_members=5",)),
-        (Limits(max_json_bytes=1000), ("mlp/models/model.json", "over the limit of 1000 for members read whole")),
+        (Limits(max_json_bytes=1000), ("mlp/models/model.json", "over the limit max_json_bytes=1000 for members read whole")),
     ],
 )  # fmt: skip
 def test_declared_sizes_over_the_limits_are_refused_before_reading(
