@@ -25,7 +25,7 @@ import re
 
 from pt2canon.serde.expr import MAX_EXPR_CHARS
 
-__all__ = ["SimpleExpr", "lone_symbol", "print_lone_symbol", "simple_expr"]
+__all__ = ["SimpleExpr", "least_facts", "lone_symbol", "print_lone_symbol", "simple_expr"]
 
 Facts = tuple[tuple[str, bool], ...]
 #: ``(symbols, template)``: the free symbols, ``(name, sorted assumptions)`` in order, and the printed
@@ -41,6 +41,40 @@ _INT = r"0|-?[1-9][0-9]{0,18}"
 _MUL = re.compile(rf"Mul\(Integer\(({_INT})\), {_SYMBOL}\)")
 _MIN_MAX_MUL = re.compile(rf"(Min|Max)\(Integer\(({_INT})\), Mul\(Integer\(({_INT})\), {_SYMBOL}\)\)")
 _MIN_MAX = re.compile(rf"(Min|Max)\(Integer\(({_INT})\), {_SYMBOL}\)")
+
+
+#: For each assumption, those that imply it (sympy's rules, checked against sympy in the tests).
+_IMPLIED_BY = {
+    "finite": frozenset({"integer", "nonnegative", "positive", "real"}),
+    "real": frozenset({"integer", "nonnegative", "positive"}),
+    "nonnegative": frozenset({"positive"}),
+}
+_FAMILY = frozenset({"finite", "integer", "nonnegative", "positive", "real"})
+
+
+def least_facts(facts: Facts) -> Facts:
+    """The least spelling of a symbol's assumptions, when they are true ones of ``finite``, ``integer``, ``nonnegative``, ``positive``, ``real``.
+
+    torch writes a shape symbol as ``srepr`` prints it, and sympy's cache
+    may hand torch an equal symbol that was first made with a longer,
+    equivalent set: one export can spell ``s28`` as ``integer=True,
+    positive=True`` in one expression and add ``finite``, ``nonnegative``
+    and ``real`` in another. These are one symbol to sympy and to torch's
+    loader, so the canonical form prints one spelling: the assumptions that
+    no other given one implies. Other sets (a false assumption, another
+    key) are kept as written.
+
+    Examples
+    --------
+    >>> least_facts((("finite", True), ("integer", True), ("nonnegative", True), ("positive", True), ("real", True)))
+    (('integer', True), ('positive', True))
+    >>> least_facts((("integer", True), ("nonnegative", True))), least_facts((("even", True),))
+    ((('integer', True), ('nonnegative', True)), (('even', True),))
+    """
+    names = {k for k, v in facts if v is True}
+    if len(names) != len(facts) or not names <= _FAMILY:
+        return facts
+    return tuple((k, True) for k in sorted(names) if not (_IMPLIED_BY.get(k, frozenset()) & names))
 
 
 def _facts(keys: str) -> Facts | None:

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from pt2canon.canon.simple_exprs import lone_symbol, print_lone_symbol, simple_expr
+from pt2canon.canon.simple_exprs import least_facts, lone_symbol, print_lone_symbol, simple_expr
 from pt2canon.errors import SchemaError
 from pt2canon.serde.expr import ExpressionBudget, expression_error, parse_expr, parse_expr_facts, sympy_module
 
@@ -85,8 +85,8 @@ def _repr_class() -> Any:
 
 
 def _srepr(expr: Any, facts: tuple[tuple[str, tuple[tuple[str, bool], ...]], ...]) -> str:
-    """The canonical ``srepr`` of ``expr``, its symbols printed with ``facts`` (:func:`parse_expr_facts`)."""
-    return _repr_class()(dict(facts)).doprint(expr)  # type: ignore[no-any-return]
+    """The canonical ``srepr`` of ``expr``, its symbols printed with ``facts`` (:func:`parse_expr_facts`), least spelling."""
+    return _repr_class()({name: least_facts(f) for name, f in facts}).doprint(expr)  # type: ignore[no-any-return]
 
 
 class SymbolRenamer:
@@ -132,6 +132,7 @@ class SymbolRenamer:
         if simple is not None:
             self.budget.check(text)  # read without sympy, but a spent budget refuses it as any other
         symbols = simple[0] if simple is not None else self._within_budget(text, _symbols)
+        symbols = tuple((name, least_facts(facts)) for name, facts in symbols)  # one spelling per symbol
         for name, facts in symbols:
             if self._facts.setdefault(name, facts) != facts:
                 raise expression_error(

@@ -233,7 +233,8 @@ def test_an_expressions_text_does_not_depend_on_an_equal_one_read_before_with_ot
     # sympy's cache hands back the Add built first, whose symbol was built with the longer (equivalent) set.
     longer = "Add(Symbol('s9', integer=True, nonnegative=True, positive=True, real=True), Integer(1))"
     text = "Add(Symbol('s7', integer=True, positive=True), Integer(1))"
-    assert SymbolRenamer().expr(longer) == longer.replace("s9", "s0")
+    # The longer set is printed in its least spelling (simple_exprs.least_facts): one spelling per symbol.
+    assert SymbolRenamer().expr(longer) == "Add(Symbol('s0', integer=True, positive=True), Integer(1))"
     assert SymbolRenamer().expr(text) == "Add(Symbol('s0', integer=True, positive=True), Integer(1))"
     assert SymbolRenamer().symbol_names(text) == ("s7",)
     renamer = SymbolRenamer()
