@@ -32,7 +32,9 @@ Facts = tuple[tuple[str, bool], ...]
 #: text with ``{0}`` where the (renamed) symbol's own text goes.
 SimpleExpr = tuple[tuple[tuple[str, Facts], ...], str]
 
-_SYMBOL = r"Symbol\('([A-Za-z_][A-Za-z0-9_]*)'((?:, (?:finite|integer|nonnegative|positive|real)=True)*)\)"
+#: The assumptions read without sympy: true ones that positive integers have (see :func:`least_facts`).
+_FAMILY = ("finite", "integer", "nonnegative", "positive", "real")
+_SYMBOL = rf"Symbol\('([A-Za-z_][A-Za-z0-9_]*)'((?:, (?:{'|'.join(_FAMILY)})=True)*)\)"
 #: A lone symbol with a plain name and only true assumptions from a set that are consistent
 #: together (positive integers are real, finite, nonnegative), each at most once.
 _LONE = re.compile(_SYMBOL)
@@ -49,7 +51,6 @@ _IMPLIED_BY = {
     "real": frozenset({"integer", "nonnegative", "positive"}),
     "nonnegative": frozenset({"positive"}),
 }
-_FAMILY = frozenset({"finite", "integer", "nonnegative", "positive", "real"})
 
 
 def least_facts(facts: Facts) -> Facts:
@@ -72,7 +73,7 @@ def least_facts(facts: Facts) -> Facts:
     ((('integer', True), ('nonnegative', True)), (('even', True),))
     """
     names = {k for k, v in facts if v is True}
-    if len(names) != len(facts) or not names <= _FAMILY:
+    if len(names) != len(facts) or not names.issubset(_FAMILY):
         return facts
     return tuple((k, True) for k in sorted(names) if not (_IMPLIED_BY.get(k, frozenset()) & names))
 

@@ -603,7 +603,7 @@ def parse_expr(text: str, *, rename: Mapping[str, str] | None = None) -> Any:
     >>> str(parse_expr("Add(s0, Mul(Integer(2), s1))", rename={"s0": "s1", "s1": "s0"}))
     '2*s0 + s1'
     """
-    return _parse_expr(text, tuple(sorted(rename.items())) if rename else ())[0]
+    return parse_expr_facts(text, rename=rename)[0]
 
 
 def parse_expr_facts(
@@ -625,8 +625,7 @@ def parse_expr_facts(
     >>> facts
     (('s0', (('integer', True), ('positive', True))), ('s1', (('integer', True),)))
     """
-    expr, facts = _parse_expr(text, tuple(sorted(rename.items())) if rename else ())
-    return expr, facts
+    return _parse_expr(text, tuple(sorted(rename.items())) if rename else ())
 
 
 @lru_cache(maxsize=65536)
