@@ -17,7 +17,17 @@ from typing import Any
 
 from pt2canon.serde.tags import CONSTANT_TAGS, LIST_TAGS
 
-__all__ = ["ARGUMENT_KEYS", "NODE_KEYS", "TENSOR_META_KEYS", "plain_argument", "plain_node", "plain_tensor_meta"]
+__all__ = [
+    "ARGUMENT_KEYS",
+    "NODE_KEYS",
+    "PLAIN_DEPTH",
+    "PLAIN_NODE_VALUES",
+    "PLAIN_RANK",
+    "TENSOR_META_KEYS",
+    "plain_argument",
+    "plain_node",
+    "plain_tensor_meta",
+]
 
 #: The keys of a ``Node``, a ``NamedArgument`` and a ``TensorMeta`` in schema 8.x.
 NODE_KEYS = frozenset({"target", "inputs", "outputs", "metadata", "is_hop_single_tensor_return", "name"})
@@ -25,6 +35,15 @@ ARGUMENT_KEYS = frozenset({"name", "arg", "kind"})
 TENSOR_META_KEYS = frozenset({"dtype", "sizes", "requires_grad", "device", "strides", "storage_offset", "layout"})
 
 _FAST_VALUES = 64  # longer lists take the full check
+
+# The predicates count nothing against the limits. What they accept is bounded instead, and a
+# checker whose limits are lower than these bounds does not use them.
+#: The most values a node that :func:`plain_node` accepts takes and gives, counted as the full check counts them.
+PLAIN_NODE_VALUES = _FAST_VALUES * (_FAST_VALUES + 1)
+#: The most dimensions of a tensor that :func:`plain_tensor_meta` accepts.
+PLAIN_RANK = _FAST_VALUES
+#: The most levels of objects and arrays below an accepted node, argument or tensor metadata (itself not counted).
+PLAIN_DEPTH = 5
 _SCALARS = (str, int, float, bool, type(None))
 _OPAQUE_TAGS = CONSTANT_TAGS
 _LIST_TAGS = LIST_TAGS

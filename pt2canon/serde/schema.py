@@ -23,6 +23,9 @@ from pt2canon.serde.layout import DEFAULT_LIMITS, Limits
 from pt2canon.serde.plain import (
     ARGUMENT_KEYS,
     NODE_KEYS,
+    PLAIN_DEPTH,
+    PLAIN_NODE_VALUES,
+    PLAIN_RANK,
     TENSOR_META_KEYS,
     plain_argument,
     plain_node,
@@ -81,15 +84,18 @@ class UnknownFieldsWarning(UserWarning):
     """
 
 
-# What the fast checks accept without counting: a node with more values, a tensor of higher
-# rank goes through the full checks, which count against the limits.
-
-
 class _Checker:
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.unknown: list[str] = []
         self.max_depth = limits.max_depth
         self.limits = limits
+        # The fast checks (pt2canon.serde.plain) count nothing: they are used only where the
+        # limits admit everything they accept.
+        self.fast = limits.max_node_values >= PLAIN_NODE_VALUES and limits.max_tensor_rank >= PLAIN_RANK
+
+    def plain_at(self, depth: int) -> bool:
+        """May the fast checks decide for a part at nesting ``depth``?"""
+        return self.fast and depth + PLAIN_DEPTH <= self.max_depth
 
     def shallow(self, obj: Any, depth: int, path: str) -> None:
         """Refuse ``obj`` (itself at nesting ``depth``) if it nests past ``max_depth``.
@@ -195,7 +201,7 @@ class _Checker:
             self.str_(self.req(value, "expr_str", f"{path}.as_expr"), f"{path}.as_expr.expr_str")
 
     def tensor_meta(self, obj: Any, path: str, depth: int) -> None:
-        if plain_tensor_meta(obj):
+        if self.plain_at(depth) and plain_tensor_meta(obj):
             return
         meta = self.dict_(obj, path)
         self.shallow(meta, depth, path)  # small: every field, known or not, within max_depth
@@ -281,11 +287,12 @@ class _Checker:
             for i, a in enumerate(self.list_(self.req(g, key, path), f"{path}.{key}")):
                 self.argument(a, f"{path}.{key}[{i}]", depth + 2)
         # The fast checks first: a JSON path is built only for what they are unsure of.
+        plain = self.plain_at(depth + 2)
         for i, node in enumerate(self.list_(self.req(g, "nodes", path), f"{path}.nodes")):
-            if not plain_node(node):
+            if not (plain and plain_node(node)):
                 self.node(node, f"{path}.nodes[{i}]", depth + 2)
         for name, meta in self.dict_(g.get("tensor_values", {}), f"{path}.tensor_values").items():
-            if not plain_tensor_meta(meta):
+            if not (plain and plain_tensor_meta(meta)):
                 self.tensor_meta(meta, f"{path}.tensor_values[{name!r}]", depth + 2)
         for key, literal in (
             ("sym_int_values", "as_int"),
@@ -303,7 +310,8 @@ class _Checker:
         self.keys(g, _GRAPH_KEYS, path, depth)
 
     def node(self, obj: Any, path: str, depth: int) -> None:
-        if plain_node(obj):
+        plain = self.plain_at(depth)
+        if plain and plain_node(obj):
             return
         n = self.dict_(obj, path)
         self.str_(self.req(n, "target", path), f"{path}.target")
@@ -316,7 +324,7 @@ class _Checker:
             self.shallow(d.get("kind"), depth + 3, f"{q}.kind")
             self.keys(d, ARGUMENT_KEYS, q, depth + 2)
         for i, out in enumerate(self.list_(self.req(n, "outputs", path), f"{path}.outputs")):
-            if not plain_argument(out):
+            if not (plain and plain_argument(out)):
                 self.argument(out, f"{path}.outputs[{i}]", depth + 2)
         if "metadata" in n:
             self.shallow(self.dict_(n["metadata"], f"{path}.metadata"), depth + 1, f"{path}.metadata")
