@@ -1,20 +1,27 @@
-"""The schema checks' fast path: is this node, argument or tensor metadata of the common shape?
+"""The schema checks' fast path: is this node, argument, tensor metadata, spec or call entry of the common shape?
 
 :mod:`pt2canon.serde.schema` walks every part of a document and names the
 JSON path of what is wrong; that walk is most of the checks' cost. Nearly
 every node torch writes has one of a few plain shapes (tensor references,
-scalar constants, static or symbolic sizes, string metadata), and these
-predicates accept exactly those shapes, faster: ``True`` means the full
-check would accept the part without a warning, ``False`` means "not
-sure", and the full check then runs on it. The verdict is the same with
-and without them (``tests/serde/test_plain.py``: real nodes and tensor
-metadata with one value replaced, checked both ways).
+scalar constants, static or symbolic sizes, string metadata), as have the
+signature's parameter and buffer specs and the submodules' call-graph
+entries, and these predicates accept exactly those shapes, faster:
+``True`` means the full check would accept the part without a warning,
+``False`` means "not sure", and the full check then runs on it. They count
+nothing against the limits; the checker uses them only where the limits
+admit all they accept (:data:`PLAIN_NODE_VALUES`, :data:`PLAIN_RANK`,
+:data:`PLAIN_DEPTH`). The verdict is the same with and without them
+(``tests/serde/test_plain.py``: real nodes, tensor metadata, graph inputs,
+specs and call-graph entries with one value replaced, checked both ways,
+under default and lowered limits).
 """
 
 from __future__ import annotations
 
+from collections.abc import Container
 from typing import Any
 
+from pt2canon.serde.spec import NAME_FIELD
 from pt2canon.serde.tags import CONSTANT_TAGS, LIST_TAGS
 
 __all__ = [
@@ -25,7 +32,9 @@ __all__ = [
     "PLAIN_RANK",
     "TENSOR_META_KEYS",
     "plain_argument",
+    "plain_call_entry",
     "plain_node",
+    "plain_spec",
     "plain_tensor_meta",
 ]
 
@@ -44,9 +53,11 @@ PLAIN_NODE_VALUES = _FAST_VALUES * (_FAST_VALUES + 1)
 PLAIN_RANK = _FAST_VALUES
 #: The most levels of objects and arrays below an accepted node, argument or tensor metadata (itself not counted).
 PLAIN_DEPTH = 5
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # a set: one hash probe per test
 _OPAQUE_TAGS = CONSTANT_TAGS
 _LIST_TAGS = LIST_TAGS
+# Specs whose argument is an Argument union or that have none: the full check.
+_NOT_PLAIN_SPECS = frozenset({"constant_input", "user_input", "user_output"})
 
 
 def _dim(s: Any) -> bool:
@@ -100,12 +111,14 @@ def plain_tensor_meta(meta: Any) -> bool:
         or not _flat(device)
     ):
         return False
-    for s in (*sizes, *strides, meta["storage_offset"]):
-        if type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int:
-            continue
-        if not _dim(s):
+    for s in sizes:
+        if not (type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int) and not _dim(s):
             return False
-    return True
+    for s in strides:
+        if not (type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int) and not _dim(s):
+            return False
+    s = meta["storage_offset"]
+    return (type(s) is dict and len(s) == 1 and type(s.get("as_int")) is int) or _dim(s)
 
 
 def plain_node(n: Any) -> bool:
@@ -128,12 +141,15 @@ def plain_node(n: Any) -> bool:
     if type(ins) is not list or type(outs) is not list or len(ins) + len(outs) > _FAST_VALUES:
         return False
     for inp in ins:
-        if (
-            type(inp) is not dict
-            or type(inp.get("name")) is not str
-            or not inp.keys() <= ARGUMENT_KEYS
-            or type(inp.get("kind")) not in _SCALARS
-        ):
+        if type(inp) is not dict or type(inp.get("name")) is not str:
+            return False
+        # Keys within ARGUMENT_KEYS: "name" is there, "arg" is tested below (None is not plain),
+        # so a third key can only be "kind".
+        kind = inp.get("kind", _ABSENT)
+        if kind is _ABSENT:
+            if len(inp) != 2:
+                return False
+        elif len(inp) != 3 or type(kind) not in _SCALARS:
             return False
         arg = inp.get("arg")
         t = arg.get("as_tensor") if type(arg) is dict and len(arg) == 1 else None
@@ -159,6 +175,7 @@ def plain_node(n: Any) -> bool:
 
 
 _NO_METADATA: dict[str, Any] = {}
+_ABSENT = object()
 
 
 def plain_argument(arg: Any) -> bool:
@@ -182,11 +199,16 @@ def plain_argument(arg: Any) -> bool:
     if tag in _OPAQUE_TAGS:
         return type(value) in _SCALARS or (type(value) is dict and _flat(value))
     if tag in _LIST_TAGS:
-        return (
-            type(value) is list
-            and len(value) <= _FAST_VALUES
-            and all(type(x) in _SCALARS or (type(x) is list and all(type(y) in _SCALARS for y in x)) for x in value)
-        )
+        if type(value) is not list or len(value) > _FAST_VALUES:
+            return False
+        for x in value:  # a loop, not all(...): no generator per list
+            if type(x) not in _SCALARS:
+                if type(x) is not list:
+                    return False
+                for y in x:
+                    if type(y) not in _SCALARS:
+                        return False
+        return True
     if tag == "as_sym_ints":  # sizes of a view with symbolic dimensions
         return type(value) is list and len(value) <= _FAST_VALUES and all(_fast_sym_int(s) for s in value)
     if tag == "as_sym_int":
@@ -198,3 +220,43 @@ def plain_argument(arg: Any) -> bool:
 
 def _fast_sym_int(s: Any) -> bool:
     return type(s) is dict and len(s) == 1 and (type(s.get("as_int")) is int or type(s.get("as_name")) is str)
+
+
+def plain_spec(spec: Any, tags: Container[str]) -> bool:
+    """True for a signature spec of the common shape (a parameter, buffer, ...) that the full check accepts.
+
+    ``tags`` are the spec union's tags (input or output specs). The spec's
+    argument is ``{"name": str}``, its FQN a string and every other field a
+    scalar or an object of scalars; user inputs and outputs and constant
+    inputs take the full check.
+
+    Examples
+    --------
+    >>> from pt2canon.serde.spec import INPUT_TAGS
+    >>> spec = {"parameter": {"arg": {"name": "p_fc_weight"}, "parameter_name": "fc.weight"}}
+    >>> plain_spec(spec, INPUT_TAGS), plain_spec({"parameter": {"arg": {"name": "p"}, "parameter_name": 3}}, INPUT_TAGS)
+    (True, False)
+    """
+    if type(spec) is not dict or len(spec) != 1:
+        return False
+    ((tag, d),) = spec.items()
+    if tag not in tags or tag in _NOT_PLAIN_SPECS or type(d) is not dict:
+        return False
+    arg = d.get("arg")
+    if type(arg) is not dict or type(arg.get("name")) is not str or not _flat(d):
+        return False
+    fqn_key = NAME_FIELD.get(tag)
+    return fqn_key is None or fqn_key not in d or type(d[fqn_key]) is str
+
+
+def plain_call_entry(entry: Any) -> bool:
+    """True for a ``module_call_graph`` entry of a submodule: ``{"fqn": str, "signature": null}``.
+
+    Examples
+    --------
+    >>> plain_call_entry({"fqn": "layers.0", "signature": None}), plain_call_entry({"fqn": "", "signature": {}})
+    (True, False)
+    """
+    return (
+        type(entry) is dict and len(entry) == 2 and entry.get("signature", 0) is None and type(entry.get("fqn")) is str
+    )

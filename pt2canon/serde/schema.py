@@ -28,10 +28,12 @@ from pt2canon.serde.plain import (
     PLAIN_RANK,
     TENSOR_META_KEYS,
     plain_argument,
+    plain_call_entry,
     plain_node,
+    plain_spec,
     plain_tensor_meta,
 )
-from pt2canon.serde.spec import FQN_FIELD, INPUT_TAGS, OUTPUT_TAGS, TARGET_FIELD, argument_value, spec_view
+from pt2canon.serde.spec import INPUT_TAGS, NAME_FIELD, OUTPUT_TAGS, argument_value, spec_view
 from pt2canon.serde.tags import ARGUMENT_TAGS
 from pt2canon.serde.tags import LIST_TAGS as _LIST_TAGS
 
@@ -66,8 +68,6 @@ _PROGRAM_KEYS = frozenset(
     }
 )  # fmt: skip
 _GM_KEYS = frozenset({"graph", "signature", "module_call_graph", "metadata", "treespec_namedtuple_fields"})
-#: The field of each signature spec that names a state FQN or an updated input (strings: they are sort keys).
-_SPEC_FQN_KEYS = {**FQN_FIELD, **TARGET_FIELD}
 
 
 class UnknownFieldsWarning(UserWarning):
@@ -283,11 +283,12 @@ class _Checker:
     def graph(self, obj: Any, path: str, depth: int) -> None:
         self.deeper(depth + 5, path)  # a graph's node arguments are five levels below it
         g = self.dict_(obj, path)
-        for key in ("inputs", "outputs"):
-            for i, a in enumerate(self.list_(self.req(g, key, path), f"{path}.{key}")):
-                self.argument(a, f"{path}.{key}[{i}]", depth + 2)
         # The fast checks first: a JSON path is built only for what they are unsure of.
         plain = self.plain_at(depth + 2)
+        for key in ("inputs", "outputs"):
+            for i, a in enumerate(self.list_(self.req(g, key, path), f"{path}.{key}")):
+                if not (plain and plain_argument(a)):
+                    self.argument(a, f"{path}.{key}[{i}]", depth + 2)
         for i, node in enumerate(self.list_(self.req(g, "nodes", path), f"{path}.nodes")):
             if not (plain and plain_node(node)):
                 self.node(node, f"{path}.nodes[{i}]", depth + 2)
@@ -337,8 +338,11 @@ class _Checker:
     # -- program ----------------------------------------------------------
     def signature(self, obj: Any, path: str, depth: int) -> None:
         sig = self.dict_(obj, path)
+        plain = self.plain_at(depth + 2)
         for key, tags in (("input_specs", INPUT_SPEC_TAGS), ("output_specs", OUTPUT_SPEC_TAGS)):
             for i, spec in enumerate(self.list_(self.req(sig, key, path), f"{path}.{key}")):
+                if plain and plain_spec(spec, tags):
+                    continue
                 q = f"{path}.{key}[{i}]"
                 self.shallow(spec, depth + 2, q)
                 tag, v = self.union(spec, tags, q, "spec")
@@ -347,7 +351,7 @@ class _Checker:
                     self.str_(self.req(d, "name", f"{q}.{tag}"), f"{q}.{tag}.name")
                     continue
                 arg = self.dict_(self.req(d, "arg", f"{q}.{tag}"), f"{q}.{tag}.arg")
-                fqn_key = _SPEC_FQN_KEYS.get(tag)
+                fqn_key = NAME_FIELD.get(tag)
                 if fqn_key is not None and fqn_key in d:  # FQNs are sort keys: they must be strings
                     self.str_(d[fqn_key], f"{q}.{tag}.{fqn_key}")
                 if tag in ("user_input", "user_output"):
@@ -372,7 +376,10 @@ class _Checker:
         self.signature(self.req(gm, "signature", "graph_module"), "graph_module.signature", 3)
         _check_wiring(gm["graph"], gm["signature"])
         self.shallow(sv, 2, "schema_version")
+        plain = self.plain_at(4)  # an entry is at level 4
         for i, entry in enumerate(self.list_(gm.get("module_call_graph", []), "graph_module.module_call_graph")):
+            if plain and plain_call_entry(entry):
+                continue
             q = f"graph_module.module_call_graph[{i}]"
             e = self.dict_(entry, q)
             self.shallow(e, 4, q)

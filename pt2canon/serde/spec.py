@@ -41,6 +41,7 @@ __all__ = [
     "FQN_FIELD",
     "INPUT_RANK",
     "INPUT_TAGS",
+    "NAME_FIELD",
     "OUTPUT_RANK",
     "OUTPUT_TAGS",
     "STATE_FQN_FIELD",
@@ -80,6 +81,8 @@ FQN_FIELD: Mapping[str, str] = {
     **STATE_FQN_FIELD,
     **{tag: f for tag, f in TARGET_FIELD.items() if f != "user_input_name"},
 }
+#: Every tag whose body names a module state or an updated input, and that field: a string (a sort key).
+NAME_FIELD: Mapping[str, str] = {**FQN_FIELD, **TARGET_FIELD}
 
 #: Rank of each input kind in torch's canonical input order. User and constant inputs share
 #: one rank: they keep their positions (the calling convention).

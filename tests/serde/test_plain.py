@@ -41,8 +41,8 @@ def _verdict(
 ) -> tuple[str, ...]:
     with monkeypatch.context() as m:
         if not fast:
-            for name in ("plain_node", "plain_argument", "plain_tensor_meta"):
-                m.setattr(schema, name, lambda _obj: False)
+            for name in ("plain_node", "plain_argument", "plain_tensor_meta", "plain_spec", "plain_call_entry"):
+                m.setattr(schema, name, lambda *_args: False)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -57,15 +57,18 @@ def mlp_doc(corpus: Corpus) -> dict[str, Any]:
     return json.loads(member_bytes(corpus["mlp"].path, "models/model.json"))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(where=st.sampled_from(["nodes", "tensor_values"]), pick=st.integers(0, 10_000), leaf=st.integers(0, 10_000),
-       value=_JSON)  # fmt: skip
-def test_a_node_or_tensor_meta_with_one_value_replaced_gets_the_same_verdict_with_and_without_the_fast_path(
-    mlp_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, where: str, pick: int, leaf: int, value: Any
-) -> None:
-    doc = copy.deepcopy(mlp_doc)
-    graph = doc["graph_module"]["graph"]
-    table = graph[where]
+def _mutated(doc: dict[str, Any], where: str, pick: int, leaf: int, value: Any) -> dict[str, Any]:
+    """A copy of ``doc`` with one value inside one part of ``where`` (a node, a spec, ...) replaced by ``value``."""
+    doc = copy.deepcopy(doc)
+    gm = doc["graph_module"]
+    graph = gm["graph"]
+    table = {
+        "nodes": graph["nodes"],
+        "tensor_values": graph["tensor_values"],
+        "graph inputs": graph["inputs"],
+        "input_specs": gm["signature"]["input_specs"],
+        "module_call_graph": gm["module_call_graph"],
+    }[where]
     keys = list(range(len(table))) if isinstance(table, list) else sorted(table)
     part = table[keys[pick % len(keys)]]
     path = _leaves(part)[leaf % len(_leaves(part))]
@@ -73,13 +76,24 @@ def test_a_node_or_tensor_meta_with_one_value_replaced_gets_the_same_verdict_wit
     for k in path[:-1]:
         holder = holder[k]
     holder[path[-1]] = value
+    return doc
+
+
+_PARTS = st.sampled_from(["nodes", "tensor_values", "graph inputs", "input_specs", "module_call_graph"])
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=_PARTS, pick=st.integers(0, 10_000), leaf=st.integers(0, 10_000), value=_JSON)
+def test_a_part_with_one_value_replaced_gets_the_same_verdict_with_and_without_the_fast_path(
+    mlp_doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, where: str, pick: int, leaf: int, value: Any
+) -> None:
+    doc = _mutated(mlp_doc, where, pick, leaf, value)
     assert _verdict(doc, fast=True, monkeypatch=monkeypatch) == _verdict(doc, fast=False, monkeypatch=monkeypatch)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(where=st.sampled_from(["nodes", "tensor_values"]), pick=st.integers(0, 10_000), leaf=st.integers(0, 10_000),
-       value=_JSON,
-       limits=st.builds(Limits, max_depth=st.integers(6, 16), max_node_values=st.integers(0, 12),
+@given(where=_PARTS, pick=st.integers(0, 10_000), leaf=st.integers(0, 10_000), value=_JSON,
+       limits=st.builds(Limits, max_depth=st.integers(2, 16), max_node_values=st.integers(0, 12),
                         max_tensor_rank=st.integers(0, 6)))  # fmt: skip
 def test_under_lowered_limits_the_fast_path_still_gives_the_full_checks_verdict(
     mlp_doc: dict[str, Any],
@@ -92,16 +106,7 @@ def test_under_lowered_limits_the_fast_path_still_gives_the_full_checks_verdict(
 ) -> None:
     # The fast checks count nothing against the limits, so under limits lower than what they
     # accept they must step aside (before, a plain node went past max_node_values=10 unrefused).
-    doc = copy.deepcopy(mlp_doc)
-    graph = doc["graph_module"]["graph"]
-    table = graph[where]
-    keys = list(range(len(table))) if isinstance(table, list) else sorted(table)
-    part = table[keys[pick % len(keys)]]
-    path = _leaves(part)[leaf % len(_leaves(part))]
-    holder = part
-    for k in path[:-1]:
-        holder = holder[k]
-    holder[path[-1]] = value
+    doc = _mutated(mlp_doc, where, pick, leaf, value)
     fast = _verdict(doc, fast=True, monkeypatch=monkeypatch, limits=limits)
     assert fast == _verdict(doc, fast=False, monkeypatch=monkeypatch, limits=limits)
 
@@ -131,3 +136,8 @@ def test_the_fast_path_takes_the_common_parts_of_a_real_export(mlp_doc: dict[str
     graph = mlp_doc["graph_module"]["graph"]
     assert all(schema.plain_node(n) for n in graph["nodes"])
     assert all(schema.plain_tensor_meta(m) for m in graph["tensor_values"].values())
+    assert all(schema.plain_argument(a) for a in graph["inputs"])
+    specs = mlp_doc["graph_module"]["signature"]["input_specs"]
+    assert sum(schema.plain_spec(s, schema.INPUT_SPEC_TAGS) for s in specs) == len(specs) - 1  # all but the user input
+    entries = mlp_doc["graph_module"]["module_call_graph"]
+    assert sum(map(schema.plain_call_entry, entries)) == len(entries) - 1  # all but the root's
