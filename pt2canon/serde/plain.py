@@ -4,8 +4,8 @@
 JSON path of what is wrong; that walk is most of the checks' cost. Nearly
 every node torch writes has one of a few plain shapes (tensor references,
 scalar constants, static or symbolic sizes, string metadata), as have the
-signature's parameter and buffer specs and the submodules' call-graph
-entries, and these predicates accept exactly those shapes, faster:
+signature's specs of module state (parameters, buffers, constants, tokens,
+their mutations) and the submodules' call-graph entries, and these predicates accept exactly those shapes, faster:
 ``True`` means the full check would accept the part without a warning,
 ``False`` means "not sure", and the full check then runs on it. They count
 nothing against the limits; the checker uses them only where the limits
@@ -51,7 +51,7 @@ _FAST_VALUES = 64  # longer lists take the full check
 PLAIN_NODE_VALUES = _FAST_VALUES * (_FAST_VALUES + 1)
 #: The most dimensions of a tensor that :func:`plain_tensor_meta` accepts.
 PLAIN_RANK = _FAST_VALUES
-#: The most levels of objects and arrays below an accepted node, argument or tensor metadata (itself not counted).
+#: The most levels of objects and arrays below any part a predicate accepts (the part itself not counted).
 PLAIN_DEPTH = 5
 _SCALARS = frozenset({str, int, float, bool, type(None)})  # a set: one hash probe per test
 _OPAQUE_TAGS = CONSTANT_TAGS
@@ -86,8 +86,8 @@ def _flat(d: dict[str, Any]) -> bool:
 def plain_tensor_meta(meta: Any) -> bool:
     """True for a ``TensorMeta`` of the common shape with exactly the known keys (what the full check accepts).
 
-    One loop over the sizes, the strides and the storage offset, each a
-    ``SymInt`` (:func:`_dim`); the static ``{"as_int": int}`` inlined.
+    The sizes, the strides and the storage offset are each a ``SymInt``
+    (:func:`_dim`), with the static ``{"as_int": int}`` tested inline.
 
     Examples
     --------
@@ -143,15 +143,16 @@ def plain_node(n: Any) -> bool:
     for inp in ins:
         if type(inp) is not dict or type(inp.get("name")) is not str:
             return False
-        # Keys within ARGUMENT_KEYS: "name" is there, "arg" is tested below (None is not plain),
-        # so a third key can only be "kind".
+        arg = inp.get("arg")
+        if arg is None:
+            return False
+        # Keys within ARGUMENT_KEYS: with "name" and "arg" there, a third key can only be "kind".
         kind = inp.get("kind", _ABSENT)
         if kind is _ABSENT:
             if len(inp) != 2:
                 return False
         elif len(inp) != 3 or type(kind) not in _SCALARS:
             return False
-        arg = inp.get("arg")
         t = arg.get("as_tensor") if type(arg) is dict and len(arg) == 1 else None
         if t is not None:
             if type(t) is not dict or len(t) != 1 or type(t.get("name")) is not str:
@@ -223,12 +224,13 @@ def _fast_sym_int(s: Any) -> bool:
 
 
 def plain_spec(spec: Any, tags: Container[str]) -> bool:
-    """True for a signature spec of the common shape (a parameter, buffer, ...) that the full check accepts.
+    """True for a signature spec of the common shape (a parameter, a buffer mutation, ...) that the full check accepts.
 
     ``tags`` are the spec union's tags (input or output specs). The spec's
-    argument is ``{"name": str}``, its FQN a string and every other field a
-    scalar or an object of scalars; user inputs and outputs and constant
-    inputs take the full check.
+    argument is ``{"name": str}``, its name field (:data:`~pt2canon.serde.spec.NAME_FIELD`:
+    an FQN or an updated input's name), if there, a string, and every other
+    field a scalar or an object of scalars; user inputs and outputs and
+    constant inputs take the full check.
 
     Examples
     --------

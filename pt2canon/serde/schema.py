@@ -132,8 +132,8 @@ class _Checker:
             count += 1
             if type(a) is dict and len(a) == 1:
                 v = next(iter(a.values()))
-                if type(v) is list or "as_string_to_argument" in a:
-                    count += len(v)
+                if type(v) is list or (type(v) is dict and "as_string_to_argument" in a):
+                    count += len(v)  # anything else is refused by the checks that follow
         if count > limit:
             raise self.fail(
                 path,
@@ -518,7 +518,10 @@ def check_graph(graph: Any, path: str = "graph", *, limits: Limits = DEFAULT_LIM
     pt2canon.errors.SchemaError: graph_module.graph.nodes[0].target: expected a string, got an integer
     """
     c = _Checker(limits)
-    c.graph(graph, path, 1)
+    try:
+        c.graph(graph, path, 1)
+    except RecursionError:
+        raise SchemaError("graph is nested too deeply", where=path) from None
     _warn(c)
 
 

@@ -14,9 +14,10 @@ form, the writer, the diff, the listing, the drawing) reads them here.
     ``value`` (the graph value it names) and ``rank``.
 :func:`spec_view`, :func:`input_specs`, :func:`output_specs`
     Views of one spec, or of a signature's inputs or outputs.
-:data:`STATE_FQN_FIELD`, :data:`FQN_FIELD`, :data:`TARGET_FIELD`
+:data:`STATE_FQN_FIELD`, :data:`FQN_FIELD`, :data:`TARGET_FIELD`, :data:`NAME_FIELD`
     Tag -> body field naming a module state loaded from a weight or
-    constant file / any FQN / the graph input an output updates.
+    constant file / any FQN / the graph input an output updates / any of
+    these (a string).
 :data:`INPUT_RANK`, :data:`OUTPUT_RANK`
     The order of the kinds of inputs and outputs in torch's canonical form
     (``torch._export.serde.serialize.canonicalize``): tokens, parameters,
