@@ -5,15 +5,16 @@ JSON path of what is wrong; that walk is most of the checks' cost. Nearly
 every node torch writes has one of a few plain shapes (tensor references,
 scalar constants, static or symbolic sizes, string metadata), as have the
 signature's specs of module state (parameters, buffers, constants, tokens,
-their mutations) and the submodules' call-graph entries, and these predicates accept exactly those shapes, faster:
-``True`` means the full check would accept the part without a warning,
-``False`` means "not sure", and the full check then runs on it. They count
-nothing against the limits; the checker uses them only where the limits
-admit all they accept (:data:`PLAIN_NODE_VALUES`, :data:`PLAIN_RANK`,
-:data:`PLAIN_DEPTH`). The verdict is the same with and without them
-(``tests/serde/test_plain.py``: real nodes, tensor metadata, graph inputs,
-specs and call-graph entries with one value replaced, checked both ways,
-under default and lowered limits).
+their mutations) and the submodules' call-graph entries. These predicates
+accept exactly those shapes, faster: ``True`` means the full check would
+accept the part without a warning, ``False`` means "not sure", and the
+full check then runs on it. They count nothing against the limits; the
+checker uses them only where the limits admit all they accept
+(:data:`PLAIN_NODE_VALUES`, :data:`PLAIN_RANK`, :data:`PLAIN_DEPTH`). The
+verdict is the same with and without them (``tests/serde/test_plain.py``:
+real documents with nodes, tensor metadata, graph inputs, specs and
+call-graph entries edited, values replaced and keys deleted or added,
+checked both ways under default and lowered limits).
 """
 
 from __future__ import annotations
