@@ -245,3 +245,13 @@ def test_a_node_whose_string_to_argument_map_is_no_object_is_refused_not_crashed
     node = {"target": "t", "inputs": [{"name": "a", "arg": {"as_string_to_argument": 5}}], "outputs": []}
     with pytest.raises(SchemaError, match=r"nodes\[0\].inputs\[0\].arg.as_string_to_argument: expected an object"):
         schema.check_graph({"inputs": [], "outputs": [], "nodes": [node]})
+
+
+def test_a_graph_nested_past_the_stack_is_refused_not_crashed_when_the_limits_allow_it() -> None:
+    # With max_depth raised past what the stack can walk, check_graph refuses, as check_program does.
+    graph: dict[str, Any] = {"inputs": [], "outputs": [], "nodes": []}
+    for _ in range(2_000):
+        cond = {"name": "branch", "arg": {"as_graph": {"name": "g", "graph": graph}}}
+        graph = {"inputs": [], "outputs": [], "nodes": [{"target": "cond", "inputs": [cond], "outputs": []}]}
+    with pytest.raises(SchemaError, match="graph is nested too deeply"):
+        schema.check_graph(graph, limits=Limits(max_depth=10**9))
