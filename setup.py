@@ -1,9 +1,14 @@
-"""Build hook for the one compiled part, the optional kernel ``pt2canon.diff._fused``.
+"""Build hook for the compiled parts, two optional extensions.
 
-Everything else about the package is in ``pyproject.toml``. The extension
-is optional: where it does not build (no C compiler, a compiler without
-GCC's vector extensions), the install goes on and the diff compares
-weights with numpy alone (``pt2canon/diff/fused.py``).
+- ``pt2canon.diff._fused``: the diff's one-pass float32 comparison
+  (``pt2canon/diff/fused.py``; without it, numpy alone);
+- ``pt2canon.serde._plain``: the schema checks' fast path
+  (``pt2canon/serde/plain.py``; without it, the Python predicates there).
+
+Everything else about the package is in ``pyproject.toml``. Both are
+optional: where one does not build (no C compiler, a compiler without GCC's
+vector extensions), the install goes on and the pure-Python path, the
+reference, does its work.
 """
 
 from setuptools import Extension, setup
@@ -24,6 +29,9 @@ class BuildExt(build_ext):
 
 
 setup(
-    ext_modules=[Extension("pt2canon.diff._fused", ["pt2canon/diff/_fused.c"], optional=True)],
+    ext_modules=[
+        Extension("pt2canon.diff._fused", ["pt2canon/diff/_fused.c"], optional=True),
+        Extension("pt2canon.serde._plain", ["pt2canon/serde/_plain.c"], optional=True),
+    ],
     cmdclass={"build_ext": BuildExt},
 )

@@ -16,7 +16,7 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> serde.tags      the Argument union: tags, value references (iter_refs), value tables
       -> serde.enums     dtype, layout and memory-format codes; serde.metadata: nn_module_stack
       -> serde.spec      signature specs: FQN fields, update targets, torch's rank per kind
-      -> serde.schema    check the JSON's shape (torch schema 8.x; serde.plain: the fast path)
+      -> serde.schema    check the JSON's shape (torch schema 8.x; serde.plain: the fast path, in C where built)
       -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
       DAG
       -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON

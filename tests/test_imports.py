@@ -58,9 +58,9 @@ def test_the_checker_sees_imports_inside_functions() -> None:
 
 
 def _modules() -> dict[str, Path]:
-    """Dotted name -> path of every module of the package (packages by their ``__init__``)."""
+    """Dotted name -> path of every module of the package (packages by their ``__init__``, compiled ones by their stub)."""
     out = {}
-    for path in PACKAGE.rglob("*.py"):
+    for path in [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.pyi")]:
         parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()

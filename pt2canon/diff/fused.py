@@ -13,9 +13,11 @@ numpy path stays the reference: the same figures, to the bit, on
 generated slices (``tests/diff/test_fused.py``), and it decides every
 slice with a NaN or an infinity in it.
 
-``PT2CANON_FUSED=0`` in the environment turns the compiled path off (the
-figures are the same; only the time differs). An editable install builds
-the extension once: after editing ``_fused.c``, ``pip install -e .`` again.
+``PT2CANON_FUSED=0`` in the environment turns the compiled path off, as
+does ``PT2CANON_COMPILED=0`` (every compiled part) where ``PT2CANON_FUSED``
+is not set (the figures are the same; only the time differs). An editable
+install builds the extension once: after editing ``_fused.c``, ``pip
+install -e .`` again.
 
 Examples
 --------
@@ -42,8 +44,8 @@ except ImportError:  # not built (no C compiler at install time): the numpy path
 
 #: Whether the compiled extension was built and imports.
 AVAILABLE: bool = _compare is not None
-#: Whether :mod:`pt2canon.diff.tensors` uses it: available, and ``PT2CANON_FUSED`` is not ``0``.
-ENABLED: bool = AVAILABLE and os.environ.get("PT2CANON_FUSED", "1") != "0"
+#: Whether :mod:`pt2canon.diff.tensors` uses it: available, and ``PT2CANON_FUSED`` (if set, else ``PT2CANON_COMPILED``) is not ``0``.
+ENABLED: bool = AVAILABLE and os.environ.get("PT2CANON_FUSED", os.environ.get("PT2CANON_COMPILED", "1")) != "0"
 
 
 def compare_f32(a: Any, b: Any, *, rtol: float, atol: float) -> tuple[int, int, float, int, float, int] | None:

@@ -22,11 +22,13 @@ from pt2canon.errors import GraphError, SchemaError, UnsupportedVersionError
 from pt2canon.serde.layout import DEFAULT_LIMITS, Limits
 from pt2canon.serde.plain import (
     ARGUMENT_KEYS,
+    ENABLED,
     NODE_KEYS,
     PLAIN_DEPTH,
     PLAIN_NODE_VALUES,
     PLAIN_RANK,
     TENSOR_META_KEYS,
+    compiled,
     plain_argument,
     plain_call_entry,
     plain_node,
@@ -36,6 +38,13 @@ from pt2canon.serde.plain import (
 from pt2canon.serde.spec import INPUT_TAGS, NAME_FIELD, OUTPUT_TAGS, argument_value, spec_view
 from pt2canon.serde.tags import ARGUMENT_TAGS
 from pt2canon.serde.tags import LIST_TAGS as _LIST_TAGS
+
+if ENABLED and compiled is not None:  # the same verdicts from C (pt2canon.serde.plain: compiled)
+    plain_node, plain_argument, plain_tensor_meta = (
+        compiled.plain_node,
+        compiled.plain_argument,
+        compiled.plain_tensor_meta,
+    )
 
 __all__ = [
     "ARGUMENT_TAGS",

@@ -131,11 +131,20 @@ def test_the_kernel_is_built_where_the_package_was_installed_with_a_c_compiler()
 
 
 @needs_kernel
-def test_pt2canon_fused_0_turns_the_kernel_off() -> None:
+@pytest.mark.parametrize(
+    ("env", "enabled"),
+    [
+        ({"PT2CANON_FUSED": "0"}, "False"),
+        ({"PT2CANON_COMPILED": "0"}, "False"),  # every compiled part off
+        ({"PT2CANON_COMPILED": "0", "PT2CANON_FUSED": "1"}, "True"),  # the kernel's own switch decides
+        ({}, "True"),
+    ],
+)
+def test_pt2canon_fused_0_or_compiled_0_turns_the_kernel_off(env: dict[str, str], enabled: str) -> None:
     code = "from pt2canon.diff import fused; print(fused.AVAILABLE, fused.ENABLED)"
-    env = {**os.environ, "PT2CANON_FUSED": "0"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["True", "False"]
+    base = {k: v for k, v in os.environ.items() if k not in ("PT2CANON_FUSED", "PT2CANON_COMPILED")}
+    run = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["True", enabled]
 
 
 @needs_kernel
