@@ -12,7 +12,10 @@ the trees (A B A B ...), a fresh interpreter with the tree first on
 * ``diff``: ``pt2canon.diff(a, b)`` of the two exports (the same).
 
 The report gives each tree's median and min-max range over the rounds, and
-HEAD / BASE.
+HEAD / BASE. ``--base-env NAME=VALUE`` and ``--head-env NAME=VALUE``
+(repeatable) set variables for one side: one tree given twice with
+``--base-env PT2CANON_COMPILED=0`` times the compiled parts against their
+Python reference.
 """
 
 from __future__ import annotations
@@ -58,8 +61,8 @@ def _archives(work: Path) -> tuple[Path, Path]:
     return a, b
 
 
-def _probe(tree: Path, a: Path, b: Path) -> dict[str, float]:
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+def _probe(tree: Path, a: Path, b: Path, extra: dict[str, str]) -> dict[str, float]:
+    env = {**os.environ, "PYTHONPATH": str(tree), **extra}
     out = subprocess.run(
         [sys.executable, "-c", _PROBE, str(a), str(b)], env=env, cwd=tree, capture_output=True, text=True, check=True
     )
@@ -69,21 +72,37 @@ def _probe(tree: Path, a: Path, b: Path) -> dict[str, float]:
     return result
 
 
+def _env(pairs: list[str], parser: argparse.ArgumentParser) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            parser.error(f"--base-env/--head-env: {pair!r} is not NAME=VALUE")
+        out[name] = value
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("base", type=Path)
     p.add_argument("head", type=Path)
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--base-env", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--head-env", action="append", default=[], metavar="NAME=VALUE")
     args = p.parse_args(argv)
+    envs = {side: _env(getattr(args, f"{side}_env"), p) for side in ("base", "head")}
     args.work.mkdir(parents=True, exist_ok=True)
     a, b = _archives(args.work)
     runs: dict[str, dict[str, list[float]]] = {"base": {"hash": [], "diff": []}, "head": {"hash": [], "diff": []}}
     for _ in range(args.rounds):
         for side in ("base", "head"):
-            for k, v in _probe(getattr(args, side), a, b).items():
+            for k, v in _probe(getattr(args, side), a, b, envs[side]).items():
                 runs[side][k].append(v)
     print(f"load {os.getloadavg()[0]:.2f}; {args.rounds} alternated rounds, CPU seconds, best of 3 per process")
+    for side, env in envs.items():
+        if env:
+            print(f"{side} environment: " + " ".join(f"{k}={v}" for k, v in env.items()))
     for k in ("hash", "diff"):
         base, head = statistics.median(runs["base"][k]), statistics.median(runs["head"][k])
         rng = {s: f"{min(runs[s][k]):.4f}-{max(runs[s][k]):.4f}" for s in runs}
