@@ -11,6 +11,7 @@ import pytest
 from corpus import Corpus, member_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_paths import at, leaves
 
 import pt2canon.serde.schema as schema
 from pt2canon.errors import Pt2CanonError, SchemaError
@@ -30,16 +31,6 @@ _JSON = st.recursive(
     ),
     max_leaves=6,
 )
-
-
-def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every path to a value inside ``obj`` (containers included, the root excluded)."""
-    out = []
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
-    for k, v in items:
-        out.append((*path, k))
-        out += _leaves(v, (*path, k))
-    return out
 
 
 def _verdict(
@@ -116,25 +107,19 @@ def _edit(doc: dict[str, Any], edit: tuple[str, str, int, int, Any], value: Any)
     }[where]
     keys = list(range(len(table))) if isinstance(table, list) else sorted(table)
     part = table[keys[pick % len(keys)]]
-    paths = _leaves(part)
+    paths = leaves(part)
     if what == "add":  # to the part itself or to an object inside it
-        objects = [part, *(x for x in (_at(part, p) for p in paths) if isinstance(x, dict))]
+        objects = [part, *(x for x in (at(part, p) for p in paths) if isinstance(x, dict))]
         objects[leaf % len(objects)][key] = value
         return
     if not paths:
         return
     path = paths[leaf % len(paths)]
-    holder = _at(part, path[:-1])
+    holder = at(part, path[:-1])
     if what == "delete":
         del holder[path[-1]]
     else:
         holder[path[-1]] = value
-
-
-def _at(obj: Any, path: tuple[Any, ...]) -> Any:
-    for k in path:
-        obj = obj[k]
-    return obj
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

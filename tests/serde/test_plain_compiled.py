@@ -27,6 +27,7 @@ import pytest
 from corpus import Corpus, member_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from json_paths import at, leaves
 
 import pt2canon
 import pt2canon.serde.schema as schema
@@ -93,15 +94,6 @@ def test_every_part_of_every_corpus_document_gets_the_same_answer_from_both(corp
     assert total > 1000 and accepted > 0.9 * total
 
 
-def _leaves(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = []
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
-    for k, v in items:
-        out.append((*path, k))
-        out += _leaves(v, (*path, k))
-    return out
-
-
 class _Str(str):
     pass
 
@@ -136,27 +128,21 @@ def _edited(draw: st.DrawFn, part: Any) -> Any:
     """``part`` with one to three values replaced, keys or elements deleted, or keys added."""
     part = copy.deepcopy(part)
     for _ in range(draw(st.integers(1, 3))):
-        paths = _leaves(part)
+        paths = leaves(part)
         what = draw(st.sampled_from(["replace", "replace", "delete", "add"]))
         if what == "add" or not paths:
-            objects = [x for x in [part, *(_at(part, p) for p in paths)] if isinstance(x, dict)]
+            objects = [x for x in [part, *(at(part, p) for p in paths)] if isinstance(x, dict)]
             if objects:
                 key = draw(st.sampled_from(["name", "kind", "arg", "metadata", "as_int", "layout", "x"]))
                 draw(st.sampled_from(objects))[key] = copy.deepcopy(draw(_VALUES))  # sampled values are shared
             continue
         path = draw(st.sampled_from(paths))
-        holder = _at(part, path[:-1])
+        holder = at(part, path[:-1])
         if what == "delete":
             del holder[path[-1]]
         else:
             holder[path[-1]] = copy.deepcopy(draw(_VALUES))
     return part
-
-
-def _at(obj: Any, path: tuple[Any, ...]) -> Any:
-    for k in path:
-        obj = obj[k]
-    return obj
 
 
 @pytest.fixture(scope="module")
