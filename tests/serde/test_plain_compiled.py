@@ -329,7 +329,9 @@ class _SetKey(set):  # type: ignore[type-arg]
         return hash(self.field)
 
     def __eq__(self, other: object) -> bool:
-        raise TypeError("a set subclass: `in` retries it as a frozenset")
+        if other == self.field:  # in a set lookup that meets the field: `in` retries it as a frozenset
+            raise TypeError("a set subclass")
+        return False
 
 
 class _Key:
