@@ -19,7 +19,7 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> serde.schema    check the JSON's shape (torch schema 8.x; serde.plain: the fast path, in C where built)
       -> serde.expr      read symbolic shape expressions safely (an AST allowlist, never sympify)
       DAG
-      -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON
+      -> serde.graph     the graph as a networkx.MultiDiGraph, and back to JSON (its op loop in C where built)
       -> serde.model     typed views of that graph (GraphNode: inputs, users) and lint()
       canonical
       -> canon.effects   which ops mutate, draw random numbers or assert

@@ -42,7 +42,9 @@ recursively converted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
+from types import ModuleType
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -140,6 +142,7 @@ _SIMPLE = {
 # Shared blank templates for the common one-reference arguments. Never mutated:
 # _fill builds a new dict for them.
 _SIMPLE_BLANK = {tag: {tag: {fld: None}} for tag, fld in _SIMPLE.values()}
+_BLANK_TENSOR = _SIMPLE_BLANK["as_tensor"]
 
 
 def _blank(arg: dict[str, Any], refs: list[tuple[Path, str, str, str]]) -> dict[str, Any]:
@@ -231,6 +234,14 @@ class _Builder:
         self.tables = {k: graph.get(t) or {} for k, t in VALUE_TABLES.items()}
         #: per kind, how many defined values have an entry in its table (all of them: no orphans)
         self.found = dict.fromkeys(VALUE_TABLES, 0)
+        #: tensors defined as plain op outputs that have a ``tensor_values`` entry (counted apart)
+        self.tensors_found = 0
+        #: the template of a plain tensor argument depends on its name and kind only: one dict
+        #: each, shared by every node (the templates are read, never edited)
+        self.tensor_templates: dict[tuple[Any, int], dict[str, Any]] = {}
+        self.base = 0
+        #: converts a subgraph: ``sub(graph, where)`` (set by :meth:`build`)
+        self.sub: Callable[[dict[str, Any], str], nx.MultiDiGraph] = lambda sg, w: to_networkx(sg, where=w)
 
     def _label(self, j: int | None) -> str:
         if j is None:
@@ -300,15 +311,105 @@ class _Builder:
             keydict = G._succ[u][v] = G._pred[v][u] = {}
         keydict[key] = data
 
+    def op(self, j: int, n: dict[str, Any]) -> None:
+        """Add op node ``j`` (``n``, its JSON): its attributes, the values it defines, the edges into it.
+
+        The compiled ``ops()`` (``pt2canon/serde/_builder.c``) does the same,
+        statement by statement, for every node whose containers are plain
+        dicts and lists, and calls this method for any other node.
+        """
+        G, defs = self.G, self.defs
+        succ = G._succ
+        nid = self.base + j
+        succ[nid] = {}
+        preds: dict[int, dict[Any, Any]] = {}
+        G._pred[nid] = preds  # before the edges into it
+        args: list[dict[str, Any]] = []
+        subgraphs: dict[int, nx.MultiDiGraph] = {}
+        for i, na in enumerate(n["inputs"]):
+            arg = na["arg"]
+            if "as_graph" in arg:
+                args.append(self.graph_arg(j, i, na, subgraphs))
+                continue
+            t = arg.get("as_tensor")
+            if t is not None and len(arg) == 1 and len(t) == 1 and t["name"] in defs:
+                # inlined use() of the commonest argument, a plain tensor
+                name = t["name"]
+                d = defs[name]
+                keydict = preds.get(d[0])
+                if keydict is None:
+                    keydict = succ[d[0]][nid] = preds[d[0]] = {}
+                argname = na["name"]
+                keydict[(i, argname, _AS_TENSOR)] = d[4] if d[2] == "tensor" else _use_data(d, name, "tensor", "name")
+                kind = na.get("kind")
+                if type(kind) is int and len(na) == 3:  # {name, arg, kind}: one shared template
+                    tk = (argname, kind)
+                    shared = self.tensor_templates.get(tk)
+                    if shared is None:
+                        shared = self.tensor_templates[tk] = {**na, "arg": _BLANK_TENSOR}
+                    args.append(shared)
+                else:
+                    args.append({**na, "arg": _BLANK_TENSOR})
+                continue
+            if t is None and arg.keys().isdisjoint(REF_KINDS):
+                args.append(na)  # a constant: the template is the argument itself
+                continue
+            template = self.use(nid, j, i, na["name"], arg, j)
+            args.append(na if template is arg else {**na, "arg": template})
+        outs: list[dict[str, Any]] = []
+        values: list[Value] = []
+        for k, o in enumerate(n["outputs"]):
+            t = o.get("as_tensor")
+            name = t["name"] if t is not None and len(o) == 1 and len(t) == 1 else None
+            if name is not None and name not in defs:
+                slot = _tensor_slot(k)
+                out_ = len(values)
+                defs[name] = (nid, slot, "tensor", out_, _edge_data(name, slot, out_, "tensor", "name"))
+                meta = self.tables["tensor"].get(name)
+                if meta is not None:
+                    self.tensors_found += 1
+                values.append(Value(slot, name, "tensor", meta))
+                outs.append(_BLANK_TENSOR)
+                continue
+            template, defined = self.output(j, k, o, len(values))
+            outs.append(template)
+            values.extend(defined)
+        G._node[nid] = {
+            "kind": "op",
+            "index": j,
+            "target": n["target"],
+            "name": n.get("name", _MISSING),
+            "args": args,
+            "outputs": outs,
+            "values": tuple(values),
+            "metadata": n.get("metadata", _MISSING),
+            "subgraphs": subgraphs,
+            "extra": {} if n.keys() <= _NODE_KNOWN else {k: v for k, v in n.items() if k not in _NODE_KNOWN},
+            "hop_single": n.get("is_hop_single_tensor_return", _MISSING),
+        }
+
+    def graph_arg(self, j: int, i: int, na: dict[str, Any], subgraphs: dict[int, nx.MultiDiGraph]) -> dict[str, Any]:
+        """Op node ``j``'s ``as_graph`` argument ``i``: its graph model into ``subgraphs``; its template."""
+        ga = na["arg"]["as_graph"]
+        subgraphs[i] = self.sub(ga["graph"], f"{self.where}.nodes[{j}].inputs[{i}].arg.as_graph.graph")
+        return {**na, "arg": {"as_graph": {**ga, "graph": None}}}
+
+    def output(self, j: int, k: int, o: dict[str, Any], first: int) -> tuple[dict[str, Any], list[Value]]:
+        """Op node ``j``'s output ``k`` that is not a plain new tensor: ``define()`` with its label."""
+
+        def label() -> str:
+            return self._label(j)
+
+        return self.define(self.base + j, label, o, (k,), first)
+
     def build(self, sub: Callable[[dict[str, Any], str], nx.MultiDiGraph]) -> nx.MultiDiGraph:
+        self.sub = sub
         g, G = self.graph, self.G
         inputs, nodes = g["inputs"], g["nodes"]
         defs = self.defs
-        tensor_table = self.tables["tensor"]
         # Filled directly, as MultiDiGraph.add_node would (the graph is new).
         node_attrs, succ, pred = G._node, G._succ, G._pred
         G.graph["extra"] = {k: v for k, v in g.items() if k not in _GRAPH_KNOWN}
-        blank_tensor = _SIMPLE_BLANK["as_tensor"]
         for i, arg in enumerate(inputs):
 
             def input_label(i: int = i) -> str:
@@ -318,96 +419,23 @@ class _Builder:
             node_attrs[i] = {"kind": "input", "index": i, "arg": template, "values": tuple(defined)}
             succ[i], pred[i] = {}, {}
         base = len(inputs)
-        use = self.use
-        # The template of a plain tensor argument depends on its name and kind only: one dict
-        # each, shared by every node (the templates are read, never edited).
-        tensor_templates: dict[tuple[str, int], dict[str, Any]] = {}
-        tensors_found = 0
-        for j, n in enumerate(nodes):
-            nid = base + j
-            succ[nid], pred[nid] = {}, {}  # before the edges into it
-            preds = pred[nid]
-            args: list[dict[str, Any]] = []
-            subgraphs = {}
-            for i, na in enumerate(n["inputs"]):
-                arg = na["arg"]
-                if "as_graph" in arg:
-                    ga = arg["as_graph"]
-                    subgraphs[i] = sub(ga["graph"], f"{self.where}.nodes[{j}].inputs[{i}].arg.as_graph.graph")
-                    args.append({**na, "arg": {"as_graph": {**ga, "graph": None}}})
-                    continue
-                t = arg.get("as_tensor")
-                if t is not None and len(arg) == 1 and len(t) == 1 and t["name"] in defs:
-                    # inlined use() of the commonest argument, a plain tensor
-                    name = t["name"]
-                    d = defs[name]
-                    keydict = preds.get(d[0])
-                    if keydict is None:
-                        keydict = succ[d[0]][nid] = preds[d[0]] = {}
-                    argname = na["name"]
-                    keydict[(i, argname, _AS_TENSOR)] = (
-                        d[4] if d[2] == "tensor" else _use_data(d, name, "tensor", "name")
-                    )
-                    kind = na.get("kind")
-                    if type(kind) is int and len(na) == 3:  # {name, arg, kind}: one shared template
-                        tk = (argname, kind)
-                        shared = tensor_templates.get(tk)
-                        if shared is None:
-                            shared = tensor_templates[tk] = {**na, "arg": blank_tensor}
-                        args.append(shared)
-                    else:
-                        args.append({**na, "arg": blank_tensor})
-                    continue
-                if t is None and arg.keys().isdisjoint(REF_KINDS):
-                    args.append(na)  # a constant: the template is the argument itself
-                    continue
-                template = use(nid, j, i, na["name"], arg, j)
-                args.append(na if template is arg else {**na, "arg": template})
-            outs: list[dict[str, Any]] = []
-            values: list[Value] = []
-            for k, o in enumerate(n["outputs"]):
-                t = o.get("as_tensor")
-                name = t["name"] if t is not None and len(o) == 1 and len(t) == 1 else None
-                if name is not None and name not in defs:
-                    slot = _tensor_slot(k)
-                    out_ = len(values)
-                    defs[name] = (nid, slot, "tensor", out_, _edge_data(name, slot, out_, "tensor", "name"))
-                    meta = tensor_table.get(name)
-                    if meta is not None:
-                        tensors_found += 1
-                    values.append(Value(slot, name, "tensor", meta))
-                    outs.append(blank_tensor)
-                    continue
-
-                def label(j: int = j) -> str:
-                    return self._label(j)
-
-                t, v = self.define(nid, label, o, (k,), len(values))
-                outs.append(t)
-                values.extend(v)
-            node_attrs[nid] = {
-                "kind": "op",
-                "index": j,
-                "target": n["target"],
-                "name": n.get("name", _MISSING),
-                "args": args,
-                "outputs": outs,
-                "values": tuple(values),
-                "metadata": n.get("metadata", _MISSING),
-                "subgraphs": subgraphs,
-                "extra": {} if n.keys() <= _NODE_KNOWN else {k: v for k, v in n.items() if k not in _NODE_KNOWN},
-                "hop_single": n.get("is_hop_single_tensor_return", _MISSING),
-            }
+        self.base = base
+        if ENABLED and compiled is not None and type(self.tables["tensor"]) is dict and type(nodes) is list:
+            self.tensors_found += compiled.ops(self, nodes, base, succ, pred, node_attrs, defs, self.tables["tensor"])
+        else:
+            op = self.op
+            for j, n in enumerate(nodes):
+                op(j, n)
         out = base + len(nodes)
         succ[out], pred[out] = {}, {}
         node_attrs[out] = {
             "kind": "output",
             "index": 0,
-            "args": [use(out, None, i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])],
+            "args": [self.use(out, None, i, "", a, len(nodes)) for i, a in enumerate(g["outputs"])],
         }
         # Table entries no value of their kind defines (kept for an exact round trip); none
         # when every entry was found by a value of its kind (each value is defined once).
-        self.found["tensor"] += tensors_found
+        self.found["tensor"] += self.tensors_found
         G.graph["orphans"] = {
             VALUE_TABLES[k]: (
                 {}
@@ -423,6 +451,34 @@ class _Builder:
         ]
         G.graph["output"] = out
         return G
+
+
+#: The compiled op-node loop (``pt2canon/serde/_builder.c``: ``ops()``, :meth:`_Builder.op` for every
+#: node), or None where it was not built or ``PT2CANON_COMPILED=0`` turns it off.
+compiled: ModuleType | None
+try:
+    from pt2canon.serde import _builder
+except ImportError:  # not built (no C compiler at install time): _Builder.op() builds every node
+    compiled = None
+else:  # the constants and the functions that make values and edge data are this module's
+    _builder.configure(
+        _AS_TENSOR,
+        _BLANK_TENSOR,
+        _MISSING,
+        _NODE_KNOWN,
+        frozenset(REF_KINDS),
+        _tensor_slot,
+        _edge_data,
+        _use_data,
+        Value,
+    )
+    compiled = _builder
+
+#: Whether the compiled extension was built and imports.
+AVAILABLE: bool = compiled is not None
+#: Whether :func:`to_networkx` calls it: available, and ``PT2CANON_COMPILED`` is not ``0`` (read
+#: on each call: setting it false here selects the Python path, the reference).
+ENABLED: bool = AVAILABLE and os.environ.get("PT2CANON_COMPILED", "1") != "0"
 
 
 def to_networkx(graph: dict[str, Any], *, where: str = "graph") -> nx.MultiDiGraph:

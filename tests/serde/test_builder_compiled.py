@@ -1,0 +1,206 @@
+"""The compiled op-node loop builds the graph model the Python builder builds, on real, generated and edited graphs.
+
+``pt2canon.serde.graph.compiled`` (``_builder.c``) runs ``_Builder.op`` for every op node of a
+graph; the Python ``op`` stays the reference (``graph.ENABLED = False`` selects it). Each graph is
+converted both ways and the models must be the same in everything a later stage can see: node ids
+and attributes in order, edges with their keys and data in adjacency order, graph attributes,
+subgraphs, and which dicts are shared (an edge's data by every use of its value, one key dict by
+both adjacency maps, one template by every plain tensor argument of the same name and kind). A graph
+that is not well formed must raise the same exception with the same message both ways.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import networkx as nx
+import pytest
+from corpus import Corpus, member_bytes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from json_paths import at, leaves
+
+from pt2canon.errors import Pt2CanonError
+from pt2canon.serde import graph as graph_mod
+from pt2canon.serde.graph import to_networkx
+from pt2canon.strategies import programs
+
+needs_compiled = pytest.mark.skipif(not graph_mod.AVAILABLE, reason="pt2canon.serde._builder is not built here")
+
+
+class _Shared:
+    """Numbers each container by first appearance, so that two models' sharing can be compared."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, int] = {}
+        self.keep: list[Any] = []  # ids stay unique while the models live
+
+    def __call__(self, obj: Any) -> int:
+        self.keep.append(obj)
+        return self.seen.setdefault(id(obj), len(self.seen))
+
+
+def _dump(G: nx.MultiDiGraph, shared: _Shared) -> Any:
+    """Everything a later stage can read from ``G``, in order, with the sharing of its dicts."""
+
+    def value(v: Any) -> Any:
+        if isinstance(v, nx.MultiDiGraph):
+            return ("graph", _dump(v, shared))
+        if isinstance(v, dict):
+            return ("dict", shared(v), [(k, value(x)) for k, x in v.items()])
+        if isinstance(v, list):
+            return ("list", shared(v), [value(x) for x in v])
+        if isinstance(v, tuple):
+            return (type(v).__name__, [value(x) for x in v])
+        return (type(v).__name__, repr(v))
+
+    nodes = [(n, value(attrs)) for n, attrs in G.nodes(data=True)]
+    succ = [(u, [(v, shared(kd), value(kd)) for v, kd in nbrs.items()]) for u, nbrs in G.succ.items()]
+    pred = [(v, [(u, shared(kd)) for u, kd in nbrs.items()]) for v, nbrs in G.pred.items()]
+    return (value(dict(G.graph)), nodes, succ, pred)
+
+
+def _built(graph: dict[str, Any], compiled: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The dumped model of ``graph`` (or the exception), built by the compiled loop or by Python."""
+    with monkeypatch.context() as m:
+        m.setattr(graph_mod, "ENABLED", compiled)
+        try:
+            G = to_networkx(graph)
+        except Exception as exc:  # the same exception, of the same type, from both
+            return ("raised", type(exc).__name__, str(exc))
+    return _dump(G, _Shared())
+
+
+def _assert_same(graph: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    before = copy.deepcopy(graph)
+    expected = _built(graph, False, monkeypatch)
+    assert _built(graph, True, monkeypatch) == expected
+    assert graph == before  # neither edits its input
+    return expected
+
+
+@needs_compiled
+def test_every_graph_of_the_corpus_gets_the_same_model_from_both(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nodes = 0
+    for entry in corpus.values():
+        doc = json.loads(member_bytes(entry.path, "models/model.json"))
+        dumped = _assert_same(doc["graph_module"]["graph"], monkeypatch)
+        assert dumped[0] != "raised", entry.path
+        nodes += len(dumped[1])
+    assert nodes > 300  # the comparison covers real graphs (338 nodes), not a handful of nodes
+
+
+@needs_compiled
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(doc=programs(max_nodes=20))
+def test_generated_programs_get_the_same_model_from_both(doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _assert_same(doc["graph_module"]["graph"], monkeypatch)[0] != "raised"
+
+
+# What an unchecked graph can hold where the builder looks: other JSON values, and what only a
+# Python caller hands over (tuples for lists, a dict subclass).
+class _Dict(dict):  # type: ignore[type-arg]
+    pass
+
+
+_ODD = st.sampled_from([None, 0, 1, 2**70, "", "x", [], {}, (), _Dict(name="x"), {"name": None}, {"x": 1}])
+
+
+@st.composite
+def _edited(draw: st.DrawFn, graph: dict[str, Any]) -> dict[str, Any]:
+    """``graph`` with one to three values replaced, keys deleted or added, or value names swapped."""
+    graph = copy.deepcopy(graph)
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in leaves(graph) if p and p[0] in ("nodes", "outputs", "inputs")]
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        cut = draw(st.integers(1, len(path)))  # the leaf itself, or a container above it
+        holder, key = at(graph, path[: cut - 1]), path[cut - 1]
+        what = draw(st.sampled_from(["replace", "delete", "rename", "add"]))
+        if what == "add" and isinstance(holder, dict):  # an unknown key (a newer schema's field)
+            holder[draw(st.sampled_from(["x", "kind", "name", "metadata"]))] = copy.deepcopy(draw(_ODD))
+        elif what == "delete" and isinstance(holder, dict):
+            del holder[key]
+        elif what == "rename" and isinstance(holder.get(key) if isinstance(holder, dict) else None, str):
+            holder[key] = draw(st.sampled_from(["x", "add", "getitem", "p_layer0_weight", "missing"]))
+        else:
+            holder[key] = copy.deepcopy(draw(_ODD))
+    return graph
+
+
+@needs_compiled
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_edited_graphs_get_the_same_model_or_the_same_error_from_both(
+    data: st.DataObject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = data.draw(programs(max_nodes=8))
+    _assert_same(data.draw(_edited(doc["graph_module"]["graph"])), monkeypatch)
+
+
+@needs_compiled
+def test_a_graph_error_names_the_same_node_and_value_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
+    def op(name: str, src: str) -> dict[str, Any]:
+        return {
+            "target": "torch.ops.aten.neg.default",
+            "name": name,
+            "inputs": [{"name": "self", "arg": {"as_tensor": {"name": src}}, "kind": 1}],
+            "outputs": [{"as_tensor": {"name": name}}],
+        }
+
+    outputs = [{"as_tensor": {"name": "b"}}]
+    dangling = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": outputs, "nodes": [op("a", "y"), op("b", "a")]}
+    twice = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": outputs, "nodes": [op("b", "x"), op("b", "b")]}
+    for g, words in ((dangling, "refers to value 'y'"), (twice, "defined twice")):
+        raised = _assert_same(g, monkeypatch)
+        assert raised[0] == "raised" and words in raised[2]
+        with pytest.raises(Pt2CanonError, match=words):
+            to_networkx(g)
+
+
+@needs_compiled
+@pytest.mark.parametrize("compiled", [False, True])
+def test_an_argument_with_an_unknown_key_keeps_it_in_its_own_template_only(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def neg(name: str, src: str, **extra: Any) -> dict[str, Any]:
+        return {
+            "target": "torch.ops.aten.neg.default",
+            "name": name,
+            "inputs": [{"name": "self", "arg": {"as_tensor": {"name": src}}, "kind": 1, **extra}],
+            "outputs": [{"as_tensor": {"name": name}}],
+        }
+
+    nodes = [neg("a", "x", note="newer schema"), neg("b", "a"), neg("c", "b")]
+    g = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [{"as_tensor": {"name": "c"}}], "nodes": nodes}
+    monkeypatch.setattr(graph_mod, "ENABLED", compiled)
+    G = to_networkx(g)
+    (a,), (b,), (c,) = (G.nodes[i]["args"] for i in (1, 2, 3))
+    assert a["note"] == "newer schema" and "note" not in b and "note" not in c
+    assert b is c  # the plain {name, arg, kind} template is one dict for every node
+    assert _assert_same(g, monkeypatch) == _built(g, compiled, monkeypatch)
+
+
+def test_the_builder_is_compiled_where_the_fast_checks_are() -> None:
+    # Both extensions build with the same compiler and flags: one without the other is a broken build.
+    from pt2canon.serde import plain
+
+    assert graph_mod.AVAILABLE is plain.AVAILABLE
+    assert graph_mod.ENABLED is (graph_mod.AVAILABLE and os.environ.get("PT2CANON_COMPILED", "1") != "0")
+
+
+@needs_compiled
+def test_pt2canon_compiled_0_turns_the_compiled_builder_off() -> None:
+    code = "from pt2canon.serde import graph; print(graph.AVAILABLE, graph.ENABLED)"
+    base = {k: v for k, v in os.environ.items() if k != "PT2CANON_COMPILED"}
+    for env, expected in (({}, "True True"), ({"PT2CANON_COMPILED": "0"}, "True False")):
+        done = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True)
+        assert done.stdout.strip() == expected, done.stderr
