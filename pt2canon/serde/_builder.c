@@ -18,6 +18,10 @@
  *
  * ops() returns how many plain tensor outputs it defined have a tensor_values entry (op() counts
  * those in builder.tensors_found; the caller adds this to it).
+ *
+ * Known difference: a node whose containers are replaced while it is converted (by the __eq__ or
+ * __hash__ of a key or name, which parsed JSON never holds) raises RuntimeError here, where op()
+ * would go on with the replaced containers and raise or not as they make it.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -53,37 +57,80 @@ static PyObject *get_or(PyObject *d, PyObject *key, PyObject *dflt) {
     return v;
 }
 
-/* 1 where d.get(key) is absent or an exact dict, 0 where it is something else, -1 on an error. */
+/* 1 where d.get(key) is absent or an exact dict, 0 where it is something else, -1 on an error.
+ * The lookup can run Python code (a stored key's __eq__): the caller holds d. */
 static int absent_or_dict(PyObject *d, PyObject *key) {
     PyObject *v = PyDict_GetItemWithError(d, key);
     if (v == NULL) return PyErr_Occurred() ? -1 : 1;
     return PyDict_CheckExact(v);
 }
 
-/* Whether ops() takes node n (1), leaves it to op() (0), or an error (-1): exact containers only. */
-static int fast_node(PyObject *n) {
+/* An exact dict or list fetched again after fast_node() looked (Python code run in between, a
+ * key's __hash__ or __eq__, can have replaced it): 0, or -1 with an exception. */
+static int still(PyObject *v, int is_list) {
+    if (v != NULL && (is_list ? PyList_CheckExact(v) : PyDict_CheckExact(v))) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "pt2canon.serde._builder: the graph changed while it was converted");
+    return -1;
+}
+
+/* Whether ops() takes node n (1), leaves it to op() (0), or an error (-1): exact containers only.
+ * The lookups can run Python code that edits the node: every container is held while it is read,
+ * and the ones read later are checked again where they are used (still()). Where it is 1,
+ * *inputs is n["inputs"] as op() reads it, first (a new reference, for one_node()). */
+static int fast_node(PyObject *n, PyObject **inputs) {
+    *inputs = NULL;
     if (!PyDict_CheckExact(n)) return 0;
-    PyObject *ins = PyDict_GetItemWithError(n, k_inputs);
+    int r = 0;
+    PyObject *ins = NULL, *outs = NULL, *na = NULL, *arg = NULL, *o = NULL;
+    ins = PyDict_GetItemWithError(n, k_inputs);
     if (ins == NULL) return PyErr_Occurred() ? -1 : 0;
-    PyObject *outs = PyDict_GetItemWithError(n, k_outputs);
-    if (outs == NULL) return PyErr_Occurred() ? -1 : 0;
-    if (!PyList_CheckExact(ins) || !PyList_CheckExact(outs)) return 0;
+    Py_INCREF(ins);
+    outs = PyDict_GetItemWithError(n, k_outputs);
+    if (outs == NULL) {
+        r = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    Py_INCREF(outs);
+    if (!PyList_CheckExact(ins) || !PyList_CheckExact(outs)) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ins); i++) {
-        PyObject *na = PyList_GET_ITEM(ins, i);
-        if (!PyDict_CheckExact(na)) return 0;
-        PyObject *arg = PyDict_GetItemWithError(na, k_arg);
-        if (arg == NULL) return PyErr_Occurred() ? -1 : 0;
-        if (!PyDict_CheckExact(arg)) return 0;
-        int r = absent_or_dict(arg, k_as_tensor);
-        if (r <= 0) return r;
+        na = PyList_GET_ITEM(ins, i);
+        if (!PyDict_CheckExact(na)) {
+            na = NULL; /* not held */
+            r = 0;
+            goto done;
+        }
+        Py_INCREF(na);
+        arg = PyDict_GetItemWithError(na, k_arg);
+        if (arg == NULL) {
+            r = PyErr_Occurred() ? -1 : 0;
+            goto done;
+        }
+        Py_INCREF(arg);
+        r = PyDict_CheckExact(arg) ? absent_or_dict(arg, k_as_tensor) : 0;
+        Py_CLEAR(arg);
+        Py_CLEAR(na);
+        if (r <= 0) goto done;
     }
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(outs); k++) {
-        PyObject *o = PyList_GET_ITEM(outs, k);
-        if (!PyDict_CheckExact(o)) return 0;
-        int r = absent_or_dict(o, k_as_tensor);
-        if (r <= 0) return r;
+        o = PyList_GET_ITEM(outs, k);
+        if (!PyDict_CheckExact(o)) {
+            r = 0; /* o not held */
+            goto done;
+        }
+        Py_INCREF(o);
+        r = absent_or_dict(o, k_as_tensor);
+        Py_CLEAR(o);
+        if (r <= 0) goto done;
     }
-    return 1;
+    r = 1;
+    *inputs = ins;
+    ins = NULL;
+done:
+    Py_XDECREF(ins);
+    Py_XDECREF(outs);
+    Py_XDECREF(na);
+    Py_XDECREF(arg);
+    return r;
 }
 
 /* {**na, "arg": arg} (na an exact dict that has "arg": the key keeps its place). */
@@ -98,7 +145,9 @@ static int disjoint(PyObject *arg) {
     Py_ssize_t pos = 0;
     PyObject *key, *val;
     while (PyDict_Next(arg, &pos, &key, &val)) {
+        Py_INCREF(key); /* the lookup can run the key's __eq__, which can drop it from arg */
         int r = PySet_Contains(ref_kinds, key);
+        Py_DECREF(key);
         if (r != 0) return r < 0 ? -1 : 0;
     }
     return 1;
@@ -109,7 +158,9 @@ static int known_keys(PyObject *n) {
     Py_ssize_t pos = 0;
     PyObject *key, *val;
     while (PyDict_Next(n, &pos, &key, &val)) {
+        Py_INCREF(key); /* as in disjoint() */
         int r = PySet_Contains(node_known, key);
+        Py_DECREF(key);
         if (r != 1) return r;
     }
     return 1;
@@ -241,6 +292,7 @@ static int one_input(State *st, PyObject *nid, PyObject *jj, PyObject *preds, Py
     PyObject *arg = item(na, k_arg), *ii = NULL, *argname = NULL, *template = NULL, *entry = NULL;
     int rc = -1;
     if (arg == NULL) return -1;
+    if (still(arg, 0) < 0) goto done;
     ii = PyLong_FromSsize_t(i);
     if (ii == NULL) goto done;
     int r = PyDict_Contains(arg, k_as_graph);
@@ -253,6 +305,7 @@ static int one_input(State *st, PyObject *nid, PyObject *jj, PyObject *preds, Py
     }
     PyObject *t = PyDict_GetItemWithError(arg, k_as_tensor); /* an exact dict (fast_node) */
     if (t == NULL && PyErr_Occurred()) goto done;
+    if (t != NULL && still(t, 0) < 0) goto done;
     if (t != NULL && PyDict_GET_SIZE(arg) == 1 && PyDict_GET_SIZE(t) == 1) {
         Py_INCREF(t);
         PyObject *name = item(t, k_name);
@@ -303,6 +356,7 @@ static int one_output(State *st, PyObject *nid, PyObject *jj, Py_ssize_t k, PyOb
              *value = NULL, *res = NULL;
     PyObject *t = PyDict_GetItemWithError(o, k_as_tensor); /* an exact dict (fast_node) */
     if (t == NULL && PyErr_Occurred()) return -1;
+    if (t != NULL && still(t, 0) < 0) return -1;
     kk = PyLong_FromSsize_t(k);
     if (kk == NULL) return -1;
     if (t != NULL && PyDict_GET_SIZE(o) == 1 && PyDict_GET_SIZE(t) == 1) {
@@ -364,10 +418,10 @@ done:
     return rc;
 }
 
-/* Op node j (n, an exact dict that fast_node took) with id nid, as op(). */
-static int one_node(State *st, PyObject *node_attrs, Py_ssize_t j, PyObject *nid, PyObject *n) {
+/* Op node j (n, an exact dict that fast_node took; ins, its n["inputs"]) with id nid, as op(). */
+static int one_node(State *st, PyObject *node_attrs, Py_ssize_t j, PyObject *nid, PyObject *n, PyObject *ins) {
     int rc = -1;
-    PyObject *jj = NULL, *s = NULL, *preds = NULL, *args = NULL, *subgraphs = NULL, *ins = NULL, *outs_in = NULL,
+    PyObject *jj = NULL, *s = NULL, *preds = NULL, *args = NULL, *subgraphs = NULL, *outs_in = NULL,
              *outs = NULL, *values = NULL, *attrs = NULL, *v = NULL;
     jj = PyLong_FromSsize_t(j);
     s = PyDict_New();
@@ -376,10 +430,10 @@ static int one_node(State *st, PyObject *node_attrs, Py_ssize_t j, PyObject *nid
     if (preds == NULL || PyDict_SetItem(st->pred, nid, preds) < 0) goto done; /* before the edges into it */
     args = PyList_New(0);
     subgraphs = PyDict_New();
-    ins = item(n, k_inputs);
-    if (args == NULL || subgraphs == NULL || ins == NULL) goto done;
+    if (args == NULL || subgraphs == NULL) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ins); i++) {
         PyObject *na = PyList_GET_ITEM(ins, i);
+        if (still(na, 0) < 0) goto done;
         Py_INCREF(na);
         int r = one_input(st, nid, jj, preds, i, na, args, subgraphs);
         Py_DECREF(na);
@@ -388,9 +442,10 @@ static int one_node(State *st, PyObject *node_attrs, Py_ssize_t j, PyObject *nid
     outs = PyList_New(0);
     values = PyList_New(0);
     outs_in = item(n, k_outputs);
-    if (outs == NULL || values == NULL || outs_in == NULL) goto done;
+    if (outs == NULL || values == NULL || outs_in == NULL || still(outs_in, 1) < 0) goto done;
     for (Py_ssize_t k = 0; k < PyList_GET_SIZE(outs_in); k++) {
         PyObject *o = PyList_GET_ITEM(outs_in, k);
+        if (still(o, 0) < 0) goto done;
         Py_INCREF(o);
         int r = one_output(st, nid, jj, k, o, outs, values);
         Py_DECREF(o);
@@ -424,7 +479,6 @@ done:
     Py_XDECREF(preds);
     Py_XDECREF(args);
     Py_XDECREF(subgraphs);
-    Py_XDECREF(ins);
     Py_XDECREF(outs_in);
     Py_XDECREF(outs);
     Py_XDECREF(values);
@@ -434,6 +488,7 @@ done:
 }
 
 static PyObject *py_ops(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    (void)self;
     if (argc != 8) {
         PyErr_Format(PyExc_TypeError, "ops() takes 8 arguments (%zd given)", argc);
         return NULL;
@@ -472,10 +527,11 @@ static PyObject *py_ops(PyObject *self, PyObject *const *argv, Py_ssize_t argc) 
     for (Py_ssize_t j = 0; j < PyList_GET_SIZE(nodes); j++) {
         PyObject *n = PyList_GET_ITEM(nodes, j);
         Py_INCREF(n);
-        PyObject *nid = PyLong_FromSsize_t(base + j);
-        int r = nid == NULL ? -1 : fast_node(n);
+        PyObject *nid = PyLong_FromSsize_t(base + j), *ins = NULL;
+        int r = nid == NULL ? -1 : fast_node(n, &ins);
         if (r > 0) {
-            r = one_node(&st, node_attrs, j, nid, n);
+            r = one_node(&st, node_attrs, j, nid, n, ins);
+            Py_DECREF(ins);
         } else if (r == 0) {
             PyObject *jj = PyLong_FromSsize_t(j);
             PyObject *res = jj ? PyObject_CallFunctionObjArgs(op, jj, n, NULL) : NULL;
@@ -502,6 +558,7 @@ done:
 }
 
 static PyObject *py_configure(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    (void)self;
     if (argc != 9) {
         PyErr_Format(PyExc_TypeError, "configure() takes 9 arguments (%zd given)", argc);
         return NULL;

@@ -421,7 +421,10 @@ class _Builder:
         base = len(inputs)
         self.base = base
         if ENABLED and compiled is not None and type(self.tables["tensor"]) is dict and type(nodes) is list:
-            self.tensors_found += compiled.ops(self, nodes, base, succ, pred, node_attrs, defs, self.tables["tensor"])
+            # Not ``self.tensors_found += compiled.ops(...)``: that reads the count before the call, and
+            # the nodes ops() hands to op() add to it during the call.
+            found = compiled.ops(self, nodes, base, succ, pred, node_attrs, defs, self.tables["tensor"])
+            self.tensors_found += found
         else:
             op = self.op
             for j, n in enumerate(nodes):

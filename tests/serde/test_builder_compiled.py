@@ -204,3 +204,52 @@ def test_pt2canon_compiled_0_turns_the_compiled_builder_off() -> None:
     for env, expected in (({}, "True True"), ({"PT2CANON_COMPILED": "0"}, "True False")):
         done = subprocess.run([sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True)
         assert done.stdout.strip() == expected, done.stderr
+
+
+# A document whose keys or names run Python code (a str subclass's __eq__, a key with another key's
+# hash) can edit the graph while it is converted: after ops() has looked at a node and taken it. The
+# compiled loop must neither read a replaced container as what it was nor iterate a freed list.
+_EDITED_WHILE_CONVERTED = """
+from pt2canon.serde import graph as g
+class Evil(str):
+    __hash__ = str.__hash__
+    def __eq__(self, other):
+        later["arg"] = [1, 2, 3]  # was a dict when ops() looked at the node
+        return str.__eq__(self, other)
+later = {"name": "other", "arg": {"as_int": 1}}
+doc = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [],
+       "nodes": [{"target": "t", "name": "y", "outputs": [],
+                  "inputs": [{"name": "self", "arg": {"as_tensor": {"name": Evil("x")}}}, later]}]}
+try:
+    g.to_networkx(doc)
+except Exception as exc:
+    print("raised", type(exc).__name__)
+"""
+
+
+@needs_compiled
+def test_a_graph_edited_while_it_is_converted_raises_instead_of_crashing() -> None:
+    done = subprocess.run([sys.executable, "-c", _EDITED_WHILE_CONVERTED], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr  # a segmentation fault (-11) before
+    assert done.stdout.startswith("raised"), done.stdout
+
+
+@needs_compiled
+def test_the_inputs_list_is_read_once_as_op_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    node: dict[Any, Any] = {}
+
+    class Key:  # looking "as_tensor" up in the argument calls __eq__, which replaces the node's inputs
+        def __hash__(self) -> int:
+            return hash("as_tensor")
+
+        def __eq__(self, other: object) -> bool:
+            node["inputs"] = []
+            return False
+
+    key = Key()
+    for compiled in (False, True):
+        node.clear()
+        node.update(target="t", name="y", outputs=[], inputs=[{"name": "a", "arg": {key: 1}}, {"name": "b", "arg": {}}])
+        monkeypatch.setattr(graph_mod, "ENABLED", compiled)
+        G = to_networkx({"inputs": [], "outputs": [], "nodes": [node]})
+        assert [na["name"] for na in G.nodes[0]["args"]] == ["a", "b"], compiled  # [] compiled, before
