@@ -30,6 +30,7 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> canon.messages  assert messages that name nodes and symbols
       -> canon.dependencies  ordering edges between effectful ops
       -> canon.graph     one graph in canonical form (subgraphs first); canon.signature: its specs
+      -> canon.emit      a graph's canonical JSON, nodes in order, values renamed (its node loop in C where built)
       -> canon.document_symbols  shape symbols of the whole document, in canonical order
       -> canon.program   canonical names and the canonical document (canon.result: its types)
       hash / diff

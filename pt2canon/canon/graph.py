@@ -11,20 +11,20 @@ from pt2canon._json import canonical_bytes
 from pt2canon.canon.arrange import Arrangement
 from pt2canon.canon.dependencies import ordering_edges
 from pt2canon.canon.effects import effects_from_name
+from pt2canon.canon.emit import emit_graph
 from pt2canon.canon.messages import is_assert, name_assert_messages
 from pt2canon.canon.order import Digests, ResidualTie, canonical_order, first_uses, node_label, skeleton_label
 from pt2canon.canon.result import CanonicalGraph, Profile
-from pt2canon.canon.signature import InputClass, input_classes, mutation_bindings, output_slots, rename_arg
+from pt2canon.canon.signature import InputClass, input_classes, mutation_bindings, output_slots
 from pt2canon.canon.symbols import SymbolRenamer
 from pt2canon.serde.graph import (
-    VALUE_TABLES,
     from_networkx,
     op_nodes,
     to_networkx,
 )
 from pt2canon.serde.model import in_uses, node_attrs
 
-__all__ = ["canonical_graph", "emit_graph"]
+__all__ = ["canonical_graph"]
 
 
 def _example_graph(x: str, y: str) -> dict[str, Any]:  # for the Examples below: ``y = x + x``
@@ -346,113 +346,6 @@ class _LazyMap(dict):  # type: ignore[type-arg]
     def __missing__(self, key: int) -> bytes:
         value = self[key] = self._fn(key)
         return value
-
-
-class _TensorArgs(dict):  # type: ignore[type-arg]
-    """Old value name -> the renamed ``{"as_tensor": {"name": new}}``, one shared object per value."""
-
-    def __init__(self, names: Mapping[str, str]) -> None:
-        super().__init__()
-        self.names = names
-
-    def __missing__(self, old: str) -> dict[str, Any]:
-        arg = self[old] = {"as_tensor": {"name": self.names[old]}}
-        return arg
-
-
-def _rename_value_args(
-    args: list[dict[str, Any]], names: Mapping[str, str], tensor_args: _TensorArgs | None = None
-) -> list[dict[str, Any]]:
-    """Arguments (``inputs``/``outputs`` entries) with their value references renamed."""
-    tensor_args = _TensorArgs(names) if tensor_args is None else tensor_args
-    out = []
-    for arg in args:
-        t = arg.get("as_tensor")
-        if t is not None and len(arg) == 1 and len(t) == 1:
-            out.append(tensor_args[t["name"]])
-        else:
-            out.append(rename_arg(arg, names))
-    return out
-
-
-def emit_graph(
-    graph: dict[str, Any],
-    order: list[int],
-    inputs: list[int],
-    names: Mapping[str, str],
-    *,
-    node_names: bool = False,
-    profile: Profile | None = None,
-) -> dict[str, Any]:
-    """The graph JSON in ``order`` with values renamed by ``names``.
-
-    Equal to ``from_networkx(G, order=..., rename=..., input_order=...)``
-    (a test proves it) but renames the original JSON directly, which is
-    twice as fast: node ids of :func:`to_networkx` are input positions,
-    then node positions offset by the number of inputs. With
-    ``node_names`` the ``k``-th node, if named, is named ``n<k>``; with
-    ``profile`` node metadata keeps only the keys it keeps
-    (:meth:`Profile.node_metadata`). Every node dict
-    and ``inputs`` list is new; node-input entries and arguments are shared
-    with ``graph`` when nothing in them is renamed, and renamed tensor
-    arguments within the result (one ``{"as_tensor": ...}`` object per
-    value): replace entries, never edit them in place.
-
-    Examples
-    --------
-    Node ids: the input is 0, the one op 1:
-
-    >>> doc = emit_graph(_example_graph("x", "y"), [1], [0], {"x": "v0", "y": "v1"})
-    >>> doc["inputs"], doc["nodes"][0]["inputs"][1]["arg"], doc["outputs"]
-    ([{'as_tensor': {'name': 'v0'}}], {'as_tensor': {'name': 'v0'}}, [{'as_tensor': {'name': 'v1'}}])
-    """
-    n_in = len(graph["inputs"])
-    nodes = graph["nodes"]
-    out_nodes = []
-    tensor_args = _TensorArgs(names)
-    for k, nid in enumerate(order):
-        n = nodes[nid - n_in]
-        ins = []
-        for na in n["inputs"]:
-            arg = na["arg"]
-            t = arg.get("as_tensor")
-            if t is not None and len(arg) == 1 and len(t) == 1:
-                ins.append({**na, "arg": tensor_args[t["name"]]})
-            else:
-                renamed = arg if "as_graph" in arg else rename_arg(arg, names)
-                ins.append(na if renamed is arg else {**na, "arg": renamed})
-        outs = n["outputs"]
-        o = outs[0] if len(outs) == 1 else None
-        t = o.get("as_tensor") if o is not None and len(o) == 1 else None
-        if t is not None and len(t) == 1:  # the commonest: one plain tensor output
-            new_outs = [tensor_args[t["name"]]]
-        else:
-            new_outs = _rename_value_args(outs, names, tensor_args)
-        node = {**n, "inputs": ins, "outputs": new_outs}
-        if node_names and "name" in n:
-            node["name"] = f"n{k}"
-        if profile is not None:
-            md = n.get("metadata")
-            if md is not None:
-                node["metadata"] = profile.node_metadata(md)
-        out_nodes.append(node)
-    g_inputs = graph["inputs"]
-    doc = {
-        **graph,
-        "inputs": _rename_value_args([g_inputs[i] for i in inputs], names, tensor_args),
-        "outputs": _rename_value_args(graph["outputs"], names, tensor_args),
-        "nodes": out_nodes,
-    }
-    for t in VALUE_TABLES.values():
-        if t in graph:
-            doc[t] = {names.get(k, k): v for k, v in graph[t].items()}
-    if graph.get("custom_obj_values"):
-        # A custom object's entry repeats its value name: ``{"name": "obj_attr", "class_fqn": ...}``.
-        doc["custom_obj_values"] = {
-            k: {**v, "name": k} if isinstance(v, dict) and "name" in v else v
-            for k, v in doc["custom_obj_values"].items()
-        }
-    return doc
 
 
 def _tie_breaker(G: nx.MultiDiGraph, inputs: list[int]) -> Callable[[int], bytes]:

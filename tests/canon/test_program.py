@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pt2canon
-from pt2canon.canon.graph import emit_graph
+from pt2canon.canon.emit import emit_graph
 from pt2canon.canon.program import canonicalize_program, drop_unkept_metadata, ordering_edges
 from pt2canon.canon.result import DEFAULT_PROFILE, Profile
 from pt2canon.cli import main
