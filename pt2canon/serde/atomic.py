@@ -77,12 +77,16 @@ def atomic_write(path: str | os.PathLike[str], fill: Callable[[IO[bytes]], objec
         _write_special(target, fill)
         return
     mode = st.st_mode & 0o777 if st is not None else _default_mode()
-    with _removed_on_termination() as temporary:  # installed before the file exists: no window
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(folder, os.path.basename(target)), suffix=".tmp", dir=folder)
-        except OSError as exc:
-            raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
-        temporary.append(tmp)
+    prefix = _temp_prefix(folder, os.path.basename(target))
+    with _removed_on_termination() as temporary:  # installed before the file exists
+        # Held back from the file's creation until its name is in the list: a signal that came
+        # in between would find nothing to remove and leave the file behind.
+        with _termination_held():
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+            except OSError as exc:
+                raise UsageError(f"cannot create a file in {folder!r} ({exc.strerror or exc})", file=target) from None
+            temporary.append(tmp)
         try:
             with os.fdopen(fd, "w+b") as fh:
                 fill(fh)
@@ -158,6 +162,21 @@ def _removed_on_termination() -> Iterator[list[str]]:
         for signum, previous in installed.items():
             if signal.getsignal(signum) is handler:
                 signal.signal(signum, previous)
+
+
+@contextlib.contextmanager
+def _termination_held() -> Iterator[None]:
+    """SIGTERM and SIGHUP blocked in the block (POSIX, main thread): one sent meanwhile is delivered as it ends."""
+    block = getattr(signal, "pthread_sigmask", None)
+    signums = {s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None}
+    if block is None or not signums or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = block(signal.SIG_BLOCK, signums)
+    try:
+        yield
+    finally:
+        block(signal.SIG_SETMASK, previous)
 
 
 def _fsync_dir(folder: str) -> None:

@@ -81,6 +81,32 @@ def test_a_249_character_output_name_is_written(corpus: Corpus, tmp_path: Path) 
     assert sorted(os.listdir(tmp_path)) == [out.name]
 
 
+_SIGNAL_AS_THE_FILE_IS_MADE = """
+import os, signal, sys, tempfile
+from pt2canon.serde.atomic import atomic_write
+made = tempfile.mkstemp
+def mkstemp(*args, **kwargs):  # the signal comes after the file exists, before its name is returned
+    fd, path = made(*args, **kwargs)
+    os.kill(os.getpid(), int(sys.argv[2]))
+    return fd, path
+tempfile.mkstemp = mkstemp
+atomic_write(sys.argv[1], lambda fh: fh.write(b"data"))
+"""
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="POSIX signal masks")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_termination_signal_as_the_temporary_file_is_created_leaves_no_file(signum: int, tmp_path: Path) -> None:
+    if signal.getsignal(signum) == signal.SIG_IGN:
+        pytest.skip(f"signal {signum} is ignored in this process, so the writer never sees it")
+    target = tmp_path / "out.json"
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AS_THE_FILE_IS_MADE, str(target), str(int(signum))], capture_output=True
+    )
+    assert done.returncode == -signum, done.stderr  # ended by the signal, as without pt2canon's handler
+    assert os.listdir(tmp_path) == []  # the temporary file was left behind before
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_a_termination_signal_during_a_write_leaves_no_temporary_file(
     signum: int, corpus: Corpus, tmp_path: Path
