@@ -3,8 +3,9 @@
  * The reference is _NodeEmitter.node() in pt2canon/canon/emit.py: emit_nodes() here runs it,
  * statement by statement and in the same order, for each node id of the canonical order, and
  * returns the list of node dicts it gives. A node is written here only where it is plain parsed
- * JSON: its containers exact dicts and lists, each tensor argument's "as_tensor" an exact dict,
- * a plain tensor's name an exact str, its id an exact int in range. Any other node goes to
+ * JSON: its containers exact dicts whose keys are all exact str (a lookup in one then runs no
+ * Python code, and looking again gives the same answer) and exact lists, each tensor argument's
+ * "as_tensor" an exact dict, a plain tensor's name an exact str, its id an exact int in range. Any other node goes to
  * node() itself. What is not a plain tensor calls emit.py's own functions (rename_arg for an
  * argument, _rename_value_args for outputs that are not one plain tensor, the profile's
  * node_metadata). A renamed tensor argument that the _TensorArgs dict lacks is made here as its
@@ -40,11 +41,20 @@ static PyObject *plain_name(PyObject *t) {
     return name != NULL && PyUnicode_CheckExact(name) ? name : NULL;
 }
 
+/* Whether every key of the exact dict d is an exact str. */
+static int str_keys(PyObject *d) {
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(d, &pos, &key, &value))
+        if (!PyUnicode_CheckExact(key)) return 0;
+    return 1;
+}
+
 /* For fast_node(): 1 where the tensor argument t (held by the caller) is absent, None or an exact
  * dict, and has a plain name where `named` says it must; 0 where not; -1 on an error. */
 static int plain_tensor(PyObject *t, int named) {
     if (t == NULL || t == Py_None) return 1;
-    if (!PyDict_CheckExact(t)) return 0;
+    if (!PyDict_CheckExact(t) || !str_keys(t)) return 0;
     if (!named || PyDict_GET_SIZE(t) != 1) return 1;
     Py_INCREF(t);
     int r = plain_name(t) != NULL ? 1 : (PyErr_Occurred() ? -1 : 0);
@@ -62,14 +72,16 @@ static PyObject *get_ref(PyObject *d, PyObject *key) {
  * can run Python code (a stored key's __eq__) that edits the node: every container is held while
  * it is read, and one_node() checks again each one it fetches again. */
 static int fast_node(PyObject *n) {
-    if (!PyDict_CheckExact(n)) return 0;
+    if (!PyDict_CheckExact(n) || !str_keys(n)) return 0;
     int r = 0;
     PyObject *ins = NULL, *outs = NULL, *na = NULL, *arg = NULL, *o = NULL, *t = NULL;
     if ((ins = get_ref(n, k_inputs)) == NULL || (outs = get_ref(n, k_outputs)) == NULL) goto done;
     if (!PyList_CheckExact(ins) || !PyList_CheckExact(outs)) goto done;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(ins); i++) {
         na = Py_NewRef(PyList_GET_ITEM(ins, i));
-        if (!PyDict_CheckExact(na) || (arg = get_ref(na, k_arg)) == NULL || !PyDict_CheckExact(arg)) goto done;
+        if (!PyDict_CheckExact(na) || !str_keys(na) || (arg = get_ref(na, k_arg)) == NULL || !PyDict_CheckExact(arg) ||
+            !str_keys(arg))
+            goto done;
         t = PyDict_GetItemWithError(arg, k_as_tensor);
         if (t == NULL && PyErr_Occurred()) goto done;
         Py_XINCREF(t);
@@ -82,7 +94,7 @@ static int fast_node(PyObject *n) {
     }
     if (PyList_GET_SIZE(outs) == 1) {
         o = Py_NewRef(PyList_GET_ITEM(outs, 0));
-        if (!PyDict_CheckExact(o)) goto done;
+        if (!PyDict_CheckExact(o) || !str_keys(o)) goto done;
         if (PyDict_GET_SIZE(o) == 1) {
             t = PyDict_GetItemWithError(o, k_as_tensor);
             if (t == NULL && PyErr_Occurred()) goto done;
@@ -105,9 +117,11 @@ done:
 
 typedef struct {
     PyObject *names, *tensor_args, *metadata; /* metadata: node_metadata, or None */
+    PyObject *node_names;                     /* emitter.node_names: its truth is taken per node, as node() takes it */
+    PyObject *ref_kinds, *rename_arg, *rename_value_args; /* configure()'s, held while the call runs */
     PyObject *missing_names;                  /* tensor_args.names where __missing__ is made here, else NULL */
     int plain_subscript;                      /* tensor_args[...] is dict's own (then __missing__) */
-    int node_names, drop_metadata;
+    int drop_metadata;
 } State;
 
 /* tensor_args[name] as a new reference: the dict's entry, else what its __missing__ makes. Where
@@ -124,14 +138,17 @@ static PyObject *tensor_arg(State *st, PyObject *name) {
         if (!PyErr_Occurred()) PyErr_SetObject(PyExc_KeyError, name);
         return NULL;
     }
+    Py_INCREF(renamed); /* PyDict_New can run the GC, whose finalizers can drop the entry */
     PyObject *inner = PyDict_New(), *arg = NULL;
     if (inner == NULL || PyDict_SetItem(inner, k_name, renamed) < 0) goto fail;
     arg = PyDict_New();
     if (arg == NULL || PyDict_SetItem(arg, k_as_tensor, inner) < 0 || PyDict_SetItem(st->tensor_args, name, arg) < 0)
         goto fail;
+    Py_DECREF(renamed);
     Py_DECREF(inner);
     return arg;
 fail:
+    Py_DECREF(renamed);
     Py_XDECREF(inner);
     Py_XDECREF(arg);
     return NULL;
@@ -175,21 +192,24 @@ static PyObject *input_entry(State *st, PyObject *na, Py_ssize_t k) {
             changed(k);
             goto done;
         }
-        if (PyDict_GET_SIZE(t) == 1) { /* a plain tensor: {**na, "arg": tensor_args[name]} */
+        if (PyDict_GET_SIZE(t) == 1) { /* a plain tensor: {**na, "arg": tensor_args[t["name"]]} */
+            /* Python copies na first (BUILD_MAP, DICT_UPDATE), then looks the name up: code that
+             * lookup runs (a names mapping, __missing__) does not change the copy. */
             Py_INCREF(t);
-            PyObject *name = plain_name(t);
-            Py_XINCREF(name);
+            PyObject *copy = PyDict_Copy(na), *name = NULL, *ta = NULL;
+            if (copy != NULL) {
+                name = plain_name(t);
+                Py_XINCREF(name);
+                if (name == NULL && !PyErr_Occurred()) changed(k);
+            }
             Py_DECREF(t);
-            if (name == NULL) {
-                if (!PyErr_Occurred()) changed(k);
-                goto done;
+            if (name != NULL) {
+                ta = tensor_arg(st, name);
+                Py_DECREF(name);
             }
-            PyObject *ta = tensor_arg(st, name);
-            Py_DECREF(name);
-            if (ta != NULL) {
-                out = with_item(na, k_arg, ta);
-                Py_DECREF(ta);
-            }
+            if (ta != NULL && PyDict_SetItem(copy, k_arg, ta) == 0) out = Py_NewRef(copy);
+            Py_XDECREF(ta);
+            Py_XDECREF(copy);
             goto done;
         }
     }
@@ -199,17 +219,20 @@ static PyObject *input_entry(State *st, PyObject *na, Py_ssize_t k) {
     PyObject *renamed;
     if (r) {
         renamed = Py_NewRef(arg);
-    } else if (PyDict_GET_SIZE(arg) == 1) { /* rename_arg's first test: a constant is itself */
-        Py_ssize_t pos = 0;
-        PyObject *tag, *val;
-        PyDict_Next(arg, &pos, &tag, &val);
-        Py_INCREF(tag);
-        r = PySet_Contains(ref_kinds, tag);
-        Py_DECREF(tag);
-        if (r < 0) goto done;
-        renamed = r ? PyObject_CallFunctionObjArgs(rename_arg_fn, arg, st->names, NULL) : Py_NewRef(arg);
     } else {
-        renamed = PyObject_CallFunctionObjArgs(rename_arg_fn, arg, st->names, NULL);
+        /* rename_arg's first test (a constant is itself), here only for an exact str tag: the test
+         * then runs no code, where a key's __eq__ would run again in rename_arg */
+        r = 1;
+        if (PyDict_GET_SIZE(arg) == 1) {
+            Py_ssize_t pos = 0;
+            PyObject *tag, *val;
+            PyDict_Next(arg, &pos, &tag, &val);
+            if (PyUnicode_CheckExact(tag)) {
+                r = PySet_Contains(st->ref_kinds, tag);
+                if (r < 0) goto done;
+            }
+        }
+        renamed = r ? PyObject_CallFunctionObjArgs(st->rename_arg, arg, st->names, NULL) : Py_NewRef(arg);
     }
     if (renamed == NULL) goto done;
     out = renamed == arg ? Py_NewRef(na) : with_item(na, k_arg, renamed);
@@ -261,12 +284,13 @@ static PyObject *output_list(State *st, PyObject *outs, Py_ssize_t k) {
             return list;
         }
     }
-    return PyObject_CallFunctionObjArgs(rename_value_args_fn, outs, st->names, st->tensor_args, NULL);
+    return PyObject_CallFunctionObjArgs(st->rename_value_args, outs, st->names, st->tensor_args, NULL);
 }
 
 /* node() for a fast node n, the k-th of the order (a new reference). */
 static PyObject *one_node(State *st, PyObject *n, Py_ssize_t k) {
     PyObject *ins = NULL, *outs = NULL, *new_ins = NULL, *new_outs = NULL, *node = NULL, *result = NULL;
+    int named;
     ins = PyDict_GetItemWithError(n, k_inputs);
     if (ins == NULL || !PyList_CheckExact(ins)) {
         if (!PyErr_Occurred()) changed(k);
@@ -296,7 +320,9 @@ static PyObject *one_node(State *st, PyObject *n, Py_ssize_t k) {
     node = PyDict_Copy(n); /* {**n, "inputs": ins, "outputs": new_outs} */
     if (node == NULL || PyDict_SetItem(node, k_inputs, new_ins) < 0 || PyDict_SetItem(node, k_outputs, new_outs) < 0)
         goto done;
-    if (st->node_names) {
+    named = PyObject_IsTrue(st->node_names); /* self.node_names and "name" in n */
+    if (named < 0) goto done;
+    if (named) {
         int r = PyDict_Contains(n, k_name);
         if (r < 0) goto done;
         if (r) {
@@ -336,6 +362,7 @@ done:
 }
 
 static PyObject *py_emit_nodes(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    (void)self;
     if (argc != 2) {
         PyErr_Format(PyExc_TypeError, "emit_nodes() takes 2 arguments (%zd given)", argc);
         return NULL;
@@ -349,7 +376,7 @@ static PyObject *py_emit_nodes(PyObject *self, PyObject *const *argv, Py_ssize_t
         PyErr_SetString(PyExc_TypeError, "emit_nodes(): order is a list");
         return NULL;
     }
-    State st = {NULL, NULL, NULL, NULL, 0, 0, 0};
+    State st = {NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, 0};
     PyObject *nodes = NULL, *n_in_obj = NULL, *node_fn = NULL, *getitem = NULL, *flag = NULL, *out = NULL,
              *result = NULL;
     Py_ssize_t n_in = 0;
@@ -385,9 +412,11 @@ static PyObject *py_emit_nodes(PyObject *self, PyObject *const *argv, Py_ssize_t
         else
             Py_DECREF(tnames);
     }
-    flag = PyObject_GetAttr(emitter, a_node_names);
-    if (flag == NULL || (st.node_names = PyObject_IsTrue(flag)) < 0) goto done;
-    Py_CLEAR(flag);
+    st.node_names = PyObject_GetAttr(emitter, a_node_names);
+    if (st.node_names == NULL) goto done;
+    st.ref_kinds = Py_NewRef(ref_kinds); /* configure() run from a callback frees none of them */
+    st.rename_arg = Py_NewRef(rename_arg_fn);
+    st.rename_value_args = Py_NewRef(rename_value_args_fn);
     flag = PyObject_GetAttr(emitter, a_drop_metadata);
     if (flag == NULL || (st.drop_metadata = PyObject_IsTrue(flag)) < 0) goto done;
     out = PyList_New(0);
@@ -399,9 +428,9 @@ static PyObject *py_emit_nodes(PyObject *self, PyObject *const *argv, Py_ssize_t
         if (PyLong_CheckExact(nid)) {
             int overflow = 0;
             long long j = PyLong_AsLongLongAndOverflow(nid, &overflow);
-            if (!overflow && !(j == -1 && PyErr_Occurred())) {
+            if (!overflow && !(j == -1 && PyErr_Occurred()) && n_in >= 0 && j >= n_in) {
                 j -= n_in;
-                if (j >= 0 && j < PyList_GET_SIZE(nodes)) {
+                if (j < PyList_GET_SIZE(nodes)) {
                     n = Py_NewRef(PyList_GET_ITEM(nodes, (Py_ssize_t)j));
                     r = fast_node(n);
                 }
@@ -432,6 +461,10 @@ done:
     Py_XDECREF(st.tensor_args);
     Py_XDECREF(st.metadata);
     Py_XDECREF(st.missing_names);
+    Py_XDECREF(st.node_names);
+    Py_XDECREF(st.ref_kinds);
+    Py_XDECREF(st.rename_arg);
+    Py_XDECREF(st.rename_value_args);
     Py_XDECREF(node_fn);
     Py_XDECREF(getitem);
     Py_XDECREF(flag);
@@ -440,6 +473,7 @@ done:
 }
 
 static PyObject *py_configure(PyObject *self, PyObject *const *argv, Py_ssize_t argc) {
+    (void)self;
     if (argc != 4) {
         PyErr_Format(PyExc_TypeError, "configure() takes 4 arguments (%zd given)", argc);
         return NULL;
@@ -471,7 +505,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "pt2canon.canon._emit",
                                     "The canonical JSON of a graph's op nodes, compiled (see pt2canon/canon/emit.py).",
-                                    -1, methods};
+                                    -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__emit(void) {
     struct {

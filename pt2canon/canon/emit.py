@@ -84,9 +84,14 @@ class _NodeEmitter:
         self.tensor_args = _TensorArgs(names)
         self.node_names = node_names
         self.metadata = None if profile is None else profile.node_metadata
-        self.drop_metadata = (
-            profile is not None and type(profile).node_metadata is Profile.node_metadata and not profile.keep_metadata
-        )
+        self.drop_metadata = False
+        if profile is not None:  # the method node() calls (one set on the instance too): Profile's own, of this profile
+            method = self.metadata
+            self.drop_metadata = (
+                not profile.keep_metadata
+                and getattr(method, "__func__", None) is Profile.node_metadata
+                and getattr(method, "__self__", None) is profile
+            )
 
     def node(self, k: int, nid: int) -> dict[str, Any]:
         """The canonical JSON of node ``nid``, the ``k``-th in canonical order (a new dict)."""

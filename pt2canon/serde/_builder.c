@@ -593,7 +593,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "pt2canon.serde._builder",
                                     "The graph model's op-node loop, compiled (see pt2canon/serde/graph.py).", -1,
-                                    methods};
+                                    methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__builder(void) {
     struct {

@@ -318,3 +318,118 @@ def test_a_graph_edited_while_it_is_emitted_raises_or_is_emitted_instead_of_cras
     done = subprocess.run([sys.executable, "-c", _EDITED_WHILE_EMITTED], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr  # not a segmentation fault (-11)
     assert done.stdout.split()[0] in ("raised", "emitted"), done.stdout
+
+
+@needs_compiled
+def test_an_entry_is_copied_before_its_tensor_is_looked_up_as_python_copies_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # {**na, "arg": tensor_args[t["name"]]} copies na first: what the names lookup does to na is not in the copy.
+    def make() -> tuple[Any, ...]:
+        na = {"name": "self", "arg": {"as_tensor": {"name": "x"}}}
+
+        class Editing(_Names):
+            def __getitem__(self, key: str) -> str:
+                na["kind"] = 99
+                return self.names[key]
+
+        node = {"target": "t", "inputs": [na], "outputs": [{"as_tensor": {"name": "y"}}]}
+        graph = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [], "nodes": [node]}
+        return (graph, [1], [0], Editing({"x": "v0", "y": "v1"}), False, None)
+
+    expected = _emitted(make(), False, monkeypatch)  # a new graph each way: code edits it
+    assert _emitted(make(), True, monkeypatch) == expected
+
+
+@needs_compiled
+@pytest.mark.parametrize("level", ["argument", "node"])
+def test_a_key_whose_eq_answers_once_is_looked_up_once_as_python_looks_it_up(
+    level: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No container changes: the compiled loop must not look a key up twice where node() looks once.
+    def make() -> tuple[Any, ...]:
+        class Once(str):
+            __hash__ = str.__hash__
+            calls = 0
+
+            def __eq__(self, other: object) -> bool:
+                Once.calls += 1
+                return Once.calls == 1 and str.__eq__(self, other)
+
+        na = {"name": "a", "arg": {"as_tensor": {"name": "x"}}}
+        if level == "argument":
+            na["arg"] = {Once("as_tensor"): {"name": "x"}}
+        node = {"target": "t", Once("inputs") if level == "node" else "inputs": [na], "outputs": []}
+        graph = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [], "nodes": [node]}
+        return (graph, [1], [0], {"x": "v0"}, False, None)
+
+    expected = _emitted(make(), False, monkeypatch)  # a new graph each way: code edits it
+    assert expected[0] != "raised"
+    assert _emitted(make(), True, monkeypatch) == expected
+
+
+class _NoTruth:
+    def __bool__(self) -> bool:
+        raise ValueError("no truth value")
+
+
+@needs_compiled
+@pytest.mark.parametrize("order", [[], [1]])
+def test_node_names_is_taken_as_true_or_false_where_python_takes_it(
+    order: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Not before the loop: an empty order never asks, and a node's own KeyError comes first.
+    node = {"target": "t", "name": "a", "inputs": [{"name": "a", "arg": {"as_tensor": {"name": "q"}}}], "outputs": []}
+    graph = {"inputs": [{"as_tensor": {"name": "x"}}], "outputs": [], "nodes": [node]}
+    call = (graph, order, [0], {"x": "v0"}, _NoTruth(), None)
+    expected = _assert_same(call, monkeypatch)
+    assert expected[0] == ("raised" if order else "dict")
+
+
+@needs_compiled
+def test_a_profiles_own_node_metadata_set_on_the_instance_is_called(monkeypatch: pytest.MonkeyPatch) -> None:
+    profile = Profile()
+    object.__setattr__(profile, "node_metadata", lambda md: {"kept": sorted(md)})
+    node = {"target": "t", "inputs": [], "outputs": [], "metadata": {"stack_trace": "s"}}
+    call = ({"inputs": [], "outputs": [], "nodes": [node]}, [0, -(2**63)], [], {}, False, profile)
+    expected = _assert_same(call, monkeypatch)
+    assert expected[0] == "raised"  # the id -2**63 (no overflow in the compiled loop: it is node()'s IndexError)
+    assert _assert_same((*call[:1], [0], *call[2:]), monkeypatch)[0] != "raised"
+
+
+# A finalizer the GC runs while a renamed tensor argument is made (allocations can collect, synchronously
+# before Python 3.12) drops the names entry the compiled loop had looked up: it must hold that value.
+_COLLECTED_WHILE_EMITTED = """
+import gc
+from pt2canon.canon import emit
+names, kept = {}, []
+class Finalized:
+    def __del__(self):
+        names.clear()
+class Key(str):
+    armed = False
+    def __hash__(self):
+        return hash("x")
+    def __eq__(self, other):
+        if Key.armed:
+            kept.extend([{} for _ in range(200)])  # no free dicts left: the next one is allocated, and collects
+            c = Finalized(); c.me = c; del c
+        return False
+names[Key("zz")] = "w"
+names["x"] = "".join(["v", "0" * 40])  # held by names alone
+node = {"target": "t", "inputs": [{"name": "a", "arg": {"as_tensor": {"name": "x"}}}], "outputs": []}
+graph = {"inputs": [], "outputs": [], "nodes": [node]}
+gc.collect()
+Key.armed = True
+gc.set_threshold(1)
+doc = emit.emit_graph(graph, [0], [], names)
+gc.set_threshold(700)
+print(doc["nodes"][0]["inputs"][0]["arg"]["as_tensor"]["name"])
+"""
+
+
+@needs_compiled
+def test_a_value_a_finalizer_drops_while_it_is_renamed_is_held() -> None:
+    base = {k: v for k, v in os.environ.items() if k != "PT2CANON_COMPILED"}
+    env = {**base, "PYTHONMALLOC": "debug"}
+    done = subprocess.run([sys.executable, "-c", _COLLECTED_WHILE_EMITTED], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr  # not a segmentation fault (-11)
+    assert done.stdout.strip() == "v" + "0" * 40
