@@ -49,7 +49,8 @@ class _Shared:
 
 def _dump(obj: Any, shared: _Shared) -> Any:
     if isinstance(obj, dict):
-        return ("dict", shared(obj), [(k, _dump(v, shared)) for k, v in obj.items()])
+        # A key as its type and repr: one whose __eq__ runs code is compared without running it.
+        return ("dict", shared(obj), [((type(k).__name__, repr(k)), _dump(v, shared)) for k, v in obj.items()])
     if isinstance(obj, list):
         return ("list", shared(obj), [_dump(v, shared) for v in obj])
     return (type(obj).__name__, repr(obj))
