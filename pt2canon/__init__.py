@@ -61,6 +61,7 @@ The pipeline, one stage per module (archive -> schema -> DAG -> canonical
       -> audit           a static scan of an archive's pickles and members (``audit``)
       -> pytest_plugin   golden files in pytest (pt2canon.golden: format, storage, check)
       -> strategies      hypothesis strategies for programs, rewrites and mutations
+      -> _compiled       the switch of the compiled parts (PT2CANON_COMPILED=0 turns them off)
     torch.fx GraphModule (torch.compile, AOTAutograd, make_fx, symbolic_trace)
       -> fx              the same program document, then the stages above;
                          a recording backend and the diff of two recorded runs

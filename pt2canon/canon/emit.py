@@ -11,11 +11,11 @@ loop, the reference. ``tests/canon/test_emit_compiled.py`` proves the two give e
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
 
+from pt2canon._compiled import enabled
 from pt2canon.canon.result import Profile
 from pt2canon.canon.signature import rename_arg
 from pt2canon.serde.tags import REF_KINDS, VALUE_TABLES
@@ -197,4 +197,4 @@ else:  # the functions it calls for what is not a plain tensor are this module's
 AVAILABLE: bool = compiled is not None
 #: Whether :func:`emit_graph` calls it: available, and ``PT2CANON_COMPILED`` is not ``0`` (read
 #: on each call: setting it false here selects the Python loop, the reference).
-ENABLED: bool = AVAILABLE and os.environ.get("PT2CANON_COMPILED", "1") != "0"
+ENABLED: bool = enabled(AVAILABLE)

@@ -30,9 +30,10 @@ Examples
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
+
+from pt2canon._compiled import enabled
 
 __all__ = ["AVAILABLE", "ENABLED", "compare_f32"]
 
@@ -45,7 +46,7 @@ except ImportError:  # not built (no C compiler at install time): the numpy path
 #: Whether the compiled extension was built and imports.
 AVAILABLE: bool = _compare is not None
 #: Whether :mod:`pt2canon.diff.tensors` uses it: available, and ``PT2CANON_FUSED`` (if set, else ``PT2CANON_COMPILED``) is not ``0``.
-ENABLED: bool = AVAILABLE and os.environ.get("PT2CANON_FUSED", os.environ.get("PT2CANON_COMPILED", "1")) != "0"
+ENABLED: bool = enabled(AVAILABLE, own="PT2CANON_FUSED")
 
 
 def compare_f32(a: Any, b: Any, *, rtol: float, atol: float) -> tuple[int, int, float, int, float, int] | None:

@@ -42,13 +42,13 @@ recursively converted.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from types import ModuleType
 from typing import Any, NamedTuple
 
 import networkx as nx
 
+from pt2canon._compiled import enabled
 from pt2canon.errors import GraphError
 from pt2canon.serde.tags import REF_KINDS, VALUE_TABLES, Path, iter_refs
 
@@ -481,7 +481,7 @@ else:  # the constants and the functions that make values and edge data are this
 AVAILABLE: bool = compiled is not None
 #: Whether :func:`to_networkx` calls it: available, and ``PT2CANON_COMPILED`` is not ``0`` (read
 #: on each call: setting it false here selects the Python path, the reference).
-ENABLED: bool = AVAILABLE and os.environ.get("PT2CANON_COMPILED", "1") != "0"
+ENABLED: bool = enabled(AVAILABLE)
 
 
 def to_networkx(graph: dict[str, Any], *, where: str = "graph") -> nx.MultiDiGraph:

@@ -32,11 +32,11 @@ editable install builds the extension once: after editing ``_plain.c``,
 
 from __future__ import annotations
 
-import os
 from collections.abc import Container
 from types import ModuleType
 from typing import Any
 
+from pt2canon._compiled import enabled
 from pt2canon.serde.spec import NAME_FIELD
 from pt2canon.serde.tags import CONSTANT_TAGS, LIST_TAGS
 
@@ -297,4 +297,4 @@ else:  # the sets and the bound are this module's, handed over once (not written
 #: Whether the compiled extension was built and imports.
 AVAILABLE: bool = compiled is not None
 #: Whether :mod:`pt2canon.serde.schema` calls it: available, and ``PT2CANON_COMPILED`` is not ``0``.
-ENABLED: bool = AVAILABLE and os.environ.get("PT2CANON_COMPILED", "1") != "0"
+ENABLED: bool = enabled(AVAILABLE)

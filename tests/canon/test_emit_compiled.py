@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 from corpus import Corpus, member_bytes
+from differential import Shared, edited_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from json_paths import at, leaves
@@ -35,19 +36,7 @@ from pt2canon.strategies import programs
 needs_compiled = pytest.mark.skipif(not emit_mod.AVAILABLE, reason="pt2canon.canon._emit is not built here")
 
 
-class _Shared:
-    """Numbers each container by first appearance, so that two results' sharing can be compared."""
-
-    def __init__(self) -> None:
-        self.seen: dict[int, int] = {}
-        self.keep: list[Any] = []  # ids stay unique while the documents live
-
-    def __call__(self, obj: Any) -> int:
-        self.keep.append(obj)
-        return self.seen.setdefault(id(obj), len(self.seen))
-
-
-def _dump(obj: Any, shared: _Shared) -> Any:
+def _dump(obj: Any, shared: Shared) -> Any:
     if isinstance(obj, dict):
         # A key as its type and repr: one whose __eq__ runs code is compared without running it.
         return ("dict", shared(obj), [((type(k).__name__, repr(k)), _dump(v, shared)) for k, v in obj.items()])
@@ -59,7 +48,7 @@ def _dump(obj: Any, shared: _Shared) -> Any:
 def _emitted(call: tuple[Any, ...], compiled: bool, monkeypatch: pytest.MonkeyPatch) -> Any:
     """The dumped result of ``emit_graph(*call)`` (or the exception), compiled or in Python."""
     graph, order, inputs, names, node_names, profile = call
-    shared = _Shared()
+    shared = Shared()
     _dump(graph, shared)  # the input's containers first: what the result shares with it gets their numbers
     with monkeypatch.context() as m:
         m.setattr(emit_mod, "ENABLED", compiled)
@@ -116,10 +105,6 @@ def test_generated_programs_are_emitted_the_same_by_both(doc: dict[str, Any], mo
         assert _assert_same(call, monkeypatch)[0] != "raised"
 
 
-class _Dict(dict):  # type: ignore[type-arg]
-    pass
-
-
 class _Names(Mapping[str, str]):
     """A names mapping that is not a dict (``emit_graph`` takes any Mapping)."""
 
@@ -143,39 +128,11 @@ class _Upper(Profile):
         return {k.upper(): v for k, v in metadata.items()}
 
 
-_ODD = st.sampled_from([None, 0, 1, 2**70, "", "x", [], {}, (), _Dict(name="x"), {"name": None}, {"x": 1}])
-
-
-@st.composite
-def _edited(draw: st.DrawFn, graph: dict[str, Any]) -> dict[str, Any]:
-    """``graph`` with one to three values replaced, keys deleted or added, or value names swapped."""
-    graph = copy.deepcopy(graph)
-    for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in leaves(graph) if p and p[0] in ("nodes", "outputs", "inputs")]
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        cut = draw(st.integers(1, len(path)))  # the leaf itself, or a container above it
-        holder, key = at(graph, path[: cut - 1]), path[cut - 1]
-        what = draw(st.sampled_from(["replace", "delete", "rename", "add"]))
-        if what == "add" and isinstance(holder, dict):  # an unknown key (a newer schema's field)
-            holder[draw(st.sampled_from(["x", "as_graph", "as_tensor", "name", "metadata"]))] = copy.deepcopy(
-                draw(_ODD)
-            )
-        elif what == "delete" and isinstance(holder, dict):
-            del holder[key]
-        elif what == "rename" and isinstance(holder.get(key) if isinstance(holder, dict) else None, str):
-            holder[key] = draw(st.sampled_from(["x", "add", "getitem", "p_layer0_weight", "missing"]))
-        else:
-            holder[key] = copy.deepcopy(draw(_ODD))
-    return graph
-
-
 @st.composite
 def _call(draw: st.DrawFn) -> tuple[Any, ...]:
     """An ``emit_graph`` call on an edited generated graph, with orders, names and profiles of every kind."""
     doc = draw(programs(max_nodes=8))
-    graph = draw(_edited(doc["graph_module"]["graph"]))
+    graph = draw(edited_graph(doc["graph_module"]["graph"], ["x", "as_graph", "as_tensor", "name", "metadata"]))
     n_in = len(graph["inputs"]) if isinstance(graph.get("inputs"), list) else 0
     n_nodes = len(graph["nodes"]) if isinstance(graph.get("nodes"), list) else 0
     order: list[Any] = draw(st.permutations(range(n_in, n_in + n_nodes)))

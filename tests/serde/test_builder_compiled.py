@@ -21,9 +21,9 @@ from typing import Any
 import networkx as nx
 import pytest
 from corpus import Corpus, member_bytes
+from differential import Shared, edited_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from json_paths import at, leaves
 
 from pt2canon.errors import Pt2CanonError
 from pt2canon.serde import graph as graph_mod
@@ -33,19 +33,7 @@ from pt2canon.strategies import programs
 needs_compiled = pytest.mark.skipif(not graph_mod.AVAILABLE, reason="pt2canon.serde._builder is not built here")
 
 
-class _Shared:
-    """Numbers each container by first appearance, so that two models' sharing can be compared."""
-
-    def __init__(self) -> None:
-        self.seen: dict[int, int] = {}
-        self.keep: list[Any] = []  # ids stay unique while the models live
-
-    def __call__(self, obj: Any) -> int:
-        self.keep.append(obj)
-        return self.seen.setdefault(id(obj), len(self.seen))
-
-
-def _dump(G: nx.MultiDiGraph, shared: _Shared) -> Any:
+def _dump(G: nx.MultiDiGraph, shared: Shared) -> Any:
     """Everything a later stage can read from ``G``, in order, with the sharing of its dicts."""
 
     def value(v: Any) -> Any:
@@ -73,7 +61,7 @@ def _built(graph: dict[str, Any], compiled: bool, monkeypatch: pytest.MonkeyPatc
             G = to_networkx(graph)
         except Exception as exc:  # the same exception, of the same type, from both
             return ("raised", type(exc).__name__, str(exc))
-    return _dump(G, _Shared())
+    return _dump(G, Shared())
 
 
 def _assert_same(graph: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -104,38 +92,6 @@ def test_generated_programs_get_the_same_model_from_both(doc: dict[str, Any], mo
     assert _assert_same(doc["graph_module"]["graph"], monkeypatch)[0] != "raised"
 
 
-# What an unchecked graph can hold where the builder looks: other JSON values, and what only a
-# Python caller hands over (tuples for lists, a dict subclass).
-class _Dict(dict):  # type: ignore[type-arg]
-    pass
-
-
-_ODD = st.sampled_from([None, 0, 1, 2**70, "", "x", [], {}, (), _Dict(name="x"), {"name": None}, {"x": 1}])
-
-
-@st.composite
-def _edited(draw: st.DrawFn, graph: dict[str, Any]) -> dict[str, Any]:
-    """``graph`` with one to three values replaced, keys deleted or added, or value names swapped."""
-    graph = copy.deepcopy(graph)
-    for _ in range(draw(st.integers(1, 3))):
-        paths = [p for p in leaves(graph) if p and p[0] in ("nodes", "outputs", "inputs")]
-        if not paths:
-            break
-        path = draw(st.sampled_from(paths))
-        cut = draw(st.integers(1, len(path)))  # the leaf itself, or a container above it
-        holder, key = at(graph, path[: cut - 1]), path[cut - 1]
-        what = draw(st.sampled_from(["replace", "delete", "rename", "add"]))
-        if what == "add" and isinstance(holder, dict):  # an unknown key (a newer schema's field)
-            holder[draw(st.sampled_from(["x", "kind", "name", "metadata"]))] = copy.deepcopy(draw(_ODD))
-        elif what == "delete" and isinstance(holder, dict):
-            del holder[key]
-        elif what == "rename" and isinstance(holder.get(key) if isinstance(holder, dict) else None, str):
-            holder[key] = draw(st.sampled_from(["x", "add", "getitem", "p_layer0_weight", "missing"]))
-        else:
-            holder[key] = copy.deepcopy(draw(_ODD))
-    return graph
-
-
 @needs_compiled
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
@@ -143,7 +99,7 @@ def test_edited_graphs_get_the_same_model_or_the_same_error_from_both(
     data: st.DataObject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = data.draw(programs(max_nodes=8))
-    _assert_same(data.draw(_edited(doc["graph_module"]["graph"])), monkeypatch)
+    _assert_same(data.draw(edited_graph(doc["graph_module"]["graph"], ["x", "kind", "name", "metadata"])), monkeypatch)
 
 
 @needs_compiled
