@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,11 @@ def _record_archive(path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for level in ("structure", "graph", "full"):
         out[f"hash/{level}"] = _cli("hash", "--no-progress", "--json", "--explain", "--level", level, path)
-    canonical = _cli("canon", path, "-o", "canonical.json")
-    if canonical["status"] == 0:
-        canonical["stdout"] = _sha(Path("canonical.json").read_bytes())
-        Path("canonical.json").unlink()
+    with tempfile.TemporaryDirectory() as tmp:  # this run's own: two runs at once do not share it
+        written = Path(tmp) / "canonical.json"
+        canonical = _cli("canon", path, "-o", str(written))
+        if canonical["status"] == 0:  # its standard output names the file: the file's digest instead
+            canonical["stdout"] = _sha(written.read_bytes())
     out["canonical"] = canonical
     out["listing"] = _cli("show", path)
     out["audit"] = _cli("audit", "--json", path)
