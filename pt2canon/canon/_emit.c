@@ -3,17 +3,18 @@
  * The reference is _NodeEmitter.node() in pt2canon/canon/emit.py: emit_nodes() here runs it,
  * statement by statement and in the same order, for each node id of the canonical order, and
  * returns the list of node dicts it gives. A node is written here only where it is plain parsed
- * JSON: its containers exact dicts whose keys are all exact str (a lookup in one then runs no
- * Python code, and looking again gives the same answer) and exact lists, each tensor argument's
- * "as_tensor" an exact dict, a plain tensor's name an exact str, its id an exact int in range. Any other node goes to
- * node() itself. What is not a plain tensor calls emit.py's own functions (rename_arg for an
- * argument, _rename_value_args for outputs that are not one plain tensor, the profile's
- * node_metadata). A renamed tensor argument that the _TensorArgs dict lacks is made here as its
- * __missing__ makes it, {"as_tensor": {"name": names[old]}} stored under the old name, where its
- * names is an exact dict, and by __missing__ itself otherwise: nothing in the result is made up
- * here but containers, those arguments and the node names "n<k>". tests/canon/test_emit_compiled.py checks that the documents are equal, and share
- * the same objects, on every graph of the test corpus and on generated and edited programs,
- * and that errors are the same.
+ * JSON: its containers exact lists and exact dicts whose keys are all exact str (a lookup in one
+ * then runs no Python code, and looking again gives the same answer), each tensor argument's
+ * "as_tensor" an exact dict, a plain tensor's name an exact str, its id an exact int in range.
+ * Any other node goes to node() itself. What is not a plain tensor calls emit.py's own functions
+ * (rename_arg for an argument, _rename_value_args for outputs that are not one plain tensor, the
+ * profile's node_metadata). A renamed tensor argument that the _TensorArgs dict lacks is made
+ * here as its __missing__ makes it, {"as_tensor": {"name": names[old]}} stored under the old
+ * name, where its names is an exact dict, and by __missing__ itself otherwise: nothing in the
+ * result is made up here but containers, those arguments and the node names "n<k>".
+ * tests/canon/test_emit_compiled.py checks that the documents are equal, and share the same
+ * objects, on every graph of the test corpus and on generated and edited programs, and that
+ * errors are the same.
  *
  * Known difference: a node whose containers are changed while it is written (by a names
  * mapping or a profile whose code edits the graph) raises RuntimeError here, where node()
