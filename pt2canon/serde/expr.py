@@ -220,10 +220,24 @@ class _State:
         return sympy_module().Symbol(built, **facts)
 
 
+def _numbers(name: str, args: list[Any], text: str) -> None:
+    """Refuse a truth value or a relation as an argument of ``Add``, ``Mul`` or ``Pow``.
+
+    sympy builds ``Add(s0, true)`` (a deprecated non-number argument) but
+    cannot print it, nor can torch's loader read it: an error here, not a
+    crash in the printer.
+    """
+    sympy = sympy_module()
+    for a in args:
+        if isinstance(a, bool) or (isinstance(a, sympy.Basic) and not isinstance(a, sympy.Expr)):
+            raise expression_error(text, f"{name}() of {type(a).__name__} {a}: its arguments are numbers")
+
+
 def _pow(a: Any, b: Any, text: str, st: _State) -> Any:
     """``Pow(a, b)``, refused when sympy would compute an enormous number."""
     sympy = sympy_module()
     a, b = _operand(a, text), _operand(b, text)
+    _numbers("Pow", [a, b], text)
     if isinstance(b, sympy.Rational) and abs(b.p) > 1:
         e = abs(int(b.p))
         if e > _MAX_EXPONENT and not isinstance(a, sympy.Symbol):
@@ -360,6 +374,8 @@ def _build(node: ast.AST, text: str, st: _State) -> Any:
                     if len(args) != 2:  # a third would be sympy's positional ``evaluate``
                         raise expression_error(text, f"Pow() takes a base and an exponent, not {len(args)} arguments")
                     return _pow(args[0], args[1], text, st)
+                if name in ("Add", "Mul"):
+                    _numbers(name, args, text)
                 return getattr(sympy, name)(*args)
             if kwargs:
                 raise expression_error(text, f"keyword arguments to {name}()")

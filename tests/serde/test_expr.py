@@ -211,3 +211,20 @@ def test_a_power_takes_a_base_and_an_exponent_and_nothing_that_would_stop_its_ev
             parse_expr(text)
     with pytest.raises(SchemaError, match="cannot read symbolic expression"):
         parse_expr("Pow(false, false, evaluate=False)")  # evaluated, as its print would be
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Add(Symbol('s0', integer=True, positive=True), true)",  # found by the fuzz test: sympy's printer crashed
+        "Mul(Symbol('s0', integer=True, positive=True), True)",
+        "Add(Integer(1), Eq(Symbol('s0', integer=True, positive=True), Integer(2)))",
+        "Pow(Symbol('s0', integer=True, positive=True), false)",
+    ],
+)
+def test_a_truth_value_where_arithmetic_needs_a_number_is_refused_with_the_expression_named(text: str) -> None:
+    # sympy builds these (deprecated non-number arguments) but cannot print the first; torch cannot read it.
+    with pytest.raises(SchemaError, match=r"cannot read symbolic expression.*its arguments are numbers"):
+        parse_expr(text)
+    with pytest.raises(SchemaError, match="its arguments are numbers"):
+        SymbolRenamer().expr(text)
