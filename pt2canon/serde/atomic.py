@@ -25,6 +25,8 @@ from pt2canon.errors import UsageError
 __all__ = ["atomic_write"]
 
 _CHUNK = 1 << 20  # copying into a device or pipe
+#: The signals that end a process whose temporary file is then removed (those this platform has).
+_TERMINATION: tuple[int, ...] = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 def _default_mode() -> int:
@@ -152,9 +154,8 @@ def _removed_on_termination() -> Iterator[list[str]]:
             signal.signal(s, previous)
         os.kill(os.getpid(), signum)  # the default action again: the process ends as it would have
 
-    for name in ("SIGTERM", "SIGHUP"):
-        signum = getattr(signal, name, None)
-        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+    for signum in _TERMINATION:
+        if signal.getsignal(signum) == signal.SIG_DFL:
             installed[signum] = signal.signal(signum, handler)
     try:
         yield files
@@ -168,11 +169,10 @@ def _removed_on_termination() -> Iterator[list[str]]:
 def _termination_held() -> Iterator[None]:
     """SIGTERM and SIGHUP blocked in the block (POSIX, main thread): one sent meanwhile is delivered as it ends."""
     block = getattr(signal, "pthread_sigmask", None)
-    signums = {s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None}
-    if block is None or not signums or threading.current_thread() is not threading.main_thread():
+    if block is None or not _TERMINATION or threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = block(signal.SIG_BLOCK, signums)
+    previous = block(signal.SIG_BLOCK, _TERMINATION)
     try:
         yield
     finally:
